@@ -1,0 +1,76 @@
+import { execa, type ResultPromise } from 'execa';
+import type { Readable } from 'node:stream';
+
+/** An outside command as data: built by a pure function, run only here. */
+export interface CommandSpec {
+  argv: readonly [string, ...string[]];
+  /** Extra environment, e.g. PGPASSWORD; never placed in argv, where `ps` and errors would show it. */
+  env?: Record<string, string | undefined>;
+  /** What the command is for, used in errors: "pg_dump of app (database shop)". */
+  purpose: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export class CommandFailed extends Error {
+  constructor(
+    readonly purpose: string,
+    readonly exitCode: number | undefined,
+    readonly stderrTail: string,
+    readonly reason: string,
+  ) {
+    super(`${purpose} failed (${reason})${stderrTail ? `: ${stderrTail}` : ''}`);
+    this.name = 'CommandFailed';
+  }
+}
+
+const STDERR_TAIL_CHARS = 2_000;
+
+function launch(spec: CommandSpec, options: RunOptions, streamStdout: boolean): ResultPromise {
+  const [file, ...args] = spec.argv;
+  return execa(file, args, {
+    env: spec.env,
+    extendEnv: true,
+    stdin: 'ignore',
+    buffer: { stdout: !streamStdout, stderr: true },
+    cancelSignal: options.signal,
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: 5_000,
+    reject: false,
+  });
+}
+
+async function settle(spec: CommandSpec, subprocess: ResultPromise): Promise<{ stdout: string; stderr: string }> {
+  const result = await subprocess;
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  if (!result.failed) return { stdout: typeof result.stdout === 'string' ? result.stdout : '', stderr };
+  const reason = result.isCanceled
+    ? 'cancelled'
+    : result.timedOut
+      ? 'timed out'
+      : result.exitCode !== undefined
+        ? `exit code ${result.exitCode}`
+        : result.signal
+          ? `killed by ${result.signal}`
+          : (result.originalMessage ?? 'could not start');
+  throw new CommandFailed(spec.purpose, result.exitCode, stderr.trim().slice(-STDERR_TAIL_CHARS), reason);
+}
+
+/** Runs a command to completion and returns its output. */
+export async function runCommand(spec: CommandSpec, options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  return settle(spec, launch(spec, options, false));
+}
+
+/**
+ * Starts a command whose stdout is consumed as a stream. `finished` resolves when it exits
+ * with 0 and rejects with CommandFailed otherwise.
+ */
+export function streamCommand(spec: CommandSpec, options: RunOptions = {}): { stdout: Readable; finished: Promise<void> } {
+  const subprocess = launch(spec, options, true);
+  const finished = settle(spec, subprocess).then(() => undefined);
+  finished.catch(() => undefined); // the caller observes it; avoid an unhandled rejection meanwhile
+  return { stdout: subprocess.stdout as Readable, finished };
+}

@@ -1,0 +1,91 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StoreObjectMissing, type ArtifactStore, type StoredObject } from './types.js';
+
+const PARTIAL_SUFFIX = '.partial';
+
+/** A directory as a store; writes land under a ".partial" name and are renamed when whole. */
+export class FsStore implements ArtifactStore {
+  readonly location: string;
+  private readonly root: string;
+
+  constructor(path: string) {
+    this.root = resolve(path);
+    this.location = `${this.root}${sep}`;
+  }
+
+  private pathOf(key: string): string {
+    const path = resolve(this.root, key);
+    if (!path.startsWith(this.location)) throw new Error(`key "${key}" escapes the store ${this.location}`);
+    return path;
+  }
+
+  async put(key: string, body: Readable, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const path = this.pathOf(key);
+    const partialPath = path + PARTIAL_SUFFIX;
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      await pipeline(body, createWriteStream(partialPath, { flush: true }), { signal: options.signal });
+      await rename(partialPath, path);
+    } catch (error) {
+      await rm(partialPath, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key);
+    if (!(await this.exists(key))) throw new StoreObjectMissing(key, this.location);
+    return createReadStream(path);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    const files = await listFilesUnder(this.root).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    for (const file of files.sort()) {
+      const key = relative(this.root, file).split(sep).join('/');
+      if (!key.startsWith(prefix) || key.endsWith(PARTIAL_SUFFIX)) continue;
+      const info = await stat(file);
+      yield { key, size: info.size, lastModified: info.mtime };
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async discardUnfinished(key: string): Promise<number> {
+    try {
+      await unlink(this.pathOf(key) + PARTIAL_SUFFIX);
+      return 1;
+    } catch {
+      return 0;
+    }
+  }
+
+  close(): void {}
+}
+
+async function listFilesUnder(directory: string): Promise<string[]> {
+  const entries = await readdir(directory, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.map((entry) => {
+      const path = join(directory, entry.name);
+      return entry.isDirectory() ? listFilesUnder(path) : Promise.resolve(entry.isFile() ? [path] : []);
+    }),
+  );
+  return nested.flat();
+}

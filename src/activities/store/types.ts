@@ -1,0 +1,38 @@
+import type { Readable } from 'node:stream';
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface UnfinishedUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+/**
+ * Where backups live. Keys are relative to the store's root (directory or bucket prefix),
+ * always with "/" separators, e.g. "prod/20261124T051500Z-1a2b3c4d/manifest.json".
+ */
+export interface ArtifactStore {
+  /** Human-readable location, e.g. "s3://bucket/prefix/" or "/var/backups/"; no secrets. */
+  readonly location: string;
+  /** Writes a whole object or nothing: a failed or cancelled write leaves no object under `key`. */
+  put(key: string, body: Readable, options?: { signal?: AbortSignal; contentType?: string }): Promise<void>;
+  get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  exists(key: string): Promise<boolean>;
+  list(prefix: string): AsyncIterable<StoredObject>;
+  delete(key: string): Promise<void>;
+  /** Cleans what an interrupted `put` of this key left behind (multipart uploads, partial files). */
+  discardUnfinished(key: string): Promise<number>;
+  close(): void;
+}
+
+export class StoreObjectMissing extends Error {
+  constructor(readonly key: string, location: string) {
+    super(`no object "${key}" in the store ${location}`);
+    this.name = 'StoreObjectMissing';
+  }
+}

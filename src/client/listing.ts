@@ -1,0 +1,13 @@
+import type { BackupListing } from '../activities/store.js';
+import { formatBytes } from '../workflows/lib/format.js';
+
+export function formatBackupListing(listings: BackupListing[]): string {
+  if (listings.length === 0) return 'no backups found';
+  const rows = listings.map((listing) => {
+    const manifest = listing.manifest;
+    const state = manifest ? (manifest.checksumVerifiedAt ? 'complete, checksum-verified' : 'complete') : listing.problem ?? 'INCOMPLETE (no manifest)';
+    const artifacts = manifest ? `${manifest.artifacts.length} artifact(s)` : `${listing.objects} object(s)`;
+    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(16)}  ${state}`;
+  });
+  return ['BACKUP ID                    SIZE        CONTENTS          STATE', ...rows].join('\n');
+}

@@ -1,0 +1,60 @@
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import { createActivities, type ActivityDeps } from './activities/index.js';
+import { configPathFromEnv, loadStacksFile } from './config/load.js';
+import { taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
+
+export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export interface WorkerOptions {
+  taskQueue?: string;
+  address?: string;
+  namespace?: string;
+  activityDeps?: ActivityDeps;
+  /** host:port for Prometheus metrics of the SDK, e.g. 127.0.0.1:9464. */
+  metricsAddress?: string;
+  log?: (line: string) => void;
+}
+
+let runtimeInstalled = false;
+
+function installRuntime(metricsAddress: string | undefined): void {
+  if (runtimeInstalled || !metricsAddress) return;
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+  runtimeInstalled = true;
+}
+
+/** Builds a worker for the ragops task queue; `run()` it, and it stops on SIGINT/SIGTERM. */
+export async function createWorker(options: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection; taskQueue: string; namespace: string }> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const stacks = await (options.activityDeps?.loadStacks ?? (() => loadStacksFile()))();
+  log(`ragops worker: stacks file ${configPathFromEnv()} defines ${Object.keys(stacks.stacks).join(', ')}`);
+  installRuntime(options.metricsAddress ?? process.env.RAGOPS_METRICS_ADDRESS);
+
+  const config = temporalConnectConfig();
+  const namespace = options.namespace ?? config.namespace;
+  const connection = await NativeConnection.connect({
+    ...config.connectionOptions,
+    address: options.address ?? config.connectionOptions.address,
+  });
+  const taskQueue = options.taskQueue ?? taskQueueFromEnv();
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(options.activityDeps),
+    shutdownGraceTime: '30s',
+  });
+  log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);
+  return { worker, connection, taskQueue, namespace };
+}
+
+export async function runWorker(options: WorkerOptions = {}): Promise<void> {
+  const { worker, connection } = await createWorker(options);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

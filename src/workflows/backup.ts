@@ -1,0 +1,128 @@
+import { workflowInfo } from '@temporalio/workflow';
+import { backupInputSchema } from '../config/inputs.js';
+import { backupKeys, type Artifact, type Manifest } from '../config/manifest.js';
+import { quickActivities, streamingActivities } from './lib/activities.js';
+import { backupIdFor, formatBytes, mibPerSecond } from './lib/format.js';
+import { parseInput } from './lib/input.js';
+import { StepTracker } from './lib/steps.js';
+
+export interface BackupReport {
+  backupId: string;
+  stack: string;
+  store: string;
+  manifestKey: string;
+  artifacts: Array<{ component: string; name: string; key: string; size: number; sha256: string; durationMs: number; mibPerSecond: number }>;
+  total: { artifacts: number; bytes: number; durationMs: number; mibPerSecond: number };
+  checksumVerified: boolean;
+}
+
+const describeArtifact = (artifact: Artifact) =>
+  `${formatBytes(artifact.size)} in ${(artifact.durationMs / 1000).toFixed(1)} s (${mibPerSecond(artifact.size, artifact.durationMs)} MiB/s), sha256 ${artifact.sha256.slice(0, 12)}…`;
+
+/**
+ * One consistent backup set of a stack: every Postgres database and Qdrant collection
+ * streamed through SHA-256 into the store, then the manifest — written last, because a
+ * backup without a manifest is incomplete.
+ */
+export async function backup(rawInput: unknown): Promise<BackupReport> {
+  const options = parseInput(backupInputSchema, rawInput, 'backup');
+  const info = workflowInfo();
+  const startedAt = new Date(info.startTime).toISOString();
+  const backupId = backupIdFor(info.startTime, info.runId);
+  const steps = new StepTracker('backup', options.stack);
+  steps.setHeadline(`**backup** of stack \`${options.stack}\` → \`${backupId}\``);
+
+  const plan = await steps.step(
+    'plan',
+    'resolve the stack',
+    () => quickActivities(`plan backup of ${options.stack}`).resolveBackupPlan({ options, backupId }),
+    (p) => `${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s) → ${p.storeLocation}`,
+  );
+
+  const artifacts: Artifact[] = [];
+  for (const target of plan.postgres) {
+    const key = backupKeys.postgresDump(plan.stack, backupId, target.name);
+    artifacts.push(
+      await steps.step(
+        'postgres',
+        `pg_dump ${target.name} (${target.database})`,
+        () => streamingActivities(`pg_dump ${target.name}`).dumpPostgres({ target, store: plan.store, key }),
+        (artifact) => `${describeArtifact(artifact)}, ${Object.keys(artifact.tables).length} tables`,
+      ),
+    );
+  }
+
+  let qdrant: Manifest['qdrant'];
+  if (plan.qdrant) {
+    const endpoint = { url: plan.qdrant.url, apiKey: plan.qdrant.apiKey };
+    for (const collection of plan.qdrant.collections) {
+      const key = backupKeys.qdrantSnapshot(plan.stack, backupId, collection);
+      artifacts.push(
+        await steps.step(
+          'qdrant',
+          `snapshot ${collection}`,
+          () => streamingActivities(`snapshot ${collection}`).snapshotQdrantCollection({ qdrant: endpoint, collection, store: plan.store, key }),
+          (artifact) => `${describeArtifact(artifact)}, ${artifact.component === 'qdrant' ? artifact.pointsCount : 0} points`,
+        ),
+      );
+    }
+    const described = await steps.step(
+      'qdrant',
+      'record Qdrant version and aliases',
+      () => quickActivities('read Qdrant aliases').describeQdrant(endpoint),
+      (d) => `Qdrant ${d.version}, ${d.aliases.length} alias(es)`,
+    );
+    qdrant = { url: plan.qdrant.url, ...described };
+  }
+
+  let checksumVerifiedAt: string | undefined;
+  if (options.verify === 'checksum') {
+    for (const artifact of artifacts) {
+      await steps.step(
+        'verify',
+        `re-read ${artifact.key}`,
+        () => streamingActivities(`verify ${artifact.name}`).verifyStoredArtifact({ store: plan.store, artifact }),
+        () => 'sha256 matches',
+      );
+    }
+    checksumVerifiedAt = new Date().toISOString();
+  }
+
+  const manifest: Manifest = {
+    formatVersion: 1,
+    backupId,
+    stack: plan.stack,
+    workflowId: info.workflowId,
+    runId: info.runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    store: plan.storeLocation,
+    artifacts,
+    qdrant,
+    checksumVerifiedAt,
+  };
+  const manifestKey = await steps.step('manifest', 'write the manifest', () =>
+    quickActivities('write manifest').writeManifest({ store: plan.store, manifest }),
+  );
+
+  const bytes = artifacts.reduce((sum, artifact) => sum + artifact.size, 0);
+  const durationMs = Date.parse(manifest.finishedAt) - Date.parse(startedAt);
+  steps.finish(`complete: ${artifacts.length} artifact(s), ${formatBytes(bytes)}`);
+  return {
+    backupId,
+    stack: plan.stack,
+    store: plan.storeLocation,
+    manifestKey,
+    artifacts: artifacts.map(({ component, name, key, size, sha256, durationMs: ms }) => ({
+      component,
+      name,
+      key,
+      size,
+      sha256,
+      durationMs: ms,
+      mibPerSecond: mibPerSecond(size, ms),
+    })),
+    total: { artifacts: artifacts.length, bytes, durationMs, mibPerSecond: mibPerSecond(bytes, durationMs) },
+    checksumVerified: options.verify === 'checksum',
+  };
+}

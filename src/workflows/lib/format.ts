@@ -1,0 +1,20 @@
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function mibPerSecond(bytes: number, durationMs: number): number {
+  return Number((bytes / 1048576 / Math.max(durationMs / 1000, 0.001)).toFixed(1));
+}
+
+/** A sortable id from the run's start time and id: the same for every retry of the run. */
+export function backupIdFor(startTime: Date, runId: string): string {
+  const stamp = startTime.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${runId.replace(/-/g, '').slice(0, 8).toLowerCase()}`;
+}

@@ -1,0 +1,85 @@
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { RagopsPhase, RagopsRunbook, RagopsStack } from './searchAttributes.js';
+
+type StepStatus = 'running' | 'done' | 'failed';
+
+interface Step {
+  phase: string;
+  title: string;
+  status: StepStatus;
+  detail?: string;
+  startedAt: number;
+  finishedAt?: number;
+}
+
+/**
+ * Keeps the UI's "current details" (Markdown) and the RagopsPhase search attribute in step
+ * with the runbook, so an operator sees where a run is without reading its history.
+ */
+export class StepTracker {
+  private readonly steps: Step[] = [];
+  private headline: string;
+
+  constructor(
+    private readonly runbook: string,
+    private readonly stack: string,
+  ) {
+    this.headline = `**${runbook}** of stack \`${stack}\``;
+    upsertSearchAttributes([
+      { key: RagopsStack, value: stack },
+      { key: RagopsRunbook, value: runbook },
+    ]);
+    this.render();
+  }
+
+  setHeadline(markdown: string): void {
+    this.headline = markdown;
+    this.render();
+  }
+
+  /** Runs one named step; `describe` turns its result into the line shown when it is done. */
+  async step<T>(phase: string, title: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    const step: Step = { phase, title, status: 'running', startedAt: Date.now() };
+    this.steps.push(step);
+    upsertSearchAttributes([{ key: RagopsPhase, value: phase }]);
+    this.render();
+    try {
+      const result = await work();
+      step.status = 'done';
+      step.detail = describe?.(result);
+      return result;
+    } catch (error) {
+      step.status = 'failed';
+      step.detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw error;
+    } finally {
+      step.finishedAt = Date.now();
+      this.render();
+    }
+  }
+
+  finish(outcome: string): void {
+    upsertSearchAttributes([{ key: RagopsPhase, value: 'finished' }]);
+    this.headline += ` — ${outcome}`;
+    this.render();
+  }
+
+  private render(): void {
+    const icon: Record<StepStatus, string> = { running: '⏳', done: '✅', failed: '❌' };
+    const rows = this.steps.map((step) => {
+      const seconds = ((step.finishedAt ?? Date.now()) - step.startedAt) / 1000;
+      const detail = (step.detail ?? '').replace(/\|/g, '\\|');
+      return `| ${icon[step.status]} | ${step.title} | ${seconds.toFixed(1)} s | ${detail} |`;
+    });
+    setCurrentDetails(
+      [
+        this.headline,
+        `run \`${workflowInfo().workflowId}\``,
+        '',
+        '| | step | time | detail |',
+        '|---|---|---|---|',
+        ...rows,
+      ].join('\n'),
+    );
+  }
+}
