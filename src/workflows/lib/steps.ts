@@ -1,5 +1,28 @@
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { RagopsPhase, RagopsRunbook, RagopsStack } from './searchAttributes.js';
+
+/**
+ * An activity failure reads "Activity task failed" in the UI; the run's failure should say
+ * which step failed and why, keeping the failure type (InvalidInput, ChecksumMismatch...).
+ */
+function explainFailure(title: string, error: unknown): unknown {
+  if (!(error instanceof ActivityFailure || error instanceof ChildWorkflowFailure)) return error;
+  let root: Error = error;
+  while (root.cause instanceof Error) root = root.cause;
+  return ApplicationFailure.create({
+    message: `${title} failed: ${root.message}`,
+    type: root instanceof ApplicationFailure && root.type ? root.type : 'StepFailed',
+    nonRetryable: true,
+    cause: error,
+  });
+}
 
 type StepStatus = 'running' | 'done' | 'failed';
 
@@ -50,8 +73,9 @@ export class StepTracker {
       return result;
     } catch (error) {
       step.status = 'failed';
-      step.detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      throw error;
+      const explained = explainFailure(title, error);
+      step.detail = explained instanceof Error ? explained.message.split('\n')[0] : String(explained);
+      throw explained;
     } finally {
       step.finishedAt = Date.now();
       this.render();

@@ -1,0 +1,235 @@
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { WorkflowFailedError } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { backupKeys } from '../src/config/manifest.js';
+import { InvalidInput, startBackup } from '../src/client/runbooks.js';
+import { createBackupSchedule } from '../src/client/schedules.js';
+import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
+import { readSnapshotTar } from './support/qdrant/index.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
+import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+import { exportHistoryJson } from './support/temporal.js';
+import { fsObjects, readBuffer, readManifest, restoreAndCount, s3Objects, sha256Of, type StoredObjects } from './support/verify.js';
+
+describe('backup runbook', () => {
+  let fixture: BackupFixture;
+  let fsRoot: { path: string; remove(): Promise<void> };
+  const workers: RunningWorker[] = [];
+
+  before(async () => {
+    fixture = await startBackupFixture({ documents: 30_000 });
+    fsRoot = await tempDir('fs-store');
+  });
+  after(async () => {
+    await Promise.allSettled(workers.map((worker) => worker.stop()));
+    await fixture?.stop();
+    await fsRoot?.remove();
+  });
+
+  async function workerFor(store: 'fs' | 's3', prefix?: string): Promise<string> {
+    const taskQueue = uniqueName('backup');
+    const stacksText = stringify(fixture.stacks({ store, fsPath: fsRoot.path, prefix }));
+    workers.push(await startWorker({ address: fixture.temporal.address, taskQueue, stacksText }));
+    return taskQueue;
+  }
+
+  async function assertSecretsAbsent(workflowId: string): Promise<void> {
+    const history = await exportHistoryJson(fixture.temporal.client, workflowId);
+    for (const [name, secret] of Object.entries(fixture.secrets)) {
+      assert.ok(!history.includes(secret), `${name} appears in the history of ${workflowId}`);
+    }
+  }
+
+  async function activityAttempts(workflowId: string, activityType: string): Promise<number> {
+    const events = (await fixture.temporal.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === activityType);
+    const started = events.find(
+      (event) => String(event.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
+    );
+    return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+  }
+
+  async function assertBackupMatchesStore(objects: StoredObjects, manifestKey: string): Promise<void> {
+    const manifest = await readManifest(objects, manifestKey);
+    for (const artifact of manifest.artifacts) {
+      const stored = await sha256Of(await objects.read(artifact.key));
+      assert.equal(stored.sha256, artifact.sha256, `sha256 of ${artifact.key}`);
+      assert.equal(stored.size, artifact.size, `size of ${artifact.key}`);
+    }
+  }
+
+  test('to moto S3: manifest hashes match the objects, pg_restore gives its counts, Qdrant recorded, no secret in history', async () => {
+    const taskQueue = await workerFor('s3');
+    const handle = await startBackup(fixture.temporal.client, { stack: 'prod', verify: 'checksum' }, { taskQueue });
+    const report = await handle.result();
+    const objects = s3Objects(fixture.moto, fixture.bucket, 'ragops/');
+    const manifest = await readManifest(objects, report.manifestKey);
+
+    assert.equal(report.manifestKey, backupKeys.manifest('prod', report.backupId));
+    assert.ok(manifest.checksumVerifiedAt);
+    assert.deepEqual(
+      manifest.artifacts.map((artifact) => artifact.key).sort(),
+      [
+        backupKeys.postgresDump('prod', report.backupId, 'app'),
+        backupKeys.qdrantSnapshot('prod', report.backupId, 'docs_v1'),
+        backupKeys.qdrantSnapshot('prod', report.backupId, 'faq'),
+      ].sort(),
+    );
+    await assertBackupMatchesStore(objects, report.manifestKey);
+
+    const dump = manifest.artifacts.find((artifact) => artifact.component === 'postgres');
+    assert.ok(dump?.component === 'postgres');
+    assert.deepEqual(dump.tables, fixture.seededCounts);
+    assert.ok(Object.values(dump.tables).reduce((a, b) => a + b, 0) >= 100_000);
+    assert.deepEqual(await restoreAndCount(objects, dump.key), dump.tables);
+
+    const docs = manifest.artifacts.find((artifact) => artifact.name === 'docs_v1');
+    assert.ok(docs?.component === 'qdrant');
+    assert.equal(docs.pointsCount, 300);
+    assert.deepEqual(docs.vectors, { size: 8, distance: 'Cosine' });
+    assert.equal(readSnapshotTar(await readBuffer(await objects.read(docs.key))).points.length, 300);
+    assert.deepEqual(manifest.qdrant?.aliases, [{ alias: 'docs', collection: 'docs_v1' }]);
+
+    const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
+    assert.deepEqual(await qdrant.listSnapshots('docs_v1'), [], 'snapshots are deleted from the node');
+    assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket), []);
+    assert.equal(report.total.artifacts, 3);
+    await assertSecretsAbsent(handle.workflowId);
+  });
+
+  test('to the fs store while rows are inserted: the dump holds exactly the snapshot counts in the manifest', async () => {
+    const taskQueue = await workerFor('fs');
+    let inserting = true;
+    let inserted = 0;
+    const db = await fixture.db.client();
+    const writer = (async () => {
+      while (inserting) {
+        await db.query(`INSERT INTO ingest_queue (source_uri) SELECT 's3://incoming/' || g FROM generate_series(1, 200) g`);
+        await db.query(`INSERT INTO audit.events (kind, payload) VALUES ('tick', '{}')`);
+        inserted += 1;
+      }
+    })();
+    await sleep(300);
+    const handle = await startBackup(fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
+    const report = await handle.result();
+    inserting = false;
+    await writer;
+
+    const objects = fsObjects(fsRoot.path);
+    const manifest = await readManifest(objects, report.manifestKey);
+    await assertBackupMatchesStore(objects, report.manifestKey);
+    const dump = manifest.artifacts[0];
+    assert.ok(dump?.component === 'postgres');
+    assert.ok(inserted > 0 && dump.tables['public.ingest_queue']! > 0, 'inserts ran before the snapshot');
+    const liveQueue = Number((await db.query('SELECT count(*) AS count FROM ingest_queue')).rows[0].count);
+    assert.ok(liveQueue > dump.tables['public.ingest_queue']!, 'inserts went on after the snapshot');
+    assert.deepEqual(await restoreAndCount(objects, dump.key), dump.tables);
+    await assertSecretsAbsent(handle.workflowId);
+  });
+
+  test('bad inputs fail with a message naming the field and write nothing', async () => {
+    const prefix = `bad-${Date.now()}/`;
+    const taskQueue = await workerFor('s3', prefix);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ stack: 'staging' }, /unknown stack "staging"/],
+      [{ stack: 'prod', collections: ['docs; rm -rf /'] }, /collections\[0\]/],
+      [{ stack: 'prod', components: [] }, /components: list at least one component/],
+      [{ stack: 'prod', collections: ['missing_collection'] }, /collections: "missing_collection" not found/],
+      [{ stack: '../prod' }, /stack: stack names are/],
+    ];
+    for (const [input, message] of cases) {
+      const handle = await fixture.temporal.client.workflow.start('backup', { taskQueue, workflowId: uniqueName('bad'), args: [input] });
+      const failure = await handle.result().then(
+        () => assert.fail(`backup with ${JSON.stringify(input)} succeeded`),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      const cause = failure.cause as Error & { type?: string; nonRetryable?: boolean };
+      assert.match(cause.message, message);
+      assert.equal(cause.type, 'InvalidInput');
+    }
+    await assert.rejects(
+      createBackupSchedule(fixture.temporal.client, { input: { stack: 'prod' }, cron: '0 */6 * *', taskQueue }),
+      (error: Error) => error instanceof InvalidInput && /has 4 field/.test(error.message),
+    );
+    await assert.rejects(
+      createBackupSchedule(fixture.temporal.client, { input: { stack: 'prod' }, cron: '61 * * * *', taskQueue }),
+      /minute field: 61 is outside 0-59/,
+    );
+    assert.deepEqual(await fixture.moto.listKeys(fixture.bucket, prefix), []);
+    assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket, prefix), []);
+  });
+
+  test('Qdrant reports a wrong checksum: the run fails naming the collection and writes no manifest', async () => {
+    const prefix = `corrupt-${Date.now()}/`;
+    const taskQueue = await workerFor('s3', prefix);
+    fixture.qdrant.faults.corruptChecksum.add('faq');
+    try {
+      const handle = await startBackup(fixture.temporal.client, { stack: 'prod' }, { taskQueue });
+      const failure = await handle.result().then(
+        () => assert.fail('backup succeeded despite the wrong checksum'),
+        (error: unknown) => error as WorkflowFailedError,
+      );
+      assert.match(failure.cause?.message ?? '', /snapshot faq failed: .*collection "faq" failed its checksum/);
+      const keys = await fixture.moto.listKeys(fixture.bucket, prefix);
+      assert.ok(!keys.some((key) => key.endsWith('manifest.json')), `no manifest expected, found ${keys.join(', ')}`);
+      assert.ok(!keys.some((key) => key.endsWith('faq.snapshot')), 'the bad snapshot is not kept');
+    } finally {
+      fixture.qdrant.faults.reset();
+    }
+  });
+
+  test('S3 unreachable for a while, then back: the run retries and completes', async () => {
+    const prefix = `outage-${Date.now()}/`;
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(fixture.moto.endpoint).port) });
+    try {
+      const stacks = fixture.stacks({ store: 's3', prefix }) as { stacks: { prod: { store: { endpoint: string } } } };
+      stacks.stacks.prod.store.endpoint = proxy.url;
+      const taskQueue = uniqueName('outage');
+      workers.push(await startWorker({ address: fixture.temporal.address, taskQueue, stacksText: stringify(stacks) }));
+      await proxy.cutOff();
+      const handle = await startBackup(fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
+      await sleep(8_000);
+      await proxy.restore();
+      const report = await handle.result();
+      const objects = s3Objects(fixture.moto, fixture.bucket, prefix);
+      await assertBackupMatchesStore(objects, report.manifestKey);
+      assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket, prefix), []);
+      assert.ok((await activityAttempts(handle.workflowId, 'dumpPostgres')) > 1, 'the dump was retried');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a schedule made with createBackupSchedule, triggered, runs a backup to completion', async () => {
+    const taskQueue = await workerFor('fs');
+    const scheduleId = uniqueName('ragops-backup-prod');
+    const schedule = await createBackupSchedule(fixture.temporal.client, {
+      input: { stack: 'prod', components: ['qdrant'] },
+      cron: '0 3 1 1 *',
+      scheduleId,
+      taskQueue,
+      pauseOnFailure: true,
+    });
+    try {
+      const described = await schedule.describe();
+      assert.equal(described.policies.overlap, 'SKIP');
+      assert.equal(described.policies.pauseOnFailure, true);
+      await schedule.trigger();
+      let workflowId: string | undefined;
+      for (let i = 0; i < 50 && !workflowId; i += 1) {
+        workflowId = (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
+        if (!workflowId) await sleep(200);
+      }
+      assert.ok(workflowId, 'the schedule started a workflow');
+      const report = (await fixture.temporal.client.workflow.getHandle(workflowId).result()) as { manifestKey: string };
+      const manifest = await readManifest(fsObjects(fsRoot.path), report.manifestKey);
+      assert.deepEqual(manifest.artifacts.map((artifact) => artifact.name).sort(), ['docs_v1', 'faq']);
+    } finally {
+      await schedule.delete();
+    }
+  });
+});
