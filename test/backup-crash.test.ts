@@ -1,0 +1,81 @@
+import { defaultPayloadConverter } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBackup } from '../src/client/runbooks.js';
+import { backupKeys } from '../src/config/manifest.js';
+import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
+import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
+import { exportHistoryJson } from './support/temporal.js';
+import { readManifest, restoreAndCount, s3Objects } from './support/verify.js';
+
+let fixture: BackupFixture;
+let dir: { path: string; remove(): Promise<void> };
+const workers: WorkerProcess[] = [];
+
+before(async () => {
+  fixture = await startBackupFixture({ documents: 20_000 });
+  dir = await tempDir('crash');
+  // About 80 MB of dump: long enough to kill the worker in the middle of it.
+  const db = await fixture.db.client();
+  await db.query(`CREATE TABLE bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) AS body
+                  FROM generate_series(1, 1000000) g`);
+});
+after(async () => {
+  await Promise.allSettled(workers.map((worker) => worker.stop()));
+  await fixture?.stop();
+  await dir?.remove();
+});
+
+async function dumpProgress(workflowId: string): Promise<number> {
+  const description = await fixture.temporal.client.workflow.getHandle(workflowId).describe();
+  const pending = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'dumpPostgres');
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  if (!payload) return 0;
+  return (defaultPayloadConverter.fromPayload(payload) as { bytes?: number }).bytes ?? 0;
+}
+
+test('a worker killed with SIGKILL mid pg_dump: a new worker finishes the run, one dump, one manifest, no open uploads', async () => {
+  const prefix = 'crash/';
+  const configPath = await writeStacksFile(dir.path, fixture.stacks({ store: 's3', prefix }));
+  const taskQueue = uniqueName('crash');
+  const start = () => {
+    const worker = spawnWorkerProcess({ address: fixture.temporal.address, taskQueue, configPath, env: fixture.secretEnv });
+    workers.push(worker);
+    return worker;
+  };
+
+  const first = start();
+  const handle = await startBackup(fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
+  let bytesAtKill = 0;
+  for (let i = 0; i < 600 && bytesAtKill === 0; i += 1) {
+    bytesAtKill = await dumpProgress(handle.workflowId);
+    if (bytesAtKill === 0) await sleep(100);
+  }
+  assert.ok(bytesAtKill > 0, `the dump never reported progress; worker output:\n${first.output()}`);
+  first.kill('SIGKILL');
+  const exit = await first.process;
+  assert.equal(exit.signal, 'SIGKILL');
+
+  const second = start();
+  const report = await handle.result();
+  const objects = s3Objects(fixture.moto, fixture.bucket, prefix);
+  const manifest = await readManifest(objects, report.manifestKey);
+  const dumpKey = backupKeys.postgresDump('prod', report.backupId, 'app');
+  assert.deepEqual(
+    (await fixture.moto.listKeys(fixture.bucket, prefix)).sort(),
+    [prefix + dumpKey, prefix + report.manifestKey].sort(),
+  );
+  assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket, prefix), []);
+  const dump = manifest.artifacts[0];
+  assert.ok(dump?.component === 'postgres' && dump.size > bytesAtKill);
+  assert.equal(dump.tables['public.bulk'], 1_000_000);
+  assert.deepEqual(await restoreAndCount(objects, dump.key), dump.tables);
+
+  const history = await exportHistoryJson(fixture.temporal.client, handle.workflowId);
+  for (const secret of Object.values(fixture.secrets)) {
+    assert.ok(!history.includes(secret), 'a secret is in the history');
+    assert.ok(!first.output().includes(secret) && !second.output().includes(secret), 'a secret is in the worker log');
+  }
+  assert.match(second.output(), /polling task queue/);
+});
