@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pgDumpCommand, pgToolVersionCommand } from '../src/activities/commands/postgres.js';
+import { backupKeys } from '../src/config/manifest.js';
+import { backupIdPattern } from '../src/config/names.js';
+import { backupIdFor, formatBytes, mibPerSecond } from '../src/workflows/lib/format.js';
+
+const connection = { name: 'app', host: 'db.internal', port: 5433, database: 'shop', user: 'backup', password: 'pw-secret', sslmode: 'require' as const };
+
+describe('pg_dump argv', () => {
+  test('custom format at the exported snapshot; the password only in the environment', () => {
+    const command = pgDumpCommand(connection, '00000003-0000001B-1');
+    assert.deepEqual(command.argv, [
+      'pg_dump',
+      '--format=custom',
+      '--snapshot=00000003-0000001B-1',
+      '--host=db.internal',
+      '--port=5433',
+      '--username=backup',
+      '--no-password',
+      '--dbname=shop',
+    ]);
+    assert.equal(command.env?.PGPASSWORD, 'pw-secret');
+    assert.equal(command.env?.PGSSLMODE, 'require');
+    assert.ok(!command.argv.join(' ').includes('pw-secret'));
+    assert.ok(!command.purpose.includes('pw-secret'));
+  });
+
+  test('a binary directory is honoured and a bad snapshot id refused', () => {
+    assert.equal(pgDumpCommand(connection, '00000003-0000001B-1', '/usr/lib/postgresql/16/bin/').argv[0], '/usr/lib/postgresql/16/bin/pg_dump');
+    assert.throws(() => pgDumpCommand(connection, '1; rm -rf /'), /not a snapshot id/);
+    assert.deepEqual(pgToolVersionCommand('pg_restore').argv, ['pg_restore', '--version']);
+  });
+});
+
+describe('backup ids and keys', () => {
+  test('derived from the run, sortable by time, fixed across retries', () => {
+    const id = backupIdFor(new Date('2026-11-24T05:15:00.123Z'), '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b');
+    assert.equal(id, '20261124T051500Z-0190a2b3');
+    assert.match(id, backupIdPattern);
+    assert.equal(backupKeys.postgresDump('prod', id, 'app'), 'prod/20261124T051500Z-0190a2b3/postgres/app.dump');
+    assert.equal(backupKeys.qdrantSnapshot('prod', id, 'docs'), 'prod/20261124T051500Z-0190a2b3/qdrant/docs.snapshot');
+    assert.equal(backupKeys.manifest('prod', id), 'prod/20261124T051500Z-0190a2b3/manifest.json');
+  });
+
+  test('figures for the report', () => {
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
+    assert.equal(mibPerSecond(10 * 1048576, 2000), 5);
+  });
+});
