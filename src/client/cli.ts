@@ -4,8 +4,8 @@ import { taskQueueFromEnv } from '../config/temporal.js';
 import { listBackupsIn } from '../activities/store.js';
 import { withStore } from '../activities/store/open.js';
 import { connectClient, webUiUrl, type Connected } from './connect.js';
-import { InvalidInput, startBackup } from './runbooks.js';
-import { backupScheduleId, createBackupSchedule, listRagopsSchedules } from './schedules.js';
+import { checkBackupInput, InvalidInput, startBackup } from './runbooks.js';
+import { backupScheduleId, checkBackupSchedule, createBackupSchedule, listRagopsSchedules } from './schedules.js';
 import { formatBackupListing } from './listing.js';
 
 const program = new Command('ragops').description('Durable runbooks for self-hosted RAG stacks, on Temporal');
@@ -66,7 +66,7 @@ backupCommand
   .option('--task-queue <name>', 'task queue', taskQueueFromEnv())
   .option('--wait', 'wait for the result and print the report')
   .action(async (options: { stack: string; component?: string[]; collection?: string[]; verify: string; taskQueue: string; wait?: boolean }) => {
-    const input = { stack: options.stack, components: options.component, collections: options.collection, verify: options.verify } as Parameters<typeof startBackup>[1];
+    const input = checkBackupInput({ stack: options.stack, components: options.component, collections: options.collection, verify: options.verify });
     await withClient(async ({ client, namespace }) => {
       const handle = await startBackup(client, input, { taskQueue: options.taskQueue });
       console.log(`started backup ${handle.workflowId}`);
@@ -98,16 +98,18 @@ schedule
   .addOption(new Option('--verify <depth>', 'verify after writing').choices(['none', 'checksum']).default('none'))
   .option('--task-queue <name>', 'task queue', taskQueueFromEnv())
   .action(async (options: { stack: string; cron: string; id?: string; timezone?: string; catchupWindow: string; pauseOnFailure?: boolean; verify: 'none' | 'checksum'; taskQueue: string }) => {
+    const scheduleOptions = {
+      input: { stack: options.stack, verify: options.verify },
+      cron: options.cron,
+      scheduleId: options.id ?? backupScheduleId(options.stack),
+      timezone: options.timezone,
+      catchupWindow: options.catchupWindow,
+      pauseOnFailure: options.pauseOnFailure ?? false,
+      taskQueue: options.taskQueue,
+    };
+    checkBackupSchedule(scheduleOptions);
     await withClient(async ({ client }) => {
-      const handle = await createBackupSchedule(client, {
-        input: { stack: options.stack, verify: options.verify },
-        cron: options.cron,
-        scheduleId: options.id ?? backupScheduleId(options.stack),
-        timezone: options.timezone,
-        catchupWindow: options.catchupWindow,
-        pauseOnFailure: options.pauseOnFailure ?? false,
-        taskQueue: options.taskQueue,
-      });
+      const handle = await createBackupSchedule(client, scheduleOptions);
       console.log(`created schedule ${handle.scheduleId} (${options.cron})`);
     });
   });

@@ -33,17 +33,18 @@ export function defaultDevStacks(env: NodeJS.ProcessEnv = process.env): unknown 
 }
 
 /** RAGOPS_CONFIG or ./ragops.yaml when one exists; else writes the default to .ragops/. */
-async function ensureStacksFile(): Promise<string> {
+async function ensureStacksFile(): Promise<{ path: string; isDefault: boolean }> {
   const configured = process.env.RAGOPS_CONFIG ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
-  if (configured) return resolve(configured);
+  if (configured) return { path: resolve(configured), isDefault: false };
   const path = resolve(DEV_DIR, 'dev-stacks.yaml');
   await writeFile(path, `# written by ragops dev: the embedded default stack\n${stringify(defaultDevStacks())}`);
-  return path;
+  return { path, isDefault: true };
 }
 
 export async function runDev(options: { port: number; uiPort: number; initialBackup: boolean }): Promise<void> {
   await mkdir(DEV_DIR, { recursive: true });
-  process.env.RAGOPS_CONFIG = await ensureStacksFile();
+  const stacksFile = await ensureStacksFile();
+  process.env.RAGOPS_CONFIG = stacksFile.path;
   const server = await startTemporalDevServer({
     dbFilename: resolve(DEV_DIR, 'temporal.db'),
     port: options.port,
@@ -63,7 +64,8 @@ ragops dev is up
   stacks file       ${process.env.RAGOPS_CONFIG}
   task queue        ${DEFAULT_TASK_QUEUE}
 
-Run a backup:
+Run a backup (from another terminal, in this directory):
+  export TEMPORAL_ADDRESS=${server.address} RAGOPS_UI_URL=${server.uiUrl} RAGOPS_CONFIG=${process.env.RAGOPS_CONFIG}
   npx ragops backup run --stack ${DEV_STACK} --wait
   temporal workflow start --address ${server.address} --task-queue ${DEFAULT_TASK_QUEUE} --type backup --input '{"stack":"${DEV_STACK}"}'
 List backups:
@@ -71,7 +73,7 @@ List backups:
 Stop with Ctrl-C.
 `);
 
-  if (options.initialBackup) {
+  if (options.initialBackup && stacksFile.isDefault) {
     const connected = await connectClient({ address: server.address });
     try {
       const handle = await startBackup(connected.client, { stack: DEV_STACK });

@@ -19,11 +19,16 @@ export function backupScheduleId(stack: string): string {
   return `ragops-backup-${stack}`;
 }
 
-/** A Temporal Schedule (not a cron workflow) that runs `backup`; a run still going skips the next. */
-export async function createBackupSchedule(client: Client, options: BackupScheduleOptions): Promise<ScheduleHandle> {
+/** Everything about a schedule that can be wrong, checked before the server is contacted. */
+export function checkBackupSchedule(options: BackupScheduleOptions): BackupInput {
   const problem = cronProblem(options.cron);
   if (problem) throw new InvalidInput(problem);
-  const input = checkBackupInput(options.input);
+  return checkBackupInput(options.input);
+}
+
+/** A Temporal Schedule (not a cron workflow) that runs `backup`; a run still going skips the next. */
+export async function createBackupSchedule(client: Client, options: BackupScheduleOptions): Promise<ScheduleHandle> {
+  const input = checkBackupSchedule(options);
   const scheduleId = options.scheduleId ?? backupScheduleId(input.stack);
   return client.schedule.create({
     scheduleId,
