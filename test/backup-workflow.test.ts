@@ -26,7 +26,7 @@ function fakeActivities(calls: string[], overrides: Partial<Activities> = {}): P
         store: { type: 'fs', path: '/nowhere' },
         storeLocation: '/nowhere/',
         components: ['postgres', 'qdrant'],
-        postgres: [{ name: 'app', host: 'h', port: 5432, database: 'appdb', user: 'u' }],
+        postgres: [{ name: 'app', host: 'h', port: 5432, database: 'appdb', user: 'u', sanityChecks: [] }],
         qdrant: { url: 'http://q:6333', collections: ['docs'] },
       };
     },

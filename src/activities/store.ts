@@ -1,13 +1,28 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { backupKeys, manifestSchema, type Artifact, type Manifest } from '../config/manifest.js';
+import {
+  backupKeys,
+  backupLockSchema,
+  manifestSchema,
+  verificationSchema,
+  type Artifact,
+  type BackupLock,
+  type Manifest,
+} from '../config/manifest.js';
 import { backupIdPattern } from '../config/names.js';
 import type { StoreConfig } from '../config/stacks.js';
 import { ProgressHeartbeat } from './heartbeat.js';
 import { hashStored } from './store/hashing.js';
 import { withStore } from './store/open.js';
 import type { ArtifactStore } from './store/types.js';
+
+export interface VerificationSummary {
+  key: string;
+  depth: 'checksum' | 'restore';
+  passed: boolean;
+  finishedAt: string;
+}
 
 export interface BackupListing {
   backupId: string;
@@ -17,6 +32,16 @@ export interface BackupListing {
   bytes: number;
   lastModified: string;
   problem?: string;
+  /** The newest drill of any depth, and the newest restore-depth drill. */
+  lastVerification?: VerificationSummary;
+  lastRestoreVerification?: VerificationSummary;
+  /** Running restores or drills using this backup. */
+  locks: BackupLock[];
+}
+
+interface ObjectsOfBackup {
+  verificationKeys: string[];
+  lockKeys: string[];
 }
 
 async function readJson(store: ArtifactStore, key: string): Promise<unknown> {
@@ -25,24 +50,53 @@ async function readJson(store: ArtifactStore, key: string): Promise<unknown> {
 
 /** Every backup set of a stack found in the store, newest first, complete or not. */
 export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
-  const byId = new Map<string, BackupListing>();
+  const byId = new Map<string, BackupListing & ObjectsOfBackup & { hasManifest: boolean }>();
   for await (const object of store.list(`${stack}/`)) {
-    const backupId = object.key.slice(stack.length + 1).split('/')[0] ?? '';
+    const [backupId = '', ...rest] = object.key.slice(stack.length + 1).split('/');
     if (!backupIdPattern.test(backupId)) continue;
-    const listing = byId.get(backupId) ?? { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString() };
+    const listing = byId.get(backupId) ?? {
+      backupId,
+      objects: 0,
+      bytes: 0,
+      lastModified: object.lastModified.toISOString(),
+      locks: [],
+      verificationKeys: [],
+      lockKeys: [],
+      hasManifest: false,
+    };
     listing.objects += 1;
     listing.bytes += object.size;
     if (object.lastModified.toISOString() > listing.lastModified) listing.lastModified = object.lastModified.toISOString();
+    const path = rest.join('/');
+    if (path === 'manifest.json') listing.hasManifest = true;
+    else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
+    else if (path.startsWith('locks/')) listing.lockKeys.push(object.key);
     byId.set(backupId, listing);
   }
-  for (const listing of byId.values()) {
-    const key = backupKeys.manifest(stack, listing.backupId);
-    if (!(await store.exists(key))) continue;
-    const parsed = manifestSchema.safeParse(await readJson(store, key).catch(() => undefined));
-    if (parsed.success) listing.manifest = parsed.data;
-    else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+  const listings: BackupListing[] = [];
+  for (const { verificationKeys, lockKeys, hasManifest, ...listing } of byId.values()) {
+    if (hasManifest) {
+      const parsed = manifestSchema.safeParse(await readJson(store, backupKeys.manifest(stack, listing.backupId)).catch(() => undefined));
+      if (parsed.success) listing.manifest = parsed.data;
+      else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+    }
+    const sorted = verificationKeys.sort();
+    listing.lastVerification = await readVerification(store, sorted.at(-1));
+    listing.lastRestoreVerification = await readVerification(store, sorted.filter((key) => key.endsWith('-restore.json')).at(-1));
+    for (const key of lockKeys) {
+      const lock = backupLockSchema.safeParse(await readJson(store, key).catch(() => undefined));
+      if (lock.success) listing.locks.push(lock.data);
+    }
+    listings.push(listing);
   }
-  return [...byId.values()].sort((a, b) => b.backupId.localeCompare(a.backupId));
+  return listings.sort((a, b) => b.backupId.localeCompare(a.backupId));
+}
+
+async function readVerification(store: ArtifactStore, key: string | undefined): Promise<VerificationSummary | undefined> {
+  if (!key) return undefined;
+  const parsed = verificationSchema.safeParse(await readJson(store, key).catch(() => undefined));
+  if (!parsed.success) return { key, depth: key.endsWith('-restore.json') ? 'restore' : 'checksum', passed: false, finishedAt: '' };
+  return { key, depth: parsed.data.depth, passed: parsed.data.passed, finishedAt: parsed.data.finishedAt };
 }
 
 export function createStoreActivities() {

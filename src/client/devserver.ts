@@ -95,13 +95,13 @@ export function devServerArgs(opts: Required<Pick<DevServerOptions, 'port' | 'na
 }
 
 export async function startTemporalDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const cli = findTemporalCli();
   const namespace = opts.namespace ?? 'default';
   const port = opts.port ?? (await findFreePort());
   const headless = opts.headless ?? false;
   const uiPort = headless ? undefined : (opts.uiPort ?? (await findFreePort()));
   const args = devServerArgs({ ...opts, namespace, port, uiPort, headless });
 
-  const cli = findTemporalCli();
   const server = execa(cli, args, {
     stdin: 'ignore',
     buffer: false,

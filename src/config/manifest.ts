@@ -55,10 +55,51 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
+export const verificationCheckSchema = z.object({
+  name: z.string(),
+  component: z.enum(['postgres', 'qdrant', 'store']),
+  artifact: z.string(),
+  passed: z.boolean(),
+  detail: z.string(),
+  figures: z.record(z.string(), z.unknown()).default({}),
+  durationMs: z.number().nonnegative(),
+});
+export type VerificationCheck = z.infer<typeof verificationCheckSchema>;
+
+/** Evidence of one drill, written beside the manifest (which is never rewritten). */
+export const verificationSchema = z.object({
+  formatVersion: z.literal(1),
+  backupId,
+  stack: stackName,
+  depth: z.enum(['checksum', 'restore']),
+  workflowId: z.string(),
+  runId: z.string(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  passed: z.boolean(),
+  checks: z.array(verificationCheckSchema),
+});
+export type Verification = z.infer<typeof verificationSchema>;
+
+/** Marks a backup as in use by a running restore or drill, so retention leaves it alone. */
+export const backupLockSchema = z.object({
+  workflowId: z.string(),
+  runbook: z.string(),
+  since: z.iso.datetime(),
+});
+export type BackupLock = z.infer<typeof backupLockSchema>;
+
 /** The store layout: every key of a backup set derives from its stack and backup id. */
 export const backupKeys = {
   prefix: (stack: string, id: string) => `${stack}/${id}/`,
   manifest: (stack: string, id: string) => `${stack}/${id}/manifest.json`,
+  verificationsPrefix: (stack: string, id: string) => `${stack}/${id}/verifications/`,
+  /** `stamp` is a compact UTC time (20261124T051500Z): keys sort by time, and name their depth. */
+  verification: (stack: string, id: string, stamp: string, depth: 'checksum' | 'restore') =>
+    `${stack}/${id}/verifications/${stamp}-${depth}.json`,
+  locksPrefix: (stack: string, id: string) => `${stack}/${id}/locks/`,
+  lock: (stack: string, id: string, workflowId: string) =>
+    `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
   postgresDump: (stack: string, id: string, label: string) => `${stack}/${id}/postgres/${label}.dump`,
   qdrantSnapshot: (stack: string, id: string, collection: string) => `${stack}/${id}/qdrant/${collection}.snapshot`,
 };

@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { collectionName, componentLabel, databaseName, hostName, roleName, stackName } from './names.js';
 import { secretRef } from './secrets.js';
 
+export const sanityCheckSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Runs read-only in the restored scratch database; the first column of the first row is compared. */
+    sql: z.string().min(1),
+    expect: z.union([z.string(), z.number(), z.boolean()]),
+  })
+  .strict();
+export type SanityCheck = z.infer<typeof sanityCheckSchema>;
+
 export const postgresTargetSchema = z
   .object({
     name: componentLabel.describe('label used in manifests and artifact keys'),
@@ -11,6 +21,7 @@ export const postgresTargetSchema = z
     user: roleName.default('postgres'),
     password: secretRef.optional(),
     sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+    sanityChecks: z.array(sanityCheckSchema).default([]),
   })
   .strict();
 export type PostgresTarget = z.infer<typeof postgresTargetSchema>;
@@ -57,11 +68,43 @@ export type StoreConfig = z.infer<typeof storeSchema>;
 export type FsStoreConfig = z.infer<typeof fsStoreSchema>;
 export type S3StoreConfig = z.infer<typeof s3StoreSchema>;
 
+export const retentionSchema = z
+  .object({
+    keepLast: z.number().int().min(0).default(0),
+    keepDaily: z.number().int().min(0).default(0),
+    keepWeekly: z.number().int().min(0).default(0),
+    keepMonthly: z.number().int().min(0).default(0),
+    /** Nothing older is kept by the keep rules (the protections below still apply). */
+    maxAgeDays: z.number().positive().optional(),
+    /** The newest N backups whose last restore drill passed are never deleted. */
+    minVerified: z.number().int().min(1).default(1),
+    /** Incomplete backups and unfinished uploads younger than this may still be in progress. */
+    leftoverGraceHours: z.number().positive().default(24),
+  })
+  .strict();
+export type RetentionPolicy = z.infer<typeof retentionSchema>;
+
+export const drillSchema = z
+  .object({
+    /** Download dumps to local disk and restore with parallel jobs; otherwise stream from the store. */
+    localDisk: z.boolean().default(false),
+    tempDir: z.string().min(1).optional(),
+    jobs: z.number().int().min(1).max(32).default(2),
+    /** How scratch Qdrant collections are recovered; "location" needs an S3 store (presigned URL). */
+    qdrantRecovery: z.enum(['upload', 'location', 'both']).optional(),
+    /** Points whose own vector is queried back in each restored collection. */
+    samplePoints: z.number().int().min(0).max(100).default(5),
+  })
+  .strict();
+export type DrillConfig = z.infer<typeof drillSchema>;
+
 export const stackSchema = z
   .object({
     postgres: z.array(postgresTargetSchema).default([]),
     qdrant: qdrantTargetSchema.optional(),
     store: storeSchema,
+    retention: retentionSchema.optional(),
+    drill: drillSchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {

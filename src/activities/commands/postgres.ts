@@ -1,7 +1,7 @@
 import type { PostgresTarget } from '../../config/stacks.js';
 import type { CommandSpec } from '../exec.js';
 
-export interface PgConnection extends Omit<PostgresTarget, 'password'> {
+export interface PgConnection extends Pick<PostgresTarget, 'name' | 'host' | 'port' | 'database' | 'user' | 'sslmode'> {
   password?: string;
 }
 
