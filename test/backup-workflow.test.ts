@@ -42,9 +42,9 @@ function fakeActivities(calls: string[], overrides: Partial<Activities> = {}): P
       calls.push('aliases');
       return { version: '1.19.0', aliases: [{ alias: 'prod', collection: 'docs' }] };
     },
-    async verifyStoredArtifact({ artifact }) {
+    async checkStoredArtifact({ artifact }) {
       calls.push(`verify ${artifact.name}`);
-      return { key: artifact.key, sha256: artifact.sha256, durationMs: 1 };
+      return { name: 'checksum', component: artifact.component, artifact: artifact.name, passed: true, detail: 'ok', figures: {}, durationMs: 1 };
     },
     async writeManifest({ manifest }: { manifest: Manifest }) {
       calls.push(`manifest ${manifest.artifacts.length}`);

@@ -39,6 +39,7 @@ describe('backup runbook', () => {
   async function assertSecretsAbsent(workflowId: string): Promise<void> {
     const history = await exportHistoryJson(fixture.temporal.client, workflowId);
     for (const [name, secret] of Object.entries(fixture.secrets)) {
+      if (!secret) continue; // no Qdrant key when a real Qdrant runs without one
       assert.ok(!history.includes(secret), `${name} appears in the history of ${workflowId}`);
     }
   }
@@ -50,6 +51,25 @@ describe('backup runbook', () => {
       (event) => String(event.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
     );
     return started?.activityTaskStartedEventAttributes?.attempt ?? 0;
+  }
+
+  /** Uploads a stored snapshot into a scratch collection, counts its points, and deletes it again. */
+  async function restoredPointCount(snapshot: Buffer): Promise<number> {
+    const collection = uniqueName('restore-check');
+    const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
+    const form = new FormData();
+    form.append('snapshot', new Blob([new Uint8Array(snapshot)]), 'check.snapshot');
+    try {
+      const response = await fetch(`${fixture.qdrant.url}/collections/${collection}/snapshots/upload?priority=snapshot&wait=true`, {
+        method: 'POST',
+        headers: fixture.qdrant.apiKey ? { 'api-key': fixture.qdrant.apiKey } : {},
+        body: form,
+      });
+      assert.equal(response.status, 200, await response.text());
+      return (await qdrant.count(collection, { exact: true })).count;
+    } finally {
+      await qdrant.deleteCollection(collection);
+    }
   }
 
   async function assertBackupMatchesStore(objects: StoredObjects, manifestKey: string): Promise<void> {
@@ -90,7 +110,13 @@ describe('backup runbook', () => {
     assert.ok(docs?.component === 'qdrant');
     assert.equal(docs.pointsCount, 300);
     assert.deepEqual(docs.vectors, { size: 8, distance: 'Cosine' });
-    assert.equal(readSnapshotTar(await readBuffer(await objects.read(docs.key))).points.length, 300);
+    const snapshot = await readBuffer(await objects.read(docs.key));
+    if (fixture.qdrant.external) {
+      // A real Qdrant's snapshot layout is its own: check the stored file by restoring it.
+      assert.equal(await restoredPointCount(snapshot), 300);
+    } else {
+      assert.equal(readSnapshotTar(snapshot).points.length, 300);
+    }
     assert.deepEqual(manifest.qdrant?.aliases, [{ alias: 'docs', collection: 'docs_v1' }]);
 
     const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
@@ -163,7 +189,8 @@ describe('backup runbook', () => {
     assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket, prefix), []);
   });
 
-  test('Qdrant reports a wrong checksum: the run fails naming the collection and writes no manifest', async () => {
+  test('Qdrant reports a wrong checksum: the run fails naming the collection and writes no manifest', async (t) => {
+    if (fixture.qdrant.external) return t.skip('needs the Qdrant stand-in (fault injection: faults.corruptChecksum)');
     const prefix = `corrupt-${Date.now()}/`;
     const taskQueue = await workerFor('s3', prefix);
     fixture.qdrant.faults.corruptChecksum.add('faq');
@@ -182,9 +209,12 @@ describe('backup runbook', () => {
     }
   });
 
-  test('S3 unreachable for a while, then back: the run retries and completes', async () => {
+  test('S3 unreachable for a while, then back: the run retries and completes', async (t) => {
+    const endpoint = new URL(fixture.moto.endpoint);
+    // The proxy forwards bytes and is reached over plain http: a TLS endpoint would not accept that.
+    if (endpoint.protocol !== 'http:') return t.skip(`the TCP proxy needs an http:// S3 endpoint, not ${endpoint.protocol}`);
     const prefix = `outage-${Date.now()}/`;
-    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(fixture.moto.endpoint).port) });
+    const proxy = await startTcpProxy({ host: endpoint.hostname, port: Number(endpoint.port || 80) });
     try {
       const stacks = fixture.stacks({ store: 's3', prefix }) as { stacks: { prod: { store: { endpoint: string } } } };
       stacks.stacks.prod.store.endpoint = proxy.url;

@@ -13,6 +13,8 @@ export interface CommandSpec {
 export interface RunOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Fed to the command's stdin (e.g. a dump streamed from the store into pg_restore). */
+  stdin?: Readable;
 }
 
 export class CommandFailed extends Error {
@@ -31,16 +33,23 @@ const STDERR_TAIL_CHARS = 2_000;
 
 function launch(spec: CommandSpec, options: RunOptions, streamStdout: boolean): ResultPromise {
   const [file, ...args] = spec.argv;
-  return execa(file, args, {
+  const subprocess = execa(file, args, {
     env: spec.env,
     extendEnv: true,
-    stdin: 'ignore',
+    stdin: options.stdin ? 'pipe' : 'ignore',
     buffer: { stdout: !streamStdout, stderr: true },
     cancelSignal: options.signal,
     timeout: options.timeoutMs,
     forceKillAfterDelay: 5_000,
     reject: false,
   });
+  if (options.stdin) {
+    // A command that exits early closes its stdin (EPIPE); its exit code tells why.
+    subprocess.stdin?.on('error', () => undefined);
+    options.stdin.on('error', () => subprocess.kill());
+    options.stdin.pipe(subprocess.stdin!);
+  }
+  return subprocess;
 }
 
 async function settle(spec: CommandSpec, subprocess: ResultPromise): Promise<{ stdout: string; stderr: string }> {

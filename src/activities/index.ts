@@ -2,6 +2,7 @@ import type { StacksFile } from '../config/stacks.js';
 import { createPlanActivities } from './plan.js';
 import { createPostgresActivities } from './postgres.js';
 import { createQdrantActivities } from './qdrant.js';
+import { createRetentionActivities } from './retention.js';
 import { createStoreActivities } from './store.js';
 
 export interface ActivityDeps {
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createPostgresActivities({ pgBinDir: deps.pgBinDir }),
     ...qdrant,
     ...createStoreActivities(),
+    ...createRetentionActivities({ loadStacks: deps.loadStacks }),
   };
 }
 

@@ -19,11 +19,11 @@ export interface DumpPostgresRequest {
   key: string;
 }
 
-async function connectionFor(target: PostgresTarget): Promise<PgConnection> {
+export async function connectionFor(target: PostgresTarget): Promise<PgConnection> {
   return { ...target, password: await resolveOptionalSecret(target.password) };
 }
 
-async function openSession(connection: PgConnection, applicationName: string): Promise<pg.Client> {
+export async function openSession(connection: PgConnection, applicationName: string): Promise<pg.Client> {
   const client = new pg.Client({
     host: connection.host,
     port: connection.port,

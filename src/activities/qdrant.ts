@@ -10,15 +10,15 @@ import { ProgressHeartbeat } from './heartbeat.js';
 import { putHashed } from './store/hashing.js';
 import { withStore } from './store/open.js';
 
-type QdrantEndpoint = Pick<QdrantPlan, 'url' | 'apiKey'>;
+export type QdrantEndpoint = Pick<QdrantPlan, 'url' | 'apiKey'>;
 
-interface QdrantSession {
+export interface QdrantSession {
   client: QdrantClient;
   /** Raw HTTP for what the client has no method for (snapshot download and upload). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-async function openQdrant(endpoint: QdrantEndpoint): Promise<QdrantSession> {
+export async function openQdrant(endpoint: QdrantEndpoint): Promise<QdrantSession> {
   const apiKey = await resolveOptionalSecret(endpoint.apiKey);
   const client = new QdrantClient({ url: endpoint.url, apiKey, checkCompatibility: false, timeout: 600_000 });
   const base = endpoint.url.replace(/\/$/, '');
@@ -34,7 +34,7 @@ function describeFailure(what: string, endpoint: QdrantEndpoint, error: unknown)
   return new Error(`Qdrant at ${endpoint.url}: ${what} failed: ${detail}`);
 }
 
-async function qdrantCall<T>(what: string, endpoint: QdrantEndpoint, call: () => Promise<T>): Promise<T> {
+export async function qdrantCall<T>(what: string, endpoint: QdrantEndpoint, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

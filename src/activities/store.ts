@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import {
@@ -9,13 +8,15 @@ import {
   type Artifact,
   type BackupLock,
   type Manifest,
+  type Verification,
+  type VerificationCheck,
 } from '../config/manifest.js';
 import { backupIdPattern } from '../config/names.js';
 import type { StoreConfig } from '../config/stacks.js';
 import { ProgressHeartbeat } from './heartbeat.js';
 import { hashStored } from './store/hashing.js';
 import { withStore } from './store/open.js';
-import type { ArtifactStore } from './store/types.js';
+import { StoreObjectMissing, type ArtifactStore } from './store/types.js';
 
 export interface VerificationSummary {
   key: string;
@@ -102,18 +103,48 @@ async function readVerification(store: ArtifactStore, key: string | undefined): 
 export function createStoreActivities() {
   return {
     /** Re-reads one stored artifact and checks its size and SHA-256 against the manifest entry. */
-    async verifyStoredArtifact({ store: storeConfig, artifact }: { store: StoreConfig; artifact: Artifact }): Promise<{ key: string; sha256: string; durationMs: number }> {
-      const progress = new ProgressHeartbeat(`verify ${artifact.key}`);
-      const found = await withStore(storeConfig, (store) =>
-        hashStored(store, artifact.key, { signal: progress.signal, onProgress: progress.bytes }),
-      );
-      if (found.sha256 !== artifact.sha256 || found.size !== artifact.size) {
-        throw ApplicationFailure.nonRetryable(
-          `stored ${artifact.component} artifact "${artifact.name}" (${artifact.key}) does not match: expected ${artifact.size} bytes with sha256 ${artifact.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`,
-          'ChecksumMismatch',
-        );
+    async checkStoredArtifact({ store: storeConfig, artifact }: { store: StoreConfig; artifact: Artifact }): Promise<VerificationCheck> {
+      const progress = new ProgressHeartbeat(`checksum ${artifact.key}`);
+      const check = (passed: boolean, detail: string, figures: Record<string, unknown> = {}): VerificationCheck => ({
+        name: 'checksum',
+        component: artifact.component,
+        artifact: artifact.name,
+        passed,
+        detail,
+        figures,
+        durationMs: progress.elapsedMs(),
+      });
+      try {
+        const found = await withStore(storeConfig, (store) => hashStored(store, artifact.key, { signal: progress.signal, onProgress: progress.bytes }));
+        const passed = found.sha256 === artifact.sha256 && found.size === artifact.size;
+        const detail = passed
+          ? `${artifact.key}: ${found.size} bytes, sha256 matches the manifest`
+          : `${artifact.key}: expected ${artifact.size} bytes with sha256 ${artifact.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`;
+        return check(passed, detail, { ...found, mibPerSecond: Number((found.size / 1048576 / Math.max(progress.elapsedMs() / 1000, 0.001)).toFixed(1)) });
+      } catch (error) {
+        if (error instanceof StoreObjectMissing) return check(false, `${artifact.key} is missing from the store`);
+        throw error;
       }
-      return { key: artifact.key, sha256: found.sha256, durationMs: progress.elapsedMs() };
+    },
+
+    async readManifest({ store: storeConfig, stack, backupId }: { store: StoreConfig; stack: string; backupId: string }): Promise<Manifest> {
+      return withStore(storeConfig, async (store) => manifestSchema.parse(await readJson(store, backupKeys.manifest(stack, backupId))));
+    },
+
+    /** Evidence of a drill, beside the manifest; the manifest itself is never rewritten. */
+    async writeVerification({ store: storeConfig, verification, key }: { store: StoreConfig; verification: Verification; key: string }): Promise<string> {
+      const checked = verificationSchema.parse(verification);
+      await withStore(storeConfig, (store) => store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' }));
+      return key;
+    },
+
+    /** Marks the backup as in use (retention keeps it) until `releaseBackup`. */
+    async holdBackup({ store: storeConfig, key, lock }: { store: StoreConfig; key: string; lock: BackupLock }): Promise<void> {
+      await withStore(storeConfig, (store) => store.put(key, Readable.from([JSON.stringify(backupLockSchema.parse(lock)) + '\n']), { contentType: 'application/json' }));
+    },
+
+    async releaseBackup({ store: storeConfig, key }: { store: StoreConfig; key: string }): Promise<void> {
+      await withStore(storeConfig, (store) => store.delete(key));
     },
 
     /** Writes the manifest, the last step of a backup: its presence is what makes a backup complete. */

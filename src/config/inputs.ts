@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { collectionName, stackName } from './names.js';
+import { backupId, collectionName, componentLabel, databaseName, stackName } from './names.js';
 
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
@@ -17,3 +17,45 @@ export const backupInputSchema = z
   .strict();
 export type BackupInput = z.input<typeof backupInputSchema>;
 export type BackupOptions = z.output<typeof backupInputSchema>;
+
+export const verifyInputSchema = z
+  .object({
+    stack: stackName,
+    /** Omitted: the newest complete backup. */
+    backupId: backupId.optional(),
+    depth: z.enum(['checksum', 'restore']).default('restore'),
+  })
+  .strict();
+export type VerifyInput = z.input<typeof verifyInputSchema>;
+export type VerifyOptions = z.output<typeof verifyInputSchema>;
+
+const confirmField = z.string().optional().describe('repeat the target name here to replace an existing one');
+
+export const restoreInputSchema = z
+  .object({
+    stack: stackName,
+    backupId: backupId.optional(),
+    /** Restore into this stack's servers instead (e.g. a drill environment). */
+    targetStack: stackName.optional(),
+    components: z.array(componentKind).min(1, 'list at least one component (postgres, qdrant), or leave the field out for all').optional(),
+    /** Per Postgres label in the backup: the database name to restore into (default: the target's configured one). */
+    postgres: z.record(componentLabel, z.object({ database: databaseName.optional(), confirm: confirmField }).strict()).default({}),
+    /** Per collection in the backup: the name to restore as (default: its own name). */
+    qdrant: z.record(collectionName, z.object({ collection: collectionName.optional(), confirm: confirmField }).strict()).default({}),
+    /** Also point the manifest's aliases at the restored collections. */
+    aliases: z.boolean().default(false),
+    recovery: z.enum(['upload', 'location']).default('upload'),
+  })
+  .strict();
+export type RestoreInput = z.input<typeof restoreInputSchema>;
+export type RestoreOptions = z.output<typeof restoreInputSchema>;
+
+export const pruneInputSchema = z
+  .object({
+    stack: stackName,
+    /** Plan only: report what would be deleted and aborted, touch nothing. */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type PruneInput = z.input<typeof pruneInputSchema>;
+export type PruneOptions = z.output<typeof pruneInputSchema>;

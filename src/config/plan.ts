@@ -1,4 +1,5 @@
 import type { ComponentKind } from './inputs.js';
+import type { Manifest, QdrantAlias } from './manifest.js';
 import type { PostgresTarget, StoreConfig } from './stacks.js';
 import type { SecretRef } from './secrets.js';
 
@@ -21,4 +22,40 @@ export interface QdrantPlan {
   url: string;
   apiKey?: SecretRef;
   collections: string[];
+}
+
+export interface VerifyPlan {
+  stack: string;
+  backupId: string;
+  store: StoreConfig;
+  storeLocation: string;
+  manifest: Manifest;
+  /** The stack's current Postgres target for each label in the backup. */
+  postgresTargets: Record<string, PostgresTarget>;
+  qdrant?: Pick<QdrantPlan, 'url' | 'apiKey'>;
+  drill: { localDisk: boolean; tempDir?: string; jobs: number; samplePoints: number; qdrantRecovery: Array<'upload' | 'location'> };
+}
+
+export interface PostgresRestoreStep {
+  label: string;
+  target: PostgresTarget;
+  database: string;
+  replace: boolean;
+}
+
+export interface QdrantRestoreStep {
+  source: string;
+  collection: string;
+  replace: boolean;
+}
+
+export interface RestorePlan {
+  stack: string;
+  targetStack: string;
+  backupId: string;
+  store: StoreConfig;
+  manifest: Manifest;
+  postgres: PostgresRestoreStep[];
+  qdrant?: { endpoint: Pick<QdrantPlan, 'url' | 'apiKey'>; collections: QdrantRestoreStep[]; aliases: QdrantAlias[] };
+  mode: { localDisk: boolean; tempDir?: string; jobs: number };
 }

@@ -1,4 +1,4 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
 import { backupKeys, type Artifact, type Manifest } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
@@ -81,7 +81,13 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
       await steps.step(
         'verify',
         `re-read ${artifact.key}`,
-        () => streamingActivities(`verify ${artifact.name}`).verifyStoredArtifact({ store: plan.store, artifact }),
+        async () => {
+          const check = await streamingActivities(`checksum ${artifact.name}`).checkStoredArtifact({ store: plan.store, artifact });
+          if (!check.passed) {
+            throw ApplicationFailure.nonRetryable(`stored ${artifact.component} artifact "${artifact.name}" does not match: ${check.detail}`, 'ChecksumMismatch');
+          }
+          return check;
+        },
         () => 'sha256 matches',
       );
     }

@@ -1,1 +1,2 @@
 export { backup } from './backup.js';
+export { pruneBackups } from './pruneBackups.js';

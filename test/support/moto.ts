@@ -83,32 +83,8 @@ export async function startMoto(): Promise<TestMoto> {
     async createBucket(name) {
       await s3.send(new CreateBucketCommand({ Bucket: name }));
     },
-    async listUnfinishedUploads(bucket, prefix) {
-      const uploads: UnfinishedUpload[] = [];
-      let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
-      do {
-        const page = await s3.send(
-          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
-        );
-        for (const upload of page.Uploads ?? []) {
-          uploads.push({ key: upload.Key ?? '', uploadId: upload.UploadId ?? '', initiated: upload.Initiated });
-        }
-        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-      } while (keyMarker);
-      return uploads;
-    },
-    async listKeys(bucket, prefix) {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-        keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys;
-    },
+    listUnfinishedUploads: (bucket, prefix) => listUnfinishedUploads(s3, bucket, prefix),
+    listKeys: (bucket, prefix) => listKeys(s3, bucket, prefix),
     pause() {
       server.kill('SIGSTOP');
     },
@@ -120,6 +96,36 @@ export async function startMoto(): Promise<TestMoto> {
       await stop();
     },
   };
+}
+
+/** Multipart uploads in `bucket` (under `prefix`) that were started and neither completed nor aborted. */
+export async function listUnfinishedUploads(s3: S3Client, bucket: string, prefix?: string): Promise<UnfinishedUpload[]> {
+  const uploads: UnfinishedUpload[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+    );
+    for (const upload of page.Uploads ?? []) {
+      uploads.push({ key: upload.Key ?? '', uploadId: upload.UploadId ?? '', initiated: upload.Initiated });
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (keyMarker);
+  return uploads;
+}
+
+/** Every object key in `bucket` (under `prefix`), following continuation tokens. */
+export async function listKeys(s3: S3Client, bucket: string, prefix?: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((object) => object.Key ?? ''));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
 }
 
 async function waitUntilAnswering(endpoint: string, hasExited: () => boolean): Promise<void> {

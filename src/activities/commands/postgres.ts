@@ -42,3 +42,24 @@ export function pgDumpCommand(connection: PgConnection, snapshotId: string, binD
 export function pgToolVersionCommand(tool: 'pg_dump' | 'pg_restore', binDir?: string): CommandSpec {
   return { argv: [binary(binDir, tool), '--version'], purpose: `${tool} --version` };
 }
+
+/**
+ * `pg_restore` into an existing database: from `file` with parallel jobs, or from stdin
+ * (single job) when the dump is streamed from the store.
+ */
+export function pgRestoreCommand(connection: PgConnection, source: { file: string; jobs: number } | 'stdin', binDir?: string): CommandSpec {
+  const input = source === 'stdin' ? [] : [`--jobs=${source.jobs}`, source.file];
+  return {
+    argv: [
+      binary(binDir, 'pg_restore'),
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      ...connectionArgs(connection),
+      `--dbname=${connection.database}`,
+      ...input,
+    ],
+    env: libpqEnv(connection, 'ragops-restore'),
+    purpose: `pg_restore into ${connection.database} on ${connection.host}:${connection.port}`,
+  };
+}

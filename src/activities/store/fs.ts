@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StoreObjectMissing, type ArtifactStore, type StoredObject } from './types.js';
+import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
 const PARTIAL_SUFFIX = '.partial';
 
@@ -50,13 +50,17 @@ export class FsStore implements ArtifactStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  /** Every file under the root with its key, sorted; none while the root does not exist. */
+  private async files(): Promise<Array<{ file: string; key: string }>> {
     const files = await listFilesUnder(this.root).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return [];
       throw error;
     });
-    for (const file of files.sort()) {
-      const key = relative(this.root, file).split(sep).join('/');
+    return files.sort().map((file) => ({ file, key: relative(this.root, file).split(sep).join('/') }));
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObject> {
+    for (const { file, key } of await this.files()) {
       if (!key.startsWith(prefix) || key.endsWith(PARTIAL_SUFFIX)) continue;
       const info = await stat(file);
       yield { key, size: info.size, lastModified: info.mtime };
@@ -74,6 +78,20 @@ export class FsStore implements ArtifactStore {
     } catch {
       return 0;
     }
+  }
+
+  async listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]> {
+    const uploads: UnfinishedUpload[] = [];
+    for (const { file, key } of await this.files()) {
+      if (!key.startsWith(prefix) || !key.endsWith(PARTIAL_SUFFIX)) continue;
+      const info = await stat(file).catch(() => undefined); // finished (renamed) since the listing
+      if (info) uploads.push({ key: key.slice(0, -PARTIAL_SUFFIX.length), uploadId: 'partial', initiated: info.mtime });
+    }
+    return uploads;
+  }
+
+  async abortUpload(upload: UnfinishedUpload): Promise<void> {
+    await rm(this.pathOf(upload.key) + PARTIAL_SUFFIX, { force: true });
   }
 
   close(): void {}

@@ -15,13 +15,13 @@ export type ByteProgress = (bytesSoFar: number) => void;
  * resolves, so a producer that fails after writing (pg_dump exiting non-zero) fails the
  * upload too, instead of completing an object that looks whole.
  */
-class HashingMeter extends Transform {
+export class HashingMeter extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
 
   constructor(
-    private readonly onProgress: ByteProgress | undefined,
-    private readonly sourceSucceeded: Promise<unknown> | undefined,
+    private readonly onProgress?: ByteProgress,
+    private readonly sourceSucceeded?: Promise<unknown>,
   ) {
     super();
   }

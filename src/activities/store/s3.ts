@@ -10,6 +10,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { S3StoreConfig } from '../../config/stacks.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
@@ -81,6 +82,12 @@ export class S3Store implements ArtifactStore {
       if (error instanceof NoSuchKey) throw new StoreObjectMissing(key, this.location);
       throw error;
     }
+  }
+
+  async presignedGetUrl(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }), {
+      expiresIn: expiresInSeconds,
+    });
   }
 
   async exists(key: string): Promise<boolean> {

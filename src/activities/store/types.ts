@@ -9,6 +9,7 @@ export interface StoredObject {
 export interface UnfinishedUpload {
   key: string;
   uploadId: string;
+  /** S3: when the upload was created; fs: when the partial file was last written. */
   initiated: Date;
 }
 
@@ -25,8 +26,13 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   list(prefix: string): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;
+  /** A time-limited URL another server can fetch the object from; only stores that have one. */
+  presignedGetUrl?(key: string, expiresInSeconds: number): Promise<string>;
   /** Cleans what an interrupted `put` of this key left behind (multipart uploads, partial files). */
   discardUnfinished(key: string): Promise<number>;
+  /** Writes under `prefix` that were started and never finished: S3 multipart uploads, fs ".partial" files. */
+  listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]>;
+  abortUpload(upload: UnfinishedUpload): Promise<void>;
   close(): void;
 }
 

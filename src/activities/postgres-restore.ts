@@ -1,0 +1,158 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import type { PostgresArtifact, VerificationCheck } from '../config/manifest.js';
+import type { DrillConfig, PostgresTarget, SanityCheck, StoreConfig } from '../config/stacks.js';
+import { pgRestoreCommand, type PgConnection } from './commands/postgres.js';
+import { CommandFailed, runCommand } from './exec.js';
+import type { ProgressHeartbeat } from './heartbeat.js';
+import { connectionFor, exactTableCounts, openSession, type PostgresDeps } from './postgres.js';
+import { HashingMeter } from './store/hashing.js';
+import { withStore } from './store/open.js';
+import type { ArtifactStore } from './store/types.js';
+
+/** Databases ragops itself creates; only these may be dropped without the operator saying so. */
+export const RAGOPS_OWNED_DATABASE = /^ragops_(drill|restore|old)_[a-z0-9]{8}_[a-z0-9_]+$/;
+
+export type RestoreMode = Pick<DrillConfig, 'localDisk' | 'tempDir' | 'jobs'>;
+
+export function quoteIdent(client: pg.Client, name: string): string {
+  return client.escapeIdentifier(name);
+}
+
+export async function databaseExists(admin: pg.Client, name: string): Promise<boolean> {
+  const result = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+export async function dropOwnedDatabase(admin: pg.Client, name: string): Promise<boolean> {
+  if (!RAGOPS_OWNED_DATABASE.test(name)) throw new Error(`refusing to drop "${name}": not a database ragops created`);
+  if (!(await databaseExists(admin, name))) return false;
+  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(admin, name)} WITH (FORCE)`);
+  return true;
+}
+
+/** A fresh empty database for this run; a leftover of the same name is this run's own. */
+export async function createOwnedDatabase(admin: pg.Client, name: string): Promise<void> {
+  await dropOwnedDatabase(admin, name);
+  await admin.query(`CREATE DATABASE ${quoteIdent(admin, name)} TEMPLATE template0`);
+}
+
+/** Streams (or downloads, then restores with parallel jobs) one dump into `into`. */
+export async function restoreDump(
+  store: ArtifactStore,
+  artifact: PostgresArtifact,
+  into: PgConnection,
+  mode: RestoreMode,
+  progress: ProgressHeartbeat,
+  deps: PostgresDeps,
+): Promise<{ sha256: string; bytes: number }> {
+  const meter = new HashingMeter(progress.bytes);
+  const body = await store.get(artifact.key, { signal: progress.signal });
+  try {
+    if (!mode.localDisk) {
+      await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir), { signal: progress.signal, stdin: body.pipe(meter) });
+    } else {
+      const dir = await mkdtemp(join(mode.tempDir ?? tmpdir(), 'ragops-restore-'));
+      try {
+        const file = join(dir, 'dump');
+        await pipeline(body, meter, createWriteStream(file), { signal: progress.signal });
+        const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir);
+        await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  } catch (error) {
+    if (error instanceof CommandFailed && error.reason.startsWith('exit code')) {
+      // A dump that does not restore will not restore on a retry either.
+      throw ApplicationFailure.nonRetryable(`${artifact.name} (${artifact.key}): ${error.message}`, 'RestoreFailed');
+    }
+    throw error;
+  }
+  return { sha256: meter.hash.digest('hex'), bytes: meter.bytes };
+}
+
+/** Exact table counts against the manifest: every table, both ways. */
+export function compareCounts(expected: Record<string, number>, actual: Record<string, number>): { passed: boolean; detail: string; mismatches: string[] } {
+  const tables = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  const mismatches = tables
+    .filter((table) => expected[table] !== actual[table])
+    .map((table) => `${table}: manifest ${expected[table] ?? 'absent'}, restored ${actual[table] ?? 'absent'}`);
+  const rows = Object.values(actual).reduce((sum, count) => sum + count, 0);
+  return {
+    passed: mismatches.length === 0,
+    detail: mismatches.length === 0 ? `${tables.length} tables, ${rows} rows, all equal to the manifest` : mismatches.join('; '),
+    mismatches,
+  };
+}
+
+function sameValue(actual: unknown, expected: SanityCheck['expect']): boolean {
+  if (actual === null || actual === undefined) return false;
+  if (typeof expected === 'boolean') return actual === expected || String(actual) === (expected ? 't' : 'f');
+  return String(actual) === String(expected);
+}
+
+/** The stack's own sanity SQL, read-only, against the restored database. */
+export async function runSanityChecks(client: pg.Client, label: string, checks: SanityCheck[]): Promise<VerificationCheck[]> {
+  const results: VerificationCheck[] = [];
+  for (const check of checks) {
+    const started = Date.now();
+    let actual: unknown;
+    let detail: string;
+    try {
+      await client.query('BEGIN READ ONLY');
+      const result = await client.query({ text: check.sql, rowMode: 'array' });
+      actual = (result.rows[0] as unknown[] | undefined)?.[0];
+      detail = `returned ${JSON.stringify(actual)}, expected ${JSON.stringify(check.expect)}`;
+    } catch (error) {
+      detail = `query failed: ${(error as Error).message}`;
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+    results.push({
+      name: `sanity: ${check.name}`,
+      component: 'postgres',
+      artifact: label,
+      passed: sameValue(actual, check.expect),
+      detail,
+      figures: { actual: actual ?? null, expected: check.expect },
+      durationMs: Date.now() - started,
+    });
+  }
+  return results;
+}
+
+export interface PostgresRestoreSession {
+  admin: pg.Client;
+  connection: PgConnection;
+  store: ArtifactStore;
+}
+
+/** Opens an admin session on the target's server and the store, for the length of `use`. */
+export async function withPostgresAdmin<T>(target: PostgresTarget, storeConfig: StoreConfig | undefined, use: (session: PostgresRestoreSession) => Promise<T>): Promise<T> {
+  const connection = await connectionFor(target);
+  // The maintenance database, so the target database itself can be renamed or replaced.
+  const admin = await openSession({ ...connection, database: 'postgres' }, 'ragops-restore-admin');
+  try {
+    if (!storeConfig) return await use({ admin, connection, store: undefined as never });
+    return await withStore(storeConfig, (store) => use({ admin, connection, store }));
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+export async function countTablesIn(connection: PgConnection, database: string): Promise<Record<string, number>> {
+  const client = await openSession({ ...connection, database }, 'ragops-restore-count');
+  try {
+    return await exactTableCounts(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export { openSession };

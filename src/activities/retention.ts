@@ -1,0 +1,152 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { text } from 'node:stream/consumers';
+import { loadStacksFile, stackOrThrow } from '../config/load.js';
+import { backupKeys, backupLockSchema } from '../config/manifest.js';
+import type { RetentionPolicy, StacksFile, StoreConfig } from '../config/stacks.js';
+import { lockIsFresh, timeOfBackupId, type DrillSummary, type RetentionCandidate, type UploadSummary } from '../workflows/lib/retention.js';
+import { ProgressHeartbeat } from './heartbeat.js';
+import { listBackupsIn, type BackupListing, type VerificationSummary } from './store.js';
+import { openStore, withStore } from './store/open.js';
+import type { ArtifactStore, StoredObject } from './store/types.js';
+
+/** The non-secret part of a stack that pruning needs, recorded in history by the first step. */
+export interface PruneTarget {
+  stack: string;
+  store: StoreConfig;
+  storeLocation: string;
+  retention: RetentionPolicy;
+}
+
+export interface PruneListing {
+  candidates: RetentionCandidate[];
+  unfinishedUploads: UploadSummary[];
+}
+
+export interface DeletedBackup {
+  backupId: string;
+  objects: number;
+  bytes: number;
+  /** Set when the backup was left alone after all, and why. */
+  skipped?: string;
+}
+
+const drill = (summary: VerificationSummary | undefined): DrillSummary | undefined =>
+  summary && { depth: summary.depth, passed: summary.passed, finishedAt: summary.finishedAt };
+
+export function toRetentionCandidate(listing: BackupListing): RetentionCandidate {
+  return {
+    backupId: listing.backupId,
+    time: timeOfBackupId(listing.backupId),
+    lastModified: listing.lastModified,
+    complete: listing.manifest !== undefined,
+    problem: listing.problem,
+    lastVerification: drill(listing.lastVerification),
+    lastRestoreVerification: drill(listing.lastRestoreVerification),
+    locks: listing.locks.map(({ workflowId, runbook, since }) => ({ workflowId, runbook, since })),
+    objects: listing.objects,
+    bytes: listing.bytes,
+  };
+}
+
+/**
+ * A lock taken after the listing (a restore that just started) must still stop the delete.
+ * A lock object that does not parse is aged by its lastModified instead of its `since`.
+ */
+async function freshLockIn(store: ArtifactStore, lockObjects: StoredObject[]): Promise<string | undefined> {
+  const now = new Date();
+  for (const object of lockObjects) {
+    const parsed = backupLockSchema.safeParse(await text(await store.get(object.key)).then(JSON.parse).catch(() => undefined));
+    const lock = parsed.success ? parsed.data : { workflowId: object.key, runbook: 'an unreadable lock', since: object.lastModified.toISOString() };
+    if (lockIsFresh(lock, now)) return `in use by ${lock.runbook} ${lock.workflowId} since ${lock.since}`;
+  }
+  return undefined;
+}
+
+export function createRetentionActivities(deps: { loadStacks?: () => Promise<StacksFile> } = {}) {
+  const loadStacks = deps.loadStacks ?? (() => loadStacksFile());
+  return {
+    /** The stack's store and retention policy; a stack without `retention` is bad input. */
+    async resolvePruneTarget({ stack: name }: { stack: string }): Promise<PruneTarget> {
+      let stack;
+      try {
+        stack = stackOrThrow(await loadStacks(), name);
+      } catch (error) {
+        throw ApplicationFailure.nonRetryable(`stack: ${(error as Error).message}`, 'InvalidInput');
+      }
+      if (!stack.retention) {
+        throw ApplicationFailure.nonRetryable(
+          `retention: stack "${name}" has no retention policy; add one to the stacks file (e.g. retention: { keepDaily: 7, keepWeekly: 4 })`,
+          'InvalidInput',
+        );
+      }
+      const store = await openStore(stack.store);
+      const storeLocation = store.location;
+      store.close();
+      return { stack: name, store: stack.store, storeLocation, retention: stack.retention };
+    },
+
+    /** Every backup prefix of the stack as a retention candidate, and the unfinished uploads under it. */
+    async listPruneCandidates({ store: storeConfig, stack }: { store: StoreConfig; stack: string }): Promise<PruneListing> {
+      const progress = new ProgressHeartbeat(`list backups of ${stack}`);
+      return withStore(storeConfig, (store) =>
+        progress.during(
+          (async () => ({
+            candidates: (await listBackupsIn(store, stack)).map(toRetentionCandidate),
+            unfinishedUploads: (await store.listUnfinishedUploads(`${stack}/`)).map(({ key, uploadId, initiated }) => ({
+              key,
+              uploadId,
+              initiated: initiated.toISOString(),
+            })),
+          }))(),
+        ),
+      );
+    },
+
+    /**
+     * Deletes one backup: the manifest first, so a half-deleted backup is never taken for a
+     * complete one, then every other object. A retry finds fewer objects and goes on; the
+     * counts carry over in the heartbeat details.
+     */
+    async deleteBackup({ store: storeConfig, stack, backupId, complete }: { store: StoreConfig; stack: string; backupId: string; complete: boolean }): Promise<DeletedBackup> {
+      const progress = new ProgressHeartbeat(`delete ${backupId}`);
+      const counts = { objects: 0, bytes: 0, ...progress.previousDetails<{ objects: number; bytes: number }>() };
+      return withStore(storeConfig, async (store) => {
+        progress.beat(counts, true);
+        const found: StoredObject[] = [];
+        for await (const object of store.list(backupKeys.prefix(stack, backupId))) found.push(object);
+        const inUse = await freshLockIn(store, found.filter((object) => object.key.startsWith(backupKeys.locksPrefix(stack, backupId))));
+        if (inUse) return { backupId, ...counts, skipped: `${inUse} (lock taken after the listing)` };
+        const manifestKey = backupKeys.manifest(stack, backupId);
+        const manifest = found.find((object) => object.key === manifestKey);
+        if (manifest && !complete) return { backupId, ...counts, skipped: 'a manifest appeared after the listing: the backup may have just finished' };
+
+        const ordered = manifest ? [manifest, ...found.filter((object) => object !== manifest)] : found;
+        for (const [index, object] of ordered.entries()) {
+          progress.signal.throwIfAborted();
+          await store.delete(object.key);
+          counts.objects += 1;
+          counts.bytes += object.size;
+          progress.beat({ ...counts, remaining: ordered.length - index - 1 }, true);
+        }
+        return { backupId, ...counts };
+      });
+    },
+
+    /** Aborts unfinished uploads (S3 multipart uploads, fs ".partial" files); one already gone counts as done. */
+    async abortStaleUploads({ store: storeConfig, uploads }: { store: StoreConfig; uploads: UploadSummary[] }): Promise<{ aborted: number }> {
+      const progress = new ProgressHeartbeat('abort stale uploads');
+      return withStore(storeConfig, async (store) => {
+        let aborted = 0;
+        for (const upload of uploads) {
+          progress.signal.throwIfAborted();
+          await store.abortUpload({ ...upload, initiated: new Date(upload.initiated) }).catch((error: Error) => {
+            if (error.name !== 'NoSuchUpload') throw error;
+          });
+          aborted += 1;
+          progress.beat({ aborted, remaining: uploads.length - aborted }, true);
+        }
+        return { aborted };
+      });
+    },
+  };
+}
