@@ -1,2 +1,3 @@
 export { backup } from './backup.js';
 export { pruneBackups } from './pruneBackups.js';
+export { verifyBackup } from './verifyBackup.js';

@@ -1,0 +1,137 @@
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { verifyInputSchema } from '../config/inputs.js';
+import { backupKeys, type VerificationCheck, type Verification } from '../config/manifest.js';
+import { quickActivities, streamingActivities } from './lib/activities.js';
+import { parseInput } from './lib/input.js';
+import { compactStamp, recordChecks, runCollectionName, runDatabaseName, withBackupHeld } from './lib/resources.js';
+import { StepTracker } from './lib/steps.js';
+
+export interface VerifyReport {
+  stack: string;
+  backupId: string;
+  depth: 'checksum' | 'restore';
+  passed: boolean;
+  evidenceKey: string;
+  checks: VerificationCheck[];
+  durationMs: number;
+}
+
+/**
+ * The restore drill. Checksum depth re-reads every artifact from the store. Restore depth
+ * also restores each dump into a scratch database and each snapshot into scratch
+ * collections, compares counts with the manifest exactly, runs sample queries and the
+ * stack's sanity SQL, and always removes the scratch targets. The evidence is written
+ * beside the manifest; a failed drill fails the run so schedules and alerts see it.
+ */
+export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
+  const options = parseInput(verifyInputSchema, rawInput, 'verifyBackup');
+  const startedAt = new Date();
+  const steps = new StepTracker('verifyBackup', options.stack);
+  const plan = await steps.step(
+    'plan',
+    'find the backup',
+    () => quickActivities(`plan drill of ${options.stack}`).resolveVerifyPlan({ options }),
+    (p) => `backup ${p.backupId}: ${p.manifest.artifacts.length} artifact(s) in ${p.storeLocation}`,
+  );
+  steps.setHeadline(`**verifyBackup** (${options.depth} depth) of stack \`${plan.stack}\`, backup \`${plan.backupId}\``);
+
+  const artifacts = plan.manifest.artifacts;
+  const scratchCollections = artifacts
+    .filter((a) => a.component === 'qdrant')
+    .flatMap((a) => plan.drill.qdrantRecovery.map((method) => runCollectionName(a.name, method[0]!)));
+
+  const checks = await withBackupHeld(
+    steps,
+    { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'verifyBackup' },
+    async () => {
+      const found: VerificationCheck[] = [];
+      for (const artifact of artifacts) {
+        found.push(
+          ...(await recordChecks(steps, 'checksum', `checksum ${artifact.key}`, artifact, () =>
+            streamingActivities(`checksum ${artifact.name}`).checkStoredArtifact({ store: plan.store, artifact }),
+          )),
+        );
+      }
+      if (options.depth === 'checksum') return found;
+      if (found.some((check) => !check.passed)) {
+        found.push({ name: 'restore', component: 'store', artifact: plan.backupId, passed: false, detail: 'not attempted: artifacts failed their checksum', figures: {}, durationMs: 0 });
+        return found;
+      }
+      for (const artifact of artifacts) {
+        if (artifact.component === 'postgres') {
+          const target = plan.postgresTargets[artifact.name]!;
+          const scratchDatabase = runDatabaseName('drill', artifact.name);
+          found.push(
+            ...(await recordChecks(steps, 'restore', `restore ${artifact.name} into ${scratchDatabase}`, artifact, () =>
+              streamingActivities(`restore drill ${artifact.name}`).drillPostgresRestore({ target, store: plan.store, artifact, scratchDatabase, mode: plan.drill }),
+            )),
+          );
+        } else {
+          for (const method of plan.drill.qdrantRecovery) {
+            const scratchCollection = runCollectionName(artifact.name, method[0]!);
+            found.push(
+              ...(await recordChecks(steps, 'restore', `recover ${artifact.name} into ${scratchCollection} (${method})`, artifact, () =>
+                streamingActivities(`restore drill ${artifact.name} (${method})`).drillQdrantRestore({
+                  qdrant: plan.qdrant!,
+                  store: plan.store,
+                  artifact,
+                  scratchCollection,
+                  method,
+                  samplePoints: plan.drill.samplePoints,
+                }),
+              )),
+            );
+          }
+        }
+      }
+      return found;
+    },
+    async () => {
+      // The drill activities drop their own scratch targets; this covers an attempt that died mid-way.
+      if (options.depth !== 'restore') return;
+      const activities = quickActivities('drop scratch targets');
+      for (const artifact of artifacts) {
+        if (artifact.component !== 'postgres') continue;
+        await activities.dropRunDatabase({ target: plan.postgresTargets[artifact.name]!, database: runDatabaseName('drill', artifact.name) });
+      }
+      for (const collection of scratchCollections) await activities.deleteRunCollection({ qdrant: plan.qdrant!, collection });
+    },
+  );
+
+  const passed = checks.every((check) => check.passed);
+  const verification: Verification = {
+    formatVersion: 1,
+    backupId: plan.backupId,
+    stack: plan.stack,
+    depth: options.depth,
+    workflowId: workflowInfo().workflowId,
+    runId: workflowInfo().runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    passed,
+    checks,
+  };
+  const evidenceKey = await steps.step('evidence', 'write the evidence', () =>
+    quickActivities('write drill evidence').writeVerification({
+      store: plan.store,
+      verification,
+      key: backupKeys.verification(plan.stack, plan.backupId, compactStamp(startedAt), options.depth),
+    }),
+  );
+  const failed = checks.filter((check) => !check.passed);
+  steps.finish(passed ? `passed: ${checks.length} check(s)` : `FAILED: ${failed.length} of ${checks.length} check(s)`);
+  const report: VerifyReport = {
+    stack: plan.stack,
+    backupId: plan.backupId,
+    depth: options.depth,
+    passed,
+    evidenceKey,
+    checks,
+    durationMs: Date.parse(verification.finishedAt) - startedAt.getTime(),
+  };
+  if (!passed) {
+    const reasons = failed.map((check) => `${check.artifact} ${check.name}: ${check.detail}`).join('; ');
+    throw ApplicationFailure.create({ message: `drill of backup ${plan.backupId} failed: ${reasons}`, type: 'DrillFailed', nonRetryable: true, details: [report] });
+  }
+  return report;
+}
