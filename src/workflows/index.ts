@@ -1,3 +1,2 @@
 export { backup } from './backup.js';
-export { pruneBackups } from './pruneBackups.js';
 export { verifyBackup } from './verifyBackup.js';
