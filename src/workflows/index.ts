@@ -1,2 +1,3 @@
 export { backup } from './backup.js';
+export { restore } from './restore.js';
 export { verifyBackup } from './verifyBackup.js';
