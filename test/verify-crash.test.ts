@@ -1,0 +1,68 @@
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { defaultPayloadConverter } from '@temporalio/common';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startBackup } from '../src/client/runbooks.js';
+import type { VerifyReport } from '../src/workflows/verifyBackup.js';
+import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
+import { listDatabases } from './support/postgres.js';
+import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
+
+let fixture: BackupFixture;
+let dir: { path: string; remove(): Promise<void> };
+const workers: WorkerProcess[] = [];
+
+before(async () => {
+  fixture = await startBackupFixture({ documents: 10_000 });
+  dir = await tempDir('drill-crash');
+  const db = await fixture.db.client();
+  await db.query(`CREATE TABLE bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) AS body
+                  FROM generate_series(1, 1000000) g`);
+});
+after(async () => {
+  await Promise.allSettled(workers.map((worker) => worker.stop()));
+  await fixture?.stop();
+  await dir?.remove();
+});
+
+async function pendingProgress(workflowId: string, activityType: string): Promise<number> {
+  const description = await fixture.temporal.client.workflow.getHandle(workflowId).describe();
+  const pending = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === activityType);
+  const payload = pending?.heartbeatDetails?.payloads?.[0];
+  return payload ? ((defaultPayloadConverter.fromPayload(payload) as { bytes?: number }).bytes ?? 0) : 0;
+}
+
+test('a worker killed with SIGKILL during a restore-depth drill: a new worker completes it, no scratch database or collection is left', async () => {
+  const configPath = await writeStacksFile(dir.path, fixture.stacks({ store: 's3', prefix: 'drill-crash/' }));
+  const taskQueue = uniqueName('drill-crash');
+  const start = () => {
+    const worker = spawnWorkerProcess({ address: fixture.temporal.address, taskQueue, configPath, env: fixture.secretEnv });
+    workers.push(worker);
+    return worker;
+  };
+  const first = start();
+  const backup = await (await startBackup(fixture.temporal.client, { stack: 'prod' }, { taskQueue })).result();
+  const handle = await fixture.temporal.client.workflow.start('verifyBackup', {
+    taskQueue,
+    workflowId: uniqueName('drill'),
+    args: [{ stack: 'prod', backupId: backup.backupId, depth: 'restore' }],
+  });
+  let bytesAtKill = 0;
+  for (let i = 0; i < 900 && bytesAtKill === 0; i += 1) {
+    bytesAtKill = await pendingProgress(handle.workflowId, 'drillPostgresRestore');
+    if (bytesAtKill === 0) await sleep(100);
+  }
+  assert.ok(bytesAtKill > 0, `the restore never reported progress; worker output:\n${first.output()}`);
+  assert.equal((await listDatabases('ragops_drill_')).length, 1, 'the scratch database exists while the drill runs');
+  first.kill('SIGKILL');
+  assert.equal((await first.process).signal, 'SIGKILL');
+
+  start();
+  const report = (await handle.result()) as VerifyReport;
+  assert.equal(report.passed, true);
+  assert.ok(report.checks.some((check) => check.name === 'row counts' && check.passed));
+  assert.deepEqual(await listDatabases('ragops_drill_'), []);
+  const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
+  assert.deepEqual((await qdrant.getCollections()).collections.map((c) => c.name).sort(), ['docs_v1', 'faq']);
+});
