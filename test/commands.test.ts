@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pgDumpCommand, pgToolVersionCommand } from '../src/activities/commands/postgres.js';
+import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand } from '../src/activities/commands/postgres.js';
+import { compareCounts, RAGOPS_OWNED_DATABASE } from '../src/activities/postgres-restore.js';
+import { RAGOPS_OWNED_COLLECTION } from '../src/activities/qdrant-restore.js';
 import { backupKeys } from '../src/config/manifest.js';
 import { backupIdPattern } from '../src/config/names.js';
 import { backupIdFor, formatBytes, mibPerSecond } from '../src/workflows/lib/format.js';
@@ -47,5 +49,50 @@ describe('backup ids and keys', () => {
     assert.equal(formatBytes(1536), '1.5 KiB');
     assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
     assert.equal(mibPerSecond(10 * 1048576, 2000), 5);
+  });
+});
+
+describe('pg_restore argv', () => {
+  test('streamed from stdin, or from a file with parallel jobs; never the password', () => {
+    const streamed = pgRestoreCommand({ ...connection, database: 'ragops_drill_0190a2b3_app' }, 'stdin');
+    assert.deepEqual(streamed.argv, [
+      'pg_restore',
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      '--host=db.internal',
+      '--port=5433',
+      '--username=backup',
+      '--no-password',
+      '--dbname=ragops_drill_0190a2b3_app',
+    ]);
+    const parallel = pgRestoreCommand(connection, { file: '/tmp/x/dump', jobs: 4 });
+    assert.deepEqual(parallel.argv.slice(-2), ['--jobs=4', '/tmp/x/dump']);
+    assert.equal(parallel.env?.PGPASSWORD, 'pw-secret');
+    assert.ok(!parallel.argv.join(' ').includes('pw-secret'));
+  });
+});
+
+describe('restore checks', () => {
+  test('counts must match the manifest exactly, table by table, both ways', () => {
+    assert.equal(compareCounts({ 'public.a': 3, 'public.b': 0 }, { 'public.b': 0, 'public.a': 3 }).passed, true);
+    const off = compareCounts({ 'public.a': 3, 'public.gone': 1 }, { 'public.a': 2, 'public.extra': 5 });
+    assert.equal(off.passed, false);
+    assert.deepEqual(off.mismatches, [
+      'public.a: manifest 3, restored 2',
+      'public.extra: manifest absent, restored 5',
+      'public.gone: manifest 1, restored absent',
+    ]);
+  });
+
+  test('only databases and collections named for a ragops run may be dropped', () => {
+    for (const name of ['ragops_drill_0190a2b3_app', 'ragops_restore_0190a2b3_app_db', 'ragops_old_0190a2b3_app']) {
+      assert.ok(RAGOPS_OWNED_DATABASE.test(name), name);
+    }
+    for (const name of ['app', 'ragops_drill_app', 'ragops_drill_0190a2b3_', 'postgres', 'ragops_t_backup_1']) {
+      assert.ok(!RAGOPS_OWNED_DATABASE.test(name), name);
+    }
+    assert.ok(RAGOPS_OWNED_COLLECTION.test('ragops_drill_0190a2b3_docs_v1_u'));
+    assert.ok(!RAGOPS_OWNED_COLLECTION.test('docs_v1'));
   });
 });
