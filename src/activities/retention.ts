@@ -62,6 +62,18 @@ async function freshLockIn(store: ArtifactStore, lockObjects: StoredObject[]): P
   return undefined;
 }
 
+async function summarizeUploads(store: ArtifactStore, prefix: string): Promise<UploadSummary[]> {
+  const summaries: UploadSummary[] = [];
+  for (const upload of await store.listUnfinishedUploads(prefix)) {
+    const lastWrite = await store.lastWriteOf(upload).catch((error: Error) => {
+      if (error.name === 'NoSuchUpload') return undefined; // completed or aborted since the listing
+      throw error;
+    });
+    if (lastWrite) summaries.push({ key: upload.key, uploadId: upload.uploadId, initiated: upload.initiated.toISOString(), lastWrite: lastWrite.toISOString() });
+  }
+  return summaries;
+}
+
 export function createRetentionActivities(deps: { loadStacks?: () => Promise<StacksFile> } = {}) {
   const loadStacks = deps.loadStacks ?? (() => loadStacksFile());
   return {
@@ -92,11 +104,7 @@ export function createRetentionActivities(deps: { loadStacks?: () => Promise<Sta
         progress.during(
           (async () => ({
             candidates: (await listBackupsIn(store, stack)).map(toRetentionCandidate),
-            unfinishedUploads: (await store.listUnfinishedUploads(`${stack}/`)).map(({ key, uploadId, initiated }) => ({
-              key,
-              uploadId,
-              initiated: initiated.toISOString(),
-            })),
+            unfinishedUploads: await summarizeUploads(store, `${stack}/`),
           }))(),
         ),
       );

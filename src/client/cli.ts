@@ -7,6 +7,8 @@ import { connectClient, webUiUrl, type Connected } from './connect.js';
 import { checkBackupInput, InvalidInput, startBackup } from './runbooks.js';
 import { backupScheduleId, checkBackupSchedule, createBackupSchedule, listRagopsSchedules } from './schedules.js';
 import { formatBackupListing } from './listing.js';
+import { formatPruneReport } from './pruneReport.js';
+import { checkPruneInput, startPrune } from './runbooks.js';
 
 const program = new Command('ragops').description('Durable runbooks for self-hosted RAG stacks, on Temporal');
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -83,6 +85,28 @@ backupCommand
     const stack = stackOrThrow(await loadStacksFile(), options.stack);
     const listings = await withStore(stack.store, (store) => listBackupsIn(store, options.stack));
     console.log(options.json ? JSON.stringify(listings, null, 2) : formatBackupListing(listings));
+  });
+
+program
+  .command('prune')
+  .description('the pruneBackups runbook (retention)')
+  .command('run')
+  .description("apply the stack's retention policy; prints the plan as a table with --wait or --dry-run")
+  .requiredOption('--stack <name>', 'stack from the stacks file (needs a retention policy)')
+  .option('--dry-run', 'plan only: delete and abort nothing')
+  .option('--wait', 'wait for the result and print it')
+  .option('--json', 'print the report as JSON instead of a table')
+  .option('--task-queue <name>', 'task queue', taskQueueFromEnv())
+  .action(async (options: { stack: string; dryRun?: boolean; wait?: boolean; json?: boolean; taskQueue: string }) => {
+    const input = checkPruneInput({ stack: options.stack, dryRun: options.dryRun ?? false });
+    await withClient(async ({ client, namespace }) => {
+      const handle = await startPrune(client, input, { taskQueue: options.taskQueue });
+      console.log(`started pruneBackups ${handle.workflowId}`);
+      console.log(`  ${webUiUrl(namespace, handle.workflowId, handle.firstExecutionRunId)}`);
+      if (!options.wait && !options.dryRun) return;
+      const report = await handle.result();
+      console.log(options.json ? JSON.stringify(report, null, 2) : formatPruneReport(report));
+    });
   });
 
 const schedule = program.command('schedule').description('Temporal Schedules of ragops runbooks');

@@ -1,9 +1,10 @@
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { backupInputSchema, type BackupInput } from '../config/inputs.js';
+import { backupInputSchema, pruneInputSchema, type BackupInput, type PruneInput } from '../config/inputs.js';
 import { formatIssues } from '../config/issues.js';
 import { RagopsRunbook, RagopsStack } from '../workflows/lib/searchAttributes.js';
 import type { backup } from '../workflows/backup.js';
+import type { pruneBackups } from '../workflows/pruneBackups.js';
 import { DEFAULT_TASK_QUEUE } from '../config/temporal.js';
 
 export class InvalidInput extends Error {
@@ -45,5 +46,26 @@ export async function startBackup(
     args: [input],
     typedSearchAttributes: runbookSearchAttributes('backup', input.stack),
     staticSummary: backupSummary(input),
+  });
+}
+
+export function checkPruneInput(input: unknown): PruneInput {
+  const parsed = pruneInputSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidInput(`invalid pruneBackups input: ${formatIssues(parsed.error)}`);
+  return input as PruneInput;
+}
+
+export async function startPrune(
+  client: Client,
+  input: PruneInput,
+  options: { taskQueue?: string; workflowId?: string } = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pruneBackups>> {
+  checkPruneInput(input);
+  return client.workflow.start<typeof pruneBackups>('pruneBackups', {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId: options.workflowId ?? `prune-${input.stack}-${timestampId(new Date())}`,
+    args: [input],
+    typedSearchAttributes: runbookSearchAttributes('pruneBackups', input.stack),
+    staticSummary: `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`,
   });
 }

@@ -1,3 +1,4 @@
 export { backup } from './backup.js';
-export { restore } from './restore.js';
+export { pruneBackups } from './pruneBackups.js';
 export { verifyBackup } from './verifyBackup.js';
+export { restore } from './restore.js';

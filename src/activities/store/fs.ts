@@ -90,6 +90,10 @@ export class FsStore implements ArtifactStore {
     return uploads;
   }
 
+  async lastWriteOf(upload: UnfinishedUpload): Promise<Date> {
+    return upload.initiated; // already the partial file's mtime
+  }
+
   async abortUpload(upload: UnfinishedUpload): Promise<void> {
     await rm(this.pathOf(upload.key) + PARTIAL_SUFFIX, { force: true });
   }

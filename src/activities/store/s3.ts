@@ -5,6 +5,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   NoSuchKey,
   NotFound,
   S3Client,
@@ -151,6 +152,19 @@ export class S3Store implements ArtifactStore {
       uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
     } while (keyMarker);
     return uploads;
+  }
+
+  async lastWriteOf(upload: UnfinishedUpload): Promise<Date> {
+    let latest = upload.initiated.getTime();
+    let partNumberMarker: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListPartsCommand({ Bucket: this.config.bucket, Key: this.objectKey(upload.key), UploadId: upload.uploadId, PartNumberMarker: partNumberMarker }),
+      );
+      for (const part of page.Parts ?? []) latest = Math.max(latest, part.LastModified?.getTime() ?? 0);
+      partNumberMarker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (partNumberMarker);
+    return new Date(latest);
   }
 
   async abortUpload(upload: UnfinishedUpload): Promise<void> {

@@ -32,6 +32,8 @@ export interface ArtifactStore {
   discardUnfinished(key: string): Promise<number>;
   /** Writes under `prefix` that were started and never finished: S3 multipart uploads, fs ".partial" files. */
   listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]>;
+  /** When an unfinished upload last received data: S3, the later of its start and its newest part. */
+  lastWriteOf(upload: UnfinishedUpload): Promise<Date>;
   abortUpload(upload: UnfinishedUpload): Promise<void>;
   close(): void;
 }

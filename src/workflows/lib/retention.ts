@@ -57,6 +57,8 @@ export interface UploadSummary {
   key: string;
   uploadId: string;
   initiated: string;
+  /** The later of its start and the last data written to it (newest part, file mtime). */
+  lastWrite: string;
 }
 
 /** "20261124T051500Z-1a2b3c4d" → "2026-11-24T05:15:00.000Z". */
@@ -72,7 +74,11 @@ export function lockIsFresh(lock: RetentionLock, now: Date): boolean {
   return Number.isNaN(since) || now.getTime() - since < LOCK_STALE_AFTER_HOURS * HOUR;
 }
 
-const hours = (ms: number) => `${(ms / HOUR).toFixed(1)} h`;
+/** Code-unit order: unlike localeCompare, the same on every worker whatever its locale. */
+export const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const hours = (ms: number) => (Math.abs(ms) < HOUR ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / HOUR).toFixed(1)} h`);
+/** A configured number of hours as written, without float noise (0.0033333333333333335 → 0.00333). */
+const configuredHours = (value: number) => `${Number(value.toPrecision(3))} h`;
 const days = (ms: number) => `${(ms / DAY).toFixed(1)} d`;
 
 function isoWeek(time: string): string {
@@ -114,7 +120,7 @@ const buckets = [
  * - Any other backup (complete but not selected, or whose last drill failed) is deleted.
  */
 export function planRetention(backups: RetentionCandidate[], now: Date, policy: RetentionPolicy): RetentionPlan {
-  const sorted = [...backups].sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || b.backupId.localeCompare(a.backupId));
+  const sorted = [...backups].sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || compareText(b.backupId, a.backupId));
   const reasons = new Map<string, string[]>(sorted.map((backup) => [backup.backupId, []]));
   const because = (backup: RetentionCandidate, reason: string) => reasons.get(backup.backupId)!.push(reason);
   const keep = new Set<string>();
@@ -148,7 +154,7 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
     because(backup, `protected: restore-verified ${backup.lastRestoreVerification!.finishedAt}, newest #${index + 1} of minVerified ${policy.minVerified}`);
   });
   for (const backup of sorted) {
-    for (const lock of [...backup.locks].sort((a, b) => a.since.localeCompare(b.since) || a.workflowId.localeCompare(b.workflowId))) {
+    for (const lock of [...backup.locks].sort((a, b) => compareText(a.since, b.since) || compareText(a.workflowId, b.workflowId))) {
       if (lockIsFresh(lock, now)) {
         keep.add(backup.backupId);
         because(backup, `protected: in use by ${lock.runbook} ${lock.workflowId} since ${lock.since}`);
@@ -171,9 +177,9 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
       const age = now.getTime() - Math.max(Date.parse(backup.time), Date.parse(backup.lastModified));
       if (age < graceMs) {
         keepIt = true;
-        because(backup, `incomplete (no manifest), last written ${hours(age)} ago < grace ${policy.leftoverGraceHours} h: may still be running`);
+        because(backup, `incomplete (no manifest), last written ${hours(age)} ago < grace ${configuredHours(policy.leftoverGraceHours)}: may still be running`);
       } else {
-        because(backup, `leftover: no manifest, last written ${hours(age)} ago (grace ${policy.leftoverGraceHours} h)`);
+        because(backup, `leftover: no manifest, last written ${hours(age)} ago (grace ${configuredHours(policy.leftoverGraceHours)})`);
       }
     } else {
       if (state === 'failed-verification') {
@@ -187,9 +193,19 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
   return { now: now.toISOString(), kept, deleted };
 }
 
-/** Unfinished uploads older than the grace period are dead (no write lasts that long) and are aborted. */
+/**
+ * Unfinished uploads that received no data for the grace period are dead (a streaming step
+ * heartbeats and writes parts all along, and gives up after 12 h) and are aborted.
+ */
 export function planUploadCleanup(uploads: UploadSummary[], now: Date, policy: RetentionPolicy): { abort: UploadSummary[]; keep: UploadSummary[] } {
-  const sorted = [...uploads].sort((a, b) => a.key.localeCompare(b.key) || a.uploadId.localeCompare(b.uploadId));
-  const isStale = (upload: UploadSummary) => now.getTime() - Date.parse(upload.initiated) >= policy.leftoverGraceHours * HOUR;
+  const sorted = [...uploads].sort((a, b) => compareText(a.key, b.key) || compareText(a.uploadId, b.uploadId));
+  const isStale = (upload: UploadSummary) =>
+    now.getTime() - Math.max(Date.parse(upload.initiated), Date.parse(upload.lastWrite)) >= policy.leftoverGraceHours * HOUR;
   return { abort: sorted.filter(isStale), keep: sorted.filter((upload) => !isStale(upload)) };
+}
+
+export function describePolicy(policy: RetentionPolicy): string {
+  const rules = [`keepLast ${policy.keepLast}`, `daily ${policy.keepDaily}`, `weekly ${policy.keepWeekly}`, `monthly ${policy.keepMonthly}`];
+  if (policy.maxAgeDays !== undefined) rules.push(`maxAge ${policy.maxAgeDays} d`);
+  return [...rules, `minVerified ${policy.minVerified}`, `grace ${configuredHours(policy.leftoverGraceHours)}`].join(', ');
 }
