@@ -234,6 +234,23 @@ describe('backup runbook', () => {
     }
   });
 
+  test('a stack with a retention policy is pruned after the manifest is written', async () => {
+    const prefix = `retention-${Date.now()}/`;
+    const stacks = fixture.stacks({ store: 's3', prefix }) as { stacks: { prod: Record<string, unknown> } };
+    stacks.stacks.prod.retention = { keepLast: 1 };
+    const taskQueue = uniqueName('retention');
+    workers.push(await startWorker({ address: fixture.temporal.address, taskQueue, stacksText: stringify(stacks) }));
+    const first = await (await startBackup(fixture.temporal.client, { stack: 'prod', components: ['qdrant'] }, { taskQueue })).result();
+    assert.deepEqual(first.retention && 'kept' in first.retention ? first.retention.kept : -1, 1);
+    const second = await (await startBackup(fixture.temporal.client, { stack: 'prod', components: ['qdrant'] }, { taskQueue })).result();
+    assert.ok(second.retention && 'deleted' in second.retention, JSON.stringify(second.retention));
+    assert.equal(second.retention.deleted, 1);
+    const keys = await fixture.moto.listKeys(fixture.bucket, prefix);
+    assert.ok(keys.length > 0 && keys.every((key) => key.includes(second.backupId)), keys.join(', '));
+    const skipped = await (await startBackup(fixture.temporal.client, { stack: 'prod', components: ['qdrant'], prune: false }, { taskQueue })).result();
+    assert.equal(skipped.retention, undefined);
+  });
+
   test('a schedule made with createBackupSchedule, triggered, runs a backup to completion', async () => {
     const taskQueue = await workerFor('fs');
     const scheduleId = uniqueName('ragops-backup-prod');

@@ -56,6 +56,15 @@ describe('ragops CLI', () => {
     const stack = await ragops(['backup', 'run', '--stack', 'Prod!'], { env });
     assert.equal(stack.exitCode, 2);
     assert.match(stack.all ?? '', /invalid backup input: stack: stack names are/);
+    const verifyCron = await ragops(['schedule', 'verify', '--stack', 'prod', '--cron', '0 0 * * 8'], { env });
+    assert.equal(verifyCron.exitCode, 2);
+    assert.match(verifyCron.all ?? '', /day of week field: 8 is outside 0-7/);
+    const restore = await ragops(['restore', 'run', '--stack', 'prod', '--database', 'app=bad name!'], { env });
+    assert.equal(restore.exitCode, 2);
+    assert.match(restore.all ?? '', /invalid restore input: postgres\.app\.database/);
+    const verify = await ragops(['verify', 'run', '--stack', 'prod', '--backup-id', 'latest'], { env });
+    assert.equal(verify.exitCode, 2);
+    assert.match(verify.all ?? '', /invalid verifyBackup input: backupId: a backup id looks like/);
     const component = await ragops(['backup', 'run', '--stack', 'prod', '--component', 'redis'], { env });
     assert.equal(component.exitCode, 2);
     assert.match(component.all ?? '', /components\[0\]/);

@@ -61,6 +61,7 @@ export function createPlanActivities(deps: PlanDeps) {
         components,
         postgres: components.includes('postgres') ? stack.postgres : [],
         qdrant,
+        retention: stack.retention,
       };
     },
   };

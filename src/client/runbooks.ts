@@ -1,22 +1,37 @@
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { backupInputSchema, pruneInputSchema, type BackupInput, type PruneInput } from '../config/inputs.js';
+import type { z } from 'zod';
+import {
+  backupInputSchema,
+  pruneInputSchema,
+  restoreInputSchema,
+  verifyInputSchema,
+  type BackupInput,
+  type PruneInput,
+  type RestoreInput,
+  type VerifyInput,
+} from '../config/inputs.js';
 import { formatIssues } from '../config/issues.js';
-import { RagopsRunbook, RagopsStack } from '../workflows/lib/searchAttributes.js';
-import type { backup } from '../workflows/backup.js';
-import type { pruneBackups } from '../workflows/pruneBackups.js';
 import { DEFAULT_TASK_QUEUE } from '../config/temporal.js';
+import { compactStamp } from '../workflows/lib/format.js';
+import { RagopsRunbook, RagopsStack } from '../workflows/lib/searchAttributes.js';
+import type { backup, pruneBackups, restore, verifyBackup } from '../workflows/index.js';
 
 export class InvalidInput extends Error {
   override name = 'InvalidInput';
 }
 
 /** The same validation the workflow does, run before anything is sent to the server. */
-export function checkBackupInput(input: unknown): BackupInput {
-  const parsed = backupInputSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidInput(`invalid backup input: ${formatIssues(parsed.error)}`);
-  return input as BackupInput;
+function checkInput<S extends z.ZodType>(schema: S, input: unknown, runbook: string): z.input<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new InvalidInput(`invalid ${runbook} input: ${formatIssues(parsed.error)}`);
+  return input as z.input<S>;
 }
+
+export const checkBackupInput = (input: unknown): BackupInput => checkInput(backupInputSchema, input, 'backup');
+export const checkPruneInput = (input: unknown): PruneInput => checkInput(pruneInputSchema, input, 'pruneBackups');
+export const checkVerifyInput = (input: unknown): VerifyInput => checkInput(verifyInputSchema, input, 'verifyBackup');
+export const checkRestoreInput = (input: unknown): RestoreInput => checkInput(restoreInputSchema, input, 'restore');
 
 export function runbookSearchAttributes(runbook: string, stack: string): SearchAttributePair[] {
   return [
@@ -25,8 +40,28 @@ export function runbookSearchAttributes(runbook: string, stack: string): SearchA
   ];
 }
 
-function timestampId(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+export interface StartOptions {
+  taskQueue?: string;
+  workflowId?: string;
+}
+
+type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore;
+
+function start<W extends Runbook>(
+  client: Client,
+  runbook: string,
+  idPrefix: string,
+  input: { stack: string },
+  summary: string,
+  options: StartOptions,
+): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
+  return client.workflow.start<W>(runbook, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId: options.workflowId ?? `${idPrefix}-${input.stack}-${compactStamp(new Date())}`,
+    args: [input] as Parameters<W>,
+    typedSearchAttributes: runbookSearchAttributes(runbook, input.stack),
+    staticSummary: summary,
+  });
 }
 
 export function backupSummary(input: BackupInput): string {
@@ -34,38 +69,24 @@ export function backupSummary(input: BackupInput): string {
   return `backup of stack ${input.stack} (${components}${input.verify === 'checksum' ? ', checksum-verified' : ''})`;
 }
 
-export async function startBackup(
-  client: Client,
-  input: BackupInput,
-  options: { taskQueue?: string; workflowId?: string } = {},
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof backup>> {
-  checkBackupInput(input);
-  return client.workflow.start<typeof backup>('backup', {
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: options.workflowId ?? `backup-${input.stack}-${timestampId(new Date())}`,
-    args: [input],
-    typedSearchAttributes: runbookSearchAttributes('backup', input.stack),
-    staticSummary: backupSummary(input),
-  });
+export function verifySummary(input: VerifyInput): string {
+  return `${input.depth ?? 'restore'}-depth drill of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}`;
 }
 
-export function checkPruneInput(input: unknown): PruneInput {
-  const parsed = pruneInputSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidInput(`invalid pruneBackups input: ${formatIssues(parsed.error)}`);
-  return input as PruneInput;
+export function startBackup(client: Client, input: BackupInput, options: StartOptions = {}) {
+  return start<typeof backup>(client, 'backup', 'backup', checkBackupInput(input), backupSummary(input), options);
 }
 
-export async function startPrune(
-  client: Client,
-  input: PruneInput,
-  options: { taskQueue?: string; workflowId?: string } = {},
-): Promise<WorkflowHandleWithFirstExecutionRunId<typeof pruneBackups>> {
-  checkPruneInput(input);
-  return client.workflow.start<typeof pruneBackups>('pruneBackups', {
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: options.workflowId ?? `prune-${input.stack}-${timestampId(new Date())}`,
-    args: [input],
-    typedSearchAttributes: runbookSearchAttributes('pruneBackups', input.stack),
-    staticSummary: `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`,
-  });
+export function startPrune(client: Client, input: PruneInput, options: StartOptions = {}) {
+  const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`;
+  return start<typeof pruneBackups>(client, 'pruneBackups', 'prune', checkPruneInput(input), summary, options);
+}
+
+export function startVerify(client: Client, input: VerifyInput, options: StartOptions = {}) {
+  return start<typeof verifyBackup>(client, 'verifyBackup', 'verify', checkVerifyInput(input), verifySummary(input), options);
+}
+
+export function startRestore(client: Client, input: RestoreInput, options: StartOptions = {}) {
+  const summary = `restore of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}${input.targetStack ? ` into ${input.targetStack}` : ''}`;
+  return start<typeof restore>(client, 'restore', 'restore', checkRestoreInput(input), summary, options);
 }

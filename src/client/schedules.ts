@@ -1,11 +1,21 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleHandle } from '@temporalio/client';
 import { cronProblem } from '../config/cron.js';
-import type { BackupInput } from '../config/inputs.js';
+import type { BackupInput, PruneInput, VerifyInput } from '../config/inputs.js';
 import { DEFAULT_TASK_QUEUE } from '../config/temporal.js';
-import { backupSummary, checkBackupInput, InvalidInput, runbookSearchAttributes } from './runbooks.js';
+import {
+  backupSummary,
+  checkBackupInput,
+  checkPruneInput,
+  checkVerifyInput,
+  InvalidInput,
+  runbookSearchAttributes,
+  verifySummary,
+} from './runbooks.js';
 
-export interface BackupScheduleOptions {
-  input: BackupInput;
+type ScheduledRunbook = 'backup' | 'verifyBackup' | 'pruneBackups';
+
+export interface ScheduleOptions<I extends { stack: string }> {
+  input: I;
   cron: string;
   scheduleId?: string;
   taskQueue?: string;
@@ -14,41 +24,60 @@ export interface BackupScheduleOptions {
   pauseOnFailure?: boolean;
   timezone?: string;
 }
+export type BackupScheduleOptions = ScheduleOptions<BackupInput>;
+
+const RUNBOOKS: Record<ScheduledRunbook, { idPart: string; check(input: unknown): { stack: string }; summary(input: never): string }> = {
+  backup: { idPart: 'backup', check: checkBackupInput, summary: (input: BackupInput) => backupSummary(input) },
+  verifyBackup: { idPart: 'verify', check: checkVerifyInput, summary: (input: VerifyInput) => verifySummary(input) },
+  pruneBackups: { idPart: 'prune', check: checkPruneInput, summary: (input: PruneInput) => `prune of stack ${input.stack}` },
+};
+
+export function scheduleIdFor(runbook: ScheduledRunbook, stack: string): string {
+  return `ragops-${RUNBOOKS[runbook].idPart}-${stack}`;
+}
 
 export function backupScheduleId(stack: string): string {
-  return `ragops-backup-${stack}`;
+  return scheduleIdFor('backup', stack);
 }
 
 /** Everything about a schedule that can be wrong, checked before the server is contacted. */
-export function checkBackupSchedule(options: BackupScheduleOptions): BackupInput {
+export function checkSchedule<I extends { stack: string }>(runbook: ScheduledRunbook, options: ScheduleOptions<I>): I {
   const problem = cronProblem(options.cron);
   if (problem) throw new InvalidInput(problem);
-  return checkBackupInput(options.input);
+  return RUNBOOKS[runbook].check(options.input) as I;
 }
 
-/** A Temporal Schedule (not a cron workflow) that runs `backup`; a run still going skips the next. */
-export async function createBackupSchedule(client: Client, options: BackupScheduleOptions): Promise<ScheduleHandle> {
-  const input = checkBackupSchedule(options);
-  const scheduleId = options.scheduleId ?? backupScheduleId(input.stack);
+export function checkBackupSchedule(options: BackupScheduleOptions): BackupInput {
+  return checkSchedule('backup', options);
+}
+
+/** A Temporal Schedule (not a cron workflow) that runs a runbook; a run still going skips the next. */
+export async function createRunbookSchedule<I extends { stack: string }>(client: Client, runbook: ScheduledRunbook, options: ScheduleOptions<I>): Promise<ScheduleHandle> {
+  const input = checkSchedule(runbook, options);
+  const { idPart, summary } = RUNBOOKS[runbook];
   return client.schedule.create({
-    scheduleId,
+    scheduleId: options.scheduleId ?? scheduleIdFor(runbook, input.stack),
     spec: { cronExpressions: [options.cron], timezone: options.timezone },
     action: {
       type: 'startWorkflow',
-      workflowType: 'backup',
-      workflowId: `backup-${input.stack}-scheduled`,
+      workflowType: runbook,
+      workflowId: `${idPart}-${input.stack}-scheduled`,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
       args: [input],
-      typedSearchAttributes: runbookSearchAttributes('backup', input.stack),
-      staticSummary: `scheduled ${backupSummary(input)}`,
+      typedSearchAttributes: runbookSearchAttributes(runbook, input.stack),
+      staticSummary: `scheduled ${summary(input as never)}`,
     },
     policies: {
       overlap: ScheduleOverlapPolicy.SKIP,
       catchupWindow: options.catchupWindow ?? '1h',
       pauseOnFailure: options.pauseOnFailure ?? false,
     },
-    state: { note: `created by ragops schedule backup (${options.cron})` },
+    state: { note: `created by ragops schedule ${idPart} (${options.cron})` },
   });
+}
+
+export function createBackupSchedule(client: Client, options: BackupScheduleOptions): Promise<ScheduleHandle> {
+  return createRunbookSchedule(client, 'backup', options);
 }
 
 export interface ScheduleListing {

@@ -13,6 +13,8 @@ export const backupInputSchema = z
       .optional(),
     collections: z.array(collectionName).min(1, 'list at least one collection, or leave the field out').optional(),
     verify: z.enum(['none', 'checksum']).default('none'),
+    /** Apply the stack's retention policy after the manifest is written (when it has one). */
+    prune: z.boolean().default(true),
   })
   .strict();
 export type BackupInput = z.input<typeof backupInputSchema>;

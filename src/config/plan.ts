@@ -1,6 +1,6 @@
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
-import type { PostgresTarget, StoreConfig } from './stacks.js';
+import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks.js';
 import type { SecretRef } from './secrets.js';
 
 /**
@@ -16,6 +16,7 @@ export interface BackupPlan {
   components: ComponentKind[];
   postgres: PostgresTarget[];
   qdrant?: QdrantPlan;
+  retention?: RetentionPolicy;
 }
 
 export interface QdrantPlan {

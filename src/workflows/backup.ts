@@ -1,10 +1,11 @@
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
 import { backupKeys, type Artifact, type Manifest } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { backupIdFor, formatBytes, mibPerSecond } from './lib/format.js';
 import { parseInput } from './lib/input.js';
 import { StepTracker } from './lib/steps.js';
+import { runRetentionAfterBackup } from './pruneBackups.js';
 
 export interface BackupReport {
   backupId: string;
@@ -14,6 +15,8 @@ export interface BackupReport {
   artifacts: Array<{ component: string; name: string; key: string; size: number; sha256: string; durationMs: number; mibPerSecond: number }>;
   total: { artifacts: number; bytes: number; durationMs: number; mibPerSecond: number };
   checksumVerified: boolean;
+  /** The retention run that followed, when the stack has a policy: its id, or why it failed. */
+  retention?: { workflowId: string; deleted: number; kept: number } | { error: string };
 }
 
 const describeArtifact = (artifact: Artifact) =>
@@ -111,6 +114,18 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
     quickActivities('write manifest').writeManifest({ store: plan.store, manifest }),
   );
 
+  // A failed prune must not turn a good backup into a failed run: it is reported instead.
+  let retention: BackupReport['retention'];
+  if (options.prune && plan.retention) {
+    retention = await steps
+      .step('retention', 'apply the retention policy', () => runRetentionAfterBackup(plan.stack), (r) => `${r.deleted.length} deleted, ${r.kept.length} kept`)
+      .then((r) => ({ workflowId: `${info.workflowId}-prune`, deleted: r.deleted.length, kept: r.kept.length }))
+      .catch((error: unknown) => {
+        if (isCancellation(error)) throw error;
+        return { error: error instanceof Error ? error.message : String(error) };
+      });
+  }
+
   const bytes = artifacts.reduce((sum, artifact) => sum + artifact.size, 0);
   const durationMs = Date.parse(manifest.finishedAt) - Date.parse(startedAt);
   steps.finish(`complete: ${artifacts.length} artifact(s), ${formatBytes(bytes)}`);
@@ -130,5 +145,6 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
     })),
     total: { artifacts: artifacts.length, bytes, durationMs, mibPerSecond: mibPerSecond(bytes, durationMs) },
     checksumVerified: options.verify === 'checksum',
+    retention,
   };
 }

@@ -3,7 +3,8 @@ import { verifyInputSchema } from '../config/inputs.js';
 import { backupKeys, type VerificationCheck, type Verification } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { compactStamp, recordChecks, runCollectionName, runDatabaseName, withBackupHeld } from './lib/resources.js';
+import { compactStamp } from './lib/format.js';
+import { recordChecks, runCollectionName, runDatabaseName, withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
 
 export interface VerifyReport {

@@ -13,8 +13,12 @@ export function mibPerSecond(bytes: number, durationMs: number): number {
   return Number((bytes / 1048576 / Math.max(durationMs / 1000, 0.001)).toFixed(1));
 }
 
+/** A compact UTC time for keys and ids that sort by time: 20261124T051500Z. */
+export function compactStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
 /** A sortable id from the run's start time and id: the same for every retry of the run. */
 export function backupIdFor(startTime: Date, runId: string): string {
-  const stamp = startTime.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${runId.replace(/-/g, '').slice(0, 8).toLowerCase()}`;
+  return `${compactStamp(startTime)}-${runId.replace(/-/g, '').slice(0, 8).toLowerCase()}`;
 }

@@ -18,10 +18,6 @@ export function runCollectionName(collection: string, suffix: string): string {
   return `ragops_drill_${runTag()}_${collection}_${suffix}`.slice(0, 255);
 }
 
-/** A compact UTC time for keys that sort by time: 20261124T051500Z. */
-export function compactStamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
 
 /**
  * Holds a backup (a lock object retention respects) while `work` runs, and always runs

@@ -1,0 +1,77 @@
+import { Option, type Command } from 'commander';
+import { taskQueueFromEnv } from '../../config/temporal.js';
+import { checkSchedule, createRunbookSchedule, listRagopsSchedules, scheduleIdFor, type ScheduleOptions } from '../schedules.js';
+import { withClient } from './common.js';
+
+interface CommonScheduleFlags {
+  stack: string;
+  cron: string;
+  id?: string;
+  timezone?: string;
+  catchupWindow: string;
+  pauseOnFailure?: boolean;
+  taskQueue: string;
+}
+
+function scheduleCommand(schedule: Command, name: string, description: string): Command {
+  return schedule
+    .command(name)
+    .description(description)
+    .requiredOption('--stack <name>', 'stack from the stacks file')
+    .requiredOption('--cron <expr>', 'five-field cron, e.g. "0 */6 * * *" (UTC unless --timezone)')
+    .option('--id <scheduleId>', `schedule id (default ragops-${name}-<stack>)`)
+    .option('--timezone <tz>', 'IANA time zone of the cron expression')
+    .option('--catchup-window <duration>', 'how late a missed run may still start', '1h')
+    .option('--pause-on-failure', 'pause the schedule when a run fails')
+    .addOption(new Option('--task-queue <name>', 'task queue').default(taskQueueFromEnv()));
+}
+
+async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBackup' | 'pruneBackups', flags: CommonScheduleFlags, input: I): Promise<void> {
+  const options: ScheduleOptions<I> = {
+    input,
+    cron: flags.cron,
+    scheduleId: flags.id ?? scheduleIdFor(runbook, flags.stack),
+    timezone: flags.timezone,
+    catchupWindow: flags.catchupWindow,
+    pauseOnFailure: flags.pauseOnFailure ?? false,
+    taskQueue: flags.taskQueue,
+  };
+  checkSchedule(runbook, options);
+  await withClient(async ({ client }) => {
+    const handle = await createRunbookSchedule(client, runbook, options);
+    console.log(`created schedule ${handle.scheduleId} (${flags.cron})`);
+  });
+}
+
+export function addScheduleCommands(program: Command): void {
+  const schedule = program.command('schedule').description('Temporal Schedules of ragops runbooks (overlapping runs are skipped)');
+  scheduleCommand(schedule, 'backup', 'create a Schedule that runs backup')
+    .addOption(new Option('--verify <depth>', 'verify after writing').choices(['none', 'checksum']).default('none'))
+    .action((flags: CommonScheduleFlags & { verify: 'none' | 'checksum' }) => create('backup', flags, { stack: flags.stack, verify: flags.verify }));
+  scheduleCommand(schedule, 'verify', 'create a Schedule that drills the latest backup')
+    .addOption(new Option('--depth <depth>', 'drill depth').choices(['checksum', 'restore']).default('restore'))
+    .action((flags: CommonScheduleFlags & { depth: 'checksum' | 'restore' }) => create('verifyBackup', flags, { stack: flags.stack, depth: flags.depth }));
+  scheduleCommand(schedule, 'prune', "create a Schedule that applies the stack's retention policy").action((flags: CommonScheduleFlags) =>
+    create('pruneBackups', flags, { stack: flags.stack, dryRun: false }),
+  );
+  schedule
+    .command('list')
+    .description('list ragops schedules')
+    .action(async () => {
+      await withClient(async ({ client }) => console.log(JSON.stringify(await listRagopsSchedules(client), null, 2)));
+    });
+  for (const verb of ['pause', 'unpause', 'trigger', 'delete'] as const) {
+    schedule
+      .command(`${verb} <scheduleId>`)
+      .description(`${verb} a schedule`)
+      .action(async (scheduleId: string) => {
+        await withClient(async ({ client }) => {
+          const handle = client.schedule.getHandle(scheduleId);
+          if (verb === 'trigger') await handle.trigger();
+          else if (verb === 'delete') await handle.delete();
+          else await handle[verb](`${verb}d with ragops`);
+          console.log(`${verb}: ${scheduleId} done`);
+        });
+      });
+  }
+}
