@@ -54,7 +54,8 @@ describe('stacks file', () => {
     const store = stacks.stacks.s!.store;
     assert.ok(store.type === 's3');
     assert.equal(store.region, 'us-east-1');
-    assert.equal(store.partSizeMiB, 16);
+    assert.equal(store.partSizeMiB, 8);
+    assert.equal(store.uploadConcurrency, 2);
   });
 
   test('reports every problem with its path and line', () => {

@@ -58,8 +58,8 @@ const s3StoreSchema = z
     forcePathStyle: z.boolean().default(false),
     accessKeyId: secretRef.optional(),
     secretAccessKey: secretRef.optional(),
-    partSizeMiB: z.number().int().min(5).max(512).default(16),
-    uploadConcurrency: z.number().int().min(1).max(16).default(4),
+    partSizeMiB: z.number().int().min(5).max(512).default(8),
+    uploadConcurrency: z.number().int().min(1).max(16).default(2),
   })
   .strict();
 
