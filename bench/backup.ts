@@ -1,0 +1,283 @@
+// `npm run bench -- backup`: a ragops postgres backup (fs store and moto S3, through a real
+// `ragops worker` process) against `pg_dump -Fc > /dev/null` and the seed guides' shell
+// script, on a ≥ 1 GiB database, plus the worker's memory growth at 1× and 2× the size.
+// It prints figures and asserts nothing.
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import type { Client } from '@temporalio/client';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startMoto, type TestMoto } from '../test/support/moto.js';
+import { tempDir, uniqueName, writeStacksFile } from '../test/support/ragops.js';
+import { startTestTemporal } from '../test/support/temporal.js';
+import { ensureBenchDatabase, GiB, MiB, warmPageCache, type BenchDatabase } from './lib/benchDatabase.js';
+import { CleanupStack } from './lib/cleanupStack.js';
+import { startReadyWorker, timeRagopsBackup, type RagopsBackupRun } from './lib/ragopsBackup.js';
+import { guideScriptToFile, pgDumpToDevNull, type RawDumpResult } from './lib/rawDumps.js';
+import { formatTable, median, megabytes, megabytesPerSecond, ratio, seconds } from './lib/textTable.js';
+import { UsageError } from './lib/usageError.js';
+
+export const backupUsage = 'backup [--runs N] [--quick] [--fresh]';
+
+const FULL_DATABASES = [
+  { name: 'ragops_bench_1g', targetBytes: 1 * GiB },
+  { name: 'ragops_bench_2g', targetBytes: 2 * GiB },
+];
+const QUICK_DATABASES = [
+  { name: 'ragops_bench_q', targetBytes: 200 * MiB },
+  { name: 'ragops_bench_q2', targetBytes: 400 * MiB },
+];
+const TARGET_RATIO = 1.1;
+const TARGET_GROWTH_BYTES = 100e6;
+const S3_PREFIX = 'bench/';
+
+interface Options {
+  runs: number;
+  quick: boolean;
+  fresh: boolean;
+}
+
+type Store = 'fs' | 's3';
+
+/** One line of the result table: the median run of one method on one database. */
+interface Measurement {
+  database: BenchDatabase;
+  method: 'pg_dump -Fc > /dev/null' | 'guide script (-Z9 | gzip)' | 'ragops → fs' | 'ragops → S3 (moto)';
+  ms: number;
+  bytes?: number;
+  activityMs?: number;
+  /** The run with the largest growth. */
+  rss?: RagopsBackupRun['rss'];
+}
+
+interface Environment {
+  client: Client;
+  address: string;
+  moto: TestMoto;
+  bucket: string;
+  storeDir: string;
+  scratchDir: string;
+  configPath: string;
+  workerEnv: Record<string, string>;
+}
+
+function parseOptions(args: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { runs: { type: 'string', default: '1' }, quick: { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false } },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs takes a positive integer, not "${values.runs}"`);
+  return { runs, quick: values.quick, fresh: values.fresh };
+}
+
+const stackName = (database: BenchDatabase, store: Store) => `${database.name}-${store}`;
+
+export async function benchBackup(args: string[]): Promise<void> {
+  const options = parseOptions(args);
+  const databases: BenchDatabase[] = [];
+  for (const { name, targetBytes } of options.quick ? QUICK_DATABASES : FULL_DATABASES) {
+    console.log(`database ${name}: ensuring at least ${(targetBytes / GiB).toFixed(2)} GiB…`);
+    const database = await ensureBenchDatabase(name, targetBytes, options);
+    const size = `${database.bytes} bytes (${(database.bytes / GiB).toFixed(2)} GiB)`;
+    console.log(database.seededMs === undefined ? `  reusing it: ${size} (--fresh to re-seed)` : `  seeded ${size} in ${seconds(database.seededMs)} s`);
+    databases.push(database);
+  }
+  const [base, double] = databases as [BenchDatabase, BenchDatabase];
+
+  // The SDK's notice about Node 20 support ending in 2027 is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const cleanup = new CleanupStack();
+  const removeSignalHandlers = cleanup.onSignals();
+  try {
+    const env = await startEnvironment(cleanup, databases);
+    const measurements = [
+      ...(await measureDatabase(env, cleanup, base, options.runs, { script: true, s3: true })),
+      ...(await measureDatabase(env, cleanup, double, options.runs, { script: false, s3: false })),
+    ];
+    printSummary(measurements, options.runs);
+  } finally {
+    await cleanup.runAll();
+    removeSignalHandlers();
+  }
+}
+
+/** Temporal dev server, moto S3 with a bucket, a scratch directory and the stacks file. */
+async function startEnvironment(cleanup: CleanupStack, databases: BenchDatabase[]): Promise<Environment> {
+  const scratch = await tempDir('bench-backup');
+  cleanup.add('remove the scratch directory', () => scratch.remove());
+  const [temporalStart, motoStart] = await Promise.allSettled([startTestTemporal(), startMoto()]);
+  if (temporalStart.status === 'fulfilled') cleanup.add('stop Temporal', () => temporalStart.value.stop());
+  if (motoStart.status === 'fulfilled') cleanup.add('stop moto', () => motoStart.value.stop());
+  if (temporalStart.status === 'rejected') throw temporalStart.reason;
+  if (motoStart.status === 'rejected') throw motoStart.reason;
+  const [temporal, moto] = [temporalStart.value, motoStart.value];
+  const bucket = 'ragops-bench';
+  await moto.createBucket(bucket);
+
+  const storeDir = join(scratch.path, 'store');
+  const stacks: Record<string, unknown> = {};
+  for (const database of databases) {
+    const postgres = [{ name: 'app', host: '127.0.0.1', port: 5432, database: database.name, user: 'postgres' }];
+    stacks[stackName(database, 'fs')] = { postgres, store: { type: 'fs', path: storeDir } };
+    stacks[stackName(database, 's3')] = {
+      postgres,
+      store: {
+        type: 's3',
+        bucket,
+        prefix: S3_PREFIX,
+        endpoint: moto.endpoint,
+        region: moto.region,
+        forcePathStyle: true,
+        accessKeyId: { env: 'BENCH_S3_ACCESS_KEY' },
+        secretAccessKey: { env: 'BENCH_S3_SECRET_KEY' },
+      },
+    };
+  }
+  return {
+    client: temporal.client,
+    address: temporal.address,
+    moto,
+    bucket,
+    storeDir,
+    scratchDir: scratch.path,
+    configPath: await writeStacksFile(scratch.path, { stacks }),
+    workerEnv: { BENCH_S3_ACCESS_KEY: moto.accessKeyId, BENCH_S3_SECRET_KEY: moto.secretAccessKey },
+  };
+}
+
+async function measureDatabase(
+  env: Environment,
+  cleanup: CleanupStack,
+  database: BenchDatabase,
+  runs: number,
+  include: { script: boolean; s3: boolean },
+): Promise<Measurement[]> {
+  console.log(`\n${database.name}: warming the page cache…`);
+  await warmPageCache(database.name);
+  const measurements: Measurement[] = [];
+  const baseline = await repeat(runs, 'pg_dump -Fc > /dev/null', () => pgDumpToDevNull(database.name), describeRawDump);
+  measurements.push({ database, method: 'pg_dump -Fc > /dev/null', ms: median(baseline.map((r) => r.ms)) });
+  if (include.script) {
+    const script = await repeat(runs, 'guide script', () => guideScriptToFile(database.name, env.scratchDir), describeRawDump);
+    measurements.push({ database, method: 'guide script (-Z9 | gzip)', ms: median(script.map((r) => r.ms)), bytes: script[0]?.bytes });
+  }
+  measurements.push(await measureRagops(env, cleanup, database, 'fs', runs));
+  if (include.s3) measurements.push(await measureRagops(env, cleanup, database, 's3', runs));
+  return measurements;
+}
+
+/** A fresh worker per database and store, so its RSS before the backup is a steady idle worker's. */
+async function measureRagops(env: Environment, cleanup: CleanupStack, database: BenchDatabase, store: Store, runs: number): Promise<Measurement> {
+  const stack = stackName(database, store);
+  const taskQueue = uniqueName('bench-backup');
+  console.log(`  starting a ragops worker for ${stack} (bundling the workflows)…`);
+  const worker = await startReadyWorker({ address: env.address, taskQueue, configPath: env.configPath, env: env.workerEnv });
+  cleanup.add(`stop the ragops worker (pid ${worker.pid})`, () => worker.stop());
+  try {
+    const results = await repeat(runs, `ragops → ${store}`, async () => {
+      const run = await timeRagopsBackup(env.client, worker.pid, stack, taskQueue);
+      await clearStore(env, store, stack);
+      return { ...run, ms: run.wallMs };
+    }, describeRagopsRun);
+    const worst = results.reduce((a, b) => (b.rss.growthBytes > a.rss.growthBytes ? b : a));
+    return {
+      database,
+      method: store === 'fs' ? 'ragops → fs' : 'ragops → S3 (moto)',
+      ms: median(results.map((r) => r.wallMs)),
+      activityMs: median(results.map((r) => r.activityMs)),
+      bytes: results[0]?.bytes,
+      rss: worst.rss,
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+const describeRawDump = (result: RawDumpResult) => (result.bytes === undefined ? '' : `, ${result.bytes} bytes`);
+const describeRagopsRun = (run: RagopsBackupRun) =>
+  `, ${run.bytes} bytes, activity ${seconds(run.activityMs)} s, worker RSS ${megabytes(run.rss.beforeBytes)} → peak ${megabytes(run.rss.peakBytes)} MB`;
+
+/** Runs `once` `runs` times in a row, printing each run's figures. */
+async function repeat<T extends { ms: number }>(runs: number, label: string, once: () => Promise<T>, describe: (result: T) => string): Promise<T[]> {
+  const results: T[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const result = await once();
+    console.log(`  ${label.padEnd(24)} run ${run}/${runs}: ${seconds(result.ms)} s${describe(result)}`);
+    results.push(result);
+  }
+  return results;
+}
+
+/** Deletes what a run stored, so runs do not fill the disk or moto's memory. */
+async function clearStore(env: Environment, store: Store, stack: string): Promise<void> {
+  if (store === 'fs') {
+    await rm(join(env.storeDir, stack), { recursive: true, force: true });
+    return;
+  }
+  const keys = await env.moto.listKeys(env.bucket, `${S3_PREFIX}${stack}/`);
+  for (let i = 0; i < keys.length; i += 1000) {
+    const Objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+    await env.moto.s3.send(new DeleteObjectsCommand({ Bucket: env.bucket, Delete: { Objects } }));
+  }
+}
+
+function printSummary(measurements: Measurement[], runs: number): void {
+  const reference = (database: BenchDatabase, method: Measurement['method']) =>
+    measurements.find((m) => m.database === database && m.method === method)?.ms;
+  const rows = measurements.map((m) => {
+    const baseline = reference(m.database, 'pg_dump -Fc > /dev/null');
+    const script = reference(m.database, 'guide script (-Z9 | gzip)');
+    return [
+      m.database.name,
+      m.method,
+      seconds(m.ms),
+      baseline ? ratio(m.ms, baseline) : '—',
+      script ? ratio(m.ms, script) : '—',
+      m.activityMs === undefined ? '—' : seconds(m.activityMs),
+      m.activityMs !== undefined && baseline ? ratio(m.activityMs, baseline) : '—',
+      m.bytes === undefined ? '—' : String(m.bytes),
+      m.bytes === undefined ? '—' : megabytesPerSecond(m.bytes, m.ms),
+      megabytesPerSecond(m.database.bytes, m.ms),
+      m.rss ? megabytes(m.rss.beforeBytes) : '—',
+      m.rss ? megabytes(m.rss.peakBytes) : '—',
+      m.rss ? megabytes(m.rss.growthBytes) : '—',
+    ];
+  });
+  console.log(`\nResults (median of ${runs} run${runs === 1 ? '' : 's'}; MB = 10^6 bytes; RSS is the worker process's VmRSS, sampled every 100 ms)\n`);
+  console.log(
+    formatTable(
+      ['database', 'method', 'wall s', '× pg_dump', '× script', 'activity s', 'act. × pg_dump', 'dump bytes', 'dump MB/s', 'db MB/s', 'RSS before MB', 'RSS peak MB', 'growth MB'],
+      rows,
+      2,
+    ),
+  );
+  console.log(`\n${measurements.map((m) => m.database).filter((d, i, all) => all.indexOf(d) === i).map((d) => `${d.name} = ${d.bytes} bytes`).join(', ')}`);
+  printTargets(measurements, reference);
+}
+
+function printTargets(measurements: Measurement[], reference: (database: BenchDatabase, method: Measurement['method']) => number | undefined): void {
+  const verdict = (ok: boolean) => (ok ? 'within target' : 'OVER TARGET');
+  console.log('\nTargets:');
+  for (const m of measurements.filter((m) => m.method.startsWith('ragops'))) {
+    const baseline = reference(m.database, 'pg_dump -Fc > /dev/null');
+    if (baseline) {
+      const r = m.ms / baseline;
+      console.log(`  ${m.method} on ${m.database.name}: ${r.toFixed(2)} × pg_dump (≤ ${TARGET_RATIO.toFixed(2)}): ${verdict(r <= TARGET_RATIO)}`);
+    }
+  }
+  const fsGrowth = measurements.filter((m) => m.method === 'ragops → fs' && m.rss);
+  for (const m of fsGrowth) {
+    console.log(`  worker memory growth, ${m.database.name} → fs: ${megabytes(m.rss!.growthBytes)} MB (≤ 100 MB): ${verdict(m.rss!.growthBytes <= TARGET_GROWTH_BYTES)}`);
+  }
+  const [small, large] = fsGrowth;
+  if (small?.rss && large?.rss) {
+    const delta = large.rss.growthBytes - small.rss.growthBytes;
+    console.log(`  growth at 2× the size minus growth at 1×: ${megabytes(delta)} MB (does not scale with size if near 0)`);
+  }
+}

@@ -1,0 +1,36 @@
+// `npm run bench -- <name> [options]`: runs one benchmark, which prints its figures.
+import { backupUsage, benchBackup } from './backup.js';
+import { UsageError } from './lib/usageError.js';
+
+const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
+  backup: {
+    usage: backupUsage,
+    summary: 'ragops postgres backup (fs and S3) against pg_dump and the guides\' shell script, with worker memory',
+    run: benchBackup,
+  },
+};
+
+function printUsage(): void {
+  console.error('usage: npm run bench -- <name> [options]\n\navailable benchmarks:');
+  for (const [name, { usage, summary }] of Object.entries(benchmarks)) console.error(`  ${usage}\n      ${summary}`);
+}
+
+const [name, ...args] = process.argv.slice(2);
+const benchmark = name === undefined ? undefined : benchmarks[name];
+if (!benchmark) {
+  if (name !== undefined) console.error(`unknown benchmark "${name}"`);
+  printUsage();
+  process.exit(2);
+}
+
+try {
+  await benchmark.run(args);
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(error.message);
+    printUsage();
+    process.exit(2);
+  }
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+}
