@@ -1,5 +1,9 @@
 import type { PostgresTarget, StacksFile } from '../config/stacks.js';
 import type { QdrantEndpoint } from './qdrant.js';
+import { createComposeActivities } from './compose.js';
+import { createHttpActivities } from './http.js';
+import { createKubernetesActivities } from './kubernetes.js';
+import { createDeployPlanActivities } from './plan-deploy.js';
 import { createPlanActivities } from './plan.js';
 import { createRestorePlanActivities } from './plan-restore.js';
 import { createPostgresActivities } from './postgres.js';
@@ -27,6 +31,10 @@ export function createActivities(deps: ActivityDeps = {}) {
   return {
     ...createPlanActivities({ loadStacks: deps.loadStacks, listQdrantCollections: qdrant.listQdrantCollections }),
     ...createRestorePlanActivities({ loadStacks: deps.loadStacks, exists }),
+    ...createDeployPlanActivities({ loadStacks: deps.loadStacks }),
+    ...createComposeActivities(),
+    ...createKubernetesActivities(),
+    ...createHttpActivities(),
     ...createPostgresActivities({ pgBinDir: deps.pgBinDir }),
     ...postgresRestore,
     ...qdrant,

@@ -1,3 +1,4 @@
+import type { DeployConfig, DeployService, DeployTarget } from './deploy.js';
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
 import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks.js';
@@ -59,4 +60,17 @@ export interface RestorePlan {
   postgres: PostgresRestoreStep[];
   qdrant?: { endpoint: Pick<QdrantPlan, 'url' | 'apiKey'>; collections: QdrantRestoreStep[]; aliases: QdrantAlias[] };
   mode: { localDisk: boolean; tempDir?: string; jobs: number };
+}
+
+export interface DeployPlan {
+  stack: string;
+  service: string;
+  image: string;
+  target: DeployTarget;
+  /** Compose service name, or the Kubernetes Deployment and container. */
+  composeService: string;
+  deployment: string;
+  container: string;
+  config: DeployService;
+  registry?: DeployConfig['registry'];
 }

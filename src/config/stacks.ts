@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { collectionName, componentLabel, databaseName, hostName, roleName, stackName } from './names.js';
+import { deploySchema } from './deploy.js';
 import { secretRef } from './secrets.js';
 
 export const sanityCheckSchema = z
@@ -105,6 +106,7 @@ export const stackSchema = z
     store: storeSchema,
     retention: retentionSchema.optional(),
     drill: drillSchema.optional(),
+    deploy: deploySchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {

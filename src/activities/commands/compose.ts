@@ -37,4 +37,11 @@ export const composeCommands = {
 
 export const dockerCommands = {
   inspect: (containerId: string): CommandSpec => ({ argv: ['docker', 'inspect', containerId], purpose: `docker inspect ${containerId}` }),
+  pull: (image: string): CommandSpec => ({ argv: ['docker', 'pull', image], purpose: `docker pull ${image}` }),
+  imageExists: (image: string): CommandSpec => ({ argv: ['docker', 'image', 'inspect', '--format', '{{.Id}}', image], purpose: `docker image inspect ${image}` }),
+  /** The password goes to stdin, never into argv. */
+  login: (server: string, username: string): CommandSpec => ({
+    argv: ['docker', 'login', server, '--username', username, '--password-stdin'],
+    purpose: `docker login ${server} as ${username}`,
+  }),
 };
