@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { componentLabel } from './names.js';
-import { secretRef } from './secrets.js';
+import { secretRef } from './secretRef.js';
 
 // Image references as Docker parses them: [registry[:port]/]path[:tag][@sha256:digest].
 // Anything else — shell syntax, spaces, "..", "$(" — is refused before it reaches an argv.

@@ -2,7 +2,7 @@ import type { DeployConfig, DeployService, DeployTarget } from './deploy.js';
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
 import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks.js';
-import type { SecretRef } from './secrets.js';
+import type { SecretRef } from './secretRef.js';
 
 /**
  * What a run will touch, resolved from the stacks file by the run's first step. It holds

@@ -1,17 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import { describeSecretRef, type SecretRef } from './secretRef.js';
 
-// A secret is never written in the stacks file, only a reference to where it lives. The
-// reference is safe to record in workflow history; the value is read inside activities.
-export const secretRef = z.union([
-  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
-  z.object({ file: z.string().min(1, 'a file path') }).strict(),
-]);
-export type SecretRef = z.infer<typeof secretRef>;
-
-export function describeSecretRef(ref: SecretRef): string {
-  return 'env' in ref ? `environment variable ${ref.env}` : `secret file ${ref.file}`;
-}
+export { describeSecretRef, secretRef, type SecretRef } from './secretRef.js';
 
 /** Reads a secret's value; errors name where it was looked for, never a value. */
 export async function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Promise<string> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { collectionName, componentLabel, databaseName, hostName, roleName, stackName } from './names.js';
 import { deploySchema } from './deploy.js';
-import { secretRef } from './secrets.js';
+import { secretRef } from './secretRef.js';
 
 export const sanityCheckSchema = z
   .object({

@@ -1,0 +1,140 @@
+// The deploy workflow's logic with fake activities: order, rollback on a failed rollout,
+// failed checks or a cancellation, migrations that stop the deploy, blue-green switching.
+// The real compose and kubectl paths are exercised by deploy-compose / deploy-k8s tests.
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Activities } from '../src/activities/index.js';
+import type { DeployInput } from '../src/config/deploy.js';
+import type { DeployPlan } from '../src/config/plan.js';
+import type { DeployReport } from '../src/workflows/deploy.js';
+import { workflowsPath } from '../src/worker.js';
+import { quietRuntime, uniqueName } from './support/ragops.js';
+import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+
+const health = [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1, intervalMs: 100 }];
+
+function composePlan(options: { stack: string; service: string; image: string }, migration?: string[]): DeployPlan {
+  return {
+    ...options,
+    target: { type: 'compose', directory: '/srv', files: ['docker-compose.yml'], projectName: 'rag' },
+    composeService: options.service,
+    deployment: options.service,
+    container: options.service,
+    config: { health, smoke: [], rolloutTimeoutSeconds: 5, migration: migration ? { command: migration } : undefined },
+  };
+}
+
+function fakes(calls: string[], overrides: Partial<Activities> = {}): Partial<Activities> {
+  let running = 'api:v1';
+  return {
+    async resolveDeployPlan({ options }) {
+      return composePlan(options, options.image.includes('migr') ? ['migrate'] : undefined);
+    },
+    async composeCurrentImage() {
+      calls.push('current');
+      return running;
+    },
+    async composePull({ image }) {
+      calls.push(`pull ${image}`);
+      return 'pulled';
+    },
+    async composeMigrate({ image }) {
+      calls.push(`migrate ${image}`);
+      if (image.includes('badmigr')) throw ApplicationFailure.nonRetryable('migration exploded', 'MigrationFailed');
+      return 'migrated';
+    },
+    async composeRollout({ image }) {
+      calls.push(`up ${image}`);
+      running = image;
+    },
+    async composeServiceHealth({ image }) {
+      return { healthy: !image.includes('crash'), states: [{ image, running: !image.includes('crash'), health: undefined }], logsTail: image.includes('crash') ? 'boom' : '' };
+    },
+    async runHttpChecks({ checks, what }) {
+      calls.push(`checks ${running}`);
+      const passed = !running.includes('bad');
+      return checks.map((check) => ({ url: check.url, passed, status: passed ? 200 : 500, attempts: 1, elapsedMs: 1, bodyTail: passed ? 'ok' : `unhealthy (${what})` }));
+    },
+    ...overrides,
+  };
+}
+
+describe('deploy workflow logic (fake activities)', () => {
+  let temporal: TestTemporal;
+  let connection: NativeConnection;
+  before(async () => {
+    quietRuntime();
+    temporal = await startTestTemporal();
+    connection = await NativeConnection.connect({ address: temporal.address });
+  });
+  after(async () => {
+    await connection?.close();
+    await temporal?.stop();
+  });
+
+  async function run(activities: Partial<Activities>, input: DeployInput): Promise<{ report?: DeployReport; failure?: ApplicationFailure }> {
+    const taskQueue = uniqueName('deploy-fake');
+    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
+    return worker.runUntil(async () => {
+      const handle = await temporal.client.workflow.start('deploy', { taskQueue, workflowId: uniqueName('deploy'), args: [input] });
+      try {
+        return { report: (await handle.result()) as DeployReport };
+      } catch (error) {
+        assert.ok(error instanceof WorkflowFailedError);
+        return { failure: error.cause as ApplicationFailure };
+      }
+    });
+  }
+
+  test('v1 → v2: pull, roll out, verify; the report says deployed', async () => {
+    const calls: string[] = [];
+    const { report } = await run(fakes(calls), { stack: 'prod', service: 'api', image: 'api:v2' });
+    assert.deepEqual(calls, ['current', 'pull api:v2', 'up api:v2', 'checks api:v2']);
+    assert.equal(report?.outcome, 'deployed');
+    assert.equal(report?.previous?.image, 'api:v1');
+  });
+
+  test('v2 → bad: the failed health check rolls back to the recorded image and the run fails naming the check', async () => {
+    const calls: string[] = [];
+    const { failure } = await run(fakes(calls), { stack: 'prod', service: 'api', image: 'api:bad' });
+    assert.deepEqual(calls, ['current', 'pull api:bad', 'up api:bad', 'checks api:bad', 'up api:v1', 'checks api:v1']);
+    assert.equal(failure?.type, 'DeployFailed');
+    assert.match(failure?.message ?? '', /failed at verify: FAILED http:\/\/svc\/health: 500.*rolled back to api:v1, healthy/);
+    const report = failure?.details?.[0] as DeployReport;
+    assert.equal(report.outcome, 'rolled back');
+    assert.equal(report.rollback?.ok, true);
+  });
+
+  test('a container that does not come up rolls back with its logs as evidence', async () => {
+    const { failure } = await run(fakes([]), { stack: 'prod', service: 'api', image: 'api:crash' });
+    const report = failure?.details?.[0] as DeployReport;
+    assert.equal(report.failure?.step, 'rollout');
+    assert.match(report.failure?.evidence ?? '', /logs tail:\nboom/);
+    assert.equal(report.outcome, 'rolled back');
+  });
+
+  test('a failing migration stops the deploy before any rollout', async () => {
+    const calls: string[] = [];
+    const { failure } = await run(fakes(calls), { stack: 'prod', service: 'api', image: 'api:badmigration' });
+    assert.deepEqual(calls, ['current', 'pull api:badmigration', 'migrate api:badmigration']);
+    assert.match(failure?.message ?? '', /migrate: migrate failed: migration exploded/);
+  });
+
+  test('injection attempts in service names and image references fail validation, before any activity', async () => {
+    for (const input of [
+      { stack: 'prod', service: 'api; rm -rf /', image: 'api:v2' },
+      { stack: 'prod', service: 'api', image: '$(id)' },
+      { stack: 'prod', service: '../x', image: 'api:v2' },
+      { stack: 'prod', service: 'api', image: '../x' },
+    ]) {
+      const calls: string[] = [];
+      const { failure } = await run(fakes(calls), input);
+      assert.equal(failure?.type, 'InvalidInput', JSON.stringify(input));
+      assert.match(failure?.message ?? '', /invalid deploy input: (service|image):/);
+      assert.deepEqual(calls, []);
+    }
+  });
+});
