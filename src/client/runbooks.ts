@@ -11,11 +11,12 @@ import {
   type RestoreInput,
   type VerifyInput,
 } from '../config/inputs.js';
+import { deployInputSchema, type DeployInput } from '../config/deploy.js';
 import { formatIssues } from '../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../config/temporal.js';
 import { compactStamp } from '../workflows/lib/format.js';
-import { RagopsRunbook, RagopsStack } from '../workflows/lib/searchAttributes.js';
-import type { backup, pruneBackups, restore, verifyBackup } from '../workflows/index.js';
+import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../workflows/lib/searchAttributes.js';
+import type { backup, deploy, pruneBackups, restore, verifyBackup } from '../workflows/index.js';
 
 export class InvalidInput extends Error {
   override name = 'InvalidInput';
@@ -32,6 +33,7 @@ export const checkBackupInput = (input: unknown): BackupInput => checkInput(back
 export const checkPruneInput = (input: unknown): PruneInput => checkInput(pruneInputSchema, input, 'pruneBackups');
 export const checkVerifyInput = (input: unknown): VerifyInput => checkInput(verifyInputSchema, input, 'verifyBackup');
 export const checkRestoreInput = (input: unknown): RestoreInput => checkInput(restoreInputSchema, input, 'restore');
+export const checkDeployInput = (input: unknown): DeployInput => checkInput(deployInputSchema, input, 'deploy');
 
 export function runbookSearchAttributes(runbook: string, stack: string): SearchAttributePair[] {
   return [
@@ -45,7 +47,7 @@ export interface StartOptions {
   workflowId?: string;
 }
 
-type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore;
+type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy;
 
 function start<W extends Runbook>(
   client: Client,
@@ -54,12 +56,13 @@ function start<W extends Runbook>(
   input: { stack: string },
   summary: string,
   options: StartOptions,
+  extraSearchAttributes: SearchAttributePair[] = [],
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   return client.workflow.start<W>(runbook, {
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     workflowId: options.workflowId ?? `${idPrefix}-${input.stack}-${compactStamp(new Date())}`,
     args: [input] as Parameters<W>,
-    typedSearchAttributes: runbookSearchAttributes(runbook, input.stack),
+    typedSearchAttributes: [...runbookSearchAttributes(runbook, input.stack), ...extraSearchAttributes],
     staticSummary: summary,
   });
 }
@@ -89,4 +92,12 @@ export function startVerify(client: Client, input: VerifyInput, options: StartOp
 export function startRestore(client: Client, input: RestoreInput, options: StartOptions = {}) {
   const summary = `restore of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}${input.targetStack ? ` into ${input.targetStack}` : ''}`;
   return start<typeof restore>(client, 'restore', 'restore', checkRestoreInput(input), summary, options);
+}
+
+export function startDeploy(client: Client, input: DeployInput, options: StartOptions = {}) {
+  const summary = `deploy ${input.image} to ${input.service} of stack ${input.stack}${input.strategy === 'blueGreen' ? ' (blue-green)' : ''}`;
+  return start<typeof deploy>(client, 'deploy', `deploy-${input.service}`, checkDeployInput(input), summary, options, [
+    { key: RagopsService, value: input.service },
+    { key: RagopsImage, value: input.image },
+  ]);
 }

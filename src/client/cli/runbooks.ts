@@ -5,7 +5,18 @@ import { loadStacksFile, stackOrThrow } from '../../config/load.js';
 import { taskQueueFromEnv } from '../../config/temporal.js';
 import { formatBackupListing } from '../listing.js';
 import { formatPruneReport } from '../pruneReport.js';
-import { checkBackupInput, checkPruneInput, checkRestoreInput, checkVerifyInput, startBackup, startPrune, startRestore, startVerify } from '../runbooks.js';
+import {
+  checkBackupInput,
+  checkDeployInput,
+  checkPruneInput,
+  checkRestoreInput,
+  checkVerifyInput,
+  startBackup,
+  startDeploy,
+  startPrune,
+  startRestore,
+  startVerify,
+} from '../runbooks.js';
 import { collect, pairs, printStarted, withClient } from './common.js';
 
 const taskQueueOption = () => new Option('--task-queue <name>', 'task queue').default(taskQueueFromEnv());
@@ -114,5 +125,41 @@ export function addRunbookCommands(program: Command): void {
         const report = await handle.result();
         console.log(o.json ? JSON.stringify(report, null, 2) : formatPruneReport(report));
       });
+    });
+
+  const deploy = program.command('deploy').description('the deploy runbook');
+  deploy
+    .command('run')
+    .description('deploy an image to a service; a failed rollout or check rolls back')
+    .requiredOption('--stack <name>', 'stack from the stacks file')
+    .requiredOption('--service <name>', 'service from the stack\'s deploy section')
+    .requiredOption('--image <ref>', 'image reference, e.g. registry.example.com/api:1.4.2')
+    .addOption(new Option('--strategy <strategy>', 'rolling, or blueGreen on Kubernetes').choices(['rolling', 'blueGreen']).default('rolling'))
+    .option('--backup', 'run a backup (child workflow) before anything changes')
+    .option('--rollback-window <seconds>', 'blue-green: how long the old colour stays ready', (value) => Number(value), 600)
+    .addOption(taskQueueOption())
+    .option('--wait', 'wait for the result and print the report')
+    .action(async (o: { stack: string; service: string; image: string; strategy: string; backup?: boolean; rollbackWindow: number; taskQueue: string; wait?: boolean }) => {
+      const input = checkDeployInput({ stack: o.stack, service: o.service, image: o.image, strategy: o.strategy, backup: o.backup ?? false, rollbackWindowSeconds: o.rollbackWindow });
+      await withClient(async ({ client, namespace }) => {
+        const handle = await startDeploy(client, input, { taskQueue: o.taskQueue });
+        printStarted('deploy', namespace, handle);
+        if (o.wait) console.log(JSON.stringify(await handle.result(), null, 2));
+      });
+    });
+  deploy
+    .command('rollback <workflowId>')
+    .description('blue-green: switch back to the old colour while its window is open')
+    .action(async (workflowId: string) => {
+      await withClient(async ({ client }) => {
+        await client.workflow.getHandle(workflowId).signal('rollback');
+        console.log(`rollback requested for ${workflowId}`);
+      });
+    });
+  deploy
+    .command('status <workflowId>')
+    .description("print a deploy's report so far")
+    .action(async (workflowId: string) => {
+      await withClient(async ({ client }) => console.log(JSON.stringify(await client.workflow.getHandle(workflowId).query('status'), null, 2)));
     });
 }
