@@ -1,9 +1,9 @@
-import { defaultPayloadConverter } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackup } from '../src/client/runbooks.js';
 import { backupKeys } from '../src/config/manifest.js';
+import { addBulkTable, pendingActivityBytes } from './support/crash.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
@@ -16,24 +16,13 @@ const workers: WorkerProcess[] = [];
 before(async () => {
   fixture = await startBackupFixture({ documents: 20_000 });
   dir = await tempDir('crash');
-  // About 80 MB of dump: long enough to kill the worker in the middle of it.
-  const db = await fixture.db.client();
-  await db.query(`CREATE TABLE bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) AS body
-                  FROM generate_series(1, 1000000) g`);
+  await addBulkTable(fixture.db);
 });
 after(async () => {
   await Promise.allSettled(workers.map((worker) => worker.stop()));
   await fixture?.stop();
   await dir?.remove();
 });
-
-async function dumpProgress(workflowId: string): Promise<number> {
-  const description = await fixture.temporal.client.workflow.getHandle(workflowId).describe();
-  const pending = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === 'dumpPostgres');
-  const payload = pending?.heartbeatDetails?.payloads?.[0];
-  if (!payload) return 0;
-  return (defaultPayloadConverter.fromPayload(payload) as { bytes?: number }).bytes ?? 0;
-}
 
 test('a worker killed with SIGKILL mid pg_dump: a new worker finishes the run, one dump, one manifest, no open uploads', async () => {
   const prefix = 'crash/';
@@ -49,7 +38,7 @@ test('a worker killed with SIGKILL mid pg_dump: a new worker finishes the run, o
   const handle = await startBackup(fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
   let bytesAtKill = 0;
   for (let i = 0; i < 600 && bytesAtKill === 0; i += 1) {
-    bytesAtKill = await dumpProgress(handle.workflowId);
+    bytesAtKill = await pendingActivityBytes(fixture.temporal.client, handle.workflowId, 'dumpPostgres');
     if (bytesAtKill === 0) await sleep(100);
   }
   assert.ok(bytesAtKill > 0, `the dump never reported progress; worker output:\n${first.output()}`);

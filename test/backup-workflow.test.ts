@@ -3,16 +3,15 @@
 // activities are exercised by backup.test.ts and backup-crash.test.ts.
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Activities } from '../src/activities/index.js';
 import { startBackup } from '../src/client/runbooks.js';
 import type { Manifest, PostgresArtifact, QdrantArtifact } from '../src/config/manifest.js';
 import type { BackupPlan } from '../src/config/plan.js';
-import { workflowsPath } from '../src/worker.js';
-import { quietRuntime, uniqueName } from './support/ragops.js';
-import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { startFakeWorkerEnv, type FakeWorkerEnv } from './support/fake-workers.js';
+import { uniqueName } from './support/ragops.js';
+import type { TestTemporal } from './support/temporal.js';
 
 const sha = (c: string) => c.repeat(64);
 
@@ -55,23 +54,14 @@ function fakeActivities(calls: string[], overrides: Partial<Activities> = {}): P
 }
 
 describe('backup workflow logic (fake activities)', () => {
+  let env: FakeWorkerEnv;
   let temporal: TestTemporal;
-  let connection: NativeConnection;
   before(async () => {
-    quietRuntime();
-    temporal = await startTestTemporal();
-    connection = await NativeConnection.connect({ address: temporal.address });
+    env = await startFakeWorkerEnv();
+    temporal = env.temporal;
   });
-  after(async () => {
-    await connection?.close();
-    await temporal?.stop();
-  });
-
-  async function withFakeWorker<T>(activities: Partial<Activities>, run: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = uniqueName('fake');
-    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
-    return worker.runUntil(run(taskQueue));
-  }
+  after(async () => env?.stop());
+  const withFakeWorker: FakeWorkerEnv['withFakeWorker'] = (activities, run) => env.withFakeWorker(activities, run);
 
   test('steps run in runbook order, the manifest last, with details and search attributes for the UI', async () => {
     const calls: string[] = [];

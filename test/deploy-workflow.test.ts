@@ -3,16 +3,14 @@
 // The real compose and kubectl paths are exercised by deploy-compose / deploy-k8s tests.
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Activities } from '../src/activities/index.js';
 import type { DeployInput } from '../src/config/deploy.js';
 import type { DeployPlan } from '../src/config/plan.js';
 import type { DeployReport } from '../src/workflows/deploy.js';
-import { workflowsPath } from '../src/worker.js';
-import { quietRuntime, uniqueName } from './support/ragops.js';
-import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { startFakeWorkerEnv, type FakeWorkerEnv } from './support/fake-workers.js';
+import { uniqueName } from './support/ragops.js';
 
 const health = [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1, intervalMs: 100 }];
 
@@ -63,23 +61,15 @@ function fakes(calls: string[], overrides: Partial<Activities> = {}): Partial<Ac
 }
 
 describe('deploy workflow logic (fake activities)', () => {
-  let temporal: TestTemporal;
-  let connection: NativeConnection;
+  let env: FakeWorkerEnv;
   before(async () => {
-    quietRuntime();
-    temporal = await startTestTemporal();
-    connection = await NativeConnection.connect({ address: temporal.address });
+    env = await startFakeWorkerEnv();
   });
-  after(async () => {
-    await connection?.close();
-    await temporal?.stop();
-  });
+  after(async () => env?.stop());
 
   async function run(activities: Partial<Activities>, input: DeployInput): Promise<{ report?: DeployReport; failure?: ApplicationFailure }> {
-    const taskQueue = uniqueName('deploy-fake');
-    const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
-    return worker.runUntil(async () => {
-      const handle = await temporal.client.workflow.start('deploy', { taskQueue, workflowId: uniqueName('deploy'), args: [input] });
+    return env.withFakeWorker(activities, async (taskQueue) => {
+      const handle = await env.temporal.client.workflow.start('deploy', { taskQueue, workflowId: uniqueName('deploy'), args: [input] });
       try {
         return { report: (await handle.result()) as DeployReport };
       } catch (error) {

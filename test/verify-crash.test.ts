@@ -1,10 +1,10 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
-import { defaultPayloadConverter } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackup } from '../src/client/runbooks.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
+import { addBulkTable, pendingActivityBytes } from './support/crash.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { listDatabases } from './support/postgres.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
@@ -16,22 +16,13 @@ const workers: WorkerProcess[] = [];
 before(async () => {
   fixture = await startBackupFixture({ documents: 10_000 });
   dir = await tempDir('drill-crash');
-  const db = await fixture.db.client();
-  await db.query(`CREATE TABLE bulk AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) AS body
-                  FROM generate_series(1, 1000000) g`);
+  await addBulkTable(fixture.db);
 });
 after(async () => {
   await Promise.allSettled(workers.map((worker) => worker.stop()));
   await fixture?.stop();
   await dir?.remove();
 });
-
-async function pendingProgress(workflowId: string, activityType: string): Promise<number> {
-  const description = await fixture.temporal.client.workflow.getHandle(workflowId).describe();
-  const pending = description.raw.pendingActivities?.find((activity) => activity.activityType?.name === activityType);
-  const payload = pending?.heartbeatDetails?.payloads?.[0];
-  return payload ? ((defaultPayloadConverter.fromPayload(payload) as { bytes?: number }).bytes ?? 0) : 0;
-}
 
 test('a worker killed with SIGKILL during a restore-depth drill: a new worker completes it, no scratch database or collection is left', async () => {
   const configPath = await writeStacksFile(dir.path, fixture.stacks({ store: 's3', prefix: 'drill-crash/' }));
@@ -50,7 +41,7 @@ test('a worker killed with SIGKILL during a restore-depth drill: a new worker co
   });
   let bytesAtKill = 0;
   for (let i = 0; i < 900 && bytesAtKill === 0; i += 1) {
-    bytesAtKill = await pendingProgress(handle.workflowId, 'drillPostgresRestore');
+    bytesAtKill = await pendingActivityBytes(fixture.temporal.client, handle.workflowId, 'drillPostgresRestore');
     if (bytesAtKill === 0) await sleep(100);
   }
   assert.ok(bytesAtKill > 0, `the restore never reported progress; worker output:\n${first.output()}`);
