@@ -99,6 +99,27 @@ setup_docker() {
   say "started dockerd (log: $DOCKERD_LOG)"
 }
 
+# --- busybox for the docker test images ------------------------------------------------------
+# test/support/docker-images.ts `docker import`s a rootfs made of Debian's static busybox
+# (no registry needed); a dynamically linked busybox cannot run in that empty image.
+setup_busybox() {
+  local bb
+  for bb in /bin/busybox /usr/bin/busybox; do
+    if [ -x "$bb" ] && ! LC_ALL=C readelf -l "$bb" 2>/dev/null | grep -q 'program interpreter'; then
+      say "static busybox present ($bb)"
+      return
+    fi
+  done
+  if ! is_root || ! is_debian; then
+    die "no static busybox at /bin/busybox (needed to build the docker test images); install Debian's busybox-static, or run with --no-docker"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; } \
+    || die "apt-get install busybox-static failed"
+  [ -x /bin/busybox ] || die "busybox-static installed but /bin/busybox is missing"
+  say "installed busybox-static"
+}
+
 # --- PostgreSQL --------------------------------------------------------------------------
 setup_postgres() {
   local tool
@@ -125,5 +146,5 @@ setup_postgres() {
 
 setup_venv
 setup_node_modules
-if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; else say "docker skipped (--no-docker)"; fi
+if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; else say "docker skipped (--no-docker)"; fi
 setup_postgres

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import type { ComposeTarget, DeployConfig } from '../config/deploy.js';
@@ -51,7 +51,9 @@ async function writeOverride(path: string, services: Record<string, { image: str
 async function projectOf(target: ComposeTarget, overrideFile = overrideFileOf(target)): Promise<ComposeProject> {
   const flavor = await detectFlavor(target.flavor);
   const hasOverride = Object.keys((await readOverride(overrideFile)).services).length > 0;
-  return { flavor, directory: target.directory, files: target.files, projectName: target.projectName, overrideFile: hasOverride ? overrideFile : undefined };
+  // Compose v1 resolves -f against the working directory, not --project-directory.
+  const files = target.files.map((file) => (isAbsolute(file) ? file : join(target.directory, file)));
+  return { flavor, directory: target.directory, files, projectName: target.projectName, overrideFile: hasOverride ? overrideFile : undefined };
 }
 
 interface ContainerState {

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { execa } from 'execa';
+import { stringify } from 'yaml';
+import { composeCommands } from '../src/activities/commands/compose.js';
+import { startDeploy } from '../src/client/runbooks.js';
+import type { DeployReport } from '../src/workflows/deploy.js';
+import { createComposeProject, type TestComposeProject } from './support/compose-project.js';
+import { ensureTestImages, type TestImages } from './support/docker-images.js';
+import { createTestDatabase, seedRagDatabase, type TestDatabase } from './support/postgres.js';
+import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+import { exportHistoryJson, startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { deployFailure } from './support/deploy.js';
+
+describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
+  let images: TestImages;
+  let temporal: TestTemporal;
+  let project: TestComposeProject;
+  let db: TestDatabase;
+  let store: { path: string; remove(): Promise<void> };
+  let worker: RunningWorker;
+  let taskQueue: string;
+  const pgPassword = `pg-${randomBytes(10).toString('hex')}`;
+
+  before(async () => {
+    [images, temporal, db, store] = await Promise.all([ensureTestImages(), startTestTemporal(), createTestDatabase('deploy'), tempDir('deploy-store')]);
+    await seedRagDatabase(db.name, { documents: 1000 });
+    project = await createComposeProject({ image: images.tags.v1 });
+    // Relative, as operators write them: ragops resolves them against the project directory.
+    const target = { type: 'compose' as const, directory: project.directory, files: ['docker-compose.yml'], projectName: project.projectName };
+    const [head, ...args] = composeCommands.up({ ...target, files: project.files, flavor: project.flavor }, project.service).argv;
+    await execa(head, args);
+    process.env.DEPLOY_TEST_PG_PASSWORD = pgPassword;
+    const stacks = {
+      stacks: {
+        prod: {
+          postgres: [{ name: 'app', database: db.name, password: { env: 'DEPLOY_TEST_PG_PASSWORD' } }],
+          store: { type: 'fs', path: store.path },
+          deploy: {
+            target,
+            services: {
+              api: {
+                health: [{ url: `${project.url}/health`, timeoutSeconds: 15, intervalMs: 500 }],
+                migration: { command: ['/app/migrate'] },
+                rolloutTimeoutSeconds: 30,
+              },
+            },
+          },
+        },
+      },
+    };
+    taskQueue = uniqueName('deploy-compose');
+    worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify(stacks) });
+  });
+  after(async () => {
+    await worker?.stop();
+    await project?.down();
+    await Promise.allSettled([temporal?.stop(), db?.drop(), store?.remove()]);
+  });
+
+  async function health(): Promise<{ status: number; body: string }> {
+    const response = await fetch(`${project.url}/health`);
+    return { status: response.status, body: (await response.text()).trim() };
+  }
+
+  test('v1 → v2 with a pre-deploy backup: migrated, rolled out, healthy; the backup is in the report; no secret in history', async () => {
+    assert.equal((await health()).body, 'ok v1');
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: images.tags.v2, backup: true }, { taskQueue });
+    const report = (await handle.result()) as DeployReport;
+    assert.equal(report.outcome, 'deployed');
+    assert.equal(report.previous?.image, images.tags.v1);
+    assert.match(report.migrationOutput ?? '', /migrated to v2/);
+    assert.ok(report.backup?.backupId, 'the pre-deploy backup is in the report');
+    assert.match(report.backup?.manifestKey ?? '', /^prod\/.*\/manifest\.json$/);
+    assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
+    for (const workflowId of [handle.workflowId, `${handle.workflowId}-backup`]) {
+      assert.ok(!(await exportHistoryJson(temporal.client, workflowId)).includes(pgPassword), `the password is in the history of ${workflowId}`);
+    }
+  });
+
+  test('v2 → bad: the failed health check rolls back to v2, healthy, and the run fails naming the check', async () => {
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: images.tags.bad }, { taskQueue });
+    const { message, report } = await deployFailure(handle.result());
+    assert.match(message, new RegExp(`failed at (verify|rollout).*rolled back to ${images.tags.v2.replace(/[.:/]/g, '\\$&')}, healthy`));
+    assert.equal(report.outcome, 'rolled back');
+    assert.ok(report.failure?.evidence.includes('/health') || report.failure?.evidence.includes('unhealthy'), report.failure?.evidence);
+    assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
+  });
+
+  test('a failing migration stops the deploy before any rollout', async () => {
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: images.tags.badMigration }, { taskQueue });
+    const { message } = await deployFailure(handle.result());
+    assert.match(message, /migrate: \/app\/migrate failed: migration `\/app\/migrate` with .* failed \(exit \d+\)/);
+    assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
+  });
+});
