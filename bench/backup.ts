@@ -6,36 +6,22 @@ import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startMoto, type TestMoto } from '../test/support/moto.js';
 import { tempDir, uniqueName, writeStacksFile } from '../test/support/ragops.js';
 import { startTestTemporal } from '../test/support/temporal.js';
-import { ensureBenchDatabase, GiB, MiB, warmPageCache, type BenchDatabase } from './lib/benchDatabase.js';
+import { BENCH_DATABASES, prepareBenchDatabase, warmPageCache, type BenchDatabase } from './lib/benchDatabase.js';
 import { CleanupStack } from './lib/cleanupStack.js';
+import { benchOptionsUsage, parseBenchOptions } from './lib/options.js';
 import { startReadyWorker, timeRagopsBackup, type RagopsBackupRun } from './lib/ragopsBackup.js';
 import { guideScriptToFile, pgDumpToDevNull, type RawDumpResult } from './lib/rawDumps.js';
+import { repeat } from './lib/repeat.js';
 import { formatTable, median, megabytes, megabytesPerSecond, ratio, seconds } from './lib/textTable.js';
-import { UsageError } from './lib/usageError.js';
 
-export const backupUsage = 'backup [--runs N] [--quick] [--fresh]';
+export const backupUsage = `backup ${benchOptionsUsage}`;
 
-const FULL_DATABASES = [
-  { name: 'ragops_bench_1g', targetBytes: 1 * GiB },
-  { name: 'ragops_bench_2g', targetBytes: 2 * GiB },
-];
-const QUICK_DATABASES = [
-  { name: 'ragops_bench_q', targetBytes: 200 * MiB },
-  { name: 'ragops_bench_q2', targetBytes: 400 * MiB },
-];
 const TARGET_RATIO = 1.1;
 const TARGET_GROWTH_BYTES = 100e6;
 const S3_PREFIX = 'bench/';
-
-interface Options {
-  runs: number;
-  quick: boolean;
-  fresh: boolean;
-}
 
 type Store = 'fs' | 's3';
 
@@ -61,33 +47,12 @@ interface Environment {
   workerEnv: Record<string, string>;
 }
 
-function parseOptions(args: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: { runs: { type: 'string', default: '1' }, quick: { type: 'boolean', default: false }, fresh: { type: 'boolean', default: false } },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const runs = Number(values.runs);
-  if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs takes a positive integer, not "${values.runs}"`);
-  return { runs, quick: values.quick, fresh: values.fresh };
-}
-
 const stackName = (database: BenchDatabase, store: Store) => `${database.name}-${store}`;
 
 export async function benchBackup(args: string[]): Promise<void> {
-  const options = parseOptions(args);
+  const options = parseBenchOptions(args);
   const databases: BenchDatabase[] = [];
-  for (const { name, targetBytes } of options.quick ? QUICK_DATABASES : FULL_DATABASES) {
-    console.log(`database ${name}: ensuring at least ${(targetBytes / GiB).toFixed(2)} GiB…`);
-    const database = await ensureBenchDatabase(name, targetBytes, options);
-    const size = `${database.bytes} bytes (${(database.bytes / GiB).toFixed(2)} GiB)`;
-    console.log(database.seededMs === undefined ? `  reusing it: ${size} (--fresh to re-seed)` : `  seeded ${size} in ${seconds(database.seededMs)} s`);
-    databases.push(database);
-  }
+  for (const spec of BENCH_DATABASES[options.quick ? 'quick' : 'full']) databases.push(await prepareBenchDatabase(spec, options));
   const [base, double] = databases as [BenchDatabase, BenchDatabase];
 
   // The SDK's notice about Node 20 support ending in 2027 is noise here.
@@ -202,17 +167,6 @@ async function measureRagops(env: Environment, cleanup: CleanupStack, database: 
 const describeRawDump = (result: RawDumpResult) => (result.bytes === undefined ? '' : `, ${result.bytes} bytes`);
 const describeRagopsRun = (run: RagopsBackupRun) =>
   `, ${run.bytes} bytes, activity ${seconds(run.activityMs)} s, worker RSS ${megabytes(run.rss.beforeBytes)} → peak ${megabytes(run.rss.peakBytes)} MB`;
-
-/** Runs `once` `runs` times in a row, printing each run's figures. */
-async function repeat<T extends { ms: number }>(runs: number, label: string, once: () => Promise<T>, describe: (result: T) => string): Promise<T[]> {
-  const results: T[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const result = await once();
-    console.log(`  ${label.padEnd(24)} run ${run}/${runs}: ${seconds(result.ms)} s${describe(result)}`);
-    results.push(result);
-  }
-  return results;
-}
 
 /** Deletes what a run stored, so runs do not fill the disk or moto's memory. */
 async function clearStore(env: Environment, store: Store, stack: string): Promise<void> {

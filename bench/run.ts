@@ -1,5 +1,6 @@
 // `npm run bench -- <name> [options]`: runs one benchmark, which prints its figures.
 import { backupUsage, benchBackup } from './backup.js';
+import { benchRestore, restoreUsage } from './restore.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -7,6 +8,11 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: backupUsage,
     summary: 'ragops postgres backup (fs and S3) against pg_dump and the guides\' shell script, with worker memory',
     run: benchBackup,
+  },
+  restore: {
+    usage: restoreUsage,
+    summary: 'ragops restore drill (local disk, 2 jobs; and streamed) against pg_restore -j 2 of the same dump, with where the time goes',
+    run: benchRestore,
   },
 };
 

@@ -2,6 +2,7 @@
 // documents/chunks pair plus a bulk `bodies` table topped up until the size is reached.
 import pg from 'pg';
 import { PG } from '../../test/support/postgres.js';
+import { seconds } from './textTable.js';
 
 export const GiB = 1024 ** 3;
 export const MiB = 1024 ** 2;
@@ -12,6 +13,23 @@ export interface BenchDatabase {
   /** How long seeding took, when this run seeded (or topped up) the database. */
   seededMs?: number;
 }
+
+export interface BenchDatabaseSpec {
+  name: string;
+  targetBytes: number;
+}
+
+/** The databases the benchmarks share and keep between runs: a base size and twice it, full or `--quick`. */
+export const BENCH_DATABASES: Record<'full' | 'quick', readonly [BenchDatabaseSpec, BenchDatabaseSpec]> = {
+  full: [
+    { name: 'ragops_bench_1g', targetBytes: 1 * GiB },
+    { name: 'ragops_bench_2g', targetBytes: 2 * GiB },
+  ],
+  quick: [
+    { name: 'ragops_bench_q', targetBytes: 200 * MiB },
+    { name: 'ragops_bench_q2', targetBytes: 400 * MiB },
+  ],
+};
 
 const BODY_ROW_BYTES = 170; // 128-char text + tuple header + id + index entry, roughly
 const SCHEMA_SQL = `
@@ -35,7 +53,8 @@ const SCHEMA_SQL = `
     body text NOT NULL
   );`;
 
-async function withClient<T>(database: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+/** A connection to `database` on the machine's server for the length of `use`. */
+export async function withClient<T>(database: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ ...PG, database });
   client.on('error', () => {});
   await client.connect();
@@ -48,6 +67,15 @@ async function withClient<T>(database: string, use: (client: pg.Client) => Promi
 
 const databaseSize = (db: pg.Client): Promise<number> =>
   db.query<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes').then((r) => Number(r.rows[0]?.bytes));
+
+/** `ensureBenchDatabase`, saying what it does: reusing the database, or how long seeding took. */
+export async function prepareBenchDatabase({ name, targetBytes }: BenchDatabaseSpec, options: { fresh: boolean }): Promise<BenchDatabase> {
+  console.log(`database ${name}: ensuring at least ${(targetBytes / GiB).toFixed(2)} GiB…`);
+  const database = await ensureBenchDatabase(name, targetBytes, options);
+  const size = `${database.bytes} bytes (${(database.bytes / GiB).toFixed(2)} GiB)`;
+  console.log(database.seededMs === undefined ? `  reusing it: ${size} (--fresh to re-seed)` : `  seeded ${size} in ${seconds(database.seededMs)} s`);
+  return database;
+}
 
 /** Creates (or with `fresh`, re-creates) the database and fills it until it is at least `targetBytes`. */
 export async function ensureBenchDatabase(name: string, targetBytes: number, { fresh }: { fresh: boolean }): Promise<BenchDatabase> {
@@ -110,5 +138,20 @@ async function seedDocumentsAndChunks(db: pg.Client, targetBytes: number): Promi
 export async function warmPageCache(name: string): Promise<void> {
   await withClient(name, async (db) => {
     for (const table of ['documents', 'chunks', 'bodies']) await db.query(`SELECT count(*) FROM ${table}`);
+  });
+}
+
+/** Flushes dirty buffers now, so a timed run does not inherit a checkpoint the previous one caused. */
+export async function checkpoint(): Promise<void> {
+  await withClient('postgres', (admin) => admin.query('CHECKPOINT'));
+}
+
+/** Drops a database the benchmark created, if it is still there (connections are closed first). */
+export async function dropDatabaseIfExists(name: string): Promise<boolean> {
+  return withClient('postgres', async (admin) => {
+    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) return false;
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    return true;
   });
 }

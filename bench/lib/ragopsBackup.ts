@@ -7,6 +7,9 @@ import { spawnWorkerProcess, type WorkerProcess } from '../../test/support/ragop
 import { sampleRssDuring, type RssFigures } from './rssSampler.js';
 
 export interface RagopsBackupRun {
+  backupId: string;
+  /** The dump's key in the store (for an fs store, its path under the store's directory). */
+  key: string;
   wallMs: number;
   /** The dump activity's own duration, from the report. */
   activityMs: number;
@@ -43,5 +46,5 @@ export async function timeRagopsBackup(client: Client, workerPid: number, stack:
   });
   const artifact = result.report.artifacts[0];
   if (!artifact) throw new Error(`backup of ${stack} reported no artifact`);
-  return { wallMs: result.wallMs, activityMs: artifact.durationMs, bytes: artifact.size, rss };
+  return { backupId: result.report.backupId, key: artifact.key, wallMs: result.wallMs, activityMs: artifact.durationMs, bytes: artifact.size, rss };
 }
