@@ -11,7 +11,7 @@ import { pgRestoreCommand, type PgConnection } from './commands/postgres.js';
 import { CommandFailed, runCommand } from './exec.js';
 import type { ProgressHeartbeat } from './heartbeat.js';
 import { connectionFor, exactTableCounts, openSession, type PostgresDeps } from './postgres.js';
-import { HashingMeter } from './store/hashing.js';
+import { HashingMeter, hashStored } from './store/hashing.js';
 import { withStore } from './store/open.js';
 import type { ArtifactStore } from './store/types.js';
 
@@ -51,9 +51,19 @@ export async function restoreDump(
   progress: ProgressHeartbeat,
   deps: PostgresDeps,
 ): Promise<{ sha256: string; bytes: number }> {
-  const meter = new HashingMeter(progress.bytes);
-  const body = await store.get(artifact.key, { signal: progress.signal });
+  const restoreFrom = async (file: string) => {
+    const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir);
+    await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
+  };
   try {
+    const localFile = mode.localDisk ? store.localPath?.(artifact.key) : undefined;
+    if (localFile) {
+      // Already on this host: restore from the store's own file, hashing it alongside.
+      const [, stored] = await Promise.all([restoreFrom(localFile), hashStored(store, artifact.key, { signal: progress.signal })]);
+      return { sha256: stored.sha256, bytes: stored.size };
+    }
+    const meter = new HashingMeter(progress.bytes);
+    const body = await store.get(artifact.key, { signal: progress.signal });
     if (!mode.localDisk) {
       await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir), { signal: progress.signal, stdin: body.pipe(meter) });
     } else {
@@ -61,12 +71,12 @@ export async function restoreDump(
       try {
         const file = join(dir, 'dump');
         await pipeline(body, meter, createWriteStream(file), { signal: progress.signal });
-        const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir);
-        await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
+        await restoreFrom(file);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
     }
+    return { sha256: meter.hash.digest('hex'), bytes: meter.bytes };
   } catch (error) {
     if (error instanceof CommandFailed && error.reason.startsWith('exit code')) {
       // A dump that does not restore will not restore on a retry either.
@@ -74,7 +84,6 @@ export async function restoreDump(
     }
     throw error;
   }
-  return { sha256: meter.hash.digest('hex'), bytes: meter.bytes };
 }
 
 /** Exact table counts against the manifest: every table, both ways. */

@@ -36,6 +36,10 @@ export class FsStore implements ArtifactStore {
     }
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async get(key: string): Promise<Readable> {
     const path = this.pathOf(key);
     if (!(await this.exists(key))) throw new StoreObjectMissing(key, this.location);

@@ -26,6 +26,8 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   list(prefix: string): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;
+  /** The object's path on this host, when the store is a local directory (no download needed). */
+  localPath?(key: string): string;
   /** A time-limited URL another server can fetch the object from; only stores that have one. */
   presignedGetUrl?(key: string, expiresInSeconds: number): Promise<string>;
   /** Cleans what an interrupted `put` of this key left behind (multipart uploads, partial files). */
