@@ -31,6 +31,12 @@ function dependents(store: ObjectStore, namespace: string | undefined, uid: stri
 /** Deletes an object and, unless orphaning, everything it owns (recursively); returns the deleted object. */
 export function deleteWithDependents(store: ObjectStore, r: ResourceType, namespace: string, name: string, policy: Propagation): any {
   const gone = store.remove(r, namespace, name);
+  if (r.kind === 'Namespace') {
+    // A namespace takes everything in it along (the real one after a Terminating phase).
+    for (const nr of RESOURCES.filter((x) => x.namespaced)) {
+      for (const obj of store.list(nr, name)) store.remove(nr, name, obj.metadata.name);
+    }
+  }
   for (const dependent of dependents(store, gone.metadata.namespace, gone.metadata.uid)) {
     const { r: dr, obj } = dependent;
     if (store.get(dr, obj.metadata.namespace, obj.metadata.name) === undefined) continue; // gone with another owner

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { applyDefaults, labelNewJob, validate } from './defaults.js';
 import { defaultPropagation, deleteWithDependents, type Propagation } from './ownership.js';
 import { applyPatch } from './patch.js';
-import { apiVersionOf, type ResourceType } from './resources.js';
+import { apiVersionOf, resourceByKind, type ResourceType } from './resources.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { badRequest, conflict, KubeError, successStatus } from './status.js';
 import { clone, type ObjectStore } from './store.js';
@@ -93,6 +93,26 @@ function checkIdentity(req: ApiRequest, obj: any): void {
   }
 }
 
+const NAMESPACE = resourceByKind('Namespace');
+/** Top-level fields per kind; `fieldValidation=Strict` rejects others, as the API server does. */
+const TOP_LEVEL = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const CONFIGMAP_TOP_LEVEL = ['apiVersion', 'kind', 'metadata', 'data', 'binaryData', 'immutable'];
+
+function checkStrict(req: ApiRequest, obj: any): void {
+  if (req.query.get('fieldValidation') !== 'Strict') return;
+  const known = req.r.kind === 'ConfigMap' ? CONFIGMAP_TOP_LEVEL : TOP_LEVEL;
+  const unknown = Object.keys(obj).filter((k) => !known.includes(k));
+  if (unknown.length) throw badRequest(`strict decoding error: ${unknown.map((k) => `unknown field "${k}"`).join(', ')}`);
+}
+
+/** Namespaces spring into existence when something is created in them (the stand-in is lenient). */
+function ensureNamespace(store: ObjectStore, namespace: string): void {
+  if (store.get(NAMESPACE, '', namespace) !== undefined) return;
+  const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, uid: randomUUID() } };
+  applyDefaults(NAMESPACE, ns);
+  store.create(NAMESPACE, ns);
+}
+
 /** Defaults, validates and stores a new object (also the stand-in's own `apply()` path). */
 export function createValidated(store: ObjectStore, r: ResourceType, obj: any, dryRun = false): any {
   const meta = obj.metadata;
@@ -103,12 +123,15 @@ export function createValidated(store: ObjectStore, r: ResourceType, obj: any, d
   applyDefaults(r, obj);
   if (r.kind === 'Job') labelNewJob(obj);
   validate(r, obj);
-  return dryRun ? { ...obj, apiVersion: apiVersionOf(r), kind: r.kind } : store.create(r, obj);
+  if (dryRun) return { ...obj, apiVersion: apiVersionOf(r), kind: r.kind };
+  if (r.namespaced) ensureNamespace(store, meta.namespace);
+  return store.create(r, obj);
 }
 
 export function createObject(store: ObjectStore, req: ApiRequest): Reply {
   const obj = jsonBody(req);
   checkIdentity(req, obj);
+  checkStrict(req, obj);
   return ok(createValidated(store, req.r, obj, isDryRun(req)), 201);
 }
 
@@ -137,6 +160,7 @@ export function updateObject(store: ObjectStore, req: ApiRequest): Reply {
   const old = store.mustGet(req.r, req.namespace ?? '', req.name!);
   const obj = jsonBody(req);
   checkIdentity(req, obj);
+  checkStrict(req, obj);
   return write(store, req, old, obj);
 }
 

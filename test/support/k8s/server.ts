@@ -1,11 +1,10 @@
 // The HTTP side: bearer-token auth, the request log, non-resource paths (discovery, version,
 // health, OpenAPI) and the routing of `/api/v1/...` and `/apis/<group>/<version>/...` to verbs.
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AGGREGATED_CONTENT_TYPE, aggregatedDiscovery, coreVersions, groupList, resourceList, versionInfo, wantsAggregated,
 } from './discovery.js';
+import { openApiDocument, openApiRoot } from './openapi.js';
 import { resourceByPath, type ResourceType } from './resources.js';
 import {
   createObject, deleteCollection, deleteObject, getObject, listObjects, patchObject, updateObject, type ApiRequest, type Reply,
@@ -13,6 +12,7 @@ import {
 import { failureStatus, KubeError, methodNotAllowed, pathNotFound, unauthorized } from './status.js';
 import type { ObjectStore } from './store.js';
 import { podLog, scale } from './subresources.js';
+import { asTable, wantsTable } from './tables.js';
 import { serveWatch } from './watch.js';
 
 export interface RequestRecord {
@@ -29,19 +29,19 @@ export interface ServerState {
   requests: RequestRecord[];
 }
 
+const binaryBody = (type: string) =>
+  new KubeError(415, 'UnsupportedMediaType', `the Kubernetes stand-in reads JSON bodies only (got ${type}); use kubectl commands that send JSON: create -f, apply -f, patch, set, scale, rollout`);
+
 const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
-export async function listen(state: ServerState): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+/** The request handler of a stand-in (served over plain HTTP and HTTPS by listener.ts). */
+export function requestHandler(state: ServerState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     handle(state, req, res).catch((error: unknown) => {
       if (!res.headersSent) sendJson(res, 500, failureStatus(new KubeError(500, 'InternalError', String(error))));
       else res.destroy();
     });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}` };
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -64,6 +64,12 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   const body = await readBody(req);
   try {
     if (!PUBLIC_PATHS.has(path) && req.headers.authorization !== `Bearer ${state.token}`) throw unauthorized();
+    // kubectl's typed clients (`kubectl create deployment ...` generators) send protobuf bodies.
+    if (body.length > 0 && /protobuf|cbor/.test(req.headers['content-type'] ?? '')) throw binaryBody(req.headers['content-type']!);
+    if (['/healthz', '/livez', '/readyz'].includes(path)) {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok');
+      return;
+    }
     const nonResource = nonResourceReply(path, req, method);
     if (nonResource) return sendJson(res, 200, nonResource.body, nonResource.contentType);
     const api = parseResourcePath(path, method, url.searchParams, req, body);
@@ -76,7 +82,8 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
       return;
     }
     const reply = dispatch(state.store, api, record.verb);
-    sendJson(res, reply.status, reply.body);
+    const printed = ['get', 'list'].includes(record.verb) && !api.subresource && wantsTable(req.headers.accept);
+    sendJson(res, reply.status, printed ? asTable(api.r, reply.body, url.searchParams.get('includeObject')) : reply.body);
   } catch (error) {
     if (!(error instanceof KubeError)) throw error;
     sendJson(res, error.code, failureStatus(error));
@@ -87,6 +94,11 @@ function nonResourceReply(path: string, req: IncomingMessage, method: string): {
   if (method !== 'GET') return undefined;
   const aggregated = wantsAggregated(req.headers.accept);
   if (path === '/version') return { body: versionInfo() };
+  if (path === '/openapi/v3') return { body: openApiRoot() };
+  if (path.startsWith('/openapi/v3/')) {
+    const doc = openApiDocument(path);
+    return doc ? { body: doc } : undefined;
+  }
   if (path === '/api') {
     if (aggregated) return { body: aggregatedDiscovery(true), contentType: AGGREGATED_CONTENT_TYPE };
     return { body: coreVersions(req.headers.host ?? '127.0.0.1') };

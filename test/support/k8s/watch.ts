@@ -2,12 +2,14 @@
 // replays what happened since (ERROR 410 Expired when that is too old); without one (or with
 // `sendInitialEvents=true`) it starts with ADDED for every object. Selectors turn a MODIFIED
 // that moves an object in or out of the selection into ADDED/DELETED, as the real watch cache does.
+// Asked for `as=Table` (`kubectl get -w`), each event carries a one-row Table.
 import type { ServerResponse } from 'node:http';
 import { apiVersionOf } from './resources.js';
 import type { ApiRequest } from './rest.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { expired, failureStatus } from './status.js';
 import type { ObjectStore, StoreEvent } from './store.js';
+import { asTable, wantsTable } from './tables.js';
 
 export function serveWatch(store: ObjectStore, req: ApiRequest, res: ServerResponse): void {
   const byLabel = labelMatcher(req.query.get('labelSelector'));
@@ -18,8 +20,11 @@ export function serveWatch(store: ObjectStore, req: ApiRequest, res: ServerRespo
   const sendInitial = req.query.get('sendInitialEvents') === 'true';
 
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
-  const send = (type: string, object: unknown) => {
-    if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify({ type, object })}\n`);
+  res.flushHeaders();
+  const table = wantsTable(req.headers.accept);
+  const send = (type: string, object: any) => {
+    const printed = table && type !== 'ERROR' && type !== 'BOOKMARK' ? asTable(req.r, object, req.query.get('includeObject')) : object;
+    if (!res.writableEnded && !res.destroyed) res.write(`${JSON.stringify({ type, object: printed })}\n`);
   };
   const deliver = (event: StoreEvent) => {
     const isIn = inScope(event.object);
