@@ -22,6 +22,7 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
   let worker: RunningWorker;
   let taskQueue: string;
   const pgPassword = `pg-${randomBytes(10).toString('hex')}`;
+  const registryPassword = `reg-${randomBytes(10).toString('hex')}`;
 
   before(async () => {
     [images, temporal, db, store] = await Promise.all([ensureTestImages(), startTestTemporal(), createTestDatabase('deploy'), tempDir('deploy-store')]);
@@ -32,6 +33,7 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     const [head, ...args] = composeCommands.up({ ...target, files: project.files, flavor: project.flavor }, project.service).argv;
     await execa(head, args);
     process.env.DEPLOY_TEST_PG_PASSWORD = pgPassword;
+    process.env.DEPLOY_TEST_REGISTRY_PASSWORD = registryPassword;
     const stacks = {
       stacks: {
         prod: {
@@ -46,6 +48,14 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
                 rolloutTimeoutSeconds: 30,
               },
             },
+          },
+        },
+        private: {
+          store: { type: 'fs', path: store.path },
+          deploy: {
+            target,
+            registry: { server: '127.0.0.1:1', username: 'deployer', password: { env: 'DEPLOY_TEST_REGISTRY_PASSWORD' } },
+            services: { api: {} },
           },
         },
       },
@@ -92,6 +102,15 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: images.tags.badMigration }, { taskQueue });
     const { message } = await deployFailure(handle.result());
     assert.match(message, /migrate: \/app\/migrate failed: migration `\/app\/migrate` with .* failed \(exit \d+\)/);
+    assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
+  });
+
+  test('a registry login that fails stops the deploy at pull; the registry password is in neither history nor error', async () => {
+    const handle = await startDeploy(temporal.client, { stack: 'private', service: 'api', image: images.tags.v2 }, { taskQueue });
+    const { message } = await deployFailure(handle.result());
+    assert.match(message, /pull .* failed: .*docker login 127\.0\.0\.1:1 as deployer failed/);
+    assert.ok(!message.includes(registryPassword));
+    assert.ok(!(await exportHistoryJson(temporal.client, handle.workflowId)).includes(registryPassword));
     assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
   });
 });

@@ -97,7 +97,10 @@ export function createComposeActivities() {
       const progress = new ProgressHeartbeat(`pull ${image}`);
       if (registry) {
         const password = await resolveSecret(registry.password);
-        await runCommand(dockerCommands.login(registry.server, registry.username), { stdin: Readable.from([password]), signal: progress.signal });
+        await runCommand(dockerCommands.login(registry.server, registry.username), { stdin: Readable.from([password]), signal: progress.signal }).catch((error: Error) => {
+          // Wrong credentials stay wrong on a retry; the message is docker's, which never echoes the password.
+          throw ApplicationFailure.nonRetryable(error.message, 'RegistryLoginFailed');
+        });
       }
       try {
         await progress.during(runCommand(dockerCommands.pull(image), { signal: progress.signal }));
