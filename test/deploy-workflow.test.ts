@@ -1,8 +1,8 @@
 // The deploy workflow's logic with fake activities: order, rollback on a failed rollout,
 // failed checks or a cancellation, migrations that stop the deploy, blue-green switching.
 // The real compose and kubectl paths are exercised by deploy-compose / deploy-k8s tests.
-import { ApplicationFailure } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Activities } from '../src/activities/index.js';
@@ -126,5 +126,30 @@ describe('deploy workflow logic (fake activities)', () => {
       assert.match(failure?.message ?? '', /invalid deploy input: (service|image):/);
       assert.deepEqual(calls, []);
     }
+  });
+
+  test('a run cancelled by the operator during verification rolls back, then ends cancelled', async () => {
+    const calls: string[] = [];
+    let verifying!: () => void;
+    const verificationStarted = new Promise<void>((resolve) => (verifying = resolve));
+    const activities = fakes(calls, {
+      async runHttpChecks({ what }) {
+        calls.push(`checks (${what})`);
+        if (what !== 'verify the new version') return [];
+        verifying();
+        for (;;) {
+          Context.current().heartbeat();
+          await Context.current().sleep(200); // throws once the cancellation arrives
+        }
+      },
+    });
+    await env.withFakeWorker(activities, async (taskQueue) => {
+      const handle = await env.temporal.client.workflow.start('deploy', { taskQueue, workflowId: uniqueName('deploy'), args: [{ stack: 'prod', service: 'api', image: 'api:v2' }] });
+      await verificationStarted;
+      await handle.cancel();
+      const failure = await handle.result().catch((error: unknown) => error);
+      assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure, String(failure));
+      assert.deepEqual(calls, ['current', 'pull api:v2', 'up api:v2', 'checks (verify the new version)', 'up api:v1', 'checks (verify the rollback)']);
+    });
   });
 });

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  isCancellation,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -13,7 +14,7 @@ import { RagopsPhase, RagopsRunbook, RagopsStack } from './searchAttributes.js';
  * which step failed and why, keeping the failure type (InvalidInput, ChecksumMismatch...).
  */
 function explainFailure(title: string, error: unknown): unknown {
-  if (!(error instanceof ActivityFailure || error instanceof ChildWorkflowFailure)) return error;
+  if (isCancellation(error) || !(error instanceof ActivityFailure || error instanceof ChildWorkflowFailure)) return error;
   let root: Error = error;
   while (root.cause instanceof Error) root = root.cause;
   return ApplicationFailure.create({
