@@ -38,11 +38,13 @@ describe('pg_dump argv', () => {
 describe('backup ids and keys', () => {
   test('derived from the run, sortable by time, fixed across retries', () => {
     const id = backupIdFor(new Date('2026-11-24T05:15:00.123Z'), '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b');
-    assert.equal(id, '20261124T051500Z-0190a2b3');
+    assert.equal(id, '20261124T051500Z-2e3f4a5b');
+    // Two runs started in the same second (UUIDv7 run ids share their timestamp head) differ.
+    assert.notEqual(backupIdFor(new Date('2026-11-24T05:15:00Z'), '019ab2c3-1111-7aaa-8bbb-000000000001'), backupIdFor(new Date('2026-11-24T05:15:00Z'), '019ab2c3-1111-7aaa-8bbb-000000000002'));
     assert.match(id, backupIdPattern);
-    assert.equal(backupKeys.postgresDump('prod', id, 'app'), 'prod/20261124T051500Z-0190a2b3/postgres/app.dump');
-    assert.equal(backupKeys.qdrantSnapshot('prod', id, 'docs'), 'prod/20261124T051500Z-0190a2b3/qdrant/docs.snapshot');
-    assert.equal(backupKeys.manifest('prod', id), 'prod/20261124T051500Z-0190a2b3/manifest.json');
+    assert.equal(backupKeys.postgresDump('prod', id, 'app'), 'prod/20261124T051500Z-2e3f4a5b/postgres/app.dump');
+    assert.equal(backupKeys.qdrantSnapshot('prod', id, 'docs'), 'prod/20261124T051500Z-2e3f4a5b/qdrant/docs.snapshot');
+    assert.equal(backupKeys.manifest('prod', id), 'prod/20261124T051500Z-2e3f4a5b/manifest.json');
   });
 
   test('figures for the report', () => {

@@ -1,3 +1,4 @@
+import { runTagOf } from '../../src/workflows/lib/format.js';
 // ragops restore drills as an operator runs them: a `verifyBackup` workflow at restore depth
 // on a real `ragops worker` process, timed from workflow start to result, with the drill's
 // own check durations and an outside view of its scratch database (drillTimeline.ts).
@@ -29,7 +30,7 @@ export interface RagopsDrillRun {
 
 /** The drill's scratch database, as runDatabaseName('drill', label) names it in the workflow (from its run id). */
 export function drillScratchDatabase(runId: string, label: string): string {
-  return `ragops_drill_${runId.replace(/-/g, '').slice(0, 8).toLowerCase()}_${label.replace(/-/g, '_')}`.slice(0, 63);
+  return `ragops_drill_${runTagOf(runId)}_${label.replace(/-/g, '_')}`.slice(0, 63);
 }
 
 function checkNamed(report: VerifyReport, name: string): VerificationCheck {

@@ -18,7 +18,15 @@ export function compactStamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * Eight characters that tell this run from any other. Run ids are UUIDv7: their head is a
+ * timestamp shared by every run started in the same minute, so the tail (random) is used.
+ */
+export function runTagOf(runId: string): string {
+  return runId.replace(/-/g, '').slice(-8).toLowerCase();
+}
+
 /** A sortable id from the run's start time and id: the same for every retry of the run. */
 export function backupIdFor(startTime: Date, runId: string): string {
-  return `${compactStamp(startTime)}-${runId.replace(/-/g, '').slice(0, 8).toLowerCase()}`;
+  return `${compactStamp(startTime)}-${runTagOf(runId)}`;
 }

@@ -2,11 +2,12 @@ import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/wor
 import { backupKeys, type VerificationCheck } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks.js';
 import { quickActivities } from './activities.js';
+import { runTagOf } from './format.js';
 import type { StepTracker } from './steps.js';
 
 /** Eight characters of the run id: names of what this run creates carry it, and only those are dropped. */
 export function runTag(): string {
-  return workflowInfo().runId.replace(/-/g, '').slice(0, 8).toLowerCase();
+  return runTagOf(workflowInfo().runId);
 }
 
 /** ragops_<kind>_<run>_<label>, within PostgreSQL's 63-character limit. */
