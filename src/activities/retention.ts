@@ -36,7 +36,9 @@ const drill = (summary: VerificationSummary | undefined): DrillSummary | undefin
 export function toRetentionCandidate(listing: BackupListing): RetentionCandidate {
   return {
     backupId: listing.backupId,
-    time: timeOfBackupId(listing.backupId),
+    // The manifest's start time is to the millisecond; the id's stamp only to the second, and
+    // two backups of one second must not be ordered by the random tail of their ids.
+    time: listing.manifest?.startedAt ?? timeOfBackupId(listing.backupId),
     lastModified: listing.lastModified,
     complete: listing.manifest !== undefined,
     problem: listing.problem,
