@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand } from '../src/activities/commands/postgres.js';
@@ -7,7 +8,9 @@ import { backupKeys } from '../src/config/manifest.js';
 import { backupIdPattern } from '../src/config/names.js';
 import { backupIdFor, formatBytes, mibPerSecond } from '../src/workflows/lib/format.js';
 
-const connection = { name: 'app', host: 'db.internal', port: 5433, database: 'shop', user: 'backup', password: 'pw-secret', sslmode: 'require' as const };
+// A generated password, so the assertions below look for a value nothing else could contain.
+const password = randomBytes(12).toString('hex');
+const connection = { name: 'app', host: 'db.internal', port: 5433, database: 'shop', user: 'backup', password, sslmode: 'require' as const };
 
 describe('pg_dump argv', () => {
   test('custom format at the exported snapshot; the password only in the environment', () => {
@@ -22,10 +25,10 @@ describe('pg_dump argv', () => {
       '--no-password',
       '--dbname=shop',
     ]);
-    assert.equal(command.env?.PGPASSWORD, 'pw-secret');
+    assert.equal(command.env?.PGPASSWORD, password);
     assert.equal(command.env?.PGSSLMODE, 'require');
-    assert.ok(!command.argv.join(' ').includes('pw-secret'));
-    assert.ok(!command.purpose.includes('pw-secret'));
+    assert.ok(!command.argv.join(' ').includes(password));
+    assert.ok(!command.purpose.includes(password));
   });
 
   test('a binary directory is honoured and a bad snapshot id refused', () => {
@@ -70,8 +73,8 @@ describe('pg_restore argv', () => {
     ]);
     const parallel = pgRestoreCommand(connection, { file: '/tmp/x/dump', jobs: 4 });
     assert.deepEqual(parallel.argv.slice(-2), ['--jobs=4', '/tmp/x/dump']);
-    assert.equal(parallel.env?.PGPASSWORD, 'pw-secret');
-    assert.ok(!parallel.argv.join(' ').includes('pw-secret'));
+    assert.equal(parallel.env?.PGPASSWORD, password);
+    assert.ok(!parallel.argv.join(' ').includes(password));
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cronProblem } from '../src/config/cron.js';
@@ -66,7 +67,7 @@ stacks:
       - name: app
         port: "5432"
         database: "app; drop"
-        password: hunter2
+        password: a-literal-value
     qdrant:
       url: ftp://x
       collections: ["../etc"]
@@ -89,7 +90,7 @@ stacks:
   });
 
   test('a literal secret is refused: only references are accepted', () => {
-    const issues = issuesOf(`stacks: { p: { store: { type: s3, bucket: bkt, secretAccessKey: "AKIA-SECRET" } } }`);
+    const issues = issuesOf(`stacks: { p: { store: { type: s3, bucket: bkt, secretAccessKey: "a-literal-value" } } }`);
     assert.equal(issues[0]?.path, 'stacks.p.store.secretAccessKey');
   });
 
@@ -109,7 +110,8 @@ stacks:
 
 describe('secret references', () => {
   test('read from the environment or a file; errors name where, never a value', async () => {
-    assert.equal(await resolveSecret({ env: 'X_SECRET' }, { X_SECRET: 's3cr3t' }), 's3cr3t');
+    const value = randomBytes(8).toString('hex');
+    assert.equal(await resolveSecret({ env: 'X_SECRET' }, { X_SECRET: value }), value);
     await assert.rejects(resolveSecret({ env: 'X_MISSING' }, {}), /environment variable X_MISSING is not set/);
     await assert.rejects(resolveSecret({ file: '/nonexistent/secret' }), /secret file \/nonexistent\/secret cannot be read \(ENOENT\)/);
   });

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { mibPerSecond } from '../workflows/lib/format.js';
 
 export interface ProgressDetails {
   step: string;
@@ -38,8 +39,7 @@ export class ProgressHeartbeat {
   }
 
   bytes = (bytesSoFar: number): void => {
-    const seconds = Math.max((Date.now() - this.startedAt) / 1000, 0.001);
-    this.beat({ bytes: bytesSoFar, mibPerSecond: Number((bytesSoFar / 1048576 / seconds).toFixed(1)) });
+    this.beat({ bytes: bytesSoFar, mibPerSecond: mibPerSecond(bytesSoFar, this.elapsedMs()) });
   };
 
   /** Beats on a timer while `work` waits on something that reports no progress of its own. */

@@ -1,32 +1,21 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { DeployOptions } from '../config/deploy.js';
-import { loadStacksFile, stackOrThrow } from '../config/load.js';
 import type { DeployPlan } from '../config/plan.js';
-import type { StacksFile } from '../config/stacks.js';
+import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
-}
-
-export function createDeployPlanActivities(deps: { loadStacks?: () => Promise<StacksFile> }) {
-  const loadStacks = deps.loadStacks ?? (() => loadStacksFile());
+export function createDeployPlanActivities(deps: { loadStacks?: LoadStacks }) {
+  const loadStacks = stacksLoader(deps.loadStacks);
   return {
     /** What a deploy will touch; unknown services and impossible strategies are refused here. */
     async resolveDeployPlan({ options }: { options: DeployOptions }): Promise<DeployPlan> {
-      let stack;
-      try {
-        stack = stackOrThrow(await loadStacks(), options.stack);
-      } catch (error) {
-        throw invalid(`stack: ${(error as Error).message}`);
-      }
-      if (!stack.deploy) throw invalid(`stack: stack "${options.stack}" has no deploy section`);
+      const stack = stackFromInput(await loadStacks(), options.stack);
+      if (!stack.deploy) throw invalidInput(`stack: stack "${options.stack}" has no deploy section`);
       const config = stack.deploy.services[options.service];
       if (!config) {
-        throw invalid(`service: "${options.service}" is not a service of stack "${options.stack}" (known: ${Object.keys(stack.deploy.services).join(', ')})`);
+        throw invalidInput(`service: "${options.service}" is not a service of stack "${options.stack}" (known: ${Object.keys(stack.deploy.services).join(', ')})`);
       }
       const target = stack.deploy.target;
       if (options.strategy === 'blueGreen' && (target.type !== 'kubernetes' || !config.blueGreen)) {
-        throw invalid(`strategy: blueGreen needs a Kubernetes target and deploy.services.${options.service}.blueGreen in the stacks file`);
+        throw invalidInput(`strategy: blueGreen needs a Kubernetes target and deploy.services.${options.service}.blueGreen in the stacks file`);
       }
       return {
         stack: options.stack,

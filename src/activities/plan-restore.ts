@@ -1,25 +1,12 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { RestoreOptions, VerifyOptions } from '../config/inputs.js';
-import { loadStacksFile, stackOrThrow } from '../config/load.js';
 import type { Manifest } from '../config/manifest.js';
 import type { RestorePlan, VerifyPlan } from '../config/plan.js';
 import type { SecretRef } from '../config/secrets.js';
-import type { PostgresTarget, StackConfig, StacksFile } from '../config/stacks.js';
+import type { PostgresTarget, StackConfig } from '../config/stacks.js';
 import type { PlanDeps } from './plan.js';
+import { invalidInput, stackFromInput, stacksLoader } from './stacks.js';
 import { listBackupsIn } from './store.js';
 import { withStore } from './store/open.js';
-
-function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
-}
-
-function stackIn(stacks: StacksFile, name: string, field: string): StackConfig {
-  try {
-    return stackOrThrow(stacks, name);
-  } catch (error) {
-    throw invalid(`${field}: ${(error as Error).message}`);
-  }
-}
 
 /** The named backup, or the newest complete one; an incomplete backup is never chosen. */
 async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined): Promise<{ manifest: Manifest; storeLocation: string }> {
@@ -27,36 +14,36 @@ async function findBackup(stack: StackConfig, stackName: string, backupId: strin
     const listings = await listBackupsIn(store, stackName);
     const chosen = backupId ? listings.find((listing) => listing.backupId === backupId) : listings.find((listing) => listing.manifest);
     if (!chosen) {
-      throw invalid(backupId ? `backupId: no backup ${backupId} of stack "${stackName}" in ${store.location}` : `stack "${stackName}" has no complete backup in ${store.location}`);
+      throw invalidInput(backupId ? `backupId: no backup ${backupId} of stack "${stackName}" in ${store.location}` : `stack "${stackName}" has no complete backup in ${store.location}`);
     }
-    if (!chosen.manifest) throw invalid(`backupId: backup ${chosen.backupId} is incomplete (${chosen.problem ?? 'no manifest'}); it cannot be verified or restored`);
+    if (!chosen.manifest) throw invalidInput(`backupId: backup ${chosen.backupId} is incomplete (${chosen.problem ?? 'no manifest'}); it cannot be verified or restored`);
     return { manifest: chosen.manifest, storeLocation: store.location };
   });
 }
 
 export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> & { exists: ExistenceProbes }) {
-  const loadStacks = deps.loadStacks ?? (() => loadStacksFile());
+  const loadStacks = stacksLoader(deps.loadStacks);
   return {
     /** What a drill will check and where; fails on a backup that is missing or incomplete. */
     async resolveVerifyPlan({ options }: { options: VerifyOptions }): Promise<VerifyPlan> {
-      const stack = stackIn(await loadStacks(), options.stack, 'stack');
+      const stack = stackFromInput(await loadStacks(), options.stack, 'stack');
       const { manifest, storeLocation } = await findBackup(stack, options.stack, options.backupId);
       const postgresTargets: VerifyPlan['postgresTargets'] = {};
       for (const artifact of manifest.artifacts) {
         if (artifact.component !== 'postgres') continue;
         const target = stack.postgres.find((candidate) => candidate.name === artifact.name);
         if (!target && options.depth === 'restore') {
-          throw invalid(`stack "${options.stack}" no longer configures Postgres "${artifact.name}", where the drill would restore its dump`);
+          throw invalidInput(`stack "${options.stack}" no longer configures Postgres "${artifact.name}", where the drill would restore its dump`);
         }
         if (target) postgresTargets[artifact.name] = target;
       }
       const hasSnapshots = manifest.artifacts.some((artifact) => artifact.component === 'qdrant');
       if (hasSnapshots && !stack.qdrant && options.depth === 'restore') {
-        throw invalid(`stack "${options.stack}" no longer configures Qdrant, where the drill would recover its snapshots`);
+        throw invalidInput(`stack "${options.stack}" no longer configures Qdrant, where the drill would recover its snapshots`);
       }
       const recovery = stack.drill?.qdrantRecovery ?? (stack.store.type === 's3' ? 'both' : 'upload');
       if (recovery !== 'upload' && stack.store.type !== 's3') {
-        throw invalid(`drill.qdrantRecovery: "${recovery}" needs an S3 store (Qdrant fetches a presigned URL); this stack's store is ${stack.store.type}`);
+        throw invalidInput(`drill.qdrantRecovery: "${recovery}" needs an S3 store (Qdrant fetches a presigned URL); this stack's store is ${stack.store.type}`);
       }
       return {
         stack: options.stack,
@@ -82,9 +69,9 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
      */
     async resolveRestorePlan({ options }: { options: RestoreOptions }): Promise<RestorePlan> {
       const stacks = await loadStacks();
-      const source = stackIn(stacks, options.stack, 'stack');
+      const source = stackFromInput(stacks, options.stack, 'stack');
       const targetStackName = options.targetStack ?? options.stack;
-      const target = stackIn(stacks, targetStackName, 'targetStack');
+      const target = stackFromInput(stacks, targetStackName, 'targetStack');
       const { manifest } = await findBackup(source, options.stack, options.backupId);
       const wants = (component: 'postgres' | 'qdrant') => !options.components || options.components.includes(component);
       const refusals: string[] = [];
@@ -116,7 +103,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       let qdrant: RestorePlan['qdrant'];
       const snapshots = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant' && wants('qdrant'));
       if (snapshots.length > 0) {
-        if (!target.qdrant) throw invalid(`targetStack: stack "${targetStackName}" configures no Qdrant to restore ${snapshots.length} collection(s) into`);
+        if (!target.qdrant) throw invalidInput(`targetStack: stack "${targetStackName}" configures no Qdrant to restore ${snapshots.length} collection(s) into`);
         const endpoint = { url: target.qdrant.url, apiKey: target.qdrant.apiKey };
         const collections = [];
         for (const snapshot of snapshots) {
@@ -134,8 +121,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
           : [];
         qdrant = { endpoint, collections, aliases };
       }
-      if (refusals.length > 0) throw invalid(`restore refused, nothing was touched: ${refusals.join('; ')}`);
-      if (postgres.length === 0 && !qdrant) throw invalid('components: nothing in the backup matches the components asked for');
+      if (refusals.length > 0) throw invalidInput(`restore refused, nothing was touched: ${refusals.join('; ')}`);
+      if (postgres.length === 0 && !qdrant) throw invalidInput('components: nothing in the backup matches the components asked for');
       return {
         stack: options.stack,
         targetStack: targetStackName,

@@ -1,12 +1,11 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import { text } from 'node:stream/consumers';
-import { loadStacksFile, stackOrThrow } from '../config/load.js';
 import { backupKeys, backupLockSchema } from '../config/manifest.js';
-import type { RetentionPolicy, StacksFile, StoreConfig } from '../config/stacks.js';
+import type { RetentionPolicy, StoreConfig } from '../config/stacks.js';
 import { lockIsFresh, timeOfBackupId, type DrillSummary, type RetentionCandidate, type UploadSummary } from '../workflows/lib/retention.js';
 import { ProgressHeartbeat } from './heartbeat.js';
 import { listBackupsIn, type BackupListing, type VerificationSummary } from './store.js';
-import { openStore, withStore } from './store/open.js';
+import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
+import { storeLocation, withStore } from './store/open.js';
 import type { ArtifactStore, StoredObject } from './store/types.js';
 
 /** The non-secret part of a stack that pruning needs, recorded in history by the first step. */
@@ -76,27 +75,16 @@ async function summarizeUploads(store: ArtifactStore, prefix: string): Promise<U
   return summaries;
 }
 
-export function createRetentionActivities(deps: { loadStacks?: () => Promise<StacksFile> } = {}) {
-  const loadStacks = deps.loadStacks ?? (() => loadStacksFile());
+export function createRetentionActivities(deps: { loadStacks?: LoadStacks } = {}) {
+  const loadStacks = stacksLoader(deps.loadStacks);
   return {
     /** The stack's store and retention policy; a stack without `retention` is bad input. */
     async resolvePruneTarget({ stack: name }: { stack: string }): Promise<PruneTarget> {
-      let stack;
-      try {
-        stack = stackOrThrow(await loadStacks(), name);
-      } catch (error) {
-        throw ApplicationFailure.nonRetryable(`stack: ${(error as Error).message}`, 'InvalidInput');
-      }
+      const stack = stackFromInput(await loadStacks(), name);
       if (!stack.retention) {
-        throw ApplicationFailure.nonRetryable(
-          `retention: stack "${name}" has no retention policy; add one to the stacks file (e.g. retention: { keepDaily: 7, keepWeekly: 4 })`,
-          'InvalidInput',
-        );
+        throw invalidInput(`retention: stack "${name}" has no retention policy; add one to the stacks file (e.g. retention: { keepDaily: 7, keepWeekly: 4 })`);
       }
-      const store = await openStore(stack.store);
-      const storeLocation = store.location;
-      store.close();
-      return { stack: name, store: stack.store, storeLocation, retention: stack.retention };
+      return { stack: name, store: stack.store, storeLocation: storeLocation(stack.store), retention: stack.retention };
     },
 
     /** Every backup prefix of the stack as a retention candidate, and the unfinished uploads under it. */

@@ -13,6 +13,7 @@ import {
 } from '../config/manifest.js';
 import { backupIdPattern } from '../config/names.js';
 import type { StoreConfig } from '../config/stacks.js';
+import { mibPerSecond } from '../workflows/lib/format.js';
 import { ProgressHeartbeat } from './heartbeat.js';
 import { hashStored } from './store/hashing.js';
 import { withStore } from './store/open.js';
@@ -120,7 +121,7 @@ export function createStoreActivities() {
         const detail = passed
           ? `${artifact.key}: ${found.size} bytes, sha256 matches the manifest`
           : `${artifact.key}: expected ${artifact.size} bytes with sha256 ${artifact.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`;
-        return check(passed, detail, { ...found, mibPerSecond: Number((found.size / 1048576 / Math.max(progress.elapsedMs() / 1000, 0.001)).toFixed(1)) });
+        return check(passed, detail, { ...found, mibPerSecond: mibPerSecond(found.size, progress.elapsedMs()) });
       } catch (error) {
         if (error instanceof StoreObjectMissing) return check(false, `${artifact.key} is missing from the store`);
         throw error;

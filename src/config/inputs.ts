@@ -4,13 +4,15 @@ import { backupId, collectionName, componentLabel, databaseName, stackName } fro
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
 
+const componentsField = z
+  .array(componentKind)
+  .min(1, 'list at least one component (postgres, qdrant), or leave the field out for all')
+  .optional();
+
 export const backupInputSchema = z
   .object({
     stack: stackName,
-    components: z
-      .array(componentKind)
-      .min(1, 'list at least one component (postgres, qdrant), or leave the field out for all')
-      .optional(),
+    components: componentsField,
     collections: z.array(collectionName).min(1, 'list at least one collection, or leave the field out').optional(),
     verify: z.enum(['none', 'checksum']).default('none'),
     /** Apply the stack's retention policy after the manifest is written (when it has one). */
@@ -39,7 +41,7 @@ export const restoreInputSchema = z
     backupId: backupId.optional(),
     /** Restore into this stack's servers instead (e.g. a drill environment). */
     targetStack: stackName.optional(),
-    components: z.array(componentKind).min(1, 'list at least one component (postgres, qdrant), or leave the field out for all').optional(),
+    components: componentsField,
     /** Per Postgres label in the backup: the database name to restore into (default: the target's configured one). */
     postgres: z.record(componentLabel, z.object({ database: databaseName.optional(), confirm: confirmField }).strict()).default({}),
     /** Per collection in the backup: the name to restore as (default: its own name). */

@@ -3,6 +3,7 @@ import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { storeLocation } from './location.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
 const PARTIAL_SUFFIX = '.partial';
@@ -14,7 +15,7 @@ export class FsStore implements ArtifactStore {
 
   constructor(path: string) {
     this.root = resolve(path);
-    this.location = `${this.root}${sep}`;
+    this.location = storeLocation({ type: 'fs', path });
   }
 
   private pathOf(key: string): string {

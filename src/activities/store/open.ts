@@ -4,6 +4,8 @@ import { FsStore } from './fs.js';
 import { S3Store } from './s3.js';
 import type { ArtifactStore } from './types.js';
 
+export { storeLocation } from './location.js';
+
 /** Builds the store a stack names, resolving its credentials at call time. */
 export async function openStore(config: StoreConfig): Promise<ArtifactStore> {
   if (config.type === 'fs') return new FsStore(config.path);

@@ -14,6 +14,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { S3StoreConfig } from '../../config/stacks.js';
+import { storeLocation } from './location.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
 export interface S3Credentials {
@@ -30,7 +31,7 @@ export class S3Store implements ArtifactStore {
     private readonly config: S3StoreConfig,
     credentials: S3Credentials | undefined,
   ) {
-    this.location = `s3://${config.bucket}/${config.prefix}`;
+    this.location = storeLocation(config);
     this.client = new S3Client({
       region: config.region,
       endpoint: config.endpoint,

@@ -44,10 +44,7 @@ export class StepTracker {
   private readonly steps: Step[] = [];
   private headline: string;
 
-  constructor(
-    private readonly runbook: string,
-    private readonly stack: string,
-  ) {
+  constructor(runbook: string, stack: string) {
     this.headline = `**${runbook}** of stack \`${stack}\``;
     upsertSearchAttributes([
       { key: RagopsStack, value: stack },
