@@ -2,4 +2,4 @@
 // Entry point for the `ragops` bin: runs the TypeScript CLI through tsx.
 import { register } from 'tsx/esm/api';
 register();
-await import('../src/client/cli.ts');
+await import('../src/client/cli/index.ts');

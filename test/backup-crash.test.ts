@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startBackup } from '../src/client/runbooks.js';
-import { backupKeys } from '../src/config/manifest.js';
+import { startBackup } from '../src/client/api/runbooks.js';
 import { addBulkTable, pendingActivityBytes } from './support/crash.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { readManifest, restoreAndCount, s3Objects } from './support/verify.js';
+import { backupKeys } from '../src/core/storeKeys.js';
 
 let fixture: BackupFixture;
 let dir: { path: string; remove(): Promise<void> };

@@ -6,7 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Activities } from '../src/activities/index.js';
-import { startBackup } from '../src/client/runbooks.js';
+import { startBackup } from '../src/client/api/runbooks.js';
 import type { Manifest, PostgresArtifact, QdrantArtifact } from '../src/config/manifest.js';
 import type { BackupPlan } from '../src/config/plan.js';
 import { startFakeWorkerEnv, type FakeWorkerEnv } from './support/fake-workers.js';

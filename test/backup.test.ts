@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { backupKeys } from '../src/config/manifest.js';
-import { InvalidInput, startBackup } from '../src/client/runbooks.js';
-import { createBackupSchedule } from '../src/client/schedules.js';
+import { InvalidInput, startBackup } from '../src/client/api/runbooks.js';
+import { createBackupSchedule } from '../src/client/api/schedules.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { readSnapshotTar } from './support/qdrant/index.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { fsObjects, readBuffer, readManifest, restoreAndCount, s3Objects, sha256Of, type StoredObjects } from './support/verify.js';
+import { backupKeys } from '../src/core/storeKeys.js';
 
 describe('backup runbook', () => {
   let fixture: BackupFixture;

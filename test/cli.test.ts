@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { findFreePort } from '../src/client/devserver.js';
+import { findFreePort } from '../src/client/dev/devserver.js';
 import { tempDir } from './support/ragops.js';
 
 const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));

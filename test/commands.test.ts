@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand } from '../src/activities/commands/postgres.js';
-import { compareCounts, RAGOPS_OWNED_DATABASE } from '../src/activities/postgres-restore.js';
-import { RAGOPS_OWNED_COLLECTION } from '../src/activities/qdrant-restore.js';
-import { backupKeys } from '../src/config/manifest.js';
-import { backupIdPattern } from '../src/config/names.js';
-import { backupIdFor, formatBytes, mibPerSecond } from '../src/workflows/lib/format.js';
+import { pgDumpCommand, pgRestoreCommand, pgToolVersionCommand } from '../src/activities/postgres/commands.js';
+import { compareCounts } from '../src/activities/postgres/restore.js';
+import { isOwnedCollection, isOwnedDatabase } from '../src/core/runNames.js';
+import { formatBytes, mibPerSecond } from '../src/core/format.js';
+import { backupKeys, backupIdPattern } from '../src/core/storeKeys.js';
+import { backupIdFor } from '../src/core/runNames.js';
 
 // A generated password, so the assertions below look for a value nothing else could contain.
 const password = randomBytes(12).toString('hex');
@@ -92,12 +92,12 @@ describe('restore checks', () => {
 
   test('only databases and collections named for a ragops run may be dropped', () => {
     for (const name of ['ragops_drill_0190a2b3_app', 'ragops_restore_0190a2b3_app_db', 'ragops_old_0190a2b3_app']) {
-      assert.ok(RAGOPS_OWNED_DATABASE.test(name), name);
+      assert.ok(isOwnedDatabase(name), name);
     }
     for (const name of ['app', 'ragops_drill_app', 'ragops_drill_0190a2b3_', 'postgres', 'ragops_t_backup_1']) {
-      assert.ok(!RAGOPS_OWNED_DATABASE.test(name), name);
+      assert.ok(!isOwnedDatabase(name), name);
     }
-    assert.ok(RAGOPS_OWNED_COLLECTION.test('ragops_drill_0190a2b3_docs_v1_u'));
-    assert.ok(!RAGOPS_OWNED_COLLECTION.test('docs_v1'));
+    assert.ok(isOwnedCollection('ragops_drill_0190a2b3_docs_v1_u'));
+    assert.ok(!isOwnedCollection('docs_v1'));
   });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { composeCommands, dockerCommands, type ComposeProject } from '../src/activities/commands/compose.js';
-import { kubectlCommands } from '../src/activities/commands/kubectl.js';
-import { migrationJob } from '../src/activities/kubernetes.js';
-import { deployInputSchema, imageReference } from '../src/config/deploy.js';
+import { composeCommands, dockerCommands, type ComposeProject } from '../src/activities/compose/commands.js';
+import { kubectlCommands } from '../src/activities/kubernetes/commands.js';
+import { migrationJob } from '../src/activities/kubernetes/index.js';
+import { imageReference } from '../src/config/stacks/deploy.js';
+import { deployInputSchema } from '../src/config/inputs.js';
 
 const project = (flavor: 'v1' | 'v2'): ComposeProject => ({
   flavor,

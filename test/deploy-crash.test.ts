@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startDeploy } from '../src/client/runbooks.js';
-import type { DeployReport } from '../src/workflows/deploy.js';
+import { startDeploy } from '../src/client/api/runbooks.js';
+import type { DeployReport } from '../src/workflows/deploy/index.js';
 import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 import { imageOf, kubernetesStacks, liveReplicaSets, NAMESPACE, seedCluster } from './support/k8s-stack.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';

@@ -6,11 +6,11 @@ import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Activities } from '../src/activities/index.js';
-import type { DeployInput } from '../src/config/deploy.js';
 import type { DeployPlan } from '../src/config/plan.js';
-import type { DeployReport } from '../src/workflows/deploy.js';
+import type { DeployReport } from '../src/workflows/deploy/index.js';
 import { startFakeWorkerEnv, type FakeWorkerEnv } from './support/fake-workers.js';
 import { uniqueName } from './support/ragops.js';
+import type { DeployInput } from '../src/config/inputs.js';
 
 const health = [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1, intervalMs: 100 }];
 

@@ -6,8 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { composeCommands, dockerCommands, type ComposeProject } from '../src/activities/commands/compose.js';
-import type { CommandSpec } from '../src/activities/exec.js';
+import { composeCommands, dockerCommands, type ComposeProject } from '../src/activities/compose/commands.js';
+import type { CommandSpec } from '../src/activities/runtime/exec.js';
 import { createComposeProject, detectComposeFlavor, type TestComposeProject } from './support/compose-project.js';
 import { ensureTestImages, type TestImages } from './support/docker-images.js';
 

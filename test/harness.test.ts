@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { CreateMultipartUploadCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { RAGOPS_SEARCH_ATTRIBUTES } from '../src/client/devserver.js';
+import { DEV_SEARCH_ATTRIBUTES } from '../src/client/dev/devserver.js';
 import { exportHistoryJson, startTestTemporal, type TestTemporal } from './support/temporal.js';
 import { startMoto, type TestMoto } from './support/moto.js';
 import { createTestDatabase, exactCounts, listDatabases, seedRagDatabase } from './support/postgres.js';
@@ -23,7 +23,7 @@ describe('temporal dev server', () => {
 
   test('registers the five ragops search attributes as Keyword', async () => {
     const { customAttributes } = await env.connection.operatorService.listSearchAttributes({ namespace: env.namespace });
-    for (const name of Object.keys(RAGOPS_SEARCH_ATTRIBUTES)) {
+    for (const name of Object.keys(DEV_SEARCH_ATTRIBUTES)) {
       assert.equal(customAttributes?.[name], INDEXED_VALUE_TYPE_KEYWORD, name);
     }
   });

@@ -4,8 +4,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { kubectlCommands, type KubeTarget } from '../src/activities/commands/kubectl.js';
-import type { CommandSpec } from '../src/activities/exec.js';
+import { kubectlCommands, type KubeTarget } from '../src/activities/kubernetes/commands.js';
+import type { CommandSpec } from '../src/activities/runtime/exec.js';
 import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 
 const NS = 'ragops-test';

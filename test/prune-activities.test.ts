@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createRetentionActivities } from '../src/activities/retention.js';
+import { createCleanupActivities } from '../src/activities/store/cleanup.js';
 import { FsStore } from '../src/activities/store/fs.js';
-import { backupKeys } from '../src/config/manifest.js';
-import type { StoreConfig } from '../src/config/stacks.js';
+import type { StoreConfig } from '../src/config/stacks/index.js';
 import { startMoto, type TestMoto } from './support/moto.js';
 import { tempDir } from './support/ragops.js';
 import { objectsOf, putAll, syntheticBackup } from './support/synthetic-backups.js';
+import { backupKeys } from '../src/core/storeKeys.js';
 
-const activities = createRetentionActivities({ loadStacks: async () => assert.fail('not needed') });
+const activities = createCleanupActivities();
 const bucket = 'ragops-prune-activities';
 let serial = 0;
 /** MockActivityEnvironment.run does not infer the result type. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { startBackup } from '../src/client/runbooks.js';
+import { startBackup } from '../src/client/api/runbooks.js';
 import type { RestoreInput } from '../src/config/inputs.js';
 import type { BackupReport } from '../src/workflows/backup.js';
 import type { RestoreReport } from '../src/workflows/restore.js';

@@ -2,8 +2,8 @@
 // against an independent oracle of the keep rules (test/support/retention-oracle.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RetentionPolicy } from '../src/config/stacks.js';
-import { planRetention, type DrillSummary, type RetentionCandidate } from '../src/workflows/lib/retention.js';
+import type { RetentionPolicy } from '../src/config/stacks/index.js';
+import { planRetention, type DrillSummary, type RetentionCandidate } from '../src/core/retention.js';
 import { selectedByKeepRules } from './support/retention-oracle.js';
 
 const HOUR = 3_600_000;

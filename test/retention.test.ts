@@ -2,8 +2,8 @@
 // Property tests over random histories are in retention-properties.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retentionSchema, type RetentionPolicy } from '../src/config/stacks.js';
-import { planRetention, planUploadCleanup, timeOfBackupId, type RetentionCandidate } from '../src/workflows/lib/retention.js';
+import { retentionSchema, type RetentionPolicy } from '../src/config/stacks/index.js';
+import { planRetention, planUploadCleanup, timeOfBackupId, type RetentionCandidate } from '../src/core/retention.js';
 
 const HOUR = 3_600_000;
 const policy = (rules: Partial<RetentionPolicy> = {}): RetentionPolicy => retentionSchema.parse(rules);

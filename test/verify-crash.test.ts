@@ -2,7 +2,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startBackup } from '../src/client/runbooks.js';
+import { startBackup } from '../src/client/api/runbooks.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
 import { addBulkTable, pendingActivityBytes } from './support/crash.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';

@@ -5,8 +5,8 @@ import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { startBackup } from '../src/client/runbooks.js';
-import { backupKeys, manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
+import { startBackup } from '../src/client/api/runbooks.js';
+import { manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
 import type { VerifyInput } from '../src/config/inputs.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
@@ -14,6 +14,7 @@ import { listDatabases } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { readBuffer, readManifest, s3Objects, sha256Of } from './support/verify.js';
+import { backupKeys } from '../src/core/storeKeys.js';
 
 type Stacks = { stacks: { prod: Record<string, unknown> & { postgres: Array<Record<string, unknown>> } } };
 

@@ -2,7 +2,7 @@
 // workflow of the postgres component, timed from workflow start to result.
 import type { Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startBackup } from '../../src/client/runbooks.js';
+import { startBackup } from '../../src/client/api/runbooks.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../../test/support/ragops.js';
 import { sampleRssDuring, type RssFigures } from './rssSampler.js';
 

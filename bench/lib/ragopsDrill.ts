@@ -1,12 +1,12 @@
-import { runTagOf } from '../../src/workflows/lib/format.js';
 // ragops restore drills as an operator runs them: a `verifyBackup` workflow at restore depth
 // on a real `ragops worker` process, timed from workflow start to result, with the drill's
 // own check durations and an outside view of its scratch database (drillTimeline.ts).
 import type { Client } from '@temporalio/client';
 import type { VerificationCheck } from '../../src/config/manifest.js';
-import { startVerify } from '../../src/client/runbooks.js';
+import { startVerify } from '../../src/client/api/runbooks.js';
 import type { VerifyReport } from '../../src/workflows/verifyBackup.js';
 import { watchDrillTimeline, type DrillTimeline } from './drillTimeline.js';
+import { runTagOf } from '../../src/core/runNames.js';
 
 export interface RagopsDrillRun {
   wallMs: number;

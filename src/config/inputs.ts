@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { backupId, collectionName, componentLabel, databaseName, stackName } from './names.js';
+import { imageReference, serviceName } from './stacks/deploy.js';
 
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
@@ -63,3 +64,18 @@ export const pruneInputSchema = z
   .strict();
 export type PruneInput = z.input<typeof pruneInputSchema>;
 export type PruneOptions = z.output<typeof pruneInputSchema>;
+
+export const deployInputSchema = z
+  .object({
+    stack: stackName,
+    service: serviceName,
+    image: imageReference,
+    strategy: z.enum(['rolling', 'blueGreen']).default('rolling'),
+    /** Run the backup runbook (as a child workflow) before anything changes. */
+    backup: z.boolean().default(false),
+    /** Blue-green: how long the old colour stays up, ready for a `rollback` signal. */
+    rollbackWindowSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(600),
+  })
+  .strict();
+export type DeployInput = z.input<typeof deployInputSchema>;
+export type DeployOptions = z.output<typeof deployInputSchema>;

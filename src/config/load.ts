@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from './issues.js';
-import { stacksFileSchema, type StackConfig, type StacksFile } from './stacks.js';
+import { stacksFileSchema, type StackConfig, type StacksFile } from './stacks/index.js';
 
 export const DEFAULT_CONFIG_PATH = './ragops.yaml';
 

@@ -88,18 +88,3 @@ export const backupLockSchema = z.object({
   since: z.iso.datetime(),
 });
 export type BackupLock = z.infer<typeof backupLockSchema>;
-
-/** The store layout: every key of a backup set derives from its stack and backup id. */
-export const backupKeys = {
-  prefix: (stack: string, id: string) => `${stack}/${id}/`,
-  manifest: (stack: string, id: string) => `${stack}/${id}/manifest.json`,
-  verificationsPrefix: (stack: string, id: string) => `${stack}/${id}/verifications/`,
-  /** `stamp` is a compact UTC time (20261124T051500Z): keys sort by time, and name their depth. */
-  verification: (stack: string, id: string, stamp: string, depth: 'checksum' | 'restore') =>
-    `${stack}/${id}/verifications/${stamp}-${depth}.json`,
-  locksPrefix: (stack: string, id: string) => `${stack}/${id}/locks/`,
-  lock: (stack: string, id: string, workflowId: string) =>
-    `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
-  postgresDump: (stack: string, id: string, label: string) => `${stack}/${id}/postgres/${label}.dump`,
-  qdrantSnapshot: (stack: string, id: string, collection: string) => `${stack}/${id}/qdrant/${collection}.snapshot`,
-};

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backupIdPattern } from '../core/storeKeys.js';
 
 // Names that come from inputs or the stacks file end up in URLs, SQL identifiers and argv
 // arrays: each is held to a conservative pattern so none can carry shell or path syntax.
@@ -26,5 +27,4 @@ export const hostName = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,253}$|^\/[A-Za-z0-9._/-]+$/, 'a host name, IP address or Unix socket directory');
 
-export const backupIdPattern = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9]{8}$/;
 export const backupId = z.string().regex(backupIdPattern, 'a backup id looks like 20261124T051500Z-1a2b3c4d');

@@ -1,7 +1,7 @@
-import type { DeployConfig, DeployService, DeployTarget } from './deploy.js';
+import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.js';
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
-import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks.js';
+import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
 
 /**
@@ -73,4 +73,12 @@ export interface DeployPlan {
   container: string;
   config: DeployService;
   registry?: DeployConfig['registry'];
+}
+
+/** The non-secret part of a stack that pruning needs, recorded in history by the first step. */
+export interface PruneTarget {
+  stack: string;
+  store: StoreConfig;
+  storeLocation: string;
+  retention: RetentionPolicy;
 }

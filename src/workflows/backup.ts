@@ -1,11 +1,13 @@
 import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
-import { backupKeys, type Artifact, type Manifest } from '../config/manifest.js';
+import { type Artifact, type Manifest } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
-import { backupIdFor, formatBytes, mibPerSecond } from './lib/format.js';
+import { formatBytes, mibPerSecond } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { StepTracker } from './lib/steps.js';
 import { runRetentionAfterBackup } from './pruneBackups.js';
+import { backupKeys } from '../core/storeKeys.js';
+import { backupIdFor } from '../core/runNames.js';
 
 export interface BackupReport {
   backupId: string;

@@ -2,4 +2,4 @@ export { backup } from './backup.js';
 export { pruneBackups } from './pruneBackups.js';
 export { verifyBackup } from './verifyBackup.js';
 export { restore } from './restore.js';
-export { deploy } from './deploy.js';
+export { deploy } from './deploy/index.js';

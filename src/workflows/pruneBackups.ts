@@ -1,10 +1,10 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { pruneInputSchema } from '../config/inputs.js';
-import type { RetentionPolicy } from '../config/stacks.js';
+import type { RetentionPolicy } from '../config/stacks/index.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
-import { formatBytes } from './lib/format.js';
+import { formatBytes } from '../core/format.js';
 import { parseInput } from './lib/input.js';
-import { compareText, describePolicy, planRetention, planUploadCleanup, type BackupState, type UploadSummary } from './lib/retention.js';
+import { compareText, describePolicy, planRetention, planUploadCleanup, type BackupState, type UploadSummary } from '../core/retention.js';
 import { StepTracker } from './lib/steps.js';
 
 export interface PruneReport {

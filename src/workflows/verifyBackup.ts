@@ -1,11 +1,12 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { verifyInputSchema } from '../config/inputs.js';
-import { backupKeys, type VerificationCheck, type Verification } from '../config/manifest.js';
+import { type VerificationCheck, type Verification } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { compactStamp } from './lib/format.js';
+import { compactStamp } from '../core/format.js';
 import { recordChecks, runCollectionName, runDatabaseName, withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
+import { backupKeys } from '../core/storeKeys.js';
 
 export interface VerifyReport {
   stack: string;

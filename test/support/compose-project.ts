@@ -7,8 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { composeCommands, type ComposeFlavor } from '../../src/activities/commands/compose.js';
-import { findFreePort } from '../../src/client/devserver.js';
+import { composeCommands, type ComposeFlavor } from '../../src/activities/compose/commands.js';
+import { findFreePort } from '../../src/client/dev/devserver.js';
 import { TEST_API_IMAGES } from './docker-images.js';
 
 let flavor: Promise<ComposeFlavor> | undefined;

@@ -1,6 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
-import type { DeployReport } from '../../src/workflows/deploy.js';
+import type { DeployReport } from '../../src/workflows/deploy/index.js';
 
 /** The failure of a deploy run: its message and the report in its details. */
 export async function deployFailure(result: Promise<unknown>): Promise<{ message: string; type?: string; report: DeployReport }> {

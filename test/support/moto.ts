@@ -8,7 +8,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { findFreePort } from '../../src/client/devserver.js';
+import { findFreePort } from '../../src/client/dev/devserver.js';
 
 const MOTO_SERVER = fileURLToPath(new URL('../../.venv/bin/moto_server', import.meta.url));
 

@@ -74,7 +74,7 @@ export interface WorkerProcess {
 /** `ragops worker` as its own OS process, the way an operator runs it. */
 export function spawnWorkerProcess(options: { address: string; taskQueue: string; configPath: string; env?: Record<string, string> }): WorkerProcess {
   let output = '';
-  const child = execa(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', 'worker'], {
+  const child = execa(process.execPath, ['--import', 'tsx', 'src/client/cli/index.ts', 'worker'], {
     cwd: PROJECT_ROOT,
     env: {
       ...options.env,

@@ -1,6 +1,6 @@
 // An independent statement of the keep rules, written without src/workflows/lib/retention.ts
 // (its own day / Monday-of-week / month keys), for the tests to compare the planner against.
-import type { RetentionPolicy } from '../../src/config/stacks.js';
+import type { RetentionPolicy } from '../../src/config/stacks/index.js';
 
 const DAY = 86_400_000;
 

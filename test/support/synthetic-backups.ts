@@ -3,7 +3,8 @@
 // on months of backups in seconds.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { backupKeys, backupLockSchema, manifestSchema, verificationSchema, type BackupLock } from '../../src/config/manifest.js';
+import { backupLockSchema, manifestSchema, verificationSchema, type BackupLock } from '../../src/config/manifest.js';
+import { backupKeys } from '../../src/core/storeKeys.js';
 
 const compact = (time: Date) => time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 

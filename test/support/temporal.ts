@@ -1,7 +1,7 @@
 // A headless, in-memory Temporal dev server with a connected client, for tests.
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { startTemporalDevServer } from '../../src/client/devserver.js';
+import { startTemporalDevServer } from '../../src/client/dev/devserver.js';
 
 export interface TestTemporal {
   address: string;

@@ -1,4 +1,4 @@
-import type { StoreConfig } from '../../config/stacks.js';
+import type { StoreConfig } from '../../config/stacks/index.js';
 import { resolveOptionalSecret } from '../../config/secrets.js';
 import { FsStore } from './fs.js';
 import { S3Store } from './s3.js';

@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
-import { taskQueueFromEnv } from '../../config/temporal.js';
-import { checkSchedule, createRunbookSchedule, listRagopsSchedules, scheduleIdFor, type ScheduleOptions } from '../schedules.js';
-import { withClient } from './common.js';
+import { checkSchedule, createRunbookSchedule, listRagopsSchedules, scheduleIdFor, type ScheduleOptions } from '../api/schedules.js';
+import { taskQueueOption, withClient } from './common.js';
 
 interface CommonScheduleFlags {
   stack: string;
@@ -23,7 +22,7 @@ function scheduleCommand(schedule: Command, name: string, description: string): 
     .option('--timezone <tz>', 'IANA time zone of the cron expression')
     .option('--catchup-window <duration>', 'how late a missed run may still start', '1h')
     .option('--pause-on-failure', 'pause the schedule when a run fails')
-    .addOption(new Option('--task-queue <name>', 'task queue').default(taskQueueFromEnv()));
+    .addOption(taskQueueOption());
 }
 
 async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBackup' | 'pruneBackups', flags: CommonScheduleFlags, input: I): Promise<void> {

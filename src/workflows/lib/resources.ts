@@ -1,22 +1,22 @@
 import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
-import { backupKeys, type VerificationCheck } from '../../config/manifest.js';
-import type { StoreConfig } from '../../config/stacks.js';
+import { type VerificationCheck } from '../../config/manifest.js';
+import type { StoreConfig } from '../../config/stacks/index.js';
 import { quickActivities } from './activities.js';
-import { runTagOf } from './format.js';
 import type { StepTracker } from './steps.js';
+import { backupKeys } from '../../core/storeKeys.js';
+import { ownedCollectionName, ownedDatabaseName, runTagOf, type OwnedDatabaseKind } from '../../core/runNames.js';
 
 /** Eight characters of the run id: names of what this run creates carry it, and only those are dropped. */
 export function runTag(): string {
   return runTagOf(workflowInfo().runId);
 }
 
-/** ragops_<kind>_<run>_<label>, within PostgreSQL's 63-character limit. */
-export function runDatabaseName(kind: 'drill' | 'restore' | 'old', label: string): string {
-  return `ragops_${kind}_${runTag()}_${label.replace(/-/g, '_')}`.slice(0, 63);
+export function runDatabaseName(kind: OwnedDatabaseKind, label: string): string {
+  return ownedDatabaseName(kind, runTag(), label);
 }
 
 export function runCollectionName(collection: string, suffix: string): string {
-  return `ragops_drill_${runTag()}_${collection}_${suffix}`.slice(0, 255);
+  return ownedCollectionName(runTag(), collection, suffix);
 }
 
 

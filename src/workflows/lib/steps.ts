@@ -7,7 +7,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RagopsPhase, RagopsRunbook, RagopsStack } from './searchAttributes.js';
+import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
 
 /**
  * An activity failure reads "Activity task failed" in the UI; the run's failure should say

@@ -1,0 +1,51 @@
+import type { HttpCheck } from '../../config/stacks/deploy.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+
+export interface HttpEvidence {
+  url: string;
+  passed: boolean;
+  /** The last answer seen: status and the end of the body, or the connection error. */
+  status?: number;
+  bodyTail?: string;
+  error?: string;
+  attempts: number;
+  elapsedMs: number;
+}
+
+const BODY_TAIL = 300;
+
+async function probe(check: HttpCheck, signal: AbortSignal): Promise<Omit<HttpEvidence, 'attempts' | 'elapsedMs'>> {
+  try {
+    const response = await fetch(check.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]), redirect: 'manual' });
+    const body = await response.text();
+    const passed = response.status === check.expectStatus && (check.bodyIncludes === undefined || body.includes(check.bodyIncludes));
+    return { url: check.url, passed, status: response.status, bodyTail: body.slice(-BODY_TAIL) };
+  } catch (error) {
+    if (signal.aborted) throw error;
+    return { url: check.url, passed: false, error: (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message };
+  }
+}
+
+/** Polls one check until it passes or its timeout runs out; the evidence says which. */
+export async function waitForCheck(check: HttpCheck, progress: ProgressHeartbeat): Promise<HttpEvidence> {
+  const started = Date.now();
+  let attempts = 0;
+  for (;;) {
+    attempts += 1;
+    const result = await probe(check, progress.signal);
+    const elapsedMs = Date.now() - started;
+    progress.beat({ url: check.url, attempts, status: result.status ?? result.error }, true);
+    if (result.passed || elapsedMs + check.intervalMs > check.timeoutSeconds * 1000) return { ...result, attempts, elapsedMs };
+    await new Promise((resolve) => setTimeout(resolve, check.intervalMs));
+  }
+}
+
+export function createHttpActivities() {
+  return {
+    /** Health or smoke checks, each until healthy or its timeout; returns the evidence, passed or not. */
+    async runHttpChecks({ checks, what }: { checks: HttpCheck[]; what: string }): Promise<HttpEvidence[]> {
+      const progress = new ProgressHeartbeat(what);
+      return Promise.all(checks.map((check) => waitForCheck(check, progress)));
+    },
+  };
+}

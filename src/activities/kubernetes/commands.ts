@@ -1,0 +1,41 @@
+import type { CommandSpec } from '../runtime/exec.js';
+
+/** Where kubectl points: a kubeconfig (or the default one), a context, a namespace. */
+export interface KubeTarget {
+  kubeconfig?: string;
+  context?: string;
+  namespace: string;
+}
+
+function kubectl(target: KubeTarget, purpose: string, ...args: string[]): CommandSpec {
+  return {
+    argv: [
+      'kubectl',
+      ...(target.kubeconfig ? [`--kubeconfig=${target.kubeconfig}`] : []),
+      ...(target.context ? [`--context=${target.context}`] : []),
+      `--namespace=${target.namespace}`,
+      ...args,
+    ],
+    purpose: `kubectl ${purpose} (namespace ${target.namespace}${target.context ? `, context ${target.context}` : ''})`,
+  };
+}
+
+export const kubectlCommands = {
+  getDeployment: (t: KubeTarget, name: string) => kubectl(t, `get deployment/${name}`, 'get', `deployment/${name}`, '-o', 'json'),
+  listReplicaSets: (t: KubeTarget, selector: string) => kubectl(t, `get replicasets -l ${selector}`, 'get', 'replicasets', '-l', selector, '-o', 'json'),
+  setImage: (t: KubeTarget, name: string, container: string, image: string) =>
+    kubectl(t, `set image deployment/${name}`, 'set', 'image', `deployment/${name}`, `${container}=${image}`),
+  rolloutStatus: (t: KubeTarget, name: string, timeoutSeconds: number) =>
+    kubectl(t, `rollout status deployment/${name}`, 'rollout', 'status', `deployment/${name}`, '--watch=true', `--timeout=${timeoutSeconds}s`),
+  rolloutUndo: (t: KubeTarget, name: string, revision: number) =>
+    kubectl(t, `rollout undo deployment/${name}`, 'rollout', 'undo', `deployment/${name}`, `--to-revision=${revision}`),
+  scale: (t: KubeTarget, name: string, replicas: number) => kubectl(t, `scale deployment/${name}`, 'scale', `deployment/${name}`, `--replicas=${replicas}`),
+  getService: (t: KubeTarget, name: string) => kubectl(t, `get service/${name}`, 'get', `service/${name}`, '-o', 'json'),
+  patchServiceSelector: (t: KubeTarget, name: string, selector: Record<string, string>) =>
+    kubectl(t, `patch service/${name}`, 'patch', `service/${name}`, '--type=merge', '-p', JSON.stringify({ spec: { selector } })),
+  /** A manifest (JSON) on stdin, e.g. a migration Job. */
+  createFromStdin: (t: KubeTarget, what: string) => kubectl(t, `create ${what}`, 'create', '-f', '-', '-o', 'json'),
+  getJob: (t: KubeTarget, name: string) => kubectl(t, `get job/${name}`, 'get', `job/${name}`, '-o', 'json'),
+  jobLogs: (t: KubeTarget, name: string, tailLines: number) => kubectl(t, `logs job/${name}`, 'logs', `job/${name}`, `--tail=${tailLines}`),
+  deleteJob: (t: KubeTarget, name: string) => kubectl(t, `delete job/${name}`, 'delete', `job/${name}`, '--ignore-not-found=true', '--wait=false'),
+};

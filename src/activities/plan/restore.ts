@@ -1,0 +1,144 @@
+import type { RestoreOptions, VerifyOptions } from '../../config/inputs.js';
+import type { Manifest } from '../../config/manifest.js';
+import type { RestorePlan, VerifyPlan } from '../../config/plan.js';
+import type { SecretRef } from '../../config/secrets.js';
+import type { PostgresTarget, StackConfig } from '../../config/stacks/index.js';
+import type { PlanDeps } from './backup.js';
+import { invalidInput, stackFromInput, stacksLoader } from './stacks.js';
+import { listBackupsIn } from '../store/catalog.js';
+import { withStore } from '../store/open.js';
+
+/** The named backup, or the newest complete one; an incomplete backup is never chosen. */
+async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined): Promise<{ manifest: Manifest; storeLocation: string }> {
+  return withStore(stack.store, async (store) => {
+    const listings = await listBackupsIn(store, stackName);
+    const chosen = backupId ? listings.find((listing) => listing.backupId === backupId) : listings.find((listing) => listing.manifest);
+    if (!chosen) {
+      throw invalidInput(backupId ? `backupId: no backup ${backupId} of stack "${stackName}" in ${store.location}` : `stack "${stackName}" has no complete backup in ${store.location}`);
+    }
+    if (!chosen.manifest) throw invalidInput(`backupId: backup ${chosen.backupId} is incomplete (${chosen.problem ?? 'no manifest'}); it cannot be verified or restored`);
+    return { manifest: chosen.manifest, storeLocation: store.location };
+  });
+}
+
+export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> & { exists: ExistenceProbes }) {
+  const loadStacks = stacksLoader(deps.loadStacks);
+  return {
+    /** What a drill will check and where; fails on a backup that is missing or incomplete. */
+    async resolveVerifyPlan({ options }: { options: VerifyOptions }): Promise<VerifyPlan> {
+      const stack = stackFromInput(await loadStacks(), options.stack, 'stack');
+      const { manifest, storeLocation } = await findBackup(stack, options.stack, options.backupId);
+      const postgresTargets: VerifyPlan['postgresTargets'] = {};
+      for (const artifact of manifest.artifacts) {
+        if (artifact.component !== 'postgres') continue;
+        const target = stack.postgres.find((candidate) => candidate.name === artifact.name);
+        if (!target && options.depth === 'restore') {
+          throw invalidInput(`stack "${options.stack}" no longer configures Postgres "${artifact.name}", where the drill would restore its dump`);
+        }
+        if (target) postgresTargets[artifact.name] = target;
+      }
+      const hasSnapshots = manifest.artifacts.some((artifact) => artifact.component === 'qdrant');
+      if (hasSnapshots && !stack.qdrant && options.depth === 'restore') {
+        throw invalidInput(`stack "${options.stack}" no longer configures Qdrant, where the drill would recover its snapshots`);
+      }
+      const recovery = stack.drill?.qdrantRecovery ?? (stack.store.type === 's3' ? 'both' : 'upload');
+      if (recovery !== 'upload' && stack.store.type !== 's3') {
+        throw invalidInput(`drill.qdrantRecovery: "${recovery}" needs an S3 store (Qdrant fetches a presigned URL); this stack's store is ${stack.store.type}`);
+      }
+      return {
+        stack: options.stack,
+        backupId: manifest.backupId,
+        store: stack.store,
+        storeLocation,
+        manifest,
+        postgresTargets,
+        qdrant: stack.qdrant ? { url: stack.qdrant.url, apiKey: stack.qdrant.apiKey } : undefined,
+        drill: {
+          localDisk: stack.drill?.localDisk ?? false,
+          tempDir: stack.drill?.tempDir,
+          jobs: stack.drill?.jobs ?? 2,
+          samplePoints: stack.drill?.samplePoints ?? 5,
+          qdrantRecovery: recovery === 'both' ? ['upload', 'location'] : [recovery],
+        },
+      };
+    },
+
+    /**
+     * What a restore will write, checked before anything is touched: every target name that
+     * exists already must be repeated in its `confirm` field, or the run is refused.
+     */
+    async resolveRestorePlan({ options }: { options: RestoreOptions }): Promise<RestorePlan> {
+      const stacks = await loadStacks();
+      const source = stackFromInput(stacks, options.stack, 'stack');
+      const targetStackName = options.targetStack ?? options.stack;
+      const target = stackFromInput(stacks, targetStackName, 'targetStack');
+      const { manifest } = await findBackup(source, options.stack, options.backupId);
+      const wants = (component: 'postgres' | 'qdrant') => !options.components || options.components.includes(component);
+      const refusals: string[] = [];
+
+      for (const label of Object.keys(options.postgres)) {
+        if (!manifest.artifacts.some((a) => a.component === 'postgres' && a.name === label)) refusals.push(`postgres.${label}: the backup has no such dump`);
+      }
+      for (const name of Object.keys(options.qdrant)) {
+        if (!manifest.artifacts.some((a) => a.component === 'qdrant' && a.name === name)) refusals.push(`qdrant.${name}: the backup has no such collection`);
+      }
+
+      const postgres: RestorePlan['postgres'] = [];
+      for (const artifact of manifest.artifacts) {
+        if (artifact.component !== 'postgres' || !wants('postgres')) continue;
+        const server = target.postgres.find((candidate) => candidate.name === artifact.name);
+        if (!server) {
+          refusals.push(`postgres.${artifact.name}: stack "${targetStackName}" configures no Postgres "${artifact.name}" to restore into`);
+          continue;
+        }
+        const choice = options.postgres[artifact.name] ?? {};
+        const database = choice.database ?? server.database;
+        const exists = await deps.exists.postgres(server, database);
+        if (exists && choice.confirm !== database) {
+          refusals.push(`postgres.${artifact.name}.confirm: database "${database}" exists on ${server.host}:${server.port}; set confirm to "${database}" to replace it`);
+        }
+        postgres.push({ label: artifact.name, target: server, database, replace: exists });
+      }
+
+      let qdrant: RestorePlan['qdrant'];
+      const snapshots = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant' && wants('qdrant'));
+      if (snapshots.length > 0) {
+        if (!target.qdrant) throw invalidInput(`targetStack: stack "${targetStackName}" configures no Qdrant to restore ${snapshots.length} collection(s) into`);
+        const endpoint = { url: target.qdrant.url, apiKey: target.qdrant.apiKey };
+        const collections = [];
+        for (const snapshot of snapshots) {
+          const choice = options.qdrant[snapshot.name] ?? {};
+          const collection = choice.collection ?? snapshot.name;
+          const exists = await deps.exists.qdrant(endpoint, collection);
+          if (exists && choice.confirm !== collection) {
+            refusals.push(`qdrant.${snapshot.name}.confirm: collection "${collection}" exists on ${endpoint.url}; set confirm to "${collection}" to replace it`);
+          }
+          collections.push({ source: snapshot.name, collection, replace: exists });
+        }
+        const renamed = new Map(collections.map((step) => [step.source, step.collection]));
+        const aliases = options.aliases
+          ? (manifest.qdrant?.aliases ?? []).filter((alias) => renamed.has(alias.collection)).map((alias) => ({ alias: alias.alias, collection: renamed.get(alias.collection)! }))
+          : [];
+        qdrant = { endpoint, collections, aliases };
+      }
+      if (refusals.length > 0) throw invalidInput(`restore refused, nothing was touched: ${refusals.join('; ')}`);
+      if (postgres.length === 0 && !qdrant) throw invalidInput('components: nothing in the backup matches the components asked for');
+      return {
+        stack: options.stack,
+        targetStack: targetStackName,
+        backupId: manifest.backupId,
+        store: source.store,
+        manifest,
+        postgres,
+        qdrant,
+        mode: { localDisk: target.drill?.localDisk ?? false, tempDir: target.drill?.tempDir, jobs: target.drill?.jobs ?? 2 },
+      };
+    },
+  };
+}
+
+/** Read-only probes the plan uses to refuse an unconfirmed replacement before touching anything. */
+export interface ExistenceProbes {
+  postgres(target: PostgresTarget, database: string): Promise<boolean>;
+  qdrant(endpoint: { url: string; apiKey?: SecretRef }, collection: string): Promise<boolean>;
+}

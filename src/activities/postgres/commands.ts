@@ -1,0 +1,65 @@
+import type { PostgresTarget } from '../../config/stacks/index.js';
+import type { CommandSpec } from '../runtime/exec.js';
+
+export interface PgConnection extends Pick<PostgresTarget, 'name' | 'host' | 'port' | 'database' | 'user' | 'sslmode'> {
+  password?: string;
+}
+
+function binary(binDir: string | undefined, name: string): string {
+  return binDir ? `${binDir.replace(/\/$/, '')}/${name}` : name;
+}
+
+/** libpq settings travel by environment, so a password is never an argument. */
+export function libpqEnv(connection: PgConnection, applicationName: string): Record<string, string | undefined> {
+  return {
+    PGPASSWORD: connection.password,
+    PGSSLMODE: connection.sslmode,
+    PGAPPNAME: applicationName,
+    PGCONNECT_TIMEOUT: '10',
+  };
+}
+
+function connectionArgs(connection: PgConnection): string[] {
+  return [`--host=${connection.host}`, `--port=${connection.port}`, `--username=${connection.user}`, '--no-password'];
+}
+
+/** `pg_dump -Fc` of one database as of an exported snapshot, to stdout. */
+export function pgDumpCommand(connection: PgConnection, snapshotId: string, binDir?: string): CommandSpec {
+  if (!/^[0-9A-F]+-[0-9A-F]+-[0-9]+$/i.test(snapshotId)) throw new Error(`not a snapshot id: ${snapshotId}`);
+  return {
+    argv: [
+      binary(binDir, 'pg_dump'),
+      '--format=custom',
+      `--snapshot=${snapshotId}`,
+      ...connectionArgs(connection),
+      `--dbname=${connection.database}`,
+    ],
+    env: libpqEnv(connection, 'ragops-backup'),
+    purpose: `pg_dump of ${connection.name} (database ${connection.database} on ${connection.host}:${connection.port})`,
+  };
+}
+
+export function pgToolVersionCommand(tool: 'pg_dump' | 'pg_restore', binDir?: string): CommandSpec {
+  return { argv: [binary(binDir, tool), '--version'], purpose: `${tool} --version` };
+}
+
+/**
+ * `pg_restore` into an existing database: from `file` with parallel jobs, or from stdin
+ * (single job) when the dump is streamed from the store.
+ */
+export function pgRestoreCommand(connection: PgConnection, source: { file: string; jobs: number } | 'stdin', binDir?: string): CommandSpec {
+  const input = source === 'stdin' ? [] : [`--jobs=${source.jobs}`, source.file];
+  return {
+    argv: [
+      binary(binDir, 'pg_restore'),
+      '--exit-on-error',
+      '--no-owner',
+      '--no-privileges',
+      ...connectionArgs(connection),
+      `--dbname=${connection.database}`,
+      ...input,
+    ],
+    env: libpqEnv(connection, 'ragops-restore'),
+    purpose: `pg_restore into ${connection.database} on ${connection.host}:${connection.port}`,
+  };
+}

@@ -1,0 +1,71 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { QdrantArtifact } from '../../config/manifest.js';
+import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { HashingMeter } from '../store/hashing.js';
+import type { ArtifactStore } from '../store/types.js';
+import { qdrantCall, type QdrantEndpoint, type QdrantSession } from './client.js';
+
+export type RecoveryMethod = 'upload' | 'location';
+
+const PRESIGNED_URL_SECONDS = 3600;
+
+/** The snapshot body as multipart/form-data, streamed from the store without buffering it. */
+function multipartBody(body: Readable, boundary: string, filename: string): Readable {
+  async function* parts() {
+    yield Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="snapshot"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    );
+    for await (const chunk of body) yield chunk as Buffer;
+    yield Buffer.from(`\r\n--${boundary}--\r\n`);
+  }
+  return Readable.from(parts());
+}
+
+/**
+ * Recovers a stored snapshot into `collection` with priority "snapshot" and the manifest's
+ * checksum, by upload (streamed from the store) or by location (a presigned URL Qdrant
+ * downloads itself).
+ */
+export async function recoverSnapshot(
+  session: QdrantSession,
+  endpoint: QdrantEndpoint,
+  store: ArtifactStore,
+  artifact: QdrantArtifact,
+  collection: string,
+  method: RecoveryMethod,
+  progress: ProgressHeartbeat,
+): Promise<void> {
+  const path = `/collections/${encodeURIComponent(collection)}/snapshots`;
+  if (method === 'location') {
+    if (!store.presignedGetUrl) throw ApplicationFailure.nonRetryable(`recovery by location needs an S3 store; ${store.location} has no URL Qdrant could fetch`, 'InvalidInput');
+    const location = await store.presignedGetUrl(artifact.key, PRESIGNED_URL_SECONDS);
+    await progress.during(
+      qdrantCall(`recovering "${collection}" from ${artifact.key}`, endpoint, () =>
+        session.client.recoverSnapshot(collection, { location, priority: 'snapshot', checksum: artifact.sha256 }),
+      ),
+      { method },
+    );
+    return;
+  }
+  const boundary = `ragops-${randomUUID()}`;
+  const meter = new HashingMeter(progress.bytes);
+  const body = multipartBody((await store.get(artifact.key, { signal: progress.signal })).pipe(meter), boundary, `${artifact.name}.snapshot`);
+  const query = `?priority=snapshot&checksum=${artifact.sha256}&wait=true`;
+  const response = await session.fetch(`${path}/upload${query}`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body: Readable.toWeb(body) as ReadableStream,
+    duplex: 'half',
+    signal: progress.signal,
+  } as RequestInit);
+  if (!response.ok) {
+    const text = (await response.text().catch(() => '')).slice(0, 500);
+    const message = `Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}" answered ${response.status}: ${text}`;
+    // 4xx: the snapshot or the request is wrong, and will be on a retry too.
+    throw response.status >= 400 && response.status < 500 && response.status !== 429
+      ? ApplicationFailure.nonRetryable(message, 'RestoreFailed')
+      : new Error(message);
+  }
+}

@@ -1,0 +1,107 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { QdrantArtifact } from '../../config/manifest.js';
+import type { StoreConfig } from '../../config/stacks/index.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { putHashed } from '../store/hashing.js';
+import { withStore } from '../store/open.js';
+import { describeFailure, openQdrant, qdrantCall, type QdrantEndpoint, type QdrantSession } from './client.js';
+
+export interface SnapshotCollectionRequest {
+  qdrant: QdrantEndpoint;
+  collection: string;
+  store: StoreConfig;
+  key: string;
+}
+
+interface SnapshotHeartbeat {
+  snapshotName?: string;
+}
+
+const CHECKSUM_ATTEMPTS = 3;
+
+export function createQdrantSnapshotActivities() {
+  return {
+    /**
+     * Snapshot one collection on the node, stream it through SHA-256 into the store, check
+     * the hash against Qdrant's, and delete the snapshot from the node whatever happened.
+     * The snapshot's name goes into the heartbeat, so a retry after a crash removes the
+     * one the dead attempt left on the node.
+     */
+    async snapshotQdrantCollection(request: SnapshotCollectionRequest): Promise<QdrantArtifact> {
+      const { qdrant, collection, key } = request;
+      const progress = new ProgressHeartbeat(`snapshot ${collection}`);
+      const session = await openQdrant(qdrant);
+      const leftover = progress.previousDetails<SnapshotHeartbeat>()?.snapshotName;
+      if (leftover) await deleteSnapshot(session, qdrant, collection, leftover).catch(() => undefined);
+
+      const info = await qdrantCall(`reading collection "${collection}"`, qdrant, () => session.client.getCollection(collection));
+      const snapshot = await progress.during(
+        qdrantCall(`creating a snapshot of "${collection}"`, qdrant, () => session.client.createSnapshot(collection, { wait: true })),
+      );
+      if (!snapshot) throw new Error(`Qdrant at ${qdrant.url} returned no snapshot description for "${collection}"`);
+      progress.beat({ snapshotName: snapshot.name }, true);
+      try {
+        const stored = await withStore(request.store, async (store) => {
+          await store.discardUnfinished(key);
+          const body = await downloadSnapshot(session, qdrant, collection, snapshot.name, progress.signal);
+          const result = await putHashed(store, key, body, {
+            signal: progress.signal,
+            onProgress: (bytes) => progress.beat({ bytes, snapshotName: snapshot.name }),
+            contentType: 'application/x-tar',
+          });
+          if (snapshot.checksum && snapshot.checksum !== result.sha256) {
+            await store.delete(key);
+            throw checksumMismatch(collection, snapshot.checksum, result.sha256, progress.context.info.attempt);
+          }
+          return result;
+        });
+        return {
+          component: 'qdrant',
+          name: collection,
+          key,
+          ...stored,
+          pointsCount: info.points_count ?? 0,
+          vectors: info.config.params.vectors ?? null,
+          snapshotName: snapshot.name,
+          qdrantChecksum: snapshot.checksum ?? undefined,
+          durationMs: progress.elapsedMs(),
+        };
+      } finally {
+        await deleteSnapshot(session, qdrant, collection, snapshot.name).catch(() => undefined);
+      }
+    },
+  };
+}
+
+function checksumMismatch(collection: string, expected: string, actual: string, attempt: number): Error {
+  const message =
+    `Qdrant snapshot of collection "${collection}" failed its checksum: Qdrant reported ${expected}, ` +
+    `the bytes stored hash to ${actual}; the stored copy was deleted`;
+  // A transfer glitch deserves a fresh snapshot; the same mismatch three times is not transient.
+  if (attempt >= CHECKSUM_ATTEMPTS) return ApplicationFailure.nonRetryable(message, 'ChecksumMismatch');
+  return ApplicationFailure.retryable(message, 'ChecksumMismatch');
+}
+
+async function downloadSnapshot(
+  session: QdrantSession,
+  qdrant: QdrantEndpoint,
+  collection: string,
+  snapshotName: string,
+  signal: AbortSignal,
+): Promise<Readable> {
+  const path = `/collections/${encodeURIComponent(collection)}/snapshots/${encodeURIComponent(snapshotName)}`;
+  const response = await session.fetch(path, { signal }).catch((error: unknown) => {
+    throw describeFailure(`downloading snapshot ${snapshotName}`, qdrant, error);
+  });
+  if (!response.ok || !response.body) {
+    const text = (await response.text().catch(() => '')).slice(0, 300);
+    throw new Error(`Qdrant at ${qdrant.url}: downloading snapshot ${snapshotName} answered ${response.status}: ${text}`);
+  }
+  return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+}
+
+async function deleteSnapshot(session: QdrantSession, qdrant: QdrantEndpoint, collection: string, snapshotName: string): Promise<void> {
+  await qdrantCall(`deleting snapshot ${snapshotName}`, qdrant, () => session.client.deleteSnapshot(collection, snapshotName, { wait: true }));
+}

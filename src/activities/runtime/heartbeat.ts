@@ -1,0 +1,59 @@
+import { Context } from '@temporalio/activity';
+import { mibPerSecond } from '../../core/format.js';
+
+export interface ProgressDetails {
+  step: string;
+  bytes?: number;
+  [key: string]: unknown;
+}
+
+/**
+ * Heartbeats progress from inside an activity, at most once a second. Heartbeats are what
+ * tell the server the worker is alive; a stalled stream stops them, so the heartbeat
+ * timeout fires and the step is retried elsewhere.
+ */
+export class ProgressHeartbeat {
+  private lastBeatAt = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly step: string) {}
+
+  get context(): Context {
+    return Context.current();
+  }
+
+  get signal(): AbortSignal {
+    return this.context.cancellationSignal;
+  }
+
+  /** Details recorded by an earlier attempt of this activity, if any. */
+  previousDetails<T>(): T | undefined {
+    return this.context.info.heartbeatDetails as T | undefined;
+  }
+
+  beat(details: Omit<ProgressDetails, 'step'> = {}, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastBeatAt < 1_000) return;
+    this.lastBeatAt = now;
+    this.context.heartbeat({ step: this.step, ...details });
+  }
+
+  bytes = (bytesSoFar: number): void => {
+    this.beat({ bytes: bytesSoFar, mibPerSecond: mibPerSecond(bytesSoFar, this.elapsedMs()) });
+  };
+
+  /** Beats on a timer while `work` waits on something that reports no progress of its own. */
+  async during<T>(work: Promise<T>, details: Omit<ProgressDetails, 'step'> = {}): Promise<T> {
+    this.beat(details, true);
+    const timer = setInterval(() => this.beat(details, true), 2_000);
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  elapsedMs(): number {
+    return Date.now() - this.startedAt;
+  }
+}

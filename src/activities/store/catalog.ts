@@ -1,0 +1,155 @@
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { backupLockSchema, manifestSchema, verificationSchema, type Artifact, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
+import type { StoreConfig } from '../../config/stacks/index.js';
+import { mibPerSecond } from '../../core/format.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { hashStored } from './hashing.js';
+import { withStore } from './open.js';
+import { StoreObjectMissing, type ArtifactStore } from './types.js';
+import { backupKeys, backupIdPattern } from '../../core/storeKeys.js';
+
+export interface VerificationSummary {
+  key: string;
+  depth: 'checksum' | 'restore';
+  passed: boolean;
+  finishedAt: string;
+}
+
+export interface BackupListing {
+  backupId: string;
+  /** Present only for complete backups: a backup without a manifest is incomplete. */
+  manifest?: Manifest;
+  objects: number;
+  bytes: number;
+  lastModified: string;
+  problem?: string;
+  /** The newest drill of any depth, and the newest restore-depth drill. */
+  lastVerification?: VerificationSummary;
+  lastRestoreVerification?: VerificationSummary;
+  /** Running restores or drills using this backup. */
+  locks: BackupLock[];
+}
+
+interface ObjectsOfBackup {
+  verificationKeys: string[];
+  lockKeys: string[];
+}
+
+async function readJson(store: ArtifactStore, key: string): Promise<unknown> {
+  return JSON.parse(await text(await store.get(key)));
+}
+
+/** Every backup set of a stack found in the store, newest first, complete or not. */
+export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
+  const byId = new Map<string, BackupListing & ObjectsOfBackup & { hasManifest: boolean }>();
+  for await (const object of store.list(`${stack}/`)) {
+    const [backupId = '', ...rest] = object.key.slice(stack.length + 1).split('/');
+    if (!backupIdPattern.test(backupId)) continue;
+    const listing = byId.get(backupId) ?? {
+      backupId,
+      objects: 0,
+      bytes: 0,
+      lastModified: object.lastModified.toISOString(),
+      locks: [],
+      verificationKeys: [],
+      lockKeys: [],
+      hasManifest: false,
+    };
+    listing.objects += 1;
+    listing.bytes += object.size;
+    if (object.lastModified.toISOString() > listing.lastModified) listing.lastModified = object.lastModified.toISOString();
+    const path = rest.join('/');
+    if (path === 'manifest.json') listing.hasManifest = true;
+    else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
+    else if (path.startsWith('locks/')) listing.lockKeys.push(object.key);
+    byId.set(backupId, listing);
+  }
+  const listings: BackupListing[] = [];
+  for (const { verificationKeys, lockKeys, hasManifest, ...listing } of byId.values()) {
+    if (hasManifest) {
+      const parsed = manifestSchema.safeParse(await readJson(store, backupKeys.manifest(stack, listing.backupId)).catch(() => undefined));
+      if (parsed.success) listing.manifest = parsed.data;
+      else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+    }
+    const sorted = verificationKeys.sort();
+    listing.lastVerification = await readVerification(store, sorted.at(-1));
+    listing.lastRestoreVerification = await readVerification(store, sorted.filter((key) => key.endsWith('-restore.json')).at(-1));
+    for (const key of lockKeys) {
+      const lock = backupLockSchema.safeParse(await readJson(store, key).catch(() => undefined));
+      if (lock.success) listing.locks.push(lock.data);
+    }
+    listings.push(listing);
+  }
+  return listings.sort((a, b) => b.backupId.localeCompare(a.backupId));
+}
+
+async function readVerification(store: ArtifactStore, key: string | undefined): Promise<VerificationSummary | undefined> {
+  if (!key) return undefined;
+  const parsed = verificationSchema.safeParse(await readJson(store, key).catch(() => undefined));
+  if (!parsed.success) return { key, depth: key.endsWith('-restore.json') ? 'restore' : 'checksum', passed: false, finishedAt: '' };
+  return { key, depth: parsed.data.depth, passed: parsed.data.passed, finishedAt: parsed.data.finishedAt };
+}
+
+export function createCatalogActivities() {
+  return {
+    /** Re-reads one stored artifact and checks its size and SHA-256 against the manifest entry. */
+    async checkStoredArtifact({ store: storeConfig, artifact }: { store: StoreConfig; artifact: Artifact }): Promise<VerificationCheck> {
+      const progress = new ProgressHeartbeat(`checksum ${artifact.key}`);
+      const check = (passed: boolean, detail: string, figures: Record<string, unknown> = {}): VerificationCheck => ({
+        name: 'checksum',
+        component: artifact.component,
+        artifact: artifact.name,
+        passed,
+        detail,
+        figures,
+        durationMs: progress.elapsedMs(),
+      });
+      try {
+        const found = await withStore(storeConfig, (store) => hashStored(store, artifact.key, { signal: progress.signal, onProgress: progress.bytes }));
+        const passed = found.sha256 === artifact.sha256 && found.size === artifact.size;
+        const detail = passed
+          ? `${artifact.key}: ${found.size} bytes, sha256 matches the manifest`
+          : `${artifact.key}: expected ${artifact.size} bytes with sha256 ${artifact.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`;
+        return check(passed, detail, { ...found, mibPerSecond: mibPerSecond(found.size, progress.elapsedMs()) });
+      } catch (error) {
+        if (error instanceof StoreObjectMissing) return check(false, `${artifact.key} is missing from the store`);
+        throw error;
+      }
+    },
+
+    async readManifest({ store: storeConfig, stack, backupId }: { store: StoreConfig; stack: string; backupId: string }): Promise<Manifest> {
+      return withStore(storeConfig, async (store) => manifestSchema.parse(await readJson(store, backupKeys.manifest(stack, backupId))));
+    },
+
+    /** Evidence of a drill, beside the manifest; the manifest itself is never rewritten. */
+    async writeVerification({ store: storeConfig, verification, key }: { store: StoreConfig; verification: Verification; key: string }): Promise<string> {
+      const checked = verificationSchema.parse(verification);
+      await withStore(storeConfig, (store) => store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' }));
+      return key;
+    },
+
+    /** Marks the backup as in use (retention keeps it) until `releaseBackup`. */
+    async holdBackup({ store: storeConfig, key, lock }: { store: StoreConfig; key: string; lock: BackupLock }): Promise<void> {
+      await withStore(storeConfig, (store) => store.put(key, Readable.from([JSON.stringify(backupLockSchema.parse(lock)) + '\n']), { contentType: 'application/json' }));
+    },
+
+    async releaseBackup({ store: storeConfig, key }: { store: StoreConfig; key: string }): Promise<void> {
+      await withStore(storeConfig, (store) => store.delete(key));
+    },
+
+    /** Writes the manifest, the last step of a backup: its presence is what makes a backup complete. */
+    async writeManifest({ store: storeConfig, manifest }: { store: StoreConfig; manifest: Manifest }): Promise<string> {
+      const checked = manifestSchema.parse(manifest);
+      const key = backupKeys.manifest(checked.stack, checked.backupId);
+      await withStore(storeConfig, (store) =>
+        store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' }),
+      );
+      return key;
+    },
+
+    async listBackups({ store: storeConfig, stack }: { store: StoreConfig; stack: string }): Promise<BackupListing[]> {
+      return withStore(storeConfig, (store) => listBackupsIn(store, stack));
+    },
+  };
+}

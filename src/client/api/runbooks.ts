@@ -1,0 +1,104 @@
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import type { z } from 'zod';
+import {
+  backupInputSchema,
+  deployInputSchema,
+  pruneInputSchema,
+  restoreInputSchema,
+  verifyInputSchema,
+  type BackupInput,
+  type DeployInput,
+  type PruneInput,
+  type RestoreInput,
+  type VerifyInput,
+} from '../../config/inputs.js';
+import { formatIssues } from '../../config/issues.js';
+import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
+import { compactStamp } from '../../core/format.js';
+import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
+import type { backup, deploy, pruneBackups, restore, verifyBackup } from '../../workflows/index.js';
+
+export class InvalidInput extends Error {
+  override name = 'InvalidInput';
+}
+
+/** The same validation the workflow does, run before anything is sent to the server. */
+function checkInput<S extends z.ZodType>(schema: S, input: unknown, runbook: string): z.input<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new InvalidInput(`invalid ${runbook} input: ${formatIssues(parsed.error)}`);
+  return input as z.input<S>;
+}
+
+export const checkBackupInput = (input: unknown): BackupInput => checkInput(backupInputSchema, input, 'backup');
+export const checkPruneInput = (input: unknown): PruneInput => checkInput(pruneInputSchema, input, 'pruneBackups');
+export const checkVerifyInput = (input: unknown): VerifyInput => checkInput(verifyInputSchema, input, 'verifyBackup');
+export const checkRestoreInput = (input: unknown): RestoreInput => checkInput(restoreInputSchema, input, 'restore');
+export const checkDeployInput = (input: unknown): DeployInput => checkInput(deployInputSchema, input, 'deploy');
+
+export function runbookSearchAttributes(runbook: string, stack: string): SearchAttributePair[] {
+  return [
+    { key: RagopsStack, value: stack },
+    { key: RagopsRunbook, value: runbook },
+  ];
+}
+
+export interface StartOptions {
+  taskQueue?: string;
+  workflowId?: string;
+}
+
+type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy;
+
+function start<W extends Runbook>(
+  client: Client,
+  runbook: string,
+  idPrefix: string,
+  input: { stack: string },
+  summary: string,
+  options: StartOptions,
+  extraSearchAttributes: SearchAttributePair[] = [],
+): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
+  return client.workflow.start<W>(runbook, {
+    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    workflowId: options.workflowId ?? `${idPrefix}-${input.stack}-${compactStamp(new Date())}`,
+    args: [input] as Parameters<W>,
+    typedSearchAttributes: [...runbookSearchAttributes(runbook, input.stack), ...extraSearchAttributes],
+    staticSummary: summary,
+  });
+}
+
+export function backupSummary(input: BackupInput): string {
+  const components = input.components?.join(' + ') ?? 'all components';
+  return `backup of stack ${input.stack} (${components}${input.verify === 'checksum' ? ', checksum-verified' : ''})`;
+}
+
+export function verifySummary(input: VerifyInput): string {
+  return `${input.depth ?? 'restore'}-depth drill of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}`;
+}
+
+export function startBackup(client: Client, input: BackupInput, options: StartOptions = {}) {
+  return start<typeof backup>(client, 'backup', 'backup', checkBackupInput(input), backupSummary(input), options);
+}
+
+export function startPrune(client: Client, input: PruneInput, options: StartOptions = {}) {
+  const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`;
+  return start<typeof pruneBackups>(client, 'pruneBackups', 'prune', checkPruneInput(input), summary, options);
+}
+
+export function startVerify(client: Client, input: VerifyInput, options: StartOptions = {}) {
+  return start<typeof verifyBackup>(client, 'verifyBackup', 'verify', checkVerifyInput(input), verifySummary(input), options);
+}
+
+export function startRestore(client: Client, input: RestoreInput, options: StartOptions = {}) {
+  const summary = `restore of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}${input.targetStack ? ` into ${input.targetStack}` : ''}`;
+  return start<typeof restore>(client, 'restore', 'restore', checkRestoreInput(input), summary, options);
+}
+
+export function startDeploy(client: Client, input: DeployInput, options: StartOptions = {}) {
+  const summary = `deploy ${input.image} to ${input.service} of stack ${input.stack}${input.strategy === 'blueGreen' ? ' (blue-green)' : ''}`;
+  return start<typeof deploy>(client, 'deploy', `deploy-${input.service}`, checkDeployInput(input), summary, options, [
+    { key: RagopsService, value: input.service },
+    { key: RagopsImage, value: input.image },
+  ]);
+}

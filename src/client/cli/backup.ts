@@ -1,0 +1,34 @@
+import { Option, type Command } from 'commander';
+import { listBackupsIn } from '../../activities/store/catalog.js';
+import { withStore } from '../../activities/store/open.js';
+import { loadStacksFile, stackOrThrow } from '../../config/load.js';
+import { checkBackupInput, startBackup } from '../api/runbooks.js';
+import { collect, startAndFollow, withRunOptions, type RunFlags } from './common.js';
+import { formatBackupListing } from './listing.js';
+
+export function addBackupCommands(program: Command): void {
+  const backup = program.command('backup').description('the backup runbook');
+  withRunOptions(
+    backup
+      .command('run')
+      .description('start a backup; prints the workflow id and its Web UI link')
+      .requiredOption('--stack <name>', 'stack from the stacks file')
+      .option('--component <kind>', 'postgres or qdrant (repeatable; default all configured)', collect)
+      .option('--collection <name>', 'only this Qdrant collection (repeatable)', collect)
+      .addOption(new Option('--verify <depth>', 're-read every artifact after writing').choices(['none', 'checksum']).default('none'))
+      .option('--no-prune', "do not apply the stack's retention policy afterwards"),
+  ).action(async (o: RunFlags & { stack: string; component?: string[]; collection?: string[]; verify: string; prune: boolean }) => {
+    const input = checkBackupInput({ stack: o.stack, components: o.component, collections: o.collection, verify: o.verify, prune: o.prune });
+    await startAndFollow('backup', o, (client, options) => startBackup(client, input, options));
+  });
+  backup
+    .command('list')
+    .description("list the stack's backups found in its store, newest first, with their last drill")
+    .requiredOption('--stack <name>', 'stack from the stacks file')
+    .option('--json', 'print JSON')
+    .action(async (o: { stack: string; json?: boolean }) => {
+      const stack = stackOrThrow(await loadStacksFile(), o.stack);
+      const listings = await withStore(stack.store, (store) => listBackupsIn(store, o.stack));
+      console.log(o.json ? JSON.stringify(listings, null, 2) : formatBackupListing(listings));
+    });
+}

@@ -1,0 +1,16 @@
+import type { BackupListing } from '../../activities/store/catalog.js';
+import { formatBytes } from '../../core/format.js';
+
+export function formatBackupListing(listings: BackupListing[]): string {
+  if (listings.length === 0) return 'no backups found';
+  const rows = listings.map((listing) => {
+    const manifest = listing.manifest;
+    const state = manifest ? (manifest.checksumVerifiedAt ? 'complete, checksum-verified' : 'complete') : listing.problem ?? 'INCOMPLETE (no manifest)';
+    const artifacts = manifest ? `${manifest.artifacts.length} artifact(s)` : `${listing.objects} object(s)`;
+    const verified = listing.lastVerification
+      ? `${listing.lastVerification.depth} drill ${listing.lastVerification.passed ? 'passed' : 'FAILED'} ${listing.lastVerification.finishedAt}`
+      : 'never verified';
+    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(16)}  ${state.padEnd(28)}  ${verified}`;
+  });
+  return [`BACKUP ID                    SIZE        CONTENTS          ${'STATE'.padEnd(28)}  LAST VERIFICATION`, ...rows].join('\n');
+}

@@ -1,0 +1,47 @@
+import { Option, type Command } from 'commander';
+import { checkRestoreInput, startRestore } from '../api/runbooks.js';
+import { collect, pairs, startAndFollow, withRunOptions, type RunFlags } from './common.js';
+
+interface RestoreFlags extends RunFlags {
+  stack: string;
+  backupId?: string;
+  targetStack?: string;
+  component?: string[];
+  database?: string[];
+  collection?: string[];
+  confirm?: string[];
+  aliases?: boolean;
+  recovery: string;
+}
+
+export function addRestoreCommands(program: Command): void {
+  withRunOptions(
+    program
+      .command('restore')
+      .description('the restore runbook')
+      .command('run')
+      .description('restore components of a backup; existing targets are replaced only when named with --confirm')
+      .requiredOption('--stack <name>', 'stack the backup belongs to')
+      .option('--backup-id <id>', 'the backup to restore (default: the latest complete one)')
+      .option('--target-stack <name>', "restore into this stack's servers")
+      .option('--component <kind>', 'postgres or qdrant (repeatable; default all)', collect)
+      .option('--database <label=name>', 'restore the dump labelled <label> as database <name> (repeatable)', collect)
+      .option('--collection <source=name>', 'restore collection <source> as <name> (repeatable)', collect)
+      .option('--confirm <name>', 'replace this existing database or collection (repeatable)', collect)
+      .option('--aliases', "point the backup's aliases at the restored collections")
+      .addOption(new Option('--recovery <method>', 'how Qdrant gets the snapshot').choices(['upload', 'location']).default('upload')),
+  ).action(async (o: RestoreFlags) => {
+    const confirmed = (name: string) => (o.confirm?.includes(name) ? name : undefined);
+    const input = checkRestoreInput({
+      stack: o.stack,
+      backupId: o.backupId,
+      targetStack: o.targetStack,
+      components: o.component,
+      postgres: Object.fromEntries(pairs(o.database, '--database').map(([label, database]) => [label, { database, confirm: confirmed(database) }])),
+      qdrant: Object.fromEntries(pairs(o.collection, '--collection').map(([source, collection]) => [source, { collection, confirm: confirmed(collection) }])),
+      aliases: o.aliases ?? false,
+      recovery: o.recovery,
+    });
+    await startAndFollow('restore', o, (client, options) => startRestore(client, input, options));
+  });
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { stackName } from '../names.js';
+import { deploySchema } from './deploy.js';
+import { drillSchema } from './drill.js';
+import { postgresTargetSchema } from './postgres.js';
+import { qdrantTargetSchema } from './qdrant.js';
+import { retentionSchema } from './retention.js';
+import { storeSchema } from './store.js';
+
+export * from './deploy.js';
+export * from './drill.js';
+export * from './postgres.js';
+export * from './qdrant.js';
+export * from './retention.js';
+export * from './store.js';
+
+export const stackSchema = z
+  .object({
+    postgres: z.array(postgresTargetSchema).default([]),
+    qdrant: qdrantTargetSchema.optional(),
+    store: storeSchema,
+    retention: retentionSchema.optional(),
+    drill: drillSchema.optional(),
+    deploy: deploySchema.optional(),
+  })
+  .strict()
+  .superRefine((stack, ctx) => {
+    const seen = new Set<string>();
+    stack.postgres.forEach((target, index) => {
+      if (seen.has(target.name)) {
+        ctx.addIssue({ code: 'custom', path: ['postgres', index, 'name'], message: `duplicate label "${target.name}"` });
+      }
+      seen.add(target.name);
+    });
+  });
+export type StackConfig = z.infer<typeof stackSchema>;
+
+export const stacksFileSchema = z
+  .object({
+    stacks: z.record(stackName, stackSchema).refine((stacks) => Object.keys(stacks).length > 0, 'define at least one stack'),
+  })
+  .strict();
+export type StacksFile = z.infer<typeof stacksFileSchema>;

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { componentLabel, databaseName, hostName, roleName } from '../names.js';
+import { secretRef } from '../secretRef.js';
+
+export const sanityCheckSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Runs read-only in the restored scratch database; the first column of the first row is compared. */
+    sql: z.string().min(1),
+    expect: z.union([z.string(), z.number(), z.boolean()]),
+  })
+  .strict();
+export type SanityCheck = z.infer<typeof sanityCheckSchema>;
+
+export const postgresTargetSchema = z
+  .object({
+    name: componentLabel.describe('label used in manifests and artifact keys'),
+    host: hostName.default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: databaseName,
+    user: roleName.default('postgres'),
+    password: secretRef.optional(),
+    sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+    sanityChecks: z.array(sanityCheckSchema).default([]),
+  })
+  .strict();
+export type PostgresTarget = z.infer<typeof postgresTargetSchema>;

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { secretRef } from '../secretRef.js';
+
+const fsStoreSchema = z
+  .object({
+    type: z.literal('fs'),
+    path: z.string().min(1),
+  })
+  .strict();
+
+const s3StoreSchema = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
+      .default(''),
+    region: z.string().min(1).default('us-east-1'),
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    forcePathStyle: z.boolean().default(false),
+    accessKeyId: secretRef.optional(),
+    secretAccessKey: secretRef.optional(),
+    partSizeMiB: z.number().int().min(5).max(512).default(8),
+    uploadConcurrency: z.number().int().min(1).max(16).default(2),
+  })
+  .strict();
+
+export const storeSchema = z.discriminatedUnion('type', [fsStoreSchema, s3StoreSchema]);
+export type StoreConfig = z.infer<typeof storeSchema>;
+export type FsStoreConfig = z.infer<typeof fsStoreSchema>;
+export type S3StoreConfig = z.infer<typeof s3StoreSchema>;

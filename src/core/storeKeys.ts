@@ -1,0 +1,17 @@
+/** 20261124T051500Z-1a2b3c4d: a backup's start (UTC, to the second) and its run tag. */
+export const backupIdPattern = /^[0-9]{8}T[0-9]{6}Z-[a-z0-9]{8}$/;
+
+/** The store layout: every key of a backup set derives from its stack and backup id. */
+export const backupKeys = {
+  prefix: (stack: string, id: string) => `${stack}/${id}/`,
+  manifest: (stack: string, id: string) => `${stack}/${id}/manifest.json`,
+  verificationsPrefix: (stack: string, id: string) => `${stack}/${id}/verifications/`,
+  /** `stamp` is a compact UTC time (20261124T051500Z): keys sort by time, and name their depth. */
+  verification: (stack: string, id: string, stamp: string, depth: 'checksum' | 'restore') =>
+    `${stack}/${id}/verifications/${stamp}-${depth}.json`,
+  locksPrefix: (stack: string, id: string) => `${stack}/${id}/locks/`,
+  lock: (stack: string, id: string, workflowId: string) =>
+    `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
+  postgresDump: (stack: string, id: string, label: string) => `${stack}/${id}/postgres/${label}.dump`,
+  qdrantSnapshot: (stack: string, id: string, collection: string) => `${stack}/${id}/qdrant/${collection}.snapshot`,
+};
