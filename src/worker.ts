@@ -1,6 +1,7 @@
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import { redactingActivityInterceptors } from './activities/runtime/redactErrors.js';
 import { configPathFromEnv, loadStacksFile } from './config/load.js';
 import { taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
 
@@ -44,6 +45,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     taskQueue,
     workflowsPath,
     activities: createActivities(options.activityDeps),
+    interceptors: { activity: [redactingActivityInterceptors] },
     shutdownGraceTime: '30s',
   });
   log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);

@@ -33,7 +33,7 @@ describe('compose argv, both flavors', () => {
   });
 
   test('docker login takes the password on stdin, never in argv', () => {
-    assert.deepEqual(dockerCommands.login('registry.example.com', 'deployer').argv, ['docker', 'login', 'registry.example.com', '--username', 'deployer', '--password-stdin']);
+    assert.deepEqual(dockerCommands.login('registry.example.com', 'deployer', '/tmp/ragops-docker-x').argv, ['docker', 'login', 'registry.example.com', '--username', 'deployer', '--password-stdin']);
     assert.deepEqual(dockerCommands.pull('registry.example.com/api:1.4.2').argv, ['docker', 'pull', 'registry.example.com/api:1.4.2']);
   });
 });

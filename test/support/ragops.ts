@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
+import { redactingActivityInterceptors } from '../../src/activities/runtime/redactErrors.js';
 import { parseStacksFile } from '../../src/config/load.js';
 import { workflowsPath } from '../../src/worker.js';
 
@@ -53,6 +54,7 @@ export async function startWorker(options: { address: string; taskQueue: string;
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ loadStacks: async () => parseStacksFile(options.stacksText, 'test stacks') }),
+    interceptors: { activity: [redactingActivityInterceptors] },
   });
   const running = worker.run();
   return {

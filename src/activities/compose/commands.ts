@@ -12,21 +12,32 @@ export interface ComposeProject {
   overrideFile?: string;
 }
 
+/**
+ * Where the docker CLI finds its daemon, TLS files and config (contexts, plugins, credential
+ * helpers); registry logins bring their own DOCKER_CONFIG (see `dockerCommands.login`).
+ */
+export const DOCKER_INHERITED_ENV = ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'DOCKER_CERT_PATH', 'DOCKER_TLS_VERIFY', 'XDG_RUNTIME_DIR'] as const;
+
+const docker = (argv: [string, ...string[]], purpose: string, env?: Record<string, string>): CommandSpec => ({
+  argv,
+  ...(env ? { env } : {}),
+  inheritEnv: DOCKER_INHERITED_ENV,
+  purpose,
+});
+
 function compose(project: ComposeProject, purpose: string, ...args: string[]): CommandSpec {
   const head = project.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
   const files = [...project.files, ...(project.overrideFile ? [project.overrideFile] : [])];
-  return {
-    argv: [...(head as [string, ...string[]]), '--project-directory', project.directory, ...files.flatMap((file) => ['-f', file]), '-p', project.projectName, ...args],
-    purpose: `${head.join(' ')} ${purpose} (project ${project.projectName})`,
-  };
+  return docker(
+    [...(head as [string, ...string[]]), '--project-directory', project.directory, ...files.flatMap((file) => ['-f', file]), '-p', project.projectName, ...args],
+    `${head.join(' ')} ${purpose} (project ${project.projectName})`,
+  );
 }
 
 export const composeCommands = {
   /** Exit status tells whether this flavor is installed. */
-  version: (flavor: ComposeFlavor): CommandSpec => ({
-    argv: flavor === 'v2' ? ['docker', 'compose', 'version'] : ['docker-compose', 'version'],
-    purpose: flavor === 'v2' ? 'docker compose version' : 'docker-compose version',
-  }),
+  version: (flavor: ComposeFlavor): CommandSpec =>
+    flavor === 'v2' ? docker(['docker', 'compose', 'version'], 'docker compose version') : docker(['docker-compose', 'version'], 'docker-compose version'),
   pull: (p: ComposeProject, service: string) => compose(p, `pull ${service}`, 'pull', service),
   up: (p: ComposeProject, service: string) => compose(p, `up ${service}`, 'up', '-d', '--no-deps', service),
   /** A one-off container of the service's (new) image, e.g. for migrations. */
@@ -36,12 +47,15 @@ export const composeCommands = {
 };
 
 export const dockerCommands = {
-  inspect: (containerId: string): CommandSpec => ({ argv: ['docker', 'inspect', containerId], purpose: `docker inspect ${containerId}` }),
-  pull: (image: string): CommandSpec => ({ argv: ['docker', 'pull', image], purpose: `docker pull ${image}` }),
-  imageExists: (image: string): CommandSpec => ({ argv: ['docker', 'image', 'inspect', '--format', '{{.Id}}', image], purpose: `docker image inspect ${image}` }),
-  /** The password goes to stdin, never into argv. */
-  login: (server: string, username: string): CommandSpec => ({
-    argv: ['docker', 'login', server, '--username', username, '--password-stdin'],
-    purpose: `docker login ${server} as ${username}`,
-  }),
+  inspect: (containerId: string): CommandSpec => docker(['docker', 'inspect', containerId], `docker inspect ${containerId}`),
+  /** With `dockerConfig`, the pull uses the credentials a `login` into that directory stored. */
+  pull: (image: string, dockerConfig?: string): CommandSpec =>
+    docker(['docker', 'pull', image], `docker pull ${image}`, dockerConfig ? { DOCKER_CONFIG: dockerConfig } : undefined),
+  imageExists: (image: string): CommandSpec => docker(['docker', 'image', 'inspect', '--format', '{{.Id}}', image], `docker image inspect ${image}`),
+  /**
+   * The password goes to stdin, never into argv; the credentials land in `dockerConfig`
+   * (a directory of this run), never in the worker's own ~/.docker/config.json.
+   */
+  login: (server: string, username: string, dockerConfig: string): CommandSpec =>
+    docker(['docker', 'login', server, '--username', username, '--password-stdin'], `docker login ${server} as ${username}`, { DOCKER_CONFIG: dockerConfig }),
 };

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { parse, stringify } from 'yaml';
@@ -84,6 +85,18 @@ async function logsTail(project: ComposeProject, service: string): Promise<strin
   );
 }
 
+async function pullImage(image: string, progress: ProgressHeartbeat, dockerConfig?: string): Promise<string> {
+  try {
+    await progress.during(runCommand(dockerCommands.pull(image, dockerConfig), { signal: progress.signal }));
+    return 'pulled';
+  } catch (error) {
+    // An image built on this host and never pushed cannot be pulled, but is there to run.
+    const local = await runCommand(dockerCommands.imageExists(image)).then(() => true, () => false);
+    if (local) return `not pulled (${(error as Error).message.split('\n')[0]}); using the local image`;
+    throw ApplicationFailure.nonRetryable(`image ${image} cannot be pulled and is not on the host: ${(error as Error).message}`, 'PullFailed');
+  }
+}
+
 export function createComposeActivities() {
   return {
     /** The image the service's containers run now (what a rollback goes back to). */
@@ -92,24 +105,25 @@ export function createComposeActivities() {
       return states[0]?.image ?? (await readOverride(overrideFileOf(target))).services[service]?.image ?? null;
     },
 
-    /** Pulls the image (after `docker login` when the stack names a registry). */
+    /**
+     * Pulls the image, after `docker login` when the stack names a registry: the login writes
+     * into a DOCKER_CONFIG directory of this call (0700) that the pull reads and that is
+     * removed afterwards whatever happens, so the worker's own ~/.docker/config.json is never written.
+     */
     async composePull({ image, registry }: { image: string; registry?: DeployConfig['registry'] }): Promise<string> {
       const progress = new ProgressHeartbeat(`pull ${image}`);
-      if (registry) {
+      if (!registry) return pullImage(image, progress);
+      const dockerConfig = await mkdtemp(join(tmpdir(), 'ragops-docker-'));
+      try {
+        await chmod(dockerConfig, 0o700);
         const password = await resolveSecret(registry.password);
-        await runCommand(dockerCommands.login(registry.server, registry.username), { stdin: Readable.from([password]), signal: progress.signal }).catch((error: Error) => {
+        await runCommand(dockerCommands.login(registry.server, registry.username, dockerConfig), { stdin: Readable.from([password]), signal: progress.signal }).catch((error: Error) => {
           // Wrong credentials stay wrong on a retry; the message is docker's, which never echoes the password.
           throw ApplicationFailure.nonRetryable(error.message, 'RegistryLoginFailed');
         });
-      }
-      try {
-        await progress.during(runCommand(dockerCommands.pull(image), { signal: progress.signal }));
-        return 'pulled';
-      } catch (error) {
-        // An image built on this host and never pushed cannot be pulled, but is there to run.
-        const local = await runCommand(dockerCommands.imageExists(image)).then(() => true, () => false);
-        if (local) return `not pulled (${(error as Error).message.split('\n')[0]}); using the local image`;
-        throw ApplicationFailure.nonRetryable(`image ${image} cannot be pulled and is not on the host: ${(error as Error).message}`, 'PullFailed');
+        return await pullImage(image, progress, dockerConfig);
+      } finally {
+        await rm(dockerConfig, { recursive: true, force: true });
       }
     },
 

@@ -1,7 +1,9 @@
 import type { HttpCheck } from '../../config/stacks/deploy.js';
+import { redactUrls } from '../../core/redact.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 
 export interface HttpEvidence {
+  /** The checked URL without its query string or userinfo (a token there must not reach evidence). */
   url: string;
   passed: boolean;
   /** The last answer seen: status and the end of the body, or the connection error. */
@@ -15,14 +17,16 @@ export interface HttpEvidence {
 const BODY_TAIL = 300;
 
 async function probe(check: HttpCheck, signal: AbortSignal): Promise<Omit<HttpEvidence, 'attempts' | 'elapsedMs'>> {
+  const url = redactUrls(check.url);
   try {
     const response = await fetch(check.url, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]), redirect: 'manual' });
     const body = await response.text();
     const passed = response.status === check.expectStatus && (check.bodyIncludes === undefined || body.includes(check.bodyIncludes));
-    return { url: check.url, passed, status: response.status, bodyTail: body.slice(-BODY_TAIL) };
+    return { url, passed, status: response.status, bodyTail: redactUrls(body.slice(-BODY_TAIL)) };
   } catch (error) {
     if (signal.aborted) throw error;
-    return { url: check.url, passed: false, error: (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message };
+    const reason = (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message;
+    return { url, passed: false, error: redactUrls(reason) };
   }
 }
 
@@ -34,7 +38,7 @@ export async function waitForCheck(check: HttpCheck, progress: ProgressHeartbeat
     attempts += 1;
     const result = await probe(check, progress.signal);
     const elapsedMs = Date.now() - started;
-    progress.beat({ url: check.url, attempts, status: result.status ?? result.error }, true);
+    progress.beat({ url: result.url, attempts, status: result.status ?? result.error }, true);
     if (result.passed || elapsedMs + check.intervalMs > check.timeoutSeconds * 1000) return { ...result, attempts, elapsedMs };
     await new Promise((resolve) => setTimeout(resolve, check.intervalMs));
   }

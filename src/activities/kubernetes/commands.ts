@@ -7,6 +7,13 @@ export interface KubeTarget {
   namespace: string;
 }
 
+/**
+ * kubectl finds its cluster through KUBECONFIG (when the target names no file) and may
+ * reach it through a proxy; exec credential plugins get only this and what the kubeconfig's
+ * `exec.env` names.
+ */
+export const KUBECTL_INHERITED_ENV = ['KUBECONFIG', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'] as const;
+
 function kubectl(target: KubeTarget, purpose: string, ...args: string[]): CommandSpec {
   return {
     argv: [
@@ -16,6 +23,7 @@ function kubectl(target: KubeTarget, purpose: string, ...args: string[]): Comman
       `--namespace=${target.namespace}`,
       ...args,
     ],
+    inheritEnv: KUBECTL_INHERITED_ENV,
     purpose: `kubectl ${purpose} (namespace ${target.namespace}${target.context ? `, context ${target.context}` : ''})`,
   };
 }

@@ -19,6 +19,12 @@ export function libpqEnv(connection: PgConnection, applicationName: string): Rec
   };
 }
 
+/**
+ * Paths of certificates the operator set up for the worker (libpq reads them from the
+ * environment); the connection itself comes from the spec, never from PGHOST/PGPASSFILE/PGSERVICE.
+ */
+export const LIBPQ_INHERITED_ENV = ['PGSSLROOTCERT', 'PGSSLCRL', 'PGSSLCERT', 'PGSSLKEY'] as const;
+
 function connectionArgs(connection: PgConnection): string[] {
   return [`--host=${connection.host}`, `--port=${connection.port}`, `--username=${connection.user}`, '--no-password'];
 }
@@ -35,6 +41,7 @@ export function pgDumpCommand(connection: PgConnection, snapshotId: string, binD
       `--dbname=${connection.database}`,
     ],
     env: libpqEnv(connection, 'ragops-backup'),
+    inheritEnv: LIBPQ_INHERITED_ENV,
     purpose: `pg_dump of ${connection.name} (database ${connection.database} on ${connection.host}:${connection.port})`,
   };
 }
@@ -60,6 +67,7 @@ export function pgRestoreCommand(connection: PgConnection, source: { file: strin
       ...input,
     ],
     env: libpqEnv(connection, 'ragops-restore'),
+    inheritEnv: LIBPQ_INHERITED_ENV,
     purpose: `pg_restore into ${connection.database} on ${connection.host}:${connection.port}`,
   };
 }

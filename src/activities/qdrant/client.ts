@@ -1,6 +1,7 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
 import type { QdrantPlan } from '../../config/plan.js';
 import { resolveOptionalSecret } from '../../config/secrets.js';
+import { redactUrls } from '../../core/redact.js';
 
 export type QdrantEndpoint = Pick<QdrantPlan, 'url' | 'apiKey'>;
 
@@ -21,9 +22,20 @@ export async function openQdrant(endpoint: QdrantEndpoint): Promise<QdrantSessio
   };
 }
 
+/** What Qdrant said: the client's message is only the status text, Qdrant's own error is in the body. */
+function qdrantDetail(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const said = (error as { data?: { status?: { error?: unknown } } }).data?.status?.error;
+  return typeof said === 'string' && said !== '' ? `${error.message}: ${said}` : error.message;
+}
+
+/**
+ * The error of a failed call, naming the endpoint and the step. Redacted: Qdrant echoes the
+ * URLs it was handed (a presigned snapshot location) in its errors, and the endpoint's own
+ * URL may carry userinfo.
+ */
 export function describeFailure(what: string, endpoint: QdrantEndpoint, error: unknown): Error {
-  const detail = error instanceof Error ? error.message : String(error);
-  return new Error(`Qdrant at ${endpoint.url}: ${what} failed: ${detail}`);
+  return new Error(redactUrls(`Qdrant at ${endpoint.url}: ${what} failed: ${qdrantDetail(error)}`));
 }
 
 export async function qdrantCall<T>(what: string, endpoint: QdrantEndpoint, call: () => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { QdrantArtifact } from '../../config/manifest.js';
+import { redactUrls } from '../../core/redact.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter } from '../store/hashing.js';
 import type { ArtifactStore } from '../store/types.js';
@@ -62,7 +63,8 @@ export async function recoverSnapshot(
   } as RequestInit);
   if (!response.ok) {
     const text = (await response.text().catch(() => '')).slice(0, 500);
-    const message = `Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}" answered ${response.status}: ${text}`;
+    // Redacted: Qdrant's error text may echo a URL it was handed.
+    const message = redactUrls(`Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}" answered ${response.status}: ${text}`);
     // 4xx: the snapshot or the request is wrong, and will be on a retry too.
     throw response.status >= 400 && response.status < 500 && response.status !== 429
       ? ApplicationFailure.nonRetryable(message, 'RestoreFailed')

@@ -6,6 +6,11 @@ export interface CommandSpec {
   argv: readonly [string, ...string[]];
   /** Extra environment, e.g. PGPASSWORD; never placed in argv, where `ps` and errors would show it. */
   env?: Record<string, string | undefined>;
+  /**
+   * Names of non-secret variables this command may take from the worker's environment
+   * (e.g. KUBECONFIG, DOCKER_HOST) on top of the base set; nothing else is inherited.
+   */
+  inheritEnv?: readonly string[];
   /** What the command is for, used in errors: "pg_dump of app (database shop)". */
   purpose: string;
 }
@@ -31,11 +36,32 @@ export class CommandFailed extends Error {
 
 const STDERR_TAIL_CHARS = 2_000;
 
+/** What every child gets from the worker: where programs are, the home directory, locale and time zone. */
+const BASE_ENV = new Set(['PATH', 'HOME', 'LANG', 'TZ']);
+const isBaseName = (name: string) => BASE_ENV.has(name) || name.startsWith('LC_');
+
+/**
+ * The environment of a child: the base set and the spec's `inheritEnv` names from `from`,
+ * then the spec's own `env`. The worker's environment holds every stack's secrets and
+ * TEMPORAL_API_KEY, so nothing else crosses.
+ */
+export function childEnv(spec: Pick<CommandSpec, 'env' | 'inheritEnv'>, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const allowed = new Set(spec.inheritEnv ?? []);
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && (isBaseName(name) || allowed.has(name))) env[name] = value;
+  }
+  for (const [name, value] of Object.entries(spec.env ?? {})) {
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
 function launch(spec: CommandSpec, options: RunOptions, streamStdout: boolean): ResultPromise {
   const [file, ...args] = spec.argv;
   const subprocess = execa(file, args, {
-    env: spec.env,
-    extendEnv: true,
+    env: childEnv(spec),
+    extendEnv: false,
     stdin: options.stdin ? 'pipe' : 'ignore',
     buffer: { stdout: !streamStdout, stderr: true },
     cancelSignal: options.signal,
