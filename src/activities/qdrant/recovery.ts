@@ -62,7 +62,8 @@ export async function recoverSnapshot(
     signal: progress.signal,
   } as RequestInit);
   if (!response.ok) {
-    const text = (await response.text().catch(() => '')).slice(0, 500);
+    // Redacted before it is cut short: the kept text is then Qdrant's words, not a signature.
+    const text = redactUrls(await response.text().catch(() => '')).slice(0, 500);
     // Redacted: Qdrant's error text may echo a URL it was handed.
     const message = redactUrls(`Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}" answered ${response.status}: ${text}`);
     // 4xx: the snapshot or the request is wrong, and will be on a retry too.

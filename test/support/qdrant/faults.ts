@@ -21,6 +21,12 @@ export interface QdrantFaults {
   corruptChecksum: Set<string>;
   /** Collection names whose snapshot downloads drop the connection halfway through the body. */
   truncateDownloads: Set<string>;
+  /**
+   * The HTTP status every recovery from an http(s) location sees from its download (e.g. 403,
+   * S3's answer to an expired or mis-signed presigned URL); Qdrant then fails the recovery
+   * with the whole URL in its error, as 1.19 does.
+   */
+  locationDownloadStatus: number | undefined;
   /** Clears every fault and the request log. */
   reset(): void;
   /** Every request seen, in order: method and path without the query string. */
@@ -38,6 +44,7 @@ export class Faults implements QdrantFaults {
   delayMs = 0;
   readonly corruptChecksum = new Set<string>();
   readonly truncateDownloads = new Set<string>();
+  locationDownloadStatus: number | undefined = undefined;
   readonly requests: { method: string; path: string }[] = [];
   private rules: FailureRule[] = [];
 
@@ -54,6 +61,7 @@ export class Faults implements QdrantFaults {
     this.delayMs = 0;
     this.corruptChecksum.clear();
     this.truncateDownloads.clear();
+    this.locationDownloadStatus = undefined;
     this.requests.length = 0;
     this.rules = [];
   }

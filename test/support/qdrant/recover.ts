@@ -1,4 +1,5 @@
 import { readFile, realpath } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expectVariant, optionalString, requireField, type JsonObject } from './body.js';
@@ -58,17 +59,23 @@ export async function recoverFromLocation(
   body: JsonObject,
   serverVersion: string,
   snapshotsDir: string,
+  /** A fault: the download answers this status instead of being made. */
+  forcedDownloadStatus?: number,
 ): Promise<void> {
   const location = requireField(body, 'location');
   if (typeof location !== 'string') throw formatError('invalid type: expected a string for `location`');
   if (body['priority'] !== undefined && body['priority'] !== null) expectVariant(body['priority'], PRIORITIES);
   const checksum = optionalString(body, 'checksum');
   checkChecksumFormat(checksum, 'JSON body');
-  const archive = await fetchLocation(location, optionalString(body, 'api_key'), snapshotsDir);
+  const archive = await fetchLocation(location, optionalString(body, 'api_key'), snapshotsDir, forcedDownloadStatus);
   restoreSnapshot(store, ctx.params['collection'] ?? '', archive, serverVersion, checksum);
 }
 
-async function fetchLocation(location: string, apiKey: string | undefined, snapshotsDir: string): Promise<Buffer> {
+/** Qdrant's download_file wording: the whole URL (reqwest's Url Display, query included) and reqwest's StatusCode Display. */
+const downloadFailed = (url: URL, status: number) =>
+  wrongInput(`Failed to download snapshot from ${url.href}: status - ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd());
+
+async function fetchLocation(location: string, apiKey: string | undefined, snapshotsDir: string, forcedStatus?: number): Promise<Buffer> {
   let url: URL;
   try {
     url = new URL(location);
@@ -79,9 +86,10 @@ async function fetchLocation(location: string, apiKey: string | undefined, snaps
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw wrongInput(`Unsupported snapshot location scheme ${url.protocol} in ${location}`);
   }
+  if (forcedStatus !== undefined) throw downloadFailed(url, forcedStatus);
   try {
     const response = await fetch(url, { headers: apiKey ? { 'api-key': apiKey } : {} });
-    if (!response.ok) throw wrongInput(`Failed to download snapshot from ${location}: HTTP status ${response.status}`);
+    if (!response.ok) throw downloadFailed(url, response.status);
     return Buffer.from(await response.arrayBuffer());
   } catch (error) {
     if (error instanceof QdrantError) throw error;

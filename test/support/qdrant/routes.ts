@@ -92,7 +92,7 @@ export const routes: Route[] = [
   route('PUT', '/collections/{collection}/snapshots/recover', (ctx, s) => {
     const body = jsonBody(ctx);
     return maybeInBackground(ctx, async () => {
-      await recoverFromLocation(s.store, ctx, body, s.version, s.snapshots.dir);
+      await recoverFromLocation(s.store, ctx, body, s.version, s.snapshots.dir, s.faults.locationDownloadStatus);
       return true;
     });
   }),
