@@ -1,5 +1,5 @@
 // Launches a real Temporal CLI dev server (`temporal server start-dev`) on loopback ports,
-// with ragops' search attributes registered. Used by `ragops dev` and by the tests.
+// with ragops' search attributes registered (or others, or none). Used by `ragops dev` and by the tests.
 import { accessSync, constants, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -8,10 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Connection } from '@temporalio/client';
 import { RAGOPS_SEARCH_ATTRIBUTES } from '../../core/searchAttributes.js';
+import { cliTypeName } from '../api/searchAttributes.js';
 
 /** The dev server's names of ragops' attributes and their types, e.g. RagopsStack=Keyword. */
 export const DEV_SEARCH_ATTRIBUTES: Record<string, string> = Object.fromEntries(
-  RAGOPS_SEARCH_ATTRIBUTES.map((key) => [key.name, key.type === 'KEYWORD' ? 'Keyword' : key.type]),
+  RAGOPS_SEARCH_ATTRIBUTES.map((key) => [key.name, cliTypeName(key.type)]),
 );
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,6 +24,8 @@ export interface DevServer {
   namespace: string;
   uiUrl?: string;
   pid: number;
+  /** Sends a signal to the server process (e.g. SIGKILL, to test a crash) and waits for its exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +38,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** Append the server's stdout and stderr to this file. */
   logFile?: string;
+  /** Search attributes to register at start, name → CLI type; default ragops' (DEV_SEARCH_ATTRIBUTES), `{}` for none. */
+  searchAttributes?: Record<string, string>;
 }
 
 function isExecutable(path: string): boolean {
@@ -86,7 +91,7 @@ export function devServerArgs(opts: Required<Pick<DevServerOptions, 'port' | 'na
   else args.push('--ui-port', String(opts.uiPort), '--ui-disable-news-fetch');
   if (opts.dbFilename) args.push('--db-filename', opts.dbFilename);
   args.push('--namespace', opts.namespace, '--log-level', 'warn');
-  for (const [name, type] of Object.entries(DEV_SEARCH_ATTRIBUTES)) {
+  for (const [name, type] of Object.entries(opts.searchAttributes ?? DEV_SEARCH_ATTRIBUTES)) {
     args.push('--search-attribute', `${name}=${type}`);
   }
   return args;
@@ -129,10 +134,15 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     await exit;
     clearTimeout(killTimer);
   };
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    if (exited) return;
+    server.kill(signal);
+    await exit;
+  };
 
   const address = `127.0.0.1:${port}`;
   try {
-    await waitUntilReady(address, namespace, () => exited);
+    await waitUntilReady(address, namespace, Object.keys(opts.searchAttributes ?? DEV_SEARCH_ATTRIBUTES), () => exited);
   } catch (error) {
     await stop();
     const reason = error instanceof Error ? error.message : String(error);
@@ -144,12 +154,13 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     namespace,
     uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
     pid: server.pid,
+    kill,
     stop,
   };
 }
 
-/** Waits until the frontend answers and every ragops search attribute is registered. */
-async function waitUntilReady(address: string, namespace: string, hasExited: () => boolean): Promise<void> {
+/** Waits until the frontend answers and every search attribute asked for is registered. */
+async function waitUntilReady(address: string, namespace: string, attributes: string[], hasExited: () => boolean): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
@@ -158,7 +169,7 @@ async function waitUntilReady(address: string, namespace: string, hasExited: () 
       const connection = await Connection.connect({ address, connectTimeout: '2s' });
       try {
         const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-        const missing = Object.keys(DEV_SEARCH_ATTRIBUTES).filter((name) => !customAttributes?.[name]);
+        const missing = attributes.filter((name) => !customAttributes?.[name]);
         if (missing.length === 0) return;
         lastError = `search attributes not visible yet: ${missing.join(', ')}`;
       } finally {
