@@ -4,10 +4,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, readdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DOCKER_INHERITED_ENV, composeCommands, dockerCommands } from '../src/activities/compose/commands.js';
+import { createComposeActivities } from '../src/activities/compose/index.js';
 import { kubectlCommands } from '../src/activities/kubernetes/commands.js';
 import { pgDumpCommand, pgRestoreCommand } from '../src/activities/postgres/commands.js';
 import { childEnv, runCommand, type CommandSpec } from '../src/activities/runtime/exec.js';
@@ -200,5 +205,57 @@ describe('the activity interceptor redacts every failure', () => {
     assert.ok(error instanceof Custom);
     assert.ok(!error.message.includes('X-Amz') && !String(error.stack).includes('X-Amz'));
     assert.equal(redactError(`bad ${location}`), `bad https://s3.example.com/b/k.snapshot${REDACTED_QUERY}`);
+  });
+});
+
+describe('docker login uses a DOCKER_CONFIG of the run', () => {
+  test('login and pull share a per-run directory, removed afterwards; the worker\'s ~/.docker is never written', async (t) => {
+    const docker = await runCommand({ argv: ['docker', 'version', '--format', '{{.Server.Version}}'], inheritEnv: DOCKER_INHERITED_ENV, purpose: 'docker version' }).catch(() => undefined);
+    if (!docker) return t.skip('needs a Docker engine');
+    const password = secret('registry');
+    const authorization = `Basic ${Buffer.from(`deployer:${password}`).toString('base64')}`;
+    const seen: { path: string; authorized: boolean }[] = [];
+    // The smallest registry that checks Basic auth: /v2/ for the login, a 404 manifest for the pull.
+    const registry = createServer((req, res) => {
+      const authorized = req.headers.authorization === authorization;
+      seen.push({ path: req.url ?? '', authorized });
+      if (!authorized) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="ragops-test"', 'docker-distribution-api-version': 'registry/2.0', 'content-type': 'application/json' });
+        return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      }
+      if (req.url === '/v2/') {
+        res.writeHead(200, { 'docker-distribution-api-version': 'registry/2.0', 'content-type': 'application/json' });
+        return res.end('{}');
+      }
+      res.writeHead(404, { 'docker-distribution-api-version': 'registry/2.0', 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    const server = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    const home = await tempDir('docker-home');
+    const savedHome = process.env.HOME;
+    const before = new Set((await readdir(tmpdir())).filter((name) => name.startsWith('ragops-docker-')));
+    process.env.HOME = home.path;
+    process.env.EXEC_ENV_TEST_REGISTRY_PASSWORD = password;
+    try {
+      const env = new MockActivityEnvironment();
+      const failure = await env
+        .run(createComposeActivities().composePull, {
+          image: `${server}/ragops/never-pushed:1`,
+          registry: { server, username: 'deployer', password: { env: 'EXEC_ENV_TEST_REGISTRY_PASSWORD' } },
+        })
+        .then(() => assert.fail('a never-pushed image was pulled'), (error: unknown) => error);
+      assert.ok(failure instanceof ApplicationFailure && failure.type === 'PullFailed', String(failure));
+      assert.ok(seen.some((r) => r.path === '/v2/' && r.authorized), 'the login reached the registry with the credentials');
+      assert.ok(seen.some((r) => r.path.includes('/manifests/') && r.authorized), `the pull used the login's credentials: ${JSON.stringify(seen)}`);
+      assert.ok(!existsSync(join(home.path, '.docker', 'config.json')), "the worker's ~/.docker/config.json was written");
+      const left = (await readdir(tmpdir())).filter((name) => name.startsWith('ragops-docker-') && !before.has(name));
+      assert.deepEqual(left, [], 'the per-run DOCKER_CONFIG is removed');
+    } finally {
+      process.env.HOME = savedHome;
+      delete process.env.EXEC_ENV_TEST_REGISTRY_PASSWORD;
+      registry.close();
+      await home.remove();
+    }
   });
 });
