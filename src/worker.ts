@@ -2,6 +2,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { redactingActivityInterceptors } from './activities/runtime/redactErrors.js';
+import { ensureSearchAttributes } from './client/api/searchAttributes.js';
 import { configPathFromEnv, loadStacksFile } from './config/load.js';
 import { taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
 
@@ -39,6 +40,13 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     address: options.address ?? config.connectionOptions.address,
   });
   const taskQueue = options.taskQueue ?? taskQueueFromEnv();
+  try {
+    const { created } = await ensureSearchAttributes(connection, namespace);
+    if (created.length > 0) log(`ragops worker: created search attributes ${created.join(', ')} in namespace "${namespace}"`);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
   const worker = await Worker.create({
     connection,
     namespace,
