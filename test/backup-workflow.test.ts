@@ -17,11 +17,12 @@ const sha = (c: string) => c.repeat(64);
 
 function fakeActivities(calls: string[], overrides: Partial<Activities> = {}): Partial<Activities> {
   return {
-    async resolveBackupPlan({ options, backupId }): Promise<BackupPlan> {
+    async resolveBackupPlan({ options }): Promise<BackupPlan> {
       calls.push('plan');
       return {
         stack: options.stack,
-        backupId,
+        backupId: '20261124T051500Z-0a1b2c3d',
+        runTag: '0a1b2c3d',
         store: { type: 'fs', path: '/nowhere' },
         storeLocation: '/nowhere/',
         components: ['postgres', 'qdrant'],

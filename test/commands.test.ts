@@ -6,7 +6,8 @@ import { compareCounts } from '../src/activities/postgres/restore.js';
 import { isOwnedCollection, isOwnedDatabase } from '../src/core/runNames.js';
 import { formatBytes, mibPerSecond } from '../src/core/format.js';
 import { backupKeys, backupIdPattern } from '../src/core/storeKeys.js';
-import { backupIdFor } from '../src/core/runNames.js';
+import { backupIdOf, ownedCollectionName, ownedDatabaseName, RUN_TAG } from '../src/core/runNames.js';
+import { newRunTag } from '../src/activities/plan/runTag.js';
 
 // A generated password, so the assertions below look for a value nothing else could contain.
 const password = randomBytes(12).toString('hex');
@@ -39,11 +40,10 @@ describe('pg_dump argv', () => {
 });
 
 describe('backup ids and keys', () => {
-  test('derived from the run, sortable by time, fixed across retries', () => {
-    const id = backupIdFor(new Date('2026-11-24T05:15:00.123Z'), '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b');
+  test('made of the start time and the run tag, sortable by time', () => {
+    const id = backupIdOf(new Date('2026-11-24T05:15:00.123Z'), '2e3f4a5b');
     assert.equal(id, '20261124T051500Z-2e3f4a5b');
-    // Two runs started in the same second (UUIDv7 run ids share their timestamp head) differ.
-    assert.notEqual(backupIdFor(new Date('2026-11-24T05:15:00Z'), '019ab2c3-1111-7aaa-8bbb-000000000001'), backupIdFor(new Date('2026-11-24T05:15:00Z'), '019ab2c3-1111-7aaa-8bbb-000000000002'));
+    assert.throws(() => backupIdOf(new Date(), '0190a2b3-c4d5'), /not a run tag/);
     assert.match(id, backupIdPattern);
     assert.equal(backupKeys.postgresDump('prod', id, 'app'), 'prod/20261124T051500Z-2e3f4a5b/postgres/app.dump');
     assert.equal(backupKeys.qdrantSnapshot('prod', id, 'docs'), 'prod/20261124T051500Z-2e3f4a5b/qdrant/docs.snapshot');
@@ -99,5 +99,17 @@ describe('restore checks', () => {
     }
     assert.ok(isOwnedCollection('ragops_drill_0190a2b3_docs_v1_u'));
     assert.ok(!isOwnedCollection('docs_v1'));
+  });
+});
+
+describe('run tags', () => {
+  test('fresh for every execution, and valid in every run-owned name', () => {
+    const tags = new Set(Array.from({ length: 2000 }, () => newRunTag()));
+    assert.equal(tags.size, 2000);
+    for (const tag of tags) {
+      assert.match(tag, RUN_TAG);
+      assert.ok(isOwnedDatabase(ownedDatabaseName('drill', tag, 'app')));
+      assert.ok(isOwnedCollection(ownedCollectionName(tag, 'docs_v1', 'u')));
+    }
   });
 });

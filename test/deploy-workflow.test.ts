@@ -17,6 +17,7 @@ const health = [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1
 function composePlan(options: { stack: string; service: string; image: string }, migration?: string[]): DeployPlan {
   return {
     ...options,
+    runTag: '0a1b2c3d',
     target: { type: 'compose', directory: '/srv', files: ['docker-compose.yml'], projectName: 'rag' },
     composeService: options.service,
     deployment: options.service,

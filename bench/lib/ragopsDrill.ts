@@ -1,12 +1,13 @@
 // ragops restore drills as an operator runs them: a `verifyBackup` workflow at restore depth
 // on a real `ragops worker` process, timed from workflow start to result, with the drill's
 // own check durations and an outside view of its scratch database (drillTimeline.ts).
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { VerificationCheck } from '../../src/config/manifest.js';
 import { startVerify } from '../../src/client/api/runbooks.js';
 import type { VerifyReport } from '../../src/workflows/verifyBackup.js';
 import { watchDrillTimeline, type DrillTimeline } from './drillTimeline.js';
-import { runTagOf } from '../../src/core/runNames.js';
+import { ownedDatabaseName } from '../../src/core/runNames.js';
 
 export interface RagopsDrillRun {
   wallMs: number;
@@ -28,9 +29,14 @@ export interface RagopsDrillRun {
   otherMs: number;
 }
 
-/** The drill's scratch database, as runDatabaseName('drill', label) names it in the workflow (from its run id). */
-export function drillScratchDatabase(runId: string, label: string): string {
-  return `ragops_drill_${runTagOf(runId)}_${label.replace(/-/g, '_')}`.slice(0, 63);
+/** The run tag the drill's plan activity made (recorded in its history), once it is there. */
+async function planRunTag(handle: WorkflowHandle): Promise<string> {
+  for (;;) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const payload = events.find((event) => event.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+    if (payload) return (defaultPayloadConverter.fromPayload(payload) as { runTag: string }).runTag;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 function checkNamed(report: VerifyReport, name: string): VerificationCheck {
@@ -49,7 +55,7 @@ export async function timeRagopsDrill(
 ): Promise<RagopsDrillRun> {
   const started = performance.now();
   const handle = await startVerify(client, { stack: options.stack, backupId: options.backupId, depth: 'restore' }, { taskQueue: options.taskQueue });
-  const scratch = drillScratchDatabase(handle.firstExecutionRunId, options.label);
+  const scratch = ownedDatabaseName('drill', await planRunTag(handle), options.label);
   options.onScratch?.(scratch);
   const watch = await watchDrillTimeline(scratch);
   const outcome = await handle.result().then(

@@ -11,7 +11,9 @@ import type { SecretRef } from './secretRef.js';
  */
 export interface BackupPlan {
   stack: string;
+  /** Made by the plan activity, so a Reset or replay of the run keeps it (see newRunTag). */
   backupId: string;
+  runTag: string;
   store: StoreConfig;
   storeLocation: string;
   components: ComponentKind[];
@@ -29,6 +31,8 @@ export interface QdrantPlan {
 export interface VerifyPlan {
   stack: string;
   backupId: string;
+  /** Names this execution's scratch targets. */
+  runTag: string;
   store: StoreConfig;
   storeLocation: string;
   manifest: Manifest;
@@ -53,6 +57,8 @@ export interface QdrantRestoreStep {
 
 export interface RestorePlan {
   stack: string;
+  /** Names this execution's staging databases and marks what it restored. */
+  runTag: string;
   targetStack: string;
   backupId: string;
   store: StoreConfig;
@@ -64,6 +70,8 @@ export interface RestorePlan {
 
 export interface DeployPlan {
   stack: string;
+  /** Names this execution's migration job. */
+  runTag: string;
   service: string;
   image: string;
   target: DeployTarget;

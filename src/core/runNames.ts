@@ -35,12 +35,3 @@ export const isOwnedCollection = (name: string): boolean => OWNED_COLLECTION.tes
 export function backupIdOf(startedAt: Date, tag: string): string {
   return `${compactStamp(startedAt)}-${checkTag(tag)}`;
 }
-
-/** Eight characters of a run id: UUIDv7 heads are a timestamp, so the random tail is taken. */
-export function runTagOf(runId: string): string {
-  return runId.replace(/-/g, '').slice(-8).toLowerCase();
-}
-
-export function backupIdFor(startTime: Date, runId: string): string {
-  return backupIdOf(startTime, runTagOf(runId));
-}

@@ -3,6 +3,8 @@ import type { BackupPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import { storeLocation } from '../store/open.js';
+import { backupIdOf } from '../../core/runNames.js';
+import { newRunTag } from './runTag.js';
 
 export interface PlanDeps {
   loadStacks?: LoadStacks;
@@ -13,7 +15,7 @@ export function createBackupPlanActivities(deps: PlanDeps) {
   const loadStacks = stacksLoader(deps.loadStacks);
   return {
     /** Resolves a stack into the non-secret plan of one backup run; nothing is written. */
-    async resolveBackupPlan({ options, backupId }: { options: BackupOptions; backupId: string }): Promise<BackupPlan> {
+    async resolveBackupPlan({ options }: { options: BackupOptions }): Promise<BackupPlan> {
       const stack = stackFromInput(await loadStacks(), options.stack);
       const configured = [...(stack.postgres.length > 0 ? ['postgres' as const] : []), ...(stack.qdrant ? ['qdrant' as const] : [])];
       const components = options.components ?? configured;
@@ -37,9 +39,11 @@ export function createBackupPlanActivities(deps: PlanDeps) {
         }
         qdrant = { url: stack.qdrant.url, apiKey: stack.qdrant.apiKey, collections };
       }
+      const runTag = newRunTag();
       return {
         stack: options.stack,
-        backupId,
+        backupId: backupIdOf(new Date(), runTag),
+        runTag,
         store: stack.store,
         storeLocation: storeLocation(stack.store),
         components,

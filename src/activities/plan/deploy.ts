@@ -1,4 +1,5 @@
 import type { DeployPlan } from '../../config/plan.js';
+import { newRunTag } from './runTag.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import type { DeployOptions } from '../../config/inputs.js';
 
@@ -19,6 +20,7 @@ export function createDeployPlanActivities(deps: { loadStacks?: LoadStacks }) {
       }
       return {
         stack: options.stack,
+        runTag: newRunTag(),
         service: options.service,
         image: options.image,
         target,

@@ -7,6 +7,7 @@ import type { PlanDeps } from './backup.js';
 import { invalidInput, stackFromInput, stacksLoader } from './stacks.js';
 import { listBackupsIn } from '../store/catalog.js';
 import { withStore } from '../store/open.js';
+import { newRunTag } from './runTag.js';
 
 /** The named backup, or the newest complete one; an incomplete backup is never chosen. */
 async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined): Promise<{ manifest: Manifest; storeLocation: string }> {
@@ -48,6 +49,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       return {
         stack: options.stack,
         backupId: manifest.backupId,
+        runTag: newRunTag(),
         store: stack.store,
         storeLocation,
         manifest,
@@ -125,6 +127,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       if (postgres.length === 0 && !qdrant) throw invalidInput('components: nothing in the backup matches the components asked for');
       return {
         stack: options.stack,
+        runTag: newRunTag(),
         targetStack: targetStackName,
         backupId: manifest.backupId,
         store: source.store,

@@ -16,7 +16,8 @@ export interface PostgresRestoreRequest {
   replace: boolean;
   stagingDatabase: string;
   oldDatabase: string;
-  runId: string;
+  /** The restoring execution's tag: its marker tells a finished staging database from a half-restored one. */
+  runTag: string;
   mode: RestoreMode;
 }
 
@@ -43,7 +44,7 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
      */
     async restorePostgresDatabase(request: PostgresRestoreRequest): Promise<{ database: string; tables: Record<string, number>; replaced: boolean }> {
       const { target, artifact, database, stagingDatabase, oldDatabase } = request;
-      const marker = `ragops restore of ${request.backupId}/${artifact.name} by run ${request.runId}`;
+      const marker = `ragops restore of ${request.backupId}/${artifact.name} by run ${request.runTag}`;
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${database}`);
       return withPostgresAdmin(target, request.store, async ({ admin, connection, store }) => {
         const finish = async (replaced: boolean) => {

@@ -1,6 +1,5 @@
 import type { DeployPlan } from '../../config/plan.js';
 import { quickActivities, streamingActivities } from '../lib/activities.js';
-import { runTag } from '../lib/resources.js';
 
 export interface RolloutResult {
   ok: boolean;
@@ -56,7 +55,7 @@ function kubernetesOps(plan: DeployPlan & { target: { type: 'kubernetes' } }): D
         container,
         image: plan.image,
         command,
-        jobName: `${deployment.slice(0, 40)}-migrate-${runTag()}`,
+        jobName: `${deployment.slice(0, 40)}-migrate-${plan.runTag}`,
         timeoutSeconds: config.rolloutTimeoutSeconds,
       }),
     rollout: async (image) => {

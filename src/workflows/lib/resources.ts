@@ -4,20 +4,6 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { quickActivities } from './activities.js';
 import type { StepTracker } from './steps.js';
 import { backupKeys } from '../../core/storeKeys.js';
-import { ownedCollectionName, ownedDatabaseName, runTagOf, type OwnedDatabaseKind } from '../../core/runNames.js';
-
-/** Eight characters of the run id: names of what this run creates carry it, and only those are dropped. */
-export function runTag(): string {
-  return runTagOf(workflowInfo().runId);
-}
-
-export function runDatabaseName(kind: OwnedDatabaseKind, label: string): string {
-  return ownedDatabaseName(kind, runTag(), label);
-}
-
-export function runCollectionName(collection: string, suffix: string): string {
-  return ownedCollectionName(runTag(), collection, suffix);
-}
 
 
 /**
