@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { listBackupPage } from '../src/activities/store/catalog.js';
 import { createCleanupActivities } from '../src/activities/store/cleanup.js';
 import { FsStore } from '../src/activities/store/fs.js';
+import { withStore } from '../src/activities/store/open.js';
 import type { StoreConfig } from '../src/config/stacks/index.js';
 import { startMoto, type TestMoto } from './support/moto.js';
 import { tempDir } from './support/ragops.js';
@@ -75,6 +77,82 @@ describe('retention activities on moto S3', () => {
     assert.equal((await keysOf(finished.backupId)).length, objectsOf('prod', finished).length);
   });
 
+  test('deleteBackups: a batch interrupted mid-way resumes from its heartbeat, skips what it finished, and keeps the safety checks', async () => {
+    const plain = Array.from({ length: 6 }, () => newBackup());
+    const leftover = newBackup({ manifest: 'none' });
+    const locked = newBackup({ locks: [{ workflowId: 'restore-2', runbook: 'restore', since: new Date().toISOString() }] });
+    const finished = newBackup();
+    const all = [...plain, leftover, locked, finished];
+    await putAll(moto.s3, bucket, 'p/', all.flatMap((backup) => objectsOf('prod', backup)));
+    const backups = [
+      ...plain.map((backup) => ({ backupId: backup.backupId, complete: true })),
+      { backupId: leftover.backupId, complete: false },
+      { backupId: locked.backupId, complete: true },
+      { backupId: finished.backupId, complete: false }, // listed as incomplete: its manifest "appeared" since
+    ];
+    const input = { store, stack: 'prod', backups };
+
+    const interrupted = new MockActivityEnvironment();
+    const beats: Array<{ done: Array<{ backupId: string; skipped?: string }>; partial: Record<string, unknown> }> = [];
+    interrupted.on('heartbeat', (details: (typeof beats)[number]) => {
+      beats.push(details);
+      if (details.done.length >= 3) interrupted.cancel();
+    });
+    await assert.rejects(run(interrupted, activities.deleteBackups, input));
+    const last = beats.at(-1)!;
+    assert.ok(last.done.length >= 3 && last.done.length < backups.length, `${last.done.length} finished before the interruption`);
+    for (const { backupId, skipped } of last.done) if (!skipped) assert.deepEqual(await keysOf(backupId), [], `${backupId} reported deleted is gone`);
+
+    const retry = new MockActivityEnvironment({ heartbeatDetails: last });
+    const { results } = await run(retry, activities.deleteBackups, input);
+    assert.deepEqual(results.map((result) => result.backupId), backups.map((backup) => backup.backupId), 'results in the order asked');
+    for (const [index, backup] of all.entries()) {
+      const result = results[index]!;
+      const objects = objectsOf('prod', backup);
+      if (backup === locked || backup === finished) {
+        assert.match(result.skipped ?? '', backup === locked ? /in use by restore restore-2/ : /a manifest appeared after the listing/);
+        assert.equal((await keysOf(backup.backupId)).length, objects.length, `${backup.backupId} is untouched`);
+      } else {
+        assert.equal(result.skipped, undefined);
+        assert.equal(result.objects, objects.length, `objects of ${backup.backupId}, counted once across the retry`);
+        assert.equal(result.bytes, objects.reduce((sum, object) => sum + Buffer.byteLength(object.body), 0));
+        assert.deepEqual(await keysOf(backup.backupId), []);
+      }
+    }
+  });
+
+  test('listBackupPage: pages after a cursor cover every backup once, in key order, past keys that are not backups', async () => {
+    await putAll(moto.s3, bucket, 'pages/', [{ key: 'paged/notes.txt', body: 'x' }, { key: 'paged/zz-not-a-backup/file', body: 'x' }]);
+    const backups = Array.from({ length: 7 }, (_, index) => newBackup(index === 2 ? { manifest: 'none' } : {}));
+    await putAll(moto.s3, bucket, 'pages/', backups.flatMap((backup) => objectsOf('paged', backup)));
+    const pagedStore: StoreConfig = { ...store, prefix: 'pages/' } as StoreConfig;
+    const pages = await withStore(pagedStore, async (opened) => {
+      const found: Array<{ ids: string[]; next?: string }> = [];
+      let after: string | undefined;
+      do {
+        const page = await listBackupPage(opened, 'paged', { after, limit: 3 });
+        found.push({ ids: page.listings.map((listing) => listing.backupId), next: page.next });
+        after = page.next;
+      } while (after);
+      return found;
+    });
+    const ids = backups.map((backup) => backup.backupId).sort();
+    assert.deepEqual(pages.map((page) => page.ids), [ids.slice(0, 3), ids.slice(3, 6), ids.slice(6)]);
+    assert.deepEqual(pages.map((page) => page.next), [ids[2], ids[5], undefined]);
+
+    const env = new MockActivityEnvironment();
+    const beats: Array<{ backupsRead?: number }> = [];
+    env.on('heartbeat', (details: { backupsRead?: number }) => beats.push(details));
+    const listing = await run(env, activities.listPruneCandidates, { store: pagedStore, stack: 'paged' });
+    assert.deepEqual(listing.candidates.map((candidate) => candidate.backupId), ids);
+    assert.equal(listing.next, undefined);
+    assert.equal(listing.candidates.find((candidate) => candidate.backupId === backups[2]!.backupId)?.complete, false);
+    assert.ok(beats.length > 0, 'the listing heartbeats');
+    const later = await run(new MockActivityEnvironment(), activities.listPruneCandidates, { store: pagedStore, stack: 'paged', after: ids[4] });
+    assert.deepEqual(later.candidates.map((candidate) => candidate.backupId), ids.slice(5));
+    assert.deepEqual(later.unfinishedUploads, [], 'unfinished uploads come with the first page only');
+  });
+
   test('abortStaleUploads aborts multipart uploads, and one already gone counts as done', async () => {
     const key = 'p/prod/20260601T000000Z-00000001/postgres/app.dump';
     const { UploadId } = await moto.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
@@ -100,8 +178,9 @@ describe('retention activities on the fs store', () => {
       };
       const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
       for (const object of objectsOf('prod', leftover)) await write(object.key, object.body, twoDaysAgo);
-      await write(`prod/${leftover.backupId}/qdrant/faq.snapshot.partial`, 'half', twoDaysAgo);
-      await write('prod/20990101T000000Z-0000000a/postgres/app.dump.partial', 'being written');
+      await write(`prod/${leftover.backupId}/qdrant/faq.snapshot.0a1b2c3d.partial`, 'half', twoDaysAgo);
+      await write('prod/20990101T000000Z-0000000a/postgres/app.dump.4e5f6a7b.partial', 'being written');
+      await write('prod/20990101T000000Z-0000000a/postgres/app.dump.partial', 'not a ragops writer');
 
       const env = new MockActivityEnvironment();
       const listing = await run(env, activities.listPruneCandidates, { store, stack: 'prod' });

@@ -42,12 +42,14 @@ export async function recoverSnapshot(
   if (method === 'location') {
     if (!store.presignedGetUrl) throw ApplicationFailure.nonRetryable(`recovery by location needs an S3 store; ${store.location} has no URL Qdrant could fetch`, 'InvalidInput');
     const location = await store.presignedGetUrl(artifact.key, PRESIGNED_URL_SECONDS);
-    await progress.during(
-      qdrantCall(`recovering "${collection}" from ${artifact.key}`, endpoint, () =>
-        session.client.recoverSnapshot(collection, { location, priority: 'snapshot', checksum: artifact.sha256 }),
-      ),
-      { method },
-    );
+    // Raw HTTP rather than the client's recoverSnapshot: the cancellation signal must reach the request.
+    const request = session.fetch(`${path}/recover?wait=true`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ location, priority: 'snapshot', checksum: artifact.sha256 }),
+      signal: progress.signal,
+    });
+    await failUnlessOk(await progress.during(request, { method }), `Qdrant at ${endpoint.url}: recovering "${collection}" from ${artifact.key}`);
     return;
   }
   const boundary = `ragops-${randomUUID()}`;
@@ -61,14 +63,17 @@ export async function recoverSnapshot(
     duplex: 'half',
     signal: progress.signal,
   } as RequestInit);
-  if (!response.ok) {
-    // Redacted before it is cut short: the kept text is then Qdrant's words, not a signature.
-    const text = redactUrls(await response.text().catch(() => '')).slice(0, 500);
-    // Redacted: Qdrant's error text may echo a URL it was handed.
-    const message = redactUrls(`Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}" answered ${response.status}: ${text}`);
-    // 4xx: the snapshot or the request is wrong, and will be on a retry too.
-    throw response.status >= 400 && response.status < 500 && response.status !== 429
-      ? ApplicationFailure.nonRetryable(message, 'RestoreFailed')
-      : new Error(message);
-  }
+  await failUnlessOk(response, `Qdrant at ${endpoint.url}: uploading snapshot ${artifact.key} into "${collection}"`);
+}
+
+async function failUnlessOk(response: Response, what: string): Promise<void> {
+  if (response.ok) return;
+  // Redacted before it is cut short: the kept text is then Qdrant's words, not a signature.
+  const text = redactUrls(await response.text().catch(() => '')).slice(0, 500);
+  // Redacted: Qdrant's error echoes the location it was handed, a presigned URL with its signature.
+  const message = redactUrls(`${what} answered ${response.status}: ${text}`);
+  // 4xx: the snapshot or the request is wrong, and will be on a retry too.
+  throw response.status >= 400 && response.status < 500 && response.status !== 429
+    ? ApplicationFailure.nonRetryable(message, 'RestoreFailed')
+    : new Error(message);
 }

@@ -1,5 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +8,9 @@ import { storeLocation } from './location.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
 const PARTIAL_SUFFIX = '.partial';
+/** "<key>.<writer>.partial": each writer its own file, so a superseded attempt still writing
+ * (a worker that lost its activity, a run that was reset) never renames or removes another's. */
+const PARTIAL_FILE = /^(.*)\.([0-9a-f]{8})\.partial$/;
 
 /** A directory as a store; writes land under a ".partial" name and are renamed when whole. */
 export class FsStore implements ArtifactStore {
@@ -26,7 +30,7 @@ export class FsStore implements ArtifactStore {
 
   async put(key: string, body: Readable, options: { signal?: AbortSignal } = {}): Promise<void> {
     const path = this.pathOf(key);
-    const partialPath = path + PARTIAL_SUFFIX;
+    const partialPath = `${path}.${randomBytes(4).toString('hex')}${PARTIAL_SUFFIX}`;
     await mkdir(dirname(path), { recursive: true });
     try {
       await pipeline(body, createWriteStream(partialPath, { flush: true }), { signal: options.signal });
@@ -64,9 +68,10 @@ export class FsStore implements ArtifactStore {
     return files.sort().map((file) => ({ file, key: relative(this.root, file).split(sep).join('/') }));
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<StoredObject> {
     for (const { file, key } of await this.files()) {
       if (!key.startsWith(prefix) || key.endsWith(PARTIAL_SUFFIX)) continue;
+      if (options.startAfter !== undefined && key <= options.startAfter) continue;
       const info = await stat(file);
       yield { key, size: info.size, lastModified: info.mtime };
     }
@@ -77,20 +82,18 @@ export class FsStore implements ArtifactStore {
   }
 
   async discardUnfinished(key: string): Promise<number> {
-    try {
-      await unlink(this.pathOf(key) + PARTIAL_SUFFIX);
-      return 1;
-    } catch {
-      return 0;
-    }
+    const uploads = (await this.listUnfinishedUploads(key)).filter((upload) => upload.key === key);
+    await Promise.all(uploads.map((upload) => this.abortUpload(upload)));
+    return uploads.length;
   }
 
   async listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]> {
     const uploads: UnfinishedUpload[] = [];
     for (const { file, key } of await this.files()) {
-      if (!key.startsWith(prefix) || !key.endsWith(PARTIAL_SUFFIX)) continue;
+      const partial = PARTIAL_FILE.exec(key);
+      if (!partial || !partial[1]!.startsWith(prefix)) continue;
       const info = await stat(file).catch(() => undefined); // finished (renamed) since the listing
-      if (info) uploads.push({ key: key.slice(0, -PARTIAL_SUFFIX.length), uploadId: 'partial', initiated: info.mtime });
+      if (info) uploads.push({ key: partial[1]!, uploadId: partial[2]!, initiated: info.mtime });
     }
     return uploads;
   }
@@ -100,7 +103,7 @@ export class FsStore implements ArtifactStore {
   }
 
   async abortUpload(upload: UnfinishedUpload): Promise<void> {
-    await rm(this.pathOf(upload.key) + PARTIAL_SUFFIX, { force: true });
+    await rm(`${this.pathOf(upload.key)}.${upload.uploadId}${PARTIAL_SUFFIX}`, { force: true });
   }
 
   close(): void {}

@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 
 const retry: ActivityOptions['retry'] = {
@@ -9,14 +9,21 @@ const retry: ActivityOptions['retry'] = {
   nonRetryableErrorTypes: ['InvalidInput', 'ConfigError'],
 };
 
+/**
+ * A cancelled step waits until its activity has really stopped (its child process killed, its
+ * request aborted, its own cleanup done), so the cleanup that follows never races it — e.g. a
+ * drill dropping its scratch database while pg_restore is still creating it.
+ */
+const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+
 /** Short calls: reading config, listing, writing a manifest. */
-const quick: ActivityOptions = { startToCloseTimeout: '2m', retry };
+const quick: ActivityOptions = { startToCloseTimeout: '2m', retry, cancellationType };
 
 /**
  * Streams of any size: no useful start-to-close bound, so liveness comes from heartbeats.
  * A worker that dies is noticed within the heartbeat timeout and the step moves on.
  */
-const streaming: ActivityOptions = { startToCloseTimeout: '12h', heartbeatTimeout: '10s', retry };
+const streaming: ActivityOptions = { startToCloseTimeout: '12h', heartbeatTimeout: '10s', retry, cancellationType };
 
 /** Activities whose UI summary says what this call is doing (e.g. "pg_dump app"). */
 export function quickActivities(summary: string) {
