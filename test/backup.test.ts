@@ -13,6 +13,7 @@ import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/
 import { exportHistoryJson } from './support/temporal.js';
 import { fsObjects, readBuffer, readManifest, restoreAndCount, s3Objects, sha256Of, type StoredObjects } from './support/verify.js';
 import { backupKeys } from '../src/core/storeKeys.js';
+import { recordHistory } from './support/histories.js';
 
 describe('backup runbook', () => {
   let fixture: BackupFixture;
@@ -124,6 +125,7 @@ describe('backup runbook', () => {
     assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket), []);
     assert.equal(report.total.artifacts, 3);
     await assertSecretsAbsent(handle.workflowId);
+    await recordHistory(fixture.temporal, handle.workflowId, 'backup-s3-checksum');
   });
 
   test('to the fs store while rows are inserted: the dump holds exactly the snapshot counts in the manifest', async () => {

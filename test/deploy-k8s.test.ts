@@ -9,6 +9,7 @@ import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 import { imageOf, kubernetesStacks, liveReplicaSets, NAMESPACE, seedCluster } from './support/k8s-stack.js';
 import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { recordHistory } from './support/histories.js';
 
 describe('deploy on Kubernetes (real kubectl, API stand-in)', () => {
   let kube: KubeStandin;
@@ -28,7 +29,9 @@ describe('deploy on Kubernetes (real kubectl, API stand-in)', () => {
   });
 
   test('v1 → v2: migration job, set image, rollout status; one live ReplicaSet on v2', async () => {
-    const report = (await (await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: 'ragops-test/api:v2' }, { taskQueue })).result()) as DeployReport;
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: 'ragops-test/api:v2' }, { taskQueue });
+    const report = (await handle.result()) as DeployReport;
+    await recordHistory(temporal, handle.workflowId, 'deploy-k8s-rolling');
     assert.equal(report.outcome, 'deployed');
     assert.equal(report.previous?.image, 'ragops-test/api:v1');
     assert.ok((report.previous?.revision ?? 0) >= 1);
@@ -40,9 +43,9 @@ describe('deploy on Kubernetes (real kubectl, API stand-in)', () => {
 
   test('v2 → bad: rollout status times out, `rollout undo` to the recorded revision, healthy on v2, the run fails naming the rollout', async () => {
     // No migration here: a Job of a bad image would never start either (ImagePullBackOff).
-    const { message, report } = await deployFailure(
-      (await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue })).result(),
-    );
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue });
+    const { message, report } = await deployFailure(handle.result());
+    await recordHistory(temporal, handle.workflowId, 'deploy-k8s-rolled-back');
     assert.match(message, /failed at rollout: kubectl rollout status: .*rolled back to ragops-test\/api:v2, healthy/);
     assert.equal(report.outcome, 'rolled back');
     assert.equal(imageOf(kube, 'api'), 'ragops-test/api:v2');

@@ -18,6 +18,7 @@ import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js
 import { selectedByKeepRules } from './support/retention-oracle.js';
 import { lastDrill, objectsOf, putAll, syntheticBackup, type SyntheticBackup } from './support/synthetic-backups.js';
 import { exportHistoryJson, startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { recordHistory } from './support/histories.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -160,6 +161,7 @@ describe('pruneBackups runbook', () => {
 
     const handle = await startPrune(temporal.client, { stack: 'prod' }, { taskQueue });
     const report = await handle.result();
+    await recordHistory(temporal, handle.workflowId, 'prune-120-daily');
     assert.deepEqual(expectedPlan(report), expected);
     assert.deepEqual(idsOf(report.kept), expected.kept);
     assert.deepEqual(idsOf(report.deleted), expected.deleted);

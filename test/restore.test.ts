@@ -13,6 +13,7 @@ import { exactCounts, listDatabases, PG } from './support/postgres.js';
 import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { readManifest, s3Objects } from './support/verify.js';
+import { recordHistory } from './support/histories.js';
 
 describe('restore runbook', () => {
   let fixture: BackupFixture;
@@ -74,6 +75,7 @@ describe('restore runbook', () => {
     assert.deepEqual(await listDatabases('ragops_old_'), []);
     const history = await exportHistoryJson(fixture.temporal.client, workflowId);
     for (const secret of Object.values(fixture.secrets)) assert.ok(!history.includes(secret), 'a secret is in the restore history');
+    await recordHistory(fixture.temporal, workflowId, 'restore-new-targets');
   });
 
   test('replacing an existing database or collection without the matching confirm is refused before anything is touched', async () => {

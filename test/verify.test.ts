@@ -15,6 +15,7 @@ import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/
 import { exportHistoryJson } from './support/temporal.js';
 import { readBuffer, readManifest, s3Objects, sha256Of } from './support/verify.js';
 import { backupKeys } from '../src/core/storeKeys.js';
+import { recordHistory } from './support/histories.js';
 
 type Stacks = { stacks: { prod: Record<string, unknown> & { postgres: Array<Record<string, unknown>> } } };
 
@@ -50,14 +51,18 @@ describe('verifyBackup: restore drills', () => {
   }
 
   const drillIds: string[] = [];
+  const failedDrillIds: string[] = [];
   async function runVerify(client: Client, taskQueue: string, input: VerifyInput): Promise<VerifyReport> {
     const handle = await client.workflow.start('verifyBackup', { taskQueue, workflowId: uniqueName('verify'), args: [input] });
     drillIds.push(handle.workflowId);
-    return (await handle.result()) as VerifyReport;
+    const report = (await handle.result()) as VerifyReport;
+    await recordHistory(fixture.temporal, handle.workflowId, `verify-${input.depth ?? 'restore'}-passed`);
+    return report;
   }
 
   async function failedDrill(taskQueue: string, input: VerifyInput): Promise<{ message: string; report: VerifyReport }> {
     const handle = await fixture.temporal.client.workflow.start('verifyBackup', { taskQueue, workflowId: uniqueName('verify'), args: [input] });
+    failedDrillIds.push(handle.workflowId);
     const failure = await handle.result().then(
       () => assert.fail('the drill passed'),
       (error: unknown) => error,
@@ -173,6 +178,7 @@ describe('verifyBackup: restore drills', () => {
 
     const { message } = await failedDrill(taskQueue, { stack: 'prod', backupId: backup.backupId, depth: 'restore' });
     assert.match(message, /app row counts: .*audit\.events: manifest \d+, restored \d+/);
+    await recordHistory(fixture.temporal, failedDrillIds.at(-1)!, 'verify-restore-failed');
     await assertNoScratchLeft();
   });
 
