@@ -1,44 +1,31 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackup } from '../src/client/api/runbooks.js';
-import { addBulkTable, pendingActivityBytes } from './support/crash.js';
-import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
-import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
+import { pendingActivityBytes } from './support/crash.js';
+import { spawnWorkerProcess, uniqueName, writeStacksFile } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { readManifest, restoreAndCount, s3Objects } from './support/verify.js';
 import { backupKeys } from '../src/core/storeKeys.js';
+import { useBackupSuite } from './support/suite.js';
 
-let fixture: BackupFixture;
-let dir: { path: string; remove(): Promise<void> };
-const workers: WorkerProcess[] = [];
-
-before(async () => {
-  fixture = await startBackupFixture({ documents: 20_000 });
-  dir = await tempDir('crash');
-  await addBulkTable(fixture.db);
-});
-after(async () => {
-  await Promise.allSettled(workers.map((worker) => worker.stop()));
-  await fixture?.stop();
-  await dir?.remove();
-});
+const suite = useBackupSuite('crash', { documents: 20_000, bulkRows: 1_000_000 });
 
 test('a worker killed with SIGKILL mid pg_dump: a new worker finishes the run, one dump, one manifest, no open uploads', async () => {
   const prefix = 'crash/';
-  const configPath = await writeStacksFile(dir.path, fixture.stacks({ store: 's3', prefix }));
+  const configPath = await writeStacksFile(suite.dir.path, suite.fixture.stacks({ store: 's3', prefix }));
   const taskQueue = uniqueName('crash');
   const start = () => {
-    const worker = spawnWorkerProcess({ address: fixture.temporal.address, taskQueue, configPath, env: fixture.secretEnv });
-    workers.push(worker);
+    const worker = spawnWorkerProcess({ address: suite.fixture.temporal.address, taskQueue, configPath, env: suite.fixture.secretEnv });
+    suite.workers.push(worker);
     return worker;
   };
 
   const first = start();
-  const handle = await startBackup(fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
+  const handle = await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
   let bytesAtKill = 0;
   for (let i = 0; i < 600 && bytesAtKill === 0; i += 1) {
-    bytesAtKill = await pendingActivityBytes(fixture.temporal.client, handle.workflowId, 'dumpPostgres');
+    bytesAtKill = await pendingActivityBytes(suite.fixture.temporal.client, handle.workflowId, 'dumpPostgres');
     if (bytesAtKill === 0) await sleep(100);
   }
   assert.ok(bytesAtKill > 0, `the dump never reported progress; worker output:\n${first.output()}`);
@@ -48,21 +35,21 @@ test('a worker killed with SIGKILL mid pg_dump: a new worker finishes the run, o
 
   const second = start();
   const report = await handle.result();
-  const objects = s3Objects(fixture.moto, fixture.bucket, prefix);
+  const objects = s3Objects(suite.fixture.moto, suite.fixture.bucket, prefix);
   const manifest = await readManifest(objects, report.manifestKey);
   const dumpKey = backupKeys.postgresDump('prod', report.backupId, 'app');
   assert.deepEqual(
-    (await fixture.moto.listKeys(fixture.bucket, prefix)).sort(),
+    (await suite.fixture.moto.listKeys(suite.fixture.bucket, prefix)).sort(),
     [prefix + dumpKey, prefix + report.manifestKey].sort(),
   );
-  assert.deepEqual(await fixture.moto.listUnfinishedUploads(fixture.bucket, prefix), []);
+  assert.deepEqual(await suite.fixture.moto.listUnfinishedUploads(suite.fixture.bucket, prefix), []);
   const dump = manifest.artifacts[0];
   assert.ok(dump?.component === 'postgres' && dump.size > bytesAtKill);
   assert.equal(dump.tables['public.bulk'], 1_000_000);
   assert.deepEqual(await restoreAndCount(objects, dump.key), dump.tables);
 
-  const history = await exportHistoryJson(fixture.temporal.client, handle.workflowId);
-  for (const secret of Object.values(fixture.secrets)) {
+  const history = await exportHistoryJson(suite.fixture.temporal.client, handle.workflowId);
+  for (const secret of Object.values(suite.fixture.secrets)) {
     assert.ok(!history.includes(secret), 'a secret is in the history');
     assert.ok(!first.output().includes(secret) && !second.output().includes(secret), 'a secret is in the worker log');
   }

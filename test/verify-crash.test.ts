@@ -1,47 +1,34 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackup } from '../src/client/api/runbooks.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
-import { addBulkTable, pendingActivityBytes } from './support/crash.js';
-import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
+import { pendingActivityBytes } from './support/crash.js';
 import { listDatabases } from './support/postgres.js';
-import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
+import { spawnWorkerProcess, uniqueName, writeStacksFile } from './support/ragops.js';
+import { useBackupSuite } from './support/suite.js';
 
-let fixture: BackupFixture;
-let dir: { path: string; remove(): Promise<void> };
-const workers: WorkerProcess[] = [];
-
-before(async () => {
-  fixture = await startBackupFixture({ documents: 10_000 });
-  dir = await tempDir('drill-crash');
-  await addBulkTable(fixture.db);
-});
-after(async () => {
-  await Promise.allSettled(workers.map((worker) => worker.stop()));
-  await fixture?.stop();
-  await dir?.remove();
-});
+const suite = useBackupSuite('drill-crash', { documents: 10_000, bulkRows: 1_000_000 });
 
 test('a worker killed with SIGKILL during a restore-depth drill: a new worker completes it, no scratch database or collection is left', async () => {
-  const configPath = await writeStacksFile(dir.path, fixture.stacks({ store: 's3', prefix: 'drill-crash/' }));
+  const configPath = await writeStacksFile(suite.dir.path, suite.fixture.stacks({ store: 's3', prefix: 'drill-crash/' }));
   const taskQueue = uniqueName('drill-crash');
   const start = () => {
-    const worker = spawnWorkerProcess({ address: fixture.temporal.address, taskQueue, configPath, env: fixture.secretEnv });
-    workers.push(worker);
+    const worker = spawnWorkerProcess({ address: suite.fixture.temporal.address, taskQueue, configPath, env: suite.fixture.secretEnv });
+    suite.workers.push(worker);
     return worker;
   };
   const first = start();
-  const backup = await (await startBackup(fixture.temporal.client, { stack: 'prod' }, { taskQueue })).result();
-  const handle = await fixture.temporal.client.workflow.start('verifyBackup', {
+  const backup = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod' }, { taskQueue })).result();
+  const handle = await suite.fixture.temporal.client.workflow.start('verifyBackup', {
     taskQueue,
     workflowId: uniqueName('drill'),
     args: [{ stack: 'prod', backupId: backup.backupId, depth: 'restore' }],
   });
   let bytesAtKill = 0;
   for (let i = 0; i < 900 && bytesAtKill === 0; i += 1) {
-    bytesAtKill = await pendingActivityBytes(fixture.temporal.client, handle.workflowId, 'drillPostgresRestore');
+    bytesAtKill = await pendingActivityBytes(suite.fixture.temporal.client, handle.workflowId, 'drillPostgresRestore');
     if (bytesAtKill === 0) await sleep(100);
   }
   assert.ok(bytesAtKill > 0, `the restore never reported progress; worker output:\n${first.output()}`);
@@ -54,6 +41,6 @@ test('a worker killed with SIGKILL during a restore-depth drill: a new worker co
   assert.equal(report.passed, true);
   assert.ok(report.checks.some((check) => check.name === 'row counts' && check.passed));
   assert.deepEqual(await listDatabases('ragops_drill_'), []);
-  const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
+  const qdrant = new QdrantClient({ url: suite.fixture.qdrant.url, apiKey: suite.fixture.qdrant.apiKey, checkCompatibility: false });
   assert.deepEqual((await qdrant.getCollections()).collections.map((c) => c.name).sort(), ['docs_v1', 'faq']);
 });
