@@ -1,5 +1,7 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
+import { cancellationInterceptor } from './activities/runtime/cancellation.js';
 import { createActivities, type ActivityDeps } from './activities/index.js';
 import { redactingActivityInterceptors } from './activities/runtime/redactErrors.js';
 import { ensureSearchAttributes } from './client/api/searchAttributes.js';
@@ -26,8 +28,19 @@ function installRuntime(metricsAddress: string | undefined): void {
   runtimeInstalled = true;
 }
 
+/** A client of the worker's own server and namespace, connected on first use (the lease activities need it). */
+export function lazyClient(connect: () => Promise<Connection>, namespace: string): { get(): Promise<Client>; close(): Promise<void> } {
+  let client: Promise<Client> | undefined;
+  return {
+    get: () => (client ??= connect().then((connection) => new Client({ connection, namespace }))),
+    async close() {
+      if (client) await (await client.catch(() => undefined))?.connection.close();
+    },
+  };
+}
+
 /** Builds a worker for the ragops task queue; `run()` it, and it stops on SIGINT/SIGTERM. */
-export async function createWorker(options: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection; taskQueue: string; namespace: string }> {
+export async function createWorker(options: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection; taskQueue: string; namespace: string; closeClient(): Promise<void> }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const stacks = await (options.activityDeps?.loadStacks ?? (() => loadStacksFile()))();
   log(`ragops worker: stacks file ${configPathFromEnv()} defines ${Object.keys(stacks.stacks).join(', ')}`);
@@ -40,6 +53,11 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     address: options.address ?? config.connectionOptions.address,
   });
   const taskQueue = options.taskQueue ?? taskQueueFromEnv();
+  const { address: _address, ...clientOptions } = config.connectionOptions;
+  const leaseClient = lazyClient(
+    () => Connection.connect({ ...clientOptions, address: options.address ?? config.connectionOptions.address } as Parameters<typeof Connection.connect>[0]),
+    namespace,
+  );
   try {
     const { created } = await ensureSearchAttributes(connection, namespace);
     if (created.length > 0) log(`ragops worker: created search attributes ${created.join(', ')} in namespace "${namespace}"`);
@@ -52,19 +70,20 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     namespace,
     taskQueue,
     workflowsPath,
-    activities: createActivities(options.activityDeps),
-    interceptors: { activity: [redactingActivityInterceptors] },
+    activities: createActivities({ temporalClient: leaseClient.get, ...options.activityDeps }),
+    interceptors: { activity: [redactingActivityInterceptors, cancellationInterceptor] },
     shutdownGraceTime: '30s',
   });
   log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);
-  return { worker, connection, taskQueue, namespace };
+  return { worker, connection, taskQueue, namespace, closeClient: leaseClient.close };
 }
 
 export async function runWorker(options: WorkerOptions = {}): Promise<void> {
-  const { worker, connection } = await createWorker(options);
+  const { worker, connection, closeClient } = await createWorker(options);
   try {
     await worker.run();
   } finally {
+    await closeClient();
     await connection.close();
   }
 }

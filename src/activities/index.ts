@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type { StacksFile } from '../config/stacks/index.js';
 import { createComposeActivities } from './compose/index.js';
 import { createHttpActivities } from './http/index.js';
@@ -6,12 +7,19 @@ import { createPlanActivities } from './plan/index.js';
 import { createPostgresActivities } from './postgres/index.js';
 import { createQdrantActivities } from './qdrant/index.js';
 import { createStoreActivities } from './store/index.js';
+import { createTemporalActivities } from './temporal/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
   loadStacks?: () => Promise<StacksFile>;
   pgBinDir?: string;
+  /** A client of the worker's own server and namespace, for the per-target leases. */
+  temporalClient?: () => Promise<Client>;
 }
+
+const noTemporalClient = (): Promise<Client> => {
+  throw new Error('this worker was built without a Temporal client (ActivityDeps.temporalClient), so runbooks cannot take their leases');
+};
 
 /** All activities, built from their dependencies so tests and the worker can inject them. */
 export function createActivities(deps: ActivityDeps = {}) {
@@ -23,6 +31,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createComposeActivities(),
     ...createKubernetesActivities(),
     ...createHttpActivities(),
+    ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
   };
 }
 

@@ -1,13 +1,16 @@
-import { ApplicationFailure, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
 import { type Artifact, type Manifest } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { formatBytes, mibPerSecond } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { StepTracker } from './lib/steps.js';
+import { withLeases } from './lib/leases.js';
+import { backupClaims } from '../core/leases.js';
+import type { BackupOptions } from '../config/inputs.js';
+import type { BackupPlan } from '../config/plan.js';
 import { runRetentionAfterBackup } from './pruneBackups.js';
 import { backupKeys } from '../core/storeKeys.js';
-import { backupIdFor } from '../core/runNames.js';
 
 export interface BackupReport {
   backupId: string;
@@ -33,16 +36,22 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
   const options = parseInput(backupInputSchema, rawInput, 'backup');
   const info = workflowInfo();
   const startedAt = new Date(info.startTime).toISOString();
-  const backupId = backupIdFor(info.startTime, info.runId);
   const steps = new StepTracker('backup', options.stack);
-  steps.setHeadline(`**backup** of stack \`${options.stack}\` → \`${backupId}\``);
 
   const plan = await steps.step(
     'plan',
     'resolve the stack',
-    () => quickActivities(`plan backup of ${options.stack}`).resolveBackupPlan({ options, backupId }),
+    () => quickActivities(`plan backup of ${options.stack}`).resolveBackupPlan({ options }),
     (p) => `${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s) → ${p.storeLocation}`,
   );
+  return withLeases(steps, 'backup', backupClaims(plan), () => backUp(options, info, startedAt, steps, plan));
+}
+
+/** The backup itself, once its targets are held. */
+async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: string, steps: StepTracker, plan: BackupPlan): Promise<BackupReport> {
+
+  const { backupId } = plan;
+  steps.setHeadline(`**backup** of stack \`${options.stack}\` → \`${backupId}\``);
 
   const artifacts: Artifact[] = [];
   for (const target of plan.postgres) {

@@ -3,3 +3,4 @@ export { pruneBackups } from './pruneBackups.js';
 export { verifyBackup } from './verifyBackup.js';
 export { restore } from './restore.js';
 export { deploy } from './deploy/index.js';
+export { lease } from './lease.js';

@@ -6,6 +6,10 @@ import { formatBytes } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { compareText, describePolicy, planRetention, planUploadCleanup, type BackupState, type UploadSummary } from '../core/retention.js';
 import { StepTracker } from './lib/steps.js';
+import { withLeases } from './lib/leases.js';
+import { pruneClaims } from '../core/leases.js';
+import type { PruneOptions } from '../config/inputs.js';
+import type { PruneTarget } from '../config/plan.js';
 
 export interface PruneReport {
   stack: string;
@@ -44,6 +48,11 @@ export async function pruneBackups(rawInput: unknown): Promise<PruneReport> {
     () => quickActivities(`resolve ${options.stack}`).resolvePruneTarget({ stack: options.stack }),
     (t) => `${describePolicy(t.retention)} → ${t.storeLocation}`,
   );
+  return withLeases(steps, 'pruneBackups', pruneClaims(target.stack), () => prune(options, steps, target));
+}
+
+/** The prune itself, once the stack's prune lease is held. */
+async function prune(options: PruneOptions, steps: StepTracker, target: PruneTarget): Promise<PruneReport> {
   const listing = await steps.step(
     'list',
     'list backups and unfinished uploads',

@@ -1,9 +1,11 @@
-import { workflowInfo } from '@temporalio/workflow';
 import { restoreInputSchema } from '../config/inputs.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { runDatabaseName, withBackupHeld } from './lib/resources.js';
+import { ownedDatabaseName } from '../core/runNames.js';
+import { withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
+import { withLeases } from './lib/leases.js';
+import { restoreClaims } from '../core/leases.js';
 
 export interface RestoreReport {
   stack: string;
@@ -30,10 +32,10 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s)`,
   );
   steps.setHeadline(`**restore** of backup \`${plan.backupId}\` (stack \`${plan.stack}\`) into stack \`${plan.targetStack}\``);
-  const { runId } = workflowInfo();
+  const stagingDatabaseFor = (label: string) => ownedDatabaseName('restore', plan.runTag, label);
 
   const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, postgres: [], qdrant: [], aliases: [] };
-  return withBackupHeld(
+  return withLeases(steps, 'restore', restoreClaims(plan), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'restore' },
     async () => {
@@ -51,9 +53,9 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
               backupId: plan.backupId,
               database: step.database,
               replace: step.replace,
-              stagingDatabase: runDatabaseName('restore', step.label),
-              oldDatabase: runDatabaseName('old', step.label),
-              runId,
+              stagingDatabase: stagingDatabaseFor(step.label),
+              oldDatabase: ownedDatabaseName('old', plan.runTag, step.label),
+              runTag: plan.runTag,
               mode: plan.mode,
             }),
           (r) => `${Object.keys(r.tables).length} tables, counts equal to the manifest`,
@@ -93,8 +95,8 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     async () => {
       // Staging databases are this run's own; a replaced original is never dropped here.
       for (const step of plan.postgres) {
-        await quickActivities('drop staging database').dropRunDatabase({ target: step.target, database: runDatabaseName('restore', step.label) });
+        await quickActivities('drop staging database').dropRunDatabase({ target: step.target, database: stagingDatabaseFor(step.label) });
       }
     },
-  );
+  ));
 }

@@ -4,8 +4,11 @@ import { type VerificationCheck, type Verification } from '../config/manifest.js
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { compactStamp } from '../core/format.js';
-import { recordChecks, runCollectionName, runDatabaseName, withBackupHeld } from './lib/resources.js';
+import { ownedCollectionName, ownedDatabaseName } from '../core/runNames.js';
+import { recordChecks, withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
+import { withLeases } from './lib/leases.js';
+import { verifyClaims } from '../core/leases.js';
 import { backupKeys } from '../core/storeKeys.js';
 
 export interface VerifyReport {
@@ -38,11 +41,14 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
   steps.setHeadline(`**verifyBackup** (${options.depth} depth) of stack \`${plan.stack}\`, backup \`${plan.backupId}\``);
 
   const artifacts = plan.manifest.artifacts;
+  // Named after this execution's tag (from the plan, so recorded): only such names are ever dropped.
+  const scratchDatabaseFor = (label: string) => ownedDatabaseName('drill', plan.runTag, label);
+  const scratchCollectionFor = (collection: string, method: string) => ownedCollectionName(plan.runTag, collection, method[0]!);
   const scratchCollections = artifacts
     .filter((a) => a.component === 'qdrant')
-    .flatMap((a) => plan.drill.qdrantRecovery.map((method) => runCollectionName(a.name, method[0]!)));
+    .flatMap((a) => plan.drill.qdrantRecovery.map((method) => scratchCollectionFor(a.name, method)));
 
-  const checks = await withBackupHeld(
+  const checks = await withLeases(steps, 'verifyBackup', verifyClaims(plan.stack), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'verifyBackup' },
     async () => {
@@ -62,7 +68,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
       for (const artifact of artifacts) {
         if (artifact.component === 'postgres') {
           const target = plan.postgresTargets[artifact.name]!;
-          const scratchDatabase = runDatabaseName('drill', artifact.name);
+          const scratchDatabase = scratchDatabaseFor(artifact.name);
           found.push(
             ...(await recordChecks(steps, 'restore', `restore ${artifact.name} into ${scratchDatabase}`, artifact, () =>
               streamingActivities(`restore drill ${artifact.name}`).drillPostgresRestore({ target, store: plan.store, artifact, scratchDatabase, mode: plan.drill }),
@@ -70,7 +76,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
           );
         } else {
           for (const method of plan.drill.qdrantRecovery) {
-            const scratchCollection = runCollectionName(artifact.name, method[0]!);
+            const scratchCollection = scratchCollectionFor(artifact.name, method);
             found.push(
               ...(await recordChecks(steps, 'restore', `recover ${artifact.name} into ${scratchCollection} (${method})`, artifact, () =>
                 streamingActivities(`restore drill ${artifact.name} (${method})`).drillQdrantRestore({
@@ -94,11 +100,11 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
       const activities = quickActivities('drop scratch targets');
       for (const artifact of artifacts) {
         if (artifact.component !== 'postgres') continue;
-        await activities.dropRunDatabase({ target: plan.postgresTargets[artifact.name]!, database: runDatabaseName('drill', artifact.name) });
+        await activities.dropRunDatabase({ target: plan.postgresTargets[artifact.name]!, database: scratchDatabaseFor(artifact.name) });
       }
       for (const collection of scratchCollections) await activities.deleteRunCollection({ qdrant: plan.qdrant!, collection });
     },
-  );
+  ));
 
   const passed = checks.every((check) => check.passed);
   const verification: Verification = {

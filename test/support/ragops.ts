@@ -1,5 +1,6 @@
 // Runs ragops workers for tests: in this process (fast, shares a workflow bundle) or as a
 // real child process that a test can SIGKILL.
+import { Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { cancellationInterceptor } from '../../src/activities/runtime/cancellation.js';
 import { createActivities } from '../../src/activities/index.js';
 import { redactingActivityInterceptors } from '../../src/activities/runtime/redactErrors.js';
 import { parseStacksFile } from '../../src/config/load.js';
-import { workflowsPath } from '../../src/worker.js';
+import { lazyClient, workflowsPath } from '../../src/worker.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -49,18 +51,20 @@ export interface RunningWorker {
 export async function startWorker(options: { address: string; taskQueue: string; stacksText: string }): Promise<RunningWorker> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: options.address });
+  const client = lazyClient(() => Connection.connect({ address: options.address }), 'default');
   const worker = await Worker.create({
     connection,
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ loadStacks: async () => parseStacksFile(options.stacksText, 'test stacks') }),
-    interceptors: { activity: [redactingActivityInterceptors] },
+    activities: createActivities({ loadStacks: async () => parseStacksFile(options.stacksText, 'test stacks'), temporalClient: client.get }),
+    interceptors: { activity: [redactingActivityInterceptors, cancellationInterceptor] },
   });
   const running = worker.run();
   return {
     async stop() {
       worker.shutdown();
       await running;
+      await client.close();
       await connection.close();
     },
   };

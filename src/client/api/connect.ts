@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporalConnectConfig } from '../../config/temporal.js';
+import { workflowUiUrl } from '../../core/webUi.js';
 
 export interface Connected {
   client: Client;
@@ -21,7 +22,5 @@ export async function connectClient(overrides: { address?: string; namespace?: s
 
 /** Link to a run in the Web UI (RAGOPS_UI_URL, default the dev server's http://localhost:8233). */
 export function webUiUrl(namespace: string, workflowId: string, runId?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = (env.RAGOPS_UI_URL ?? 'http://localhost:8233').replace(/\/$/, '');
-  const path = `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId ? `${path}/${encodeURIComponent(runId)}` : path;
+  return workflowUiUrl(env.RAGOPS_UI_URL, namespace, workflowId, runId);
 }

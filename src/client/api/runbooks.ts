@@ -1,4 +1,4 @@
-import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
 import {
@@ -15,9 +15,9 @@ import {
 } from '../../config/inputs.js';
 import { formatIssues } from '../../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
-import { compactStamp } from '../../core/format.js';
 import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
 import type { backup, deploy, pruneBackups, restore, verifyBackup } from '../../workflows/index.js';
+import { webUiUrl } from './connect.js';
 
 export class InvalidInput extends Error {
   override name = 'InvalidInput';
@@ -43,6 +43,46 @@ export function runbookSearchAttributes(runbook: string, stack: string): SearchA
   ];
 }
 
+/** Refused at start: a run of the same runbook on the same target is still going. */
+export class RunInProgress extends Error {
+  override name = 'RunInProgress';
+  constructor(
+    message: string,
+    readonly workflowId: string,
+    readonly runId?: string,
+    readonly url?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One workflow id per runbook and target, so the server itself refuses a second run. */
+export const runbookWorkflowIds = {
+  backup: (input: { stack: string }) => `backup-${input.stack}`,
+  verifyBackup: (input: { stack: string }) => `verify-${input.stack}`,
+  pruneBackups: (input: { stack: string }) => `prune-${input.stack}`,
+  restore: (input: { stack: string; targetStack?: string }) => `restore-${input.targetStack ?? input.stack}`,
+  deploy: (input: { stack: string; service: string }) => `deploy-${input.stack}-${input.service}`,
+};
+
+/** Names the run that holds the id: its run id, what it is doing, since when, and its Web UI link. */
+async function refusal(client: Client, workflowId: string): Promise<RunInProgress> {
+  const namespace = client.options.namespace;
+  const described = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
+  const url = webUiUrl(namespace, workflowId, described?.runId);
+  const summary = described ? await described.staticSummary().catch(() => undefined) : undefined;
+  const what = described ? `${described.type} run ${described.runId}${summary ? ` (${summary})` : ''}, started ${described.startTime.toISOString()}` : 'a run';
+  return new RunInProgress(
+    `refused: ${workflowId} is already running — ${what}. Follow it at ${url}; wait for it to finish, or cancel it (temporal workflow cancel --workflow-id ${workflowId}) and start again`,
+    workflowId,
+    described?.runId,
+    url,
+  );
+}
+
 export interface StartOptions {
   taskQueue?: string;
   workflowId?: string;
@@ -50,22 +90,30 @@ export interface StartOptions {
 
 type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy;
 
-function start<W extends Runbook>(
+async function start<W extends Runbook>(
   client: Client,
   runbook: string,
-  idPrefix: string,
+  workflowId: string,
   input: { stack: string },
   summary: string,
   options: StartOptions,
   extraSearchAttributes: SearchAttributePair[] = [],
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
-  return client.workflow.start<W>(runbook, {
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    workflowId: options.workflowId ?? `${idPrefix}-${input.stack}-${compactStamp(new Date())}`,
-    args: [input] as Parameters<W>,
-    typedSearchAttributes: [...runbookSearchAttributes(runbook, input.stack), ...extraSearchAttributes],
-    staticSummary: summary,
-  });
+  const id = options.workflowId ?? workflowId;
+  try {
+    return await client.workflow.start<W>(runbook, {
+      taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      workflowId: id,
+      // A closed run's id may be reused (the default reuse policy); a running one refuses.
+      workflowIdConflictPolicy: 'FAIL',
+      args: [input] as Parameters<W>,
+      typedSearchAttributes: [...runbookSearchAttributes(runbook, input.stack), ...extraSearchAttributes],
+      staticSummary: summary,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw await refusal(client, id);
+    throw error;
+  }
 }
 
 export function backupSummary(input: BackupInput): string {
@@ -78,26 +126,26 @@ export function verifySummary(input: VerifyInput): string {
 }
 
 export function startBackup(client: Client, input: BackupInput, options: StartOptions = {}) {
-  return start<typeof backup>(client, 'backup', 'backup', checkBackupInput(input), backupSummary(input), options);
+  return start<typeof backup>(client, 'backup', runbookWorkflowIds.backup(input), checkBackupInput(input), backupSummary(input), options);
 }
 
 export function startPrune(client: Client, input: PruneInput, options: StartOptions = {}) {
   const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`;
-  return start<typeof pruneBackups>(client, 'pruneBackups', 'prune', checkPruneInput(input), summary, options);
+  return start<typeof pruneBackups>(client, 'pruneBackups', runbookWorkflowIds.pruneBackups(input), checkPruneInput(input), summary, options);
 }
 
 export function startVerify(client: Client, input: VerifyInput, options: StartOptions = {}) {
-  return start<typeof verifyBackup>(client, 'verifyBackup', 'verify', checkVerifyInput(input), verifySummary(input), options);
+  return start<typeof verifyBackup>(client, 'verifyBackup', runbookWorkflowIds.verifyBackup(input), checkVerifyInput(input), verifySummary(input), options);
 }
 
 export function startRestore(client: Client, input: RestoreInput, options: StartOptions = {}) {
   const summary = `restore of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}${input.targetStack ? ` into ${input.targetStack}` : ''}`;
-  return start<typeof restore>(client, 'restore', 'restore', checkRestoreInput(input), summary, options);
+  return start<typeof restore>(client, 'restore', runbookWorkflowIds.restore(input), checkRestoreInput(input), summary, options);
 }
 
 export function startDeploy(client: Client, input: DeployInput, options: StartOptions = {}) {
   const summary = `deploy ${input.image} to ${input.service} of stack ${input.stack}${input.strategy === 'blueGreen' ? ' (blue-green)' : ''}`;
-  return start<typeof deploy>(client, 'deploy', `deploy-${input.service}`, checkDeployInput(input), summary, options, [
+  return start<typeof deploy>(client, 'deploy', runbookWorkflowIds.deploy(input), checkDeployInput(input), summary, options, [
     { key: RagopsService, value: input.service },
     { key: RagopsImage, value: input.image },
   ]);

@@ -4,6 +4,8 @@ import { quickActivities } from '../lib/activities.js';
 import { parseInput } from '../lib/input.js';
 import { RagopsImage, RagopsService } from '../../core/searchAttributes.js';
 import { StepTracker } from '../lib/steps.js';
+import { withLeases } from '../lib/leases.js';
+import { deployClaims } from '../../core/leases.js';
 import { deployBlueGreen } from './blueGreen.js';
 import { statusQuery, type DeployReport } from './report.js';
 import { deployRolling } from './rolling.js';
@@ -23,8 +25,9 @@ export async function deploy(rawInput: unknown): Promise<DeployReport> {
   steps.setHeadline(`**deploy** of \`${plan.image}\` to ${plan.service} (stack \`${plan.stack}\`, ${plan.target.type}, ${options.strategy})`);
   const report: DeployReport = { stack: plan.stack, service: plan.service, image: plan.image, strategy: options.strategy, target: plan.target.type, checks: [], outcome: 'running' };
   setHandler(statusQuery, () => report);
-  if (options.strategy === 'blueGreen') return deployBlueGreen(plan, options, steps, report);
-  return deployRolling(plan, options, steps, report);
+  return withLeases(steps, 'deploy', deployClaims(plan.stack, plan.service), () =>
+    options.strategy === 'blueGreen' ? deployBlueGreen(plan, options, steps, report) : deployRolling(plan, options, steps, report),
+  );
 }
 
 export { rollbackSignal, statusQuery, type DeployReport } from './report.js';

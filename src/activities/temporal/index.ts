@@ -1,0 +1,1 @@
+export { createTemporalActivities, type LeaseHolderRef, type TemporalDeps } from './leases.js';

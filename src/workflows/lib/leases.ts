@@ -1,0 +1,26 @@
+import { CancellationScope, workflowInfo } from '@temporalio/workflow';
+import { normalizeClaims, type LeaseClaim } from '../../core/leases.js';
+import { quickActivities } from './activities.js';
+import type { StepTracker } from './steps.js';
+
+/**
+ * Holds the leases on the run's targets while `work` runs: a step "lease" takes them all or
+ * fails TargetBusy naming the run that holds one, before anything is touched; they are
+ * released afterwards whatever happened, also when the run is cancelled.
+ */
+export async function withLeases<T>(steps: StepTracker, runbook: string, claims: LeaseClaim[], work: () => Promise<T>): Promise<T> {
+  const { workflowId, runId } = workflowInfo();
+  const holder = { workflowId, runId, runbook };
+  const wanted = normalizeClaims(claims);
+  const { targets } = await steps.step(
+    'lease',
+    `hold ${wanted.length} target(s)`,
+    () => quickActivities(`lease ${wanted.map((c) => c.target).join(', ')}`).acquireLeases({ claims: wanted, holder }),
+    ({ targets: held }) => held.join(', '),
+  );
+  try {
+    return await work();
+  } finally {
+    await CancellationScope.nonCancellable(() => quickActivities('release leases').releaseLeases({ targets, holder: { workflowId } }));
+  }
+}
