@@ -13,8 +13,10 @@ import { createTestDatabase, seedRagDatabase, type TestDatabase } from './suppor
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { readManifest, restoreAndCount, s3Objects } from './support/verify.js';
 
-// How long the server stays down: long enough that polls, heartbeats and the dump's
-// completion meet a dead server, as in a real restart.
+// How long the server stays down: long enough that polls and heartbeats meet a dead server.
+// RAGOPS_TEST_SERVER_DOWN_MS=60000 plays a one-minute restart: the dump then finishes while
+// the server is down, the SDK drops its completion after ~10 s of retries, and the activity
+// runs again after its heartbeat timeout; the worker's polls retry without giving up.
 const DOWN_MS = Number(process.env.RAGOPS_TEST_SERVER_DOWN_MS ?? 2_000);
 const BUCKET = 'ragops-backups';
 const PREFIX = 'restart/';
