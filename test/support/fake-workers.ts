@@ -1,6 +1,7 @@
 // A dev server and workers whose activities are fakes: for tests of workflow logic alone.
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.js';
+import { createTemporalActivities } from '../../src/activities/temporal/index.js';
 import { workflowsPath } from '../../src/worker.js';
 import { quietRuntime, uniqueName } from './ragops.js';
 import { startTestTemporal, type TestTemporal } from './temporal.js';
@@ -20,7 +21,9 @@ export async function startFakeWorkerEnv(): Promise<FakeWorkerEnv> {
     temporal,
     async withFakeWorker(activities, run) {
       const taskQueue = uniqueName('fake');
-      const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities });
+      // The leases are real (lease workflows on the dev server): runbooks take them after their plan step.
+      const leases = createTemporalActivities({ temporalClient: async () => temporal.client });
+      const worker = await Worker.create({ connection, taskQueue, workflowsPath, activities: { ...leases, ...activities } });
       return worker.runUntil(run(taskQueue));
     },
     async stop() {
