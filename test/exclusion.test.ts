@@ -2,9 +2,11 @@
 // start, and leases (one lock workflow per target) hold runs started with any id to the same
 // rule. Real Temporal dev server, in-process worker, real Postgres, the Kubernetes stand-in.
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { RunInProgress, startBackup, startDeploy } from '../src/client/api/runbooks.js';
@@ -15,6 +17,8 @@ import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 import { kubernetesStacks, seedCluster } from './support/k8s-stack.js';
 import { PG } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+
+const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
 
 /** The failure of a run that must fail: its type and message (the root cause's). */
 async function failureOf(result: Promise<unknown>): Promise<{ type?: string; message: string }> {
@@ -110,6 +114,16 @@ describe('exclusion: one run per target at a time', () => {
     assert.match(refused.message, /deploy-prod-web is already running — deploy run /);
     assert.ok(refused.message.includes(first.firstExecutionRunId), refused.message);
     assert.ok(refused.message.includes(`/namespaces/default/workflows/deploy-prod-web/${first.firstExecutionRunId}`), refused.message);
+
+    // The operator's view: `ragops deploy run` of the same service exits non-zero naming the run and its link.
+    const cli = await execa(
+      process.execPath,
+      [RAGOPS, 'deploy', 'run', '--stack', 'prod', '--service', 'web', '--image', 'ragops-test/api:v3', '--strategy', 'blueGreen', '--task-queue', taskQueue],
+      { env: { TEMPORAL_ADDRESS: fixture.temporal.address, TEMPORAL_NAMESPACE: 'default', RAGOPS_UI_URL: 'http://ui.test:8233' }, reject: false, all: true },
+    );
+    assert.notEqual(cli.exitCode, 0, cli.all);
+    assert.match(cli.all ?? '', /ragops: refused: deploy-prod-web is already running — deploy run /);
+    assert.ok(cli.all?.includes(`http://ui.test:8233/namespaces/default/workflows/deploy-prod-web/${first.firstExecutionRunId}`), cli.all);
 
     // `temporal workflow start` with an arbitrary id: the lease refuses it.
     const otherId = uniqueName('manual-deploy');

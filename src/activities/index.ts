@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { StacksFile } from '../config/stacks/index.js';
 import { createComposeActivities } from './compose/index.js';
 import { createHttpActivities } from './http/index.js';
@@ -18,7 +19,7 @@ export interface ActivityDeps {
 }
 
 const noTemporalClient = (): Promise<Client> => {
-  throw new Error('this worker was built without a Temporal client (ActivityDeps.temporalClient), so runbooks cannot take their leases');
+  throw ApplicationFailure.nonRetryable('this worker was built without a Temporal client (ActivityDeps.temporalClient), so runbooks cannot take their leases', 'ConfigError');
 };
 
 /** All activities, built from their dependencies so tests and the worker can inject them. */
