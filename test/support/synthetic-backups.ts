@@ -32,14 +32,17 @@ export function lastDrill(backup: SyntheticBackup, depth?: Drill['depth']): Dril
   return backup.drills.filter((drill) => !depth || drill.depth === depth).sort((a, b) => a.afterHours - b.afterHours).at(-1);
 }
 
-/** Every object of one backup, keyed under the stack as ragops lays them out. */
-export function objectsOf(stack: string, backup: SyntheticBackup): Array<{ key: string; body: string }> {
+/**
+ * Every object of one backup, keyed under the stack as ragops lays them out. `minimal` writes
+ * one artifact (the dump) instead of two, for histories of thousands of backups.
+ */
+export function objectsOf(stack: string, backup: SyntheticBackup, options: { minimal?: boolean } = {}): Array<{ key: string; body: string }> {
   const { backupId, time } = backup;
   const dump = { key: backupKeys.postgresDump(stack, backupId, 'app'), body: `fake pg_dump of ${backupId}\n` };
   const snapshot = { key: backupKeys.qdrantSnapshot(stack, backupId, 'docs'), body: `fake snapshot of ${backupId}\n`.repeat(3) };
   const sha = (body: string) => createHash('sha256').update(body).digest('hex');
   const at = (hours: number) => new Date(time.getTime() + hours * 3_600_000).toISOString();
-  const objects = [dump, snapshot];
+  const objects = options.minimal ? [dump] : [dump, snapshot];
   if (backup.manifest !== 'none') {
     const manifest = manifestSchema.parse({
       formatVersion: 1,
@@ -53,7 +56,7 @@ export function objectsOf(stack: string, backup: SyntheticBackup): Array<{ key: 
       artifacts: [
         { component: 'postgres', name: 'app', key: dump.key, size: dump.body.length, sha256: sha(dump.body), durationMs: 5, database: 'app', serverVersion: '15', pgDumpVersion: '15', tables: { 'public.t': 1 } },
         { component: 'qdrant', name: 'docs', key: snapshot.key, size: snapshot.body.length, sha256: sha(snapshot.body), durationMs: 5, pointsCount: 1, vectors: { size: 4 }, snapshotName: 's' },
-      ],
+      ].filter((artifact) => objects.some((object) => object.key === artifact.key)),
     });
     const body = backup.manifest === 'valid' ? JSON.stringify(manifest) : JSON.stringify({ ...manifest, formatVersion: 2 });
     objects.push({ key: backupKeys.manifest(stack, backupId), body });
@@ -80,12 +83,12 @@ export function objectsOf(stack: string, backup: SyntheticBackup): Array<{ key: 
   return objects;
 }
 
-export async function putAll(s3: S3Client, bucket: string, prefix: string, objects: Array<{ key: string; body: string }>): Promise<void> {
+export async function putAll(s3: S3Client, bucket: string, prefix: string, objects: Array<{ key: string; body: string }>, concurrency = 12): Promise<void> {
   const queue = [...objects];
   const worker = async () => {
     for (let object = queue.shift(); object; object = queue.shift()) {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + object.key, Body: object.body }));
     }
   };
-  await Promise.all(Array.from({ length: 12 }, worker));
+  await Promise.all(Array.from({ length: concurrency }, worker));
 }

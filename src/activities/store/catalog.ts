@@ -40,22 +40,53 @@ async function readJson(store: ArtifactStore, key: string): Promise<unknown> {
   return JSON.parse(await text(await store.get(key)));
 }
 
-/** Every backup set of a stack found in the store, newest first, complete or not. */
-export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
-  const byId = new Map<string, BackupListing & ObjectsOfBackup & { hasManifest: boolean }>();
-  for await (const object of store.list(`${stack}/`)) {
+/** Backups listed per page: each page's listings stay far below Temporal's 2 MB payload limit. */
+export const BACKUP_PAGE_SIZE = 1000;
+/** How many backups' manifests, evidence and locks are read at once. */
+const READ_CONCURRENCY = 8;
+
+export interface BackupPage {
+  /** In key order (oldest id first), at most `limit`. */
+  listings: BackupListing[];
+  /** The last backup id of this page, to pass as `after` for the next one; absent on the last page. */
+  next?: string;
+}
+
+type GroupedBackup = BackupListing & ObjectsOfBackup & { hasManifest: boolean };
+
+/**
+ * The store key right after every key of `backupId`: ids all have one length, and "0"
+ * sorts right after "/", so the next id's keys (and only they) come after it.
+ */
+const keyAfterBackup = (stack: string, backupId: string) => `${backupKeys.prefix(stack, backupId).slice(0, -1)}0`;
+
+/**
+ * One page of a stack's backup sets, complete or not: up to `limit` backup ids after
+ * `after`, in key order, each with its manifest, newest drills and locks read.
+ * `onProgress` hears how many keys were listed and backups read so far.
+ */
+export async function listBackupPage(
+  store: ArtifactStore,
+  stack: string,
+  options: { after?: string; limit?: number; onProgress?: (progress: { keysListed: number; backupsRead: number }) => void } = {},
+): Promise<BackupPage> {
+  const limit = options.limit ?? BACKUP_PAGE_SIZE;
+  const progress = { keysListed: 0, backupsRead: 0 };
+  const byId = new Map<string, GroupedBackup>();
+  let more = false;
+  const startAfter = options.after === undefined ? undefined : keyAfterBackup(stack, options.after);
+  for await (const object of store.list(`${stack}/`, { startAfter })) {
     const [backupId = '', ...rest] = object.key.slice(stack.length + 1).split('/');
     if (!backupIdPattern.test(backupId)) continue;
-    const listing = byId.get(backupId) ?? {
-      backupId,
-      objects: 0,
-      bytes: 0,
-      lastModified: object.lastModified.toISOString(),
-      locks: [],
-      verificationKeys: [],
-      lockKeys: [],
-      hasManifest: false,
-    };
+    let listing = byId.get(backupId);
+    if (!listing) {
+      if (byId.size >= limit) {
+        more = true;
+        break;
+      }
+      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], verificationKeys: [], lockKeys: [], hasManifest: false };
+      byId.set(backupId, listing);
+    }
     listing.objects += 1;
     listing.bytes += object.size;
     if (object.lastModified.toISOString() > listing.lastModified) listing.lastModified = object.lastModified.toISOString();
@@ -63,24 +94,49 @@ export async function listBackupsIn(store: ArtifactStore, stack: string): Promis
     if (path === 'manifest.json') listing.hasManifest = true;
     else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
     else if (path.startsWith('locks/')) listing.lockKeys.push(object.key);
-    byId.set(backupId, listing);
+    progress.keysListed += 1;
+    options.onProgress?.(progress);
   }
+  const groups = [...byId.values()];
+  const listings: BackupListing[] = new Array(groups.length);
+  let nextIndex = 0;
+  const reader = async () => {
+    for (let index = nextIndex++; index < groups.length; index = nextIndex++) {
+      listings[index] = await readDetails(store, stack, groups[index]!);
+      progress.backupsRead += 1;
+      options.onProgress?.(progress);
+    }
+  };
+  await Promise.all(Array.from({ length: READ_CONCURRENCY }, reader));
+  return { listings, next: more ? groups.at(-1)?.backupId : undefined };
+}
+
+async function readDetails(store: ArtifactStore, stack: string, group: GroupedBackup): Promise<BackupListing> {
+  const { verificationKeys, lockKeys, hasManifest, ...listing } = group;
+  if (hasManifest) {
+    const parsed = manifestSchema.safeParse(await readJson(store, backupKeys.manifest(stack, listing.backupId)).catch(() => undefined));
+    if (parsed.success) listing.manifest = parsed.data;
+    else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+  }
+  const sorted = verificationKeys.sort();
+  listing.lastVerification = await readVerification(store, sorted.at(-1));
+  listing.lastRestoreVerification = await readVerification(store, sorted.filter((key) => key.endsWith('-restore.json')).at(-1));
+  for (const key of lockKeys) {
+    const lock = backupLockSchema.safeParse(await readJson(store, key).catch(() => undefined));
+    if (lock.success) listing.locks.push(lock.data);
+  }
+  return listing;
+}
+
+/** Every backup set of a stack found in the store, newest first, complete or not. */
+export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
   const listings: BackupListing[] = [];
-  for (const { verificationKeys, lockKeys, hasManifest, ...listing } of byId.values()) {
-    if (hasManifest) {
-      const parsed = manifestSchema.safeParse(await readJson(store, backupKeys.manifest(stack, listing.backupId)).catch(() => undefined));
-      if (parsed.success) listing.manifest = parsed.data;
-      else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
-    }
-    const sorted = verificationKeys.sort();
-    listing.lastVerification = await readVerification(store, sorted.at(-1));
-    listing.lastRestoreVerification = await readVerification(store, sorted.filter((key) => key.endsWith('-restore.json')).at(-1));
-    for (const key of lockKeys) {
-      const lock = backupLockSchema.safeParse(await readJson(store, key).catch(() => undefined));
-      if (lock.success) listing.locks.push(lock.data);
-    }
-    listings.push(listing);
-  }
+  let after: string | undefined;
+  do {
+    const page = await listBackupPage(store, stack, { after });
+    listings.push(...page.listings);
+    after = page.next;
+  } while (after !== undefined);
   return listings.sort((a, b) => b.backupId.localeCompare(a.backupId));
 }
 

@@ -3,14 +3,35 @@ import { backupLockSchema } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { lockIsFresh, timeOfBackupId, type DrillSummary, type RetentionCandidate, type UploadSummary } from '../../core/retention.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { listBackupsIn, type BackupListing, type VerificationSummary } from './catalog.js';
+import { listBackupPage, type BackupListing, type VerificationSummary } from './catalog.js';
 import { withStore } from './open.js';
 import type { ArtifactStore, StoredObject } from './types.js';
 import { backupKeys } from '../../core/storeKeys.js';
 
+/** One page of a stack's retention candidates (see listBackupPage). */
 export interface PruneListing {
+  /** In key order (oldest id first); compact: counts and drill summaries, never manifests. */
   candidates: RetentionCandidate[];
+  /** The cursor for the next page; absent on the last page. */
+  next?: string;
+  /** The stack's unfinished uploads, listed with the first page only (empty on later ones). */
   unfinishedUploads: UploadSummary[];
+}
+
+export interface BackupToDelete {
+  backupId: string;
+  /** Had a manifest when listed: an incomplete backup whose manifest appeared since is left alone. */
+  complete: boolean;
+}
+
+/** How many backups of one batch are deleted at once. */
+const DELETE_CONCURRENCY = 4;
+
+/** Heartbeat details of deleteBackups: what a retry skips and where it resumes. */
+interface BatchProgress {
+  done: DeletedBackup[];
+  /** Objects and bytes already deleted of backups still in progress. */
+  partial: Record<string, { objects: number; bytes: number }>;
 }
 
 export interface DeletedBackup {
@@ -67,51 +88,117 @@ async function summarizeUploads(store: ArtifactStore, prefix: string): Promise<U
   return summaries;
 }
 
+/**
+ * Deletes one backup: the manifest first, so a half-deleted backup is never taken for a
+ * complete one, then every other object. A retry finds fewer objects and goes on from
+ * `counts`. A fresh lock, or a manifest that appeared on a backup listed as incomplete,
+ * leaves the backup alone.
+ */
+async function deleteOneBackup(
+  store: ArtifactStore,
+  stack: string,
+  { backupId, complete }: BackupToDelete,
+  counts: { objects: number; bytes: number },
+  onObject: (counts: { objects: number; bytes: number; remaining: number }) => void,
+  signal: AbortSignal,
+): Promise<DeletedBackup> {
+  const found: StoredObject[] = [];
+  for await (const object of store.list(backupKeys.prefix(stack, backupId))) found.push(object);
+  const inUse = await freshLockIn(store, found.filter((object) => object.key.startsWith(backupKeys.locksPrefix(stack, backupId))));
+  if (inUse) return { backupId, ...counts, skipped: `${inUse} (lock taken after the listing)` };
+  const manifestKey = backupKeys.manifest(stack, backupId);
+  const manifest = found.find((object) => object.key === manifestKey);
+  if (manifest && !complete) return { backupId, ...counts, skipped: 'a manifest appeared after the listing: the backup may have just finished' };
+
+  const ordered = manifest ? [manifest, ...found.filter((object) => object !== manifest)] : found;
+  for (const [index, object] of ordered.entries()) {
+    signal.throwIfAborted();
+    await store.delete(object.key);
+    counts.objects += 1;
+    counts.bytes += object.size;
+    onObject({ ...counts, remaining: ordered.length - index - 1 });
+  }
+  return { backupId, ...counts };
+}
+
 export function createCleanupActivities() {
   return {
-    /** Every backup prefix of the stack as a retention candidate, and the unfinished uploads under it. */
-    async listPruneCandidates({ store: storeConfig, stack }: { store: StoreConfig; stack: string }): Promise<PruneListing> {
+    /**
+     * One page of the stack's backup prefixes as retention candidates (up to BACKUP_PAGE_SIZE
+     * after `after`), heartbeating the backups read; the first page also lists the
+     * unfinished uploads under the stack.
+     */
+    async listPruneCandidates({ store: storeConfig, stack, after }: { store: StoreConfig; stack: string; after?: string }): Promise<PruneListing> {
       const progress = new ProgressHeartbeat(`list backups of ${stack}`);
+      const counts = { after: after ?? null, keysListed: 0, backupsRead: 0 };
       return withStore(storeConfig, (store) =>
         progress.during(
-          (async () => ({
-            candidates: (await listBackupsIn(store, stack)).map(toRetentionCandidate),
-            unfinishedUploads: await summarizeUploads(store, `${stack}/`),
-          }))(),
+          (async () => {
+            const page = await listBackupPage(store, stack, { after, onProgress: (seen) => Object.assign(counts, seen) });
+            return {
+              candidates: page.listings.map(toRetentionCandidate),
+              next: page.next,
+              unfinishedUploads: after === undefined ? await summarizeUploads(store, `${stack}/`) : [],
+            };
+          })(),
+          counts,
         ),
       );
     },
 
     /**
-     * Deletes one backup: the manifest first, so a half-deleted backup is never taken for a
-     * complete one, then every other object. A retry finds fewer objects and goes on; the
-     * counts carry over in the heartbeat details.
+     * Deletes a batch of backups (see deleteOneBackup), a few at a time. The heartbeat carries
+     * each finished backup's result and the counts of those in progress, so a retry skips
+     * the finished ones and the totals carry over. Results come in the order asked.
      */
-    async deleteBackup({ store: storeConfig, stack, backupId, complete }: { store: StoreConfig; stack: string; backupId: string; complete: boolean }): Promise<DeletedBackup> {
-      const progress = new ProgressHeartbeat(`delete ${backupId}`);
-      const counts = { objects: 0, bytes: 0, ...progress.previousDetails<{ objects: number; bytes: number }>() };
+    async deleteBackups({ store: storeConfig, stack, backups }: { store: StoreConfig; stack: string; backups: BackupToDelete[] }): Promise<{ results: DeletedBackup[] }> {
+      const progress = new ProgressHeartbeat(`delete ${backups.length} backup(s) of ${stack}`);
+      const previous = progress.previousDetails<Partial<BatchProgress>>();
+      const state: BatchProgress = { done: previous?.done ?? [], partial: previous?.partial ?? {} };
+      const beat = () => progress.beat({ done: state.done, partial: state.partial, remaining: backups.length - state.done.length }, true);
+      const finished = new Set(state.done.map((result) => result.backupId));
+      const queue = backups.filter((backup) => !finished.has(backup.backupId));
       return withStore(storeConfig, async (store) => {
-        progress.beat(counts, true);
-        const found: StoredObject[] = [];
-        for await (const object of store.list(backupKeys.prefix(stack, backupId))) found.push(object);
-        const inUse = await freshLockIn(store, found.filter((object) => object.key.startsWith(backupKeys.locksPrefix(stack, backupId))));
-        if (inUse) return { backupId, ...counts, skipped: `${inUse} (lock taken after the listing)` };
-        const manifestKey = backupKeys.manifest(stack, backupId);
-        const manifest = found.find((object) => object.key === manifestKey);
-        if (manifest && !complete) return { backupId, ...counts, skipped: 'a manifest appeared after the listing: the backup may have just finished' };
-
-        const ordered = manifest ? [manifest, ...found.filter((object) => object !== manifest)] : found;
-        for (const [index, object] of ordered.entries()) {
-          progress.signal.throwIfAborted();
-          await store.delete(object.key);
-          counts.objects += 1;
-          counts.bytes += object.size;
-          progress.beat({ ...counts, remaining: ordered.length - index - 1 }, true);
-        }
-        return { backupId, ...counts };
+        beat();
+        let failed = false;
+        const worker = async () => {
+          for (let backup = queue.shift(); backup && !failed; backup = queue.shift()) {
+            const { backupId } = backup;
+            const counts = { objects: 0, bytes: 0, ...state.partial[backupId] };
+            try {
+              const result = await deleteOneBackup(store, stack, backup, counts, ({ objects, bytes }) => {
+                state.partial[backupId] = { objects, bytes };
+                beat();
+              }, progress.signal);
+              delete state.partial[backupId];
+              state.done.push(result);
+              beat();
+            } catch (error) {
+              failed = true;
+              throw error;
+            }
+          }
+        };
+        // Every worker settles before the activity fails, so the last heartbeat counts every
+        // delete that completed and the store is not closed under a request in flight.
+        const outcomes = await Promise.allSettled(Array.from({ length: DELETE_CONCURRENCY }, worker));
+        const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+        if (failure) throw failure.reason;
+        const byId = new Map(state.done.map((result) => [result.backupId, result]));
+        return { results: backups.map((backup) => byId.get(backup.backupId)!) };
       });
     },
 
+    /** One backup alone (see deleteOneBackup); the counts carry over a retry in the heartbeat details. */
+    async deleteBackup({ store: storeConfig, stack, backupId, complete }: { store: StoreConfig; stack: string; backupId: string; complete: boolean }): Promise<DeletedBackup> {
+      const progress = new ProgressHeartbeat(`delete ${backupId}`);
+      const previous = progress.previousDetails<{ objects?: number; bytes?: number }>();
+      const counts = { objects: previous?.objects ?? 0, bytes: previous?.bytes ?? 0 };
+      return withStore(storeConfig, async (store) => {
+        progress.beat(counts, true);
+        return deleteOneBackup(store, stack, { backupId, complete }, counts, (details) => progress.beat(details, true), progress.signal);
+      });
+    },
     /** Aborts unfinished uploads (S3 multipart uploads, fs ".partial" files); one already gone counts as done. */
     async abortStaleUploads({ store: storeConfig, uploads }: { store: StoreConfig; uploads: UploadSummary[] }): Promise<{ aborted: number }> {
       const progress = new ProgressHeartbeat('abort stale uploads');

@@ -102,13 +102,14 @@ export class S3Store implements ArtifactStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
+  async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<StoredObject> {
     let continuationToken: string | undefined;
     do {
       const page = await this.client.send(
         new ListObjectsV2Command({
           Bucket: this.config.bucket,
           Prefix: this.objectKey(prefix),
+          StartAfter: options.startAfter === undefined ? undefined : this.objectKey(options.startAfter),
           ContinuationToken: continuationToken,
         }),
       );

@@ -24,7 +24,8 @@ export interface ArtifactStore {
   put(key: string, body: Readable, options?: { signal?: AbortSignal; contentType?: string }): Promise<void>;
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   exists(key: string): Promise<boolean>;
-  list(prefix: string): AsyncIterable<StoredObject>;
+  /** Objects under `prefix` in key order; with `startAfter`, only keys after it (S3 StartAfter). */
+  list(prefix: string, options?: { startAfter?: string }): AsyncIterable<StoredObject>;
   delete(key: string): Promise<void>;
   /** The object's path on this host, when the store is a local directory (no download needed). */
   localPath?(key: string): string;
