@@ -1,7 +1,7 @@
 // One run per target at a time: workflow ids per runbook and target refuse a second run at
 // start, and leases (one lock workflow per target) hold runs started with any id to the same
 // rule. Real Temporal dev server, in-process worker, real Postgres, the Kubernetes stand-in.
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -157,6 +157,26 @@ describe('exclusion: one run per target at a time', () => {
     const next = await startDeploy(client, { ...input, image: 'ragops-test/api:v2', rollbackWindowSeconds: 1 }, { taskQueue });
     const report = (await next.result()) as DeployReport;
     assert.equal(report.outcome, 'deployed');
+  });
+
+  test('the lease workflow: its validator rejects a malformed acquire; a held lease answers busy with its holders; release is idempotent', async () => {
+    const target = `test:${uniqueName('lease')}`;
+    const operation = () =>
+      new WithStartWorkflowOperation('lease', { workflowId: leaseWorkflowId(target), taskQueue, args: [], workflowIdConflictPolicy: 'USE_EXISTING' });
+    const acquire = (request: unknown) => client.workflow.executeUpdateWithStart('acquire', { args: [request], startWorkflowOperation: operation() });
+    await assert.rejects(acquire({ workflowId: 'a', runbook: 'backup', mode: 'both' }), (error: unknown) => {
+      assert.ok(error instanceof WorkflowUpdateFailedError, String(error));
+      assert.match(String((error.cause as Error | undefined)?.message), /invalid lease request: mode/);
+      return true;
+    });
+    assert.deepEqual(await acquire({ workflowId: 'a', runbook: 'backup', mode: 'shared' }), { granted: true });
+    assert.deepEqual(await acquire({ workflowId: 'b', runbook: 'backup', mode: 'shared' }), { granted: true });
+    const busy = (await acquire({ workflowId: 'c', runbook: 'restore', mode: 'exclusive' })) as { granted: boolean; blockers: Array<{ workflowId: string }> };
+    assert.equal(busy.granted, false);
+    assert.deepEqual(busy.blockers.map((h) => h.workflowId), ['a', 'b']);
+    const lease = client.workflow.getHandle(leaseWorkflowId(target));
+    for (const holder of ['a', 'a', 'b']) await lease.executeUpdate('release', { args: [{ workflowId: holder }] }).catch(() => undefined);
+    assert.deepEqual((await lease.result()).lastHolders.map((h: { workflowId: string }) => h.workflowId), ['a', 'b']);
   });
 
   test('two restores into one target database: the second fails TargetBusy', async () => {

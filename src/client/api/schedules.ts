@@ -9,6 +9,7 @@ import {
   checkVerifyInput,
   InvalidInput,
   runbookSearchAttributes,
+  runbookWorkflowIds,
   verifySummary,
 } from './runbooks.js';
 
@@ -61,7 +62,8 @@ export async function createRunbookSchedule<I extends { stack: string }>(client:
     action: {
       type: 'startWorkflow',
       workflowType: runbook,
-      workflowId: `${idPart}-${input.stack}-scheduled`,
+      // The server appends the action time; a run still going makes the next one skip (overlap SKIP), and its leases refuse other runs.
+      workflowId: `${runbookWorkflowIds[runbook](input)}-scheduled`,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
       args: [input],
       typedSearchAttributes: runbookSearchAttributes(runbook, input.stack),
