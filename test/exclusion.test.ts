@@ -145,6 +145,17 @@ describe('exclusion: one run per target at a time', () => {
     assert.deepEqual(lease.lastHolders.map((h: { workflowId: string }) => h.workflowId), ['deploy-prod-web']);
   });
 
+  test('a cancelled run releases its lease on the way out', async () => {
+    const input = { stack: 'prod', service: 'web', image: 'ragops-test/api:v3', strategy: 'blueGreen' as const, rollbackWindowSeconds: 600 };
+    const handle = await startDeploy(client, input, { taskQueue });
+    await waitForSwitch(client, handle.workflowId);
+    await handle.cancel();
+    await assert.rejects(handle.result(), WorkflowFailedError);
+    const lease = await client.workflow.getHandle(leaseWorkflowId('service:prod/web')).result();
+    assert.deepEqual(lease.lastHolders.map((h: { workflowId: string }) => h.workflowId), ['deploy-prod-web'], 'released, so the lease workflow finished');
+    assert.equal((await activityTypes(client, handle.workflowId)).at(-1), 'releaseLeases');
+  });
+
   test('a terminated holder does not block the next run', async () => {
     const input = { stack: 'prod', service: 'web', image: 'ragops-test/api:v3', strategy: 'blueGreen' as const, rollbackWindowSeconds: 600 };
     const crashedId = uniqueName('terminated-deploy');

@@ -14,11 +14,15 @@ export async function withLeases<T>(steps: StepTracker, runbook: string, claims:
   const { workflowId, runId } = workflowInfo();
   const holder = { workflowId, runId, runbook };
   const wanted = normalizeClaims(claims);
-  const { targets } = await steps.step(
-    'lease',
-    `hold ${wanted.length} target(s)`,
-    () => quickActivities(`lease ${wanted.map((c) => c.target).join(', ')}`).acquireLeases({ claims: wanted, holder }),
-    ({ targets: held }) => held.join(', '),
+  // Not cancellable: a cancel that arrived while the leases were being taken must still find
+  // them recorded here to release; the work below then stops at its first step.
+  const { targets } = await CancellationScope.nonCancellable(() =>
+    steps.step(
+      'lease',
+      `hold ${wanted.length} target(s)`,
+      () => quickActivities(`lease ${wanted.map((c) => c.target).join(', ')}`).acquireLeases({ claims: wanted, holder }),
+      ({ targets: held }) => held.join(', '),
+    ),
   );
   let continuing = false;
   try {
