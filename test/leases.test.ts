@@ -117,3 +117,16 @@ describe('lease targets', () => {
     );
   });
 });
+
+describe('workflow ids per runbook and target', () => {
+  test('one id per target: a second run of the same target collides, other targets do not', async () => {
+    const { runbookWorkflowIds } = await import('../src/client/api/runbooks.js');
+    assert.equal(runbookWorkflowIds.backup({ stack: 'prod' }), 'backup-prod');
+    assert.equal(runbookWorkflowIds.verifyBackup({ stack: 'prod' }), 'verify-prod');
+    assert.equal(runbookWorkflowIds.pruneBackups({ stack: 'prod' }), 'prune-prod');
+    assert.equal(runbookWorkflowIds.restore({ stack: 'prod' }), 'restore-prod');
+    assert.equal(runbookWorkflowIds.restore({ stack: 'prod', targetStack: 'drill' }), 'restore-drill');
+    assert.equal(runbookWorkflowIds.deploy({ stack: 'prod', service: 'api' }), 'deploy-prod-api');
+    assert.notEqual(runbookWorkflowIds.deploy({ stack: 'prod', service: 'api' }), runbookWorkflowIds.deploy({ stack: 'prod', service: 'web' }));
+  });
+});
