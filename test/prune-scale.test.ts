@@ -131,7 +131,16 @@ describe('pruneBackups at scale', () => {
       assert.ok(run.events.length < MAX_EVENTS_PER_RUN, `run ${index + 1} has ${run.events.length} events`);
       assert.ok(largest < 1024 * 1024, `run ${index + 1} has a ${largest}-byte payload`);
     }
-    const deleteActivities = runs.flatMap((run) => run.events).filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteBackups');
+    const all = runs.flatMap((run) => run.events);
+    const ms = (e: HistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const secondsIn = (type: string) =>
+      runs.reduce((total, { events }) => {
+        const scheduled = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).map((e) => [String(e.eventId), e]));
+        const completed = events.filter((e) => scheduled.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+        return total + completed.reduce((sum, e) => sum + (ms(e) - ms(scheduled.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId))!)) / 1000, 0);
+      }, 0);
+    console.log(`listing ${secondsIn('listPruneCandidates').toFixed(1)} s, deleting ${secondsIn('deleteBackups').toFixed(1)} s`);
+    const deleteActivities = all.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'deleteBackups');
     assert.equal(deleteActivities.length, batches, 'one activity per batch of deletions');
     const upserts = runs.flatMap((run) => run.events).filter((event) => event.upsertWorkflowSearchAttributesEventAttributes).length;
     assert.ok(upserts < 4 * (batches + 20), `${upserts} search-attribute upserts: a few per batch, not per backup`);

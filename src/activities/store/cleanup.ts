@@ -25,7 +25,7 @@ export interface BackupToDelete {
 }
 
 /** How many backups of one batch are deleted at once. */
-const DELETE_CONCURRENCY = 4;
+const DELETE_CONCURRENCY = 8;
 
 /** Heartbeat details of deleteBackups: what a retry skips and where it resumes. */
 interface BatchProgress {
