@@ -129,8 +129,8 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
   let retention: BackupReport['retention'];
   if (options.prune && plan.retention) {
     retention = await steps
-      .step('retention', 'apply the retention policy', () => runRetentionAfterBackup(plan.stack), (r) => `${r.deleted.length} deleted, ${r.kept.length} kept`)
-      .then((r) => ({ workflowId: `${info.workflowId}-prune`, deleted: r.deleted.length, kept: r.kept.length }))
+      .step('retention', 'apply the retention policy', () => runRetentionAfterBackup(plan.stack), (r) => `${r.total.deleted} deleted, ${r.total.kept} kept`)
+      .then((r) => ({ workflowId: `${info.workflowId}-prune`, deleted: r.total.deleted, kept: r.total.kept }))
       .catch((error: unknown) => {
         if (isCancellation(error)) throw error;
         return { error: error instanceof Error ? error.message : String(error) };
