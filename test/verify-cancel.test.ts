@@ -24,7 +24,13 @@ function activityEvents(events: HistoryEvent[], type: string) {
   const id = scheduled.eventId!.toString();
   const of = (attributes: { scheduledEventId?: Long | number | null } | null | undefined) => attributes?.scheduledEventId?.toString() === id;
   const cancelRequested = events.find((e) => of(e.activityTaskCancelRequestedEventAttributes));
-  const ended = events.find((e) => of(e.activityTaskCanceledEventAttributes) || of(e.activityTaskCompletedEventAttributes) || of(e.activityTaskFailedEventAttributes));
+  const ended = events.find(
+    (e) =>
+      of(e.activityTaskCanceledEventAttributes) ||
+      of(e.activityTaskCompletedEventAttributes) ||
+      of(e.activityTaskFailedEventAttributes) ||
+      of(e.activityTaskTimedOutEventAttributes),
+  );
   return { cancelRequested, ended };
 }
 type Long = { toString(): string };
@@ -45,7 +51,11 @@ describe('verifyBackup cancelled mid-step', () => {
   before(async () => {
     fixture = await startBackupFixture({ documents: 10_000 });
     client = fixture.temporal.client;
-    await addBulkTable(fixture.db);
+    // An index build pg_restore spends its time on, as real restores do (pg_trgm: no pgvector here).
+    await addBulkTable(fixture.db, 400_000);
+    const db = await fixture.db.client();
+    await db.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    await db.query('CREATE INDEX bulk_body_trgm ON bulk USING gin (body gin_trgm_ops)');
     const stacks = fixture.stacks({ store: 's3', prefix: 'cancel/' }) as { stacks: { prod: Record<string, unknown> } };
     stacks.stacks.prod.drill = { qdrantRecovery: 'upload' };
     worker = await startWorker({ address: fixture.temporal.address, taskQueue, stacksText: stringify(stacks) });
@@ -58,7 +68,7 @@ describe('verifyBackup cancelled mid-step', () => {
   });
 
   async function cancelAndWait(handle: WorkflowHandle): Promise<HistoryEvent[]> {
-    await handle.cancel();
+    await handle.cancel(); // a second request is harmless
     const failure = await handle.result().then(() => assert.fail('the cancelled drill succeeded'), (error: unknown) => error);
     assert.ok(failure instanceof WorkflowFailedError, String(failure));
     assert.match(String((failure.cause as Error | undefined)?.name), /CancelledFailure/);
@@ -77,41 +87,38 @@ describe('verifyBackup cancelled mid-step', () => {
     );
   }
 
-  test('while pg_restore runs: pg_restore is stopped first, then cleanup; no scratch database is left', async () => {
+  test('while pg_restore builds an index: pg_restore is stopped first, then cleanup; no scratch database is left', async () => {
     const handle = await client.workflow.start('verifyBackup', { taskQueue, workflowId: uniqueName('drill'), args: [{ stack: 'prod', backupId, depth: 'restore' }] });
-    let bytes = 0;
-    for (let i = 0; i < 600 && bytes === 0; i += 1) {
-      bytes = await pendingActivityBytes(client, handle.workflowId, 'drillPostgresRestore');
-      if (bytes === 0) await sleep(100);
-    }
-    assert.ok(bytes > 0, 'the restore never reported progress');
-    assert.equal((await listDatabases('ragops_drill_')).length, 1, 'the scratch database exists while pg_restore runs');
+    // Cancel as soon as the scratch database exists: the request reaches the activity with its
+    // next heartbeat (the SDK sends one every 8 s at this heartbeat timeout), mid index build.
+    for (let i = 0; i < 600 && (await listDatabases('ragops_drill_')).length === 0; i += 1) await sleep(50);
+    assert.equal((await listDatabases('ragops_drill_')).length, 1, 'the scratch database never appeared');
 
     const events = await cancelAndWait(handle);
     assertCleanupAfterCancelledActivity(events, 'drillPostgresRestore');
     assert.deepEqual(await listDatabases('ragops_drill_'), []);
   });
 
-  test('while a Qdrant recovery runs: the request is aborted first, then cleanup; no scratch collection is left', { skip: requiresStandin('a slow Qdrant') }, async () => {
-    fixture.qdrant.faults.delayMs = 1_500; // every request takes 1.5 s, so the recovery is caught in flight
+  test('while a snapshot upload waits on Qdrant: the request is aborted first, then cleanup; no scratch collection is left', { skip: requiresStandin('a slow Qdrant') }, async () => {
+    const { faults } = fixture.qdrant;
+    faults.requests.length = 0;
+    faults.delayMs = 10_000; // each request waits 10 s: the upload is still waiting when the cancel arrives
+    let handle: WorkflowHandle;
     try {
-      const handle = await client.workflow.start('verifyBackup', {
-        taskQueue,
-        workflowId: uniqueName('drill'),
-        args: [{ stack: 'prod', backupId: qdrantOnlyBackupId, depth: 'restore' }],
-      });
+      handle = await client.workflow.start('verifyBackup', { taskQueue, workflowId: uniqueName('drill'), args: [{ stack: 'prod', backupId: qdrantOnlyBackupId, depth: 'restore' }] });
       let uploading = false;
-      for (let i = 0; i < 300 && !uploading; i += 1) {
-        uploading = fixture.qdrant.faults.requests.some((r) => r.method === 'POST' && r.path.endsWith('/snapshots/upload'));
+      for (let i = 0; i < 600 && !uploading; i += 1) {
+        uploading = faults.requests.some((r) => r.method === 'POST' && r.path.endsWith('/snapshots/upload'));
         if (!uploading) await sleep(50);
       }
       assert.ok(uploading, 'the snapshot upload never started');
-      const events = await cancelAndWait(handle);
-      assertCleanupAfterCancelledActivity(events, 'drillQdrantRestore');
+      await handle.cancel();
     } finally {
-      fixture.qdrant.faults.delayMs = 0;
+      faults.delayMs = 0; // the cleanup after the cancellation is not slowed
     }
-    await sleep(2_000); // anything still in flight at the stand-in has landed by now
+    const events = await cancelAndWait(handle);
+    assertCleanupAfterCancelledActivity(events, 'drillQdrantRestore');
+    await sleep(11_000); // the abandoned upload's wait is over: had it not been aborted, it would have landed by now
     const qdrant = new QdrantClient({ url: fixture.qdrant.url, apiKey: fixture.qdrant.apiKey, checkCompatibility: false });
     assert.deepEqual((await qdrant.getCollections()).collections.map((c) => c.name).sort(), ['docs_v1', 'faq']);
   });

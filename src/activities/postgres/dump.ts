@@ -31,7 +31,8 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
           "SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version",
         );
         const { id: snapshotId, version: serverVersion } = exported.rows[0]!;
-        return await withStore(storeConfig, async (store) => {
+        // Beats all along: the dump streams, but the exact counts of big tables may outlast it.
+        return await progress.during(withStore(storeConfig, async (store) => {
           await store.discardUnfinished(key);
           const dump = streamCommand(pgDumpCommand(connection, snapshotId, deps.pgBinDir), { signal: progress.signal });
           const [stored, tables] = await Promise.all([
@@ -54,7 +55,7 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
             ...stored,
             durationMs: progress.elapsedMs(),
           };
-        });
+        }));
       } finally {
         await session.query('ROLLBACK').catch(() => undefined);
         await session.end().catch(() => undefined);

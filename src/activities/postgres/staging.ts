@@ -46,7 +46,7 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
       const { target, artifact, database, stagingDatabase, oldDatabase } = request;
       const marker = `ragops restore of ${request.backupId}/${artifact.name} by run ${request.runTag}`;
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${database}`);
-      return withPostgresAdmin(target, request.store, async ({ admin, connection, store }) => {
+      return progress.during(withPostgresAdmin(target, request.store, async ({ admin, connection, store }) => {
         const finish = async (replaced: boolean) => {
           await dropOwnedDatabase(admin, oldDatabase);
           return { database, tables: await countTablesIn(connection, database), replaced };
@@ -76,7 +76,7 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
         }
         await admin.query(`ALTER DATABASE ${quoteIdent(admin, stagingDatabase)} RENAME TO ${quoteIdent(admin, database)}`);
         return finish(replaced);
-      });
+      }));
     },
   };
 }

@@ -36,7 +36,7 @@ export function createQdrantDrillActivities() {
       const { qdrant, artifact, scratchCollection, method } = request;
       const progress = new ProgressHeartbeat(`restore drill ${artifact.name} (${method})`);
       const session = await openQdrant(qdrant);
-      return withStore(request.store, async (store) => {
+      return progress.during(withStore(request.store, async (store) => {
         await deleteOwnedCollection(session, qdrant, scratchCollection);
         try {
           const started = Date.now();
@@ -63,7 +63,7 @@ export function createQdrantDrillActivities() {
         } finally {
           await deleteOwnedCollection(session, qdrant, scratchCollection).catch(() => undefined);
         }
-      });
+      }));
     },
     /** Recovers a snapshot under `collection` (creating or, confirmed, replacing it) and checks the count. */
     async restoreQdrantCollection(request: QdrantRestoreRequest): Promise<{ collection: string; pointsCount: number }> {
@@ -71,7 +71,7 @@ export function createQdrantDrillActivities() {
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${collection}`);
       const session = await openQdrant(qdrant);
       await withStore(request.store, (store) => recoverSnapshot(session, qdrant, store, artifact, collection, request.method, progress));
-      const points = await countPoints(session, qdrant, collection);
+      const points = await progress.during(countPoints(session, qdrant, collection));
       if (points !== artifact.pointsCount) {
         throw ApplicationFailure.nonRetryable(
           `restored collection "${collection}" has ${points} points, the manifest says ${artifact.pointsCount}`,

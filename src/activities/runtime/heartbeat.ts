@@ -14,6 +14,7 @@ export interface ProgressDetails {
  */
 export class ProgressHeartbeat {
   private lastBeatAt = 0;
+  private lastDetails: Omit<ProgressDetails, 'step'> = {};
   private readonly startedAt = Date.now();
 
   constructor(private readonly step: string) {}
@@ -32,6 +33,7 @@ export class ProgressHeartbeat {
   }
 
   beat(details: Omit<ProgressDetails, 'step'> = {}, force = false): void {
+    this.lastDetails = details;
     const now = Date.now();
     if (!force && now - this.lastBeatAt < 1_000) return;
     this.lastBeatAt = now;
@@ -42,10 +44,15 @@ export class ProgressHeartbeat {
     this.beat({ bytes: bytesSoFar, mibPerSecond: mibPerSecond(bytesSoFar, this.elapsedMs()) });
   };
 
-  /** Beats on a timer while `work` waits on something that reports no progress of its own. */
-  async during<T>(work: Promise<T>, details: Omit<ProgressDetails, 'step'> = {}): Promise<T> {
-    this.beat(details, true);
-    const timer = setInterval(() => this.beat(details, true), 2_000);
+  /**
+   * Beats on a timer, repeating the latest progress, for as long as `work` runs: also while it
+   * waits on something that reports nothing (a child building indexes, a server restoring a
+   * snapshot, a count of a big table), so a heartbeat timeout means a dead worker, never a slow
+   * phase — and a cancellation request reaches the activity whatever it is doing.
+   */
+  async during<T>(work: Promise<T>, details?: Omit<ProgressDetails, 'step'>): Promise<T> {
+    this.beat(details ?? this.lastDetails, true);
+    const timer = setInterval(() => this.beat(this.lastDetails, true), 2_000);
     try {
       return await work;
     } finally {

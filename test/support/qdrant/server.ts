@@ -34,6 +34,9 @@ async function handle(standin: Standin, req: IncomingMessage, res: ServerRespons
   standin.faults.requests.push({ method, path: url.pathname });
   const body = await readBody(req);
   if (standin.faults.delayMs > 0) await sleep(standin.faults.delayMs);
+  // Like Qdrant's actix-web handlers, whose futures are dropped when the client goes away: a
+  // request abandoned while it waited has no effect.
+  if (req.socket.destroyed) return;
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
 
