@@ -95,8 +95,8 @@ describe('ragops CLI', () => {
       };
       const run = await ragops(['backup', 'run', '--stack', 'local', '--verify', 'checksum', '--wait'], { cwd: dir.path, env });
       assert.equal(run.exitCode, 0, run.all);
-      assert.match(run.all ?? '', /started backup backup-local-/);
-      assert.match(run.all ?? '', new RegExp(`http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/backup-local-`));
+      assert.match(run.all ?? '', /started backup backup-local\n/);
+      assert.match(run.all ?? '', new RegExp(`http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/backup-local/`));
       assert.match(run.all ?? '', /"checksumVerified": true/);
 
       const list = await ragops(['backup', 'list', '--stack', 'local'], { cwd: dir.path, env });

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { RunInProgress, startBackup, startDeploy } from '../src/client/api/runbooks.js';
 import { leaseWorkflowId } from '../src/core/leases.js';
@@ -15,7 +14,7 @@ import type { DeployReport } from '../src/workflows/deploy/index.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 import { kubernetesStacks, seedCluster } from './support/k8s-stack.js';
-import { PG } from './support/postgres.js';
+import { dropDatabaseIfExists } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 
 const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
@@ -77,10 +76,7 @@ describe('exclusion: one run per target at a time', () => {
   });
   after(async () => {
     await worker?.stop();
-    const admin = new pg.Client({ ...PG, database: 'postgres' });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${restoredDatabase} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabaseIfExists(restoredDatabase);
     await Promise.allSettled([fixture?.stop(), kube?.stop(), store?.remove()]);
   });
 

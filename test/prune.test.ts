@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import { startPrune } from '../src/client/api/runbooks.js';
 import { retentionSchema } from '../src/config/stacks/index.js';
 import type { PruneReport } from '../src/workflows/pruneBackups.js';
-import { startMoto, type TestMoto } from './support/moto.js';
+import { s3StoreConfig, startMoto, type TestMoto } from './support/moto.js';
 import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js';
 import { selectedByKeepRules } from './support/retention-oracle.js';
 import { lastDrill, objectsOf, putAll, syntheticBackup, type SyntheticBackup } from './support/synthetic-backups.js';
@@ -40,16 +40,7 @@ describe('pruneBackups runbook', () => {
     [temporal, moto] = await Promise.all([startTestTemporal(), startMoto()]);
     await moto.createBucket(bucket);
     Object.assign(process.env, { PRUNE_TEST_S3_ACCESS_KEY: 'prune-access-key', PRUNE_TEST_S3_SECRET_KEY: secretKey });
-    const store = {
-      type: 's3',
-      bucket,
-      prefix,
-      endpoint: moto.endpoint,
-      region: moto.region,
-      forcePathStyle: true,
-      accessKeyId: { env: 'PRUNE_TEST_S3_ACCESS_KEY' },
-      secretAccessKey: { env: 'PRUNE_TEST_S3_SECRET_KEY' },
-    };
+    const store = s3StoreConfig(moto, bucket, prefix, { accessKeyId: 'PRUNE_TEST_S3_ACCESS_KEY', secretAccessKey: 'PRUNE_TEST_S3_SECRET_KEY' });
     const stacksText = stringify({ stacks: { prod: { store, retention }, bare: { store } } });
     worker = await startWorker({ address: temporal.address, taskQueue, stacksText });
   });

@@ -9,7 +9,7 @@ import type { RestoreInput } from '../src/config/inputs.js';
 import type { BackupReport } from '../src/workflows/backup.js';
 import type { RestoreReport } from '../src/workflows/restore.js';
 import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
-import { exactCounts, listDatabases, PG } from './support/postgres.js';
+import { dropDatabaseIfExists, exactCounts, listDatabases, PG } from './support/postgres.js';
 import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
 import { readManifest, s3Objects } from './support/verify.js';
@@ -33,10 +33,7 @@ describe('restore runbook', () => {
   });
   after(async () => {
     await worker?.stop();
-    const admin = new pg.Client({ ...PG, database: 'postgres' });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${restoredDatabase} WITH (FORCE)`);
-    await admin.end();
+    await dropDatabaseIfExists(restoredDatabase);
     await fixture?.stop();
   });
 

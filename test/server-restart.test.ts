@@ -8,7 +8,7 @@ import { startBackup } from '../src/client/api/runbooks.js';
 import { findFreePort, startTemporalDevServer, type DevServer } from '../src/client/dev/devserver.js';
 import { backupKeys } from '../src/core/storeKeys.js';
 import { addBulkTable, pendingActivityBytes } from './support/crash.js';
-import { startMoto, type TestMoto } from './support/moto.js';
+import { s3StoreConfig, startMoto, type TestMoto } from './support/moto.js';
 import { createTestDatabase, seedRagDatabase, type TestDatabase } from './support/postgres.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { readManifest, restoreAndCount, s3Objects } from './support/verify.js';
@@ -56,17 +56,7 @@ test('the Temporal server killed (SIGKILL) and restarted on its database file mi
     stacks: {
       prod: {
         postgres: [{ name: 'app', host: '127.0.0.1', port: 5432, database: db.name, user: 'postgres', password: { env: 'TEST_PG_PASSWORD' } }],
-        store: {
-          type: 's3',
-          bucket: BUCKET,
-          prefix: PREFIX,
-          endpoint: moto.endpoint,
-          region: moto.region,
-          forcePathStyle: true,
-          accessKeyId: { env: 'TEST_S3_ACCESS_KEY' },
-          secretAccessKey: { env: 'TEST_S3_SECRET_KEY' },
-          partSizeMiB: 5,
-        },
+        store: s3StoreConfig(moto, BUCKET, PREFIX),
       },
     },
   });

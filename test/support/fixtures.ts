@@ -8,6 +8,7 @@ import { createTestDatabase, seedRagDatabase, type TestDatabase } from './postgr
 import type { QdrantStandin } from './qdrant/index.js';
 import { qdrantUnderTest, s3UnderTest, type QdrantUnderTest, type S3UnderTest } from './targets.js';
 import { startTestTemporal, type TestTemporal } from './temporal.js';
+import { s3StoreConfig } from './moto.js';
 
 export interface BackupFixture {
   temporal: TestTemporal;
@@ -101,17 +102,7 @@ export async function startBackupFixture(options: { documents: number }): Promis
           store:
             store === 'fs'
               ? { type: 'fs', path: fsPath }
-              : {
-                  type: 's3',
-                  bucket,
-                  prefix,
-                  endpoint: moto.endpoint,
-                  region: moto.region,
-                  forcePathStyle: true,
-                  accessKeyId: { env: 'TEST_S3_ACCESS_KEY' },
-                  secretAccessKey: { env: 'TEST_S3_SECRET_KEY' },
-                  partSizeMiB: 5,
-                },
+              : s3StoreConfig(moto, bucket, prefix),
         },
       },
     }),

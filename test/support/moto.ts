@@ -145,3 +145,23 @@ async function waitUntilAnswering(endpoint: string, hasExited: () => boolean): P
   }
   throw new Error(`no answer after 30 s (${lastError})`);
 }
+
+/** A stacks-file S3 store on this server, its keys referenced by the given environment variable names. */
+export function s3StoreConfig(
+  server: { endpoint: string; region: string },
+  bucket: string,
+  prefix: string,
+  env: { accessKeyId: string; secretAccessKey: string } = { accessKeyId: 'TEST_S3_ACCESS_KEY', secretAccessKey: 'TEST_S3_SECRET_KEY' },
+): Record<string, unknown> {
+  return {
+    type: 's3',
+    bucket,
+    prefix,
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    accessKeyId: { env: env.accessKeyId },
+    secretAccessKey: { env: env.secretAccessKey },
+    partSizeMiB: 5,
+  };
+}

@@ -161,3 +161,8 @@ export async function listDatabases(prefix: string): Promise<string[]> {
     return rows.map((row) => row.datname);
   });
 }
+
+/** Drops a database a test made under its own name (e.g. a restore target), if it is there. */
+export async function dropDatabaseIfExists(name: string): Promise<void> {
+  await withClient('postgres', (admin) => admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+}
