@@ -191,6 +191,7 @@ describe('backup runbook', () => {
         (error: unknown) => error as WorkflowFailedError,
       );
       assert.match(failure.cause?.message ?? '', /snapshot faq failed: .*collection "faq" failed its checksum/);
+      await recordHistory(suite.fixture.temporal, handle.workflowId, 'backup-checksum-mismatch');
       const keys = await suite.fixture.moto.listKeys(suite.fixture.bucket, prefix);
       assert.ok(!keys.some((key) => key.endsWith('manifest.json')), `no manifest expected, found ${keys.join(', ')}`);
       assert.ok(!keys.some((key) => key.endsWith('faq.snapshot')), 'the bad snapshot is not kept');

@@ -16,6 +16,7 @@ import { startKubeStandin, type KubeStandin } from './support/k8s/index.js';
 import { kubernetesStacks, seedCluster } from './support/k8s-stack.js';
 import { dropDatabaseIfExists } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+import { recordHistory } from './support/histories.js';
 
 const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
 
@@ -129,6 +130,7 @@ describe('exclusion: one run per target at a time', () => {
     assert.match(failure.message, /service:prod\/web is held by deploy run deploy-prod-web \(exclusive/);
     assert.ok(failure.message.includes(`/workflows/deploy-prod-web/${first.firstExecutionRunId}`), failure.message);
     assert.deepEqual(await activityTypes(client, otherId), ['resolveDeployPlan', 'acquireLeases']);
+    await recordHistory(fixture.temporal, otherId, 'deploy-target-busy');
     assert.deepEqual(
       (await client.workflow.getHandle(leaseWorkflowId('service:prod/web')).query<Array<{ workflowId: string }>>('holders')).map((h) => h.workflowId),
       ['deploy-prod-web'],
@@ -139,6 +141,8 @@ describe('exclusion: one run per target at a time', () => {
     // Released: the lease workflow finishes once nobody holds it.
     const lease = await client.workflow.getHandle(leaseWorkflowId('service:prod/web')).result();
     assert.deepEqual(lease.lastHolders.map((h: { workflowId: string }) => h.workflowId), ['deploy-prod-web']);
+    await recordHistory(fixture.temporal, 'deploy-prod-web', 'deploy-blue-green-rolled-back');
+    await recordHistory(fixture.temporal, leaseWorkflowId('service:prod/web'), 'lease-held-and-released');
   });
 
   test('a cancelled run releases its lease on the way out', async () => {
