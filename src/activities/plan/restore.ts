@@ -5,20 +5,16 @@ import type { SecretRef } from '../../config/secrets.js';
 import type { PostgresTarget, StackConfig } from '../../config/stacks/index.js';
 import type { PlanDeps } from './backup.js';
 import { invalidInput, stackFromInput, stacksLoader } from './stacks.js';
-import { listBackupsIn } from '../store/catalog.js';
+import { findManifest } from '../store/catalog.js';
 import { withStore } from '../store/open.js';
 import { newRunTag } from './runTag.js';
 
 /** The named backup, or the newest complete one; an incomplete backup is never chosen. */
 async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined): Promise<{ manifest: Manifest; storeLocation: string }> {
   return withStore(stack.store, async (store) => {
-    const listings = await listBackupsIn(store, stackName);
-    const chosen = backupId ? listings.find((listing) => listing.backupId === backupId) : listings.find((listing) => listing.manifest);
-    if (!chosen) {
-      throw invalidInput(backupId ? `backupId: no backup ${backupId} of stack "${stackName}" in ${store.location}` : `stack "${stackName}" has no complete backup in ${store.location}`);
-    }
-    if (!chosen.manifest) throw invalidInput(`backupId: backup ${chosen.backupId} is incomplete (${chosen.problem ?? 'no manifest'}); it cannot be verified or restored`);
-    return { manifest: chosen.manifest, storeLocation: store.location };
+    const found = await findManifest(store, stackName, backupId);
+    if ('refused' in found) throw invalidInput(found.refused);
+    return { manifest: found.manifest, storeLocation: store.location };
   });
 }
 

@@ -128,6 +128,46 @@ async function readDetails(store: ArtifactStore, stack: string, group: GroupedBa
   return listing;
 }
 
+/** The ids of a stack's backup sets (complete or not), newest first, from the key listing alone. */
+export async function backupIdsIn(store: ArtifactStore, stack: string): Promise<string[]> {
+  const ids = new Set<string>();
+  for await (const object of store.list(`${stack}/`)) {
+    const backupId = object.key.slice(stack.length + 1).split('/')[0] ?? '';
+    if (backupIdPattern.test(backupId)) ids.add(backupId);
+  }
+  return [...ids].sort().reverse();
+}
+
+export type ManifestLookup = { manifest: Manifest } | { refused: string };
+
+/**
+ * The named backup's manifest, or else the newest complete backup's: reads manifests newest
+ * first and stops at the first that parses, so choosing a backup never reads the whole catalog.
+ * An incomplete backup (no manifest, or one that does not parse) is never chosen.
+ */
+export async function findManifest(store: ArtifactStore, stack: string, backupId?: string): Promise<ManifestLookup> {
+  const manifestOf = async (id: string) => {
+    const raw = await readJson(store, backupKeys.manifest(stack, id)).catch((error: unknown) => {
+      if (error instanceof StoreObjectMissing) return undefined;
+      throw error;
+    });
+    return raw === undefined ? { missing: true as const } : manifestSchema.safeParse(raw);
+  };
+  if (backupId) {
+    const found = await manifestOf(backupId);
+    if ('success' in found && found.success) return { manifest: found.data };
+    const anyObject = await store.list(backupKeys.prefix(stack, backupId))[Symbol.asyncIterator]().next();
+    if (anyObject.done) return { refused: `backupId: no backup ${backupId} of stack "${stack}" in ${store.location}` };
+    const problem = 'missing' in found ? 'no manifest' : `manifest.json does not parse: ${found.error.issues[0]?.message ?? 'invalid'}`;
+    return { refused: `backupId: backup ${backupId} is incomplete (${problem}); it cannot be verified or restored` };
+  }
+  for (const id of await backupIdsIn(store, stack)) {
+    const found = await manifestOf(id);
+    if ('success' in found && found.success) return { manifest: found.data };
+  }
+  return { refused: `stack "${stack}" has no complete backup in ${store.location}` };
+}
+
 /** Every backup set of a stack found in the store, newest first, complete or not. */
 export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
   const listings: BackupListing[] = [];
