@@ -51,7 +51,9 @@ export class ProgressHeartbeat {
    * phase — and a cancellation request reaches the activity whatever it is doing.
    */
   async during<T>(work: Promise<T>, details?: Omit<ProgressDetails, 'step'>): Promise<T> {
-    this.beat(details ?? this.lastDetails, true);
+    // Without details of its own, the first beat waits for the timer: an empty heartbeat sent
+    // now would hold back the first real progress (the SDK sends one heartbeat per throttle window).
+    if (details) this.beat(details, true);
     const timer = setInterval(() => this.beat(this.lastDetails, true), 2_000);
     try {
       return await work;
