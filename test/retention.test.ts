@@ -126,6 +126,46 @@ describe('planRetention rules', () => {
     for (const decision of [...plan.kept, ...plan.deleted]) assert.ok(decision.reasons.length > 0, decision.backupId);
   });
 
+  test('an inconclusive drill says nothing of the backup: it stays good, keeps its restore-verified protection, and the plan says why', () => {
+    const inconclusive = (depth: 'checksum' | 'restore') => ({ depth, passed: false, outcome: 'inconclusive' as const, finishedAt: '2027-01-10T06:00:00.000Z' });
+    const failed = { ...passed('restore', false), outcome: 'failed' as const };
+    const newest = backup('2027-01-10T00:00Z', { lastInconclusive: inconclusive('restore') });
+    const protectedOld = backup('2026-06-01T00:00Z', { lastVerification: passed('restore'), lastRestoreVerification: passed('restore'), lastInconclusive: inconclusive('restore') });
+    const bad = backup('2027-01-09T00:00Z', { lastVerification: failed, lastRestoreVerification: failed });
+    const { kept, reasons, plan } = decide([newest, protectedOld, bad], '2027-01-11T00:00Z', { keepLast: 1, maxAgeDays: 30 });
+    assert.ok(kept(newest) && kept(protectedOld) && !kept(bad));
+    assert.match(reasons(newest), /keepLast 1: newest good backup #1/);
+    assert.match(reasons(newest), /last restore drill inconclusive \(2027-01-10T06:00:00\.000Z\): says nothing of the backup, not counted against it/);
+    assert.match(reasons(protectedOld), /protected: restore-verified/);
+    assert.match(reasons(bad), /last restore drill failed/);
+    assert.equal(plan.deleted[0]?.state, 'failed-verification');
+    // An inconclusive summary handed in as the last verification is not a failure either.
+    const alone = backup('2027-01-10T00:00Z', { lastVerification: inconclusive('checksum') });
+    assert.equal(decide([alone], '2027-01-11T00:00Z', { keepLast: 1 }).plan.kept[0]?.state, 'good');
+  });
+
+  test('fail closed: a backup with an evidence file or lock that could not be read is kept whatever the rules, says why, and does not count as good', () => {
+    const unreadableEvidence = backup('2026-01-01T00:00Z', { unreadable: ['drill evidence x/verifications/a-restore.json (does not parse: Invalid input)'] });
+    const unreadableLock = backup('2026-02-01T00:00Z', { complete: false, unreadable: ['lock x/locks/r.json (could not be read: InvalidObjectState)'] });
+    const newestButUnreadable = backup('2027-01-10T00:00Z', { unreadable: ['drill evidence y (could not be read: timeout)'] });
+    const good = backup('2027-01-09T00:00Z');
+    const { kept, reasons, plan } = decide([unreadableEvidence, unreadableLock, newestButUnreadable, good], '2027-01-11T00:00Z', { keepLast: 1, maxAgeDays: 5 });
+    assert.ok(kept(unreadableEvidence) && kept(unreadableLock) && kept(newestButUnreadable) && kept(good));
+    assert.equal(plan.deleted.length, 0);
+    assert.match(reasons(unreadableEvidence), /could not read drill evidence x\/verifications\/a-restore\.json \(does not parse: Invalid input\): kept, left for an operator/);
+    assert.match(reasons(unreadableLock), /could not read lock x\/locks\/r\.json/);
+    assert.match(reasons(good), /keepLast 1: newest good backup #1/, 'the unreadable newer backup does not take the keepLast place');
+    assert.equal(plan.kept.find((d) => d.backupId === newestButUnreadable.backupId)?.state, 'unreadable');
+  });
+
+  test('evidence written before outcomes (only `passed`) is read as before', () => {
+    const oldFailed = backup('2027-01-10T00:00Z', { lastVerification: passed('checksum', false) });
+    const oldPassed = backup('2026-01-10T00:00Z', { lastVerification: passed('restore'), lastRestoreVerification: passed('restore') });
+    const { kept, plan } = decide([oldFailed, oldPassed], '2027-01-11T00:00Z', { keepLast: 0 });
+    assert.ok(!kept(oldFailed) && kept(oldPassed));
+    assert.equal(plan.deleted[0]?.state, 'failed-verification');
+  });
+
   test('the plan is the same whatever the order of its input', () => {
     const backups = Array.from({ length: 40 }, (_, i) => backup(new Date(Date.UTC(2027, 0, 1) - i * 17 * HOUR).toISOString(), i % 7 === 0 ? { complete: false } : {}));
     const rules = { keepLast: 2, keepDaily: 4, keepWeekly: 3, keepMonthly: 2, leftoverGraceHours: 30 };

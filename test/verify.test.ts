@@ -100,7 +100,7 @@ describe('verifyBackup: restore drills', () => {
     const evidence = verificationSchema.parse(JSON.parse((await readBuffer(await objects.read(drill.evidenceKey))).toString()));
     assert.equal(evidence.passed, true);
     assert.equal(evidence.depth, 'restore');
-    assert.match(drill.evidenceKey, new RegExp(`^prod/${backup.backupId}/verifications/\\d{8}T\\d{6}Z-restore\\.json$`));
+    assert.match(drill.evidenceKey, new RegExp(`^prod/${backup.backupId}/verifications/\\d{8}T\\d{6}\\.\\d{3}Z-[a-z0-9]{8}-restore\\.json$`));
     const keys = await suite.fixture.moto.listKeys(suite.fixture.bucket, `${prefix}prod/${backup.backupId}/`);
     assert.ok(!keys.some((key) => key.includes('/locks/')), 'the backup is released');
     assert.equal((await sha256Of(await objects.read(backup.manifestKey))).sha256 !== '', true);

@@ -27,7 +27,11 @@ export const qdrantArtifactSchema = z.object({
   component: z.literal('qdrant'),
   ...artifactBase,
   name: collectionName,
+  /** Exact count right before the snapshot (older manifests: collection info's approximate count). */
   pointsCount: z.number().int().nonnegative(),
+  /** Exact counts right before and after the snapshot; the snapshot holds a count in between. */
+  pointsCountBefore: z.number().int().nonnegative().optional(),
+  pointsCountAfter: z.number().int().nonnegative().optional(),
   vectors: z.unknown(),
   snapshotName: z.string(),
   qdrantChecksum: sha256Hex.optional(),
@@ -55,11 +59,21 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
+/**
+ * passed; failed: the backup is bad (checksum, restore error, count or sanity mismatch);
+ * inconclusive: the drill could not run or finish (store or server unreachable, timeout).
+ */
+export const drillOutcomeSchema = z.enum(['passed', 'failed', 'inconclusive']);
+export type DrillOutcome = z.infer<typeof drillOutcomeSchema>;
+
 export const verificationCheckSchema = z.object({
   name: z.string(),
   component: z.enum(['postgres', 'qdrant', 'store']),
   artifact: z.string(),
+  /** True only when the check passed; an inconclusive check has `passed: false`. */
   passed: z.boolean(),
+  /** Absent in evidence written before outcomes: then `passed` decides (see checkOutcome). */
+  outcome: drillOutcomeSchema.optional(),
   detail: z.string(),
   figures: z.record(z.string(), z.unknown()).default({}),
   durationMs: z.number().nonnegative(),
@@ -77,9 +91,21 @@ export const verificationSchema = z.object({
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   passed: z.boolean(),
+  /** Absent in evidence written before outcomes: then `passed` decides (see verificationOutcome). */
+  outcome: drillOutcomeSchema.optional(),
   checks: z.array(verificationCheckSchema),
 });
 export type Verification = z.infer<typeof verificationSchema>;
+
+export const checkOutcome = (check: Pick<VerificationCheck, 'passed' | 'outcome'>): DrillOutcome => check.outcome ?? (check.passed ? 'passed' : 'failed');
+export const verificationOutcome = (evidence: Pick<Verification, 'passed' | 'outcome'>): DrillOutcome => evidence.outcome ?? (evidence.passed ? 'passed' : 'failed');
+
+/** A drill failed if any check failed; else it is inconclusive if any check could not finish. */
+export function outcomeOfChecks(checks: Array<Pick<VerificationCheck, 'passed' | 'outcome'>>): DrillOutcome {
+  const outcomes = checks.map(checkOutcome);
+  if (outcomes.includes('failed')) return 'failed';
+  return outcomes.includes('inconclusive') ? 'inconclusive' : 'passed';
+}
 
 /** Marks a backup as in use by a running restore or drill, so retention leaves it alone. */
 export const backupLockSchema = z.object({

@@ -1,3 +1,4 @@
+import type { DrillOutcome } from '../config/manifest.js';
 import type { RetentionPolicy } from '../config/stacks/index.js';
 
 const HOUR = 3_600_000;
@@ -8,8 +9,12 @@ export const LOCK_STALE_AFTER_HOURS = 48;
 export interface DrillSummary {
   depth: 'checksum' | 'restore';
   passed: boolean;
+  /** Absent in summaries of evidence written before outcomes: then `passed` decides. */
+  outcome?: DrillOutcome;
   finishedAt: string;
 }
+
+export const drillOutcome = (drill: DrillSummary): DrillOutcome => drill.outcome ?? (drill.passed ? 'passed' : 'failed');
 
 export interface RetentionLock {
   workflowId: string;
@@ -28,8 +33,13 @@ export interface RetentionCandidate {
   complete: boolean;
   /** manifest.json is there but does not parse (e.g. written by a newer ragops). */
   problem?: string;
+  /** The newest conclusive (passed or failed) drill of any depth, and of restore depth. */
   lastVerification?: DrillSummary;
   lastRestoreVerification?: DrillSummary;
+  /** The newest drill when it was inconclusive: it says nothing of the backup, only the plan's reasons show it. */
+  lastInconclusive?: DrillSummary;
+  /** What could not be read (an evidence file, a lock): in doubt the backup is kept. */
+  unreadable?: string[];
   locks: RetentionLock[];
   objects: number;
   bytes: number;
@@ -90,9 +100,9 @@ function isoWeek(time: string): string {
 }
 
 function stateOf(backup: RetentionCandidate): BackupState {
-  if (backup.problem) return 'unreadable';
+  if (backup.problem || backup.unreadable?.length) return 'unreadable';
   if (!backup.complete) return 'incomplete';
-  return backup.lastVerification?.passed === false ? 'failed-verification' : 'good';
+  return backup.lastVerification && drillOutcome(backup.lastVerification) === 'failed' ? 'failed-verification' : 'good';
 }
 
 const buckets = [
@@ -105,8 +115,9 @@ const buckets = [
  * Which backups to keep and which to delete, with every reason, as of `now`. Pure: the same
  * backups (in any order) and clock give the same plan.
  *
- * - "Good" backups are complete (manifest parses) and their last verification of any depth,
- *   if any, did not fail. Only good backups count for the keep rules.
+ * - "Good" backups are complete (manifest parses) and their last conclusive verification of
+ *   any depth, if any, did not fail. An inconclusive drill (it could not run or finish) says
+ *   nothing of the backup. Only good backups count for the keep rules.
  * - keepLast N keeps the newest N good backups. keepDaily/Weekly/Monthly N keep the newest
  *   good backup of each of the newest N UTC days / ISO weeks / months that have one.
  * - maxAgeDays caps the keep rules: a good backup older than that is kept by none of them.
@@ -116,7 +127,8 @@ const buckets = [
  * - Incomplete backups (no manifest) are aged from the later of their id's time and their
  *   newest object: younger than leftoverGraceHours they may still be running and are kept,
  *   older they are crash leftovers and deleted.
- * - A manifest that is there but does not parse is never deleted here: an operator decides.
+ * - Fail closed: a manifest that is there but does not parse, or anything else that could
+ *   not be read (an evidence file, a lock), keeps the backup: an operator decides.
  * - Any other backup (complete but not selected, or whose last drill failed) is deleted.
  */
 export function planRetention(backups: RetentionCandidate[], now: Date, policy: RetentionPolicy): RetentionPlan {
@@ -148,7 +160,9 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
     }
   }
 
-  const restoreVerified = sorted.filter((backup) => backup.complete && !backup.problem && backup.lastRestoreVerification?.passed);
+  const restoreVerified = sorted.filter(
+    (backup) => backup.complete && !backup.problem && backup.lastRestoreVerification && drillOutcome(backup.lastRestoreVerification) === 'passed',
+  );
   restoreVerified.slice(0, policy.minVerified).forEach((backup, index) => {
     keep.add(backup.backupId);
     because(backup, `protected: restore-verified ${backup.lastRestoreVerification!.finishedAt}, newest #${index + 1} of minVerified ${policy.minVerified}`);
@@ -172,7 +186,8 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
     let keepIt = keep.has(backup.backupId);
     if (state === 'unreadable') {
       keepIt = true;
-      because(backup, `manifest.json unreadable (${backup.problem}): left for an operator`);
+      if (backup.problem) because(backup, `manifest.json unreadable (${backup.problem}): left for an operator`);
+      for (const what of backup.unreadable ?? []) because(backup, `could not read ${what}: kept, left for an operator`);
     } else if (state === 'incomplete') {
       const age = now.getTime() - Math.max(Date.parse(backup.time), Date.parse(backup.lastModified));
       if (age < graceMs) {
@@ -184,6 +199,9 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
     } else {
       if (state === 'failed-verification') {
         because(backup, `last ${backup.lastVerification!.depth} drill failed (${backup.lastVerification!.finishedAt}): not counted as good`);
+      }
+      if (backup.lastInconclusive) {
+        because(backup, `last ${backup.lastInconclusive.depth} drill inconclusive (${backup.lastInconclusive.finishedAt}): says nothing of the backup, not counted against it`);
       }
       if (!keepIt) because(backup, 'not selected by keepLast/daily/weekly/monthly');
     }

@@ -6,9 +6,13 @@ export const backupKeys = {
   prefix: (stack: string, id: string) => `${stack}/${id}/`,
   manifest: (stack: string, id: string) => `${stack}/${id}/manifest.json`,
   verificationsPrefix: (stack: string, id: string) => `${stack}/${id}/verifications/`,
-  /** `stamp` is a compact UTC time (20261124T051500Z): keys sort by time, and name their depth. */
-  verification: (stack: string, id: string, stamp: string, depth: 'checksum' | 'restore') =>
-    `${stack}/${id}/verifications/${stamp}-${depth}.json`,
+  /**
+   * Unique per drill: its start to the millisecond plus its run tag, and its depth. Older
+   * evidence has `<stamp to the second>-<depth>.json`; readers take the newest by the
+   * recorded finishedAt, never by key order.
+   */
+  verification: (stack: string, id: string, startedAt: Date, runTag: string, depth: 'checksum' | 'restore') =>
+    `${stack}/${id}/verifications/${startedAt.toISOString().replace(/[-:]/g, '')}-${runTag}-${depth}.json`,
   locksPrefix: (stack: string, id: string) => `${stack}/${id}/locks/`,
   lock: (stack: string, id: string, workflowId: string) =>
     `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,

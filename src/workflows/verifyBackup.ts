@@ -1,9 +1,8 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { verifyInputSchema } from '../config/inputs.js';
-import { type VerificationCheck, type Verification } from '../config/manifest.js';
+import { checkOutcome, outcomeOfChecks, type DrillOutcome, type VerificationCheck, type Verification } from '../config/manifest.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { compactStamp } from '../core/format.js';
 import { ownedCollectionName, ownedDatabaseName } from '../core/runNames.js';
 import { recordChecks, withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
@@ -16,6 +15,7 @@ export interface VerifyReport {
   backupId: string;
   depth: 'checksum' | 'restore';
   passed: boolean;
+  outcome: DrillOutcome;
   evidenceKey: string;
   checks: VerificationCheck[];
   durationMs: number;
@@ -26,7 +26,9 @@ export interface VerifyReport {
  * restores each dump into a scratch database (checking the SHA-256 of what it restored)
  * and each snapshot into scratch collections (Qdrant checks the manifest's checksum), compares counts with the manifest exactly, runs sample queries and the
  * stack's sanity SQL, and always removes the scratch targets. The evidence is written
- * beside the manifest; a failed drill fails the run so schedules and alerts see it.
+ * beside the manifest; a failed drill fails the run so schedules and alerts see it
+ * (DrillFailed), and so does one that could not finish (DrillInconclusive: a store or server
+ * unreachable, a timeout), which retention does not hold against the backup.
  */
 export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
   const options = parseInput(verifyInputSchema, rawInput, 'verifyBackup');
@@ -106,7 +108,8 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
     },
   ));
 
-  const passed = checks.every((check) => check.passed);
+  const outcome = outcomeOfChecks(checks);
+  const passed = outcome === 'passed';
   const verification: Verification = {
     formatVersion: 1,
     backupId: plan.backupId,
@@ -117,29 +120,42 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     passed,
+    outcome,
     checks,
   };
   const evidenceKey = await steps.step('evidence', 'write the evidence', () =>
     quickActivities('write drill evidence').writeVerification({
       store: plan.store,
       verification,
-      key: backupKeys.verification(plan.stack, plan.backupId, compactStamp(startedAt), options.depth),
+      key: backupKeys.verification(plan.stack, plan.backupId, startedAt, plan.runTag, options.depth),
     }),
   );
-  const failed = checks.filter((check) => !check.passed);
-  steps.finish(passed ? `passed: ${checks.length} check(s)` : `FAILED: ${failed.length} of ${checks.length} check(s)`);
+  const notPassed = checks.filter((check) => checkOutcome(check) === (outcome === 'failed' ? 'failed' : 'inconclusive'));
+  steps.finish(
+    outcome === 'passed'
+      ? `passed: ${checks.length} check(s)`
+      : `${outcome === 'failed' ? 'FAILED' : 'INCONCLUSIVE'}: ${notPassed.length} of ${checks.length} check(s)`,
+  );
   const report: VerifyReport = {
     stack: plan.stack,
     backupId: plan.backupId,
     depth: options.depth,
     passed,
+    outcome,
     evidenceKey,
     checks,
     durationMs: Date.parse(verification.finishedAt) - startedAt.getTime(),
   };
-  if (!passed) {
-    const reasons = failed.map((check) => `${check.artifact} ${check.name}: ${check.detail}`).join('; ');
-    throw ApplicationFailure.create({ message: `drill of backup ${plan.backupId} failed: ${reasons}`, type: 'DrillFailed', nonRetryable: true, details: [report] });
+  if (outcome !== 'passed') {
+    const reasons = notPassed.map((check) => `${check.artifact} ${check.name}: ${check.detail}`).join('; ');
+    throw outcome === 'failed'
+      ? ApplicationFailure.create({ message: `drill of backup ${plan.backupId} failed: ${reasons}`, type: 'DrillFailed', nonRetryable: true, details: [report] })
+      : ApplicationFailure.create({
+          message: `drill of backup ${plan.backupId} was inconclusive (it could not finish; the backup is not judged): ${reasons}`,
+          type: 'DrillInconclusive',
+          nonRetryable: true,
+          details: [report],
+        });
   }
   return report;
 }

@@ -11,6 +11,8 @@ const compact = (time: Date) => time.toISOString().replace(/[-:]/g, '').replace(
 export interface Drill {
   depth: 'checksum' | 'restore';
   passed: boolean;
+  /** Written into the evidence when set (evidence before outcomes has only `passed`). */
+  outcome?: 'passed' | 'failed' | 'inconclusive';
   /** Hours after the backup. */
   afterHours: number;
 }
@@ -73,9 +75,10 @@ export function objectsOf(stack: string, backup: SyntheticBackup, options: { min
       startedAt: finishedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       passed: drill.passed,
+      outcome: drill.outcome,
       checks: [],
     });
-    objects.push({ key: backupKeys.verification(stack, backupId, compact(finishedAt), drill.depth), body: JSON.stringify(evidence) });
+    objects.push({ key: backupKeys.verification(stack, backupId, finishedAt, 'fixture0', drill.depth), body: JSON.stringify(evidence) });
   }
   for (const lock of backup.locks) {
     objects.push({ key: backupKeys.lock(stack, backupId, lock.workflowId), body: JSON.stringify(backupLockSchema.parse(lock)) });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { backupLockSchema, manifestSchema, verificationSchema, type Artifact, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
+import { backupLockSchema, manifestSchema, verificationOutcome, verificationSchema, type Artifact, type DrillOutcome, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { mibPerSecond } from '../../core/format.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
@@ -13,6 +13,7 @@ export interface VerificationSummary {
   key: string;
   depth: 'checksum' | 'restore';
   passed: boolean;
+  outcome: DrillOutcome;
   finishedAt: string;
 }
 
@@ -24,16 +25,20 @@ export interface BackupListing {
   bytes: number;
   lastModified: string;
   problem?: string;
-  /** The newest drill of any depth, and the newest restore-depth drill. */
+  /** The newest drill of any outcome and depth, by its recorded finishedAt. */
   lastVerification?: VerificationSummary;
+  /** The newest conclusive (passed or failed) drill of any depth, and of restore depth. */
+  lastConclusiveVerification?: VerificationSummary;
   lastRestoreVerification?: VerificationSummary;
   /** Running restores or drills using this backup. */
   locks: BackupLock[];
+  /** Evidence files and locks that could not be read or parsed, each with why. */
+  unreadable: string[];
 }
 
 interface ObjectsOfBackup {
   verificationKeys: string[];
-  lockKeys: string[];
+  lockObjects: Array<{ key: string; lastModified: string }>;
 }
 
 async function readJson(store: ArtifactStore, key: string): Promise<unknown> {
@@ -84,7 +89,7 @@ export async function listBackupPage(
         more = true;
         break;
       }
-      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], verificationKeys: [], lockKeys: [], hasManifest: false };
+      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], unreadable: [], verificationKeys: [], lockObjects: [], hasManifest: false };
       byId.set(backupId, listing);
     }
     listing.objects += 1;
@@ -93,7 +98,7 @@ export async function listBackupPage(
     const path = rest.join('/');
     if (path === 'manifest.json') listing.hasManifest = true;
     else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
-    else if (path.startsWith('locks/')) listing.lockKeys.push(object.key);
+    else if (path.startsWith('locks/')) listing.lockObjects.push({ key: object.key, lastModified: object.lastModified.toISOString() });
     progress.keysListed += 1;
     options.onProgress?.(progress);
   }
@@ -111,19 +116,63 @@ export async function listBackupPage(
   return { listings, next: more ? groups.at(-1)?.backupId : undefined };
 }
 
-async function readDetails(store: ArtifactStore, stack: string, group: GroupedBackup): Promise<BackupListing> {
-  const { verificationKeys, lockKeys, hasManifest, ...listing } = group;
-  if (hasManifest) {
-    const parsed = manifestSchema.safeParse(await readJson(store, backupKeys.manifest(stack, listing.backupId)).catch(() => undefined));
-    if (parsed.success) listing.manifest = parsed.data;
-    else listing.problem = `manifest.json does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`;
+/** A JSON object read and checked, or why it could not be: a failed GET and a bad body are told apart. */
+async function readChecked<T>(store: ArtifactStore, key: string, schema: { safeParse(raw: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ message: string }> } } }): Promise<{ data: T } | { problem: string }> {
+  let body: string;
+  try {
+    body = await text(await store.get(key));
+  } catch (error) {
+    return { problem: `could not be read: ${briefly(error)}` };
   }
-  const sorted = verificationKeys.sort();
-  listing.lastVerification = await readVerification(store, sorted.at(-1));
-  listing.lastRestoreVerification = await readVerification(store, sorted.filter((key) => key.endsWith('-restore.json')).at(-1));
-  for (const key of lockKeys) {
-    const lock = backupLockSchema.safeParse(await readJson(store, key).catch(() => undefined));
-    if (lock.success) listing.locks.push(lock.data);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    return { problem: 'is not JSON' };
+  }
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? { data: parsed.data } : { problem: `does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}` };
+}
+
+const briefly = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 200);
+
+/** The newest by the recorded finishedAt (key order is not time order across key formats). */
+function newest(summaries: VerificationSummary[]): VerificationSummary | undefined {
+  let found: VerificationSummary | undefined;
+  for (const summary of summaries) {
+    const [time, best] = [Date.parse(summary.finishedAt), found ? Date.parse(found.finishedAt) : -Infinity];
+    if (time > best || (time === best && found && summary.key > found.key)) found = summary;
+  }
+  return found;
+}
+
+/**
+ * Reads a backup's manifest, every drill's evidence and its locks. What cannot be read is
+ * recorded (`problem` for the manifest, `unreadable` for the rest), never taken as a verdict.
+ */
+async function readDetails(store: ArtifactStore, stack: string, group: GroupedBackup): Promise<BackupListing> {
+  const { verificationKeys, lockObjects, hasManifest, ...listing } = group;
+  if (hasManifest) {
+    const read = await readChecked(store, backupKeys.manifest(stack, listing.backupId), manifestSchema);
+    if ('data' in read) listing.manifest = read.data;
+    else listing.problem = `manifest.json ${read.problem}`;
+  }
+  const drills: VerificationSummary[] = [];
+  for (const key of verificationKeys) {
+    const read = await readChecked(store, key, verificationSchema);
+    if ('problem' in read) listing.unreadable.push(`drill evidence ${key.slice(stack.length + 1)} (${read.problem})`);
+    else drills.push({ key, depth: read.data.depth, passed: read.data.passed, outcome: verificationOutcome(read.data), finishedAt: read.data.finishedAt });
+  }
+  const conclusive = drills.filter((drill) => drill.outcome !== 'inconclusive');
+  listing.lastVerification = newest(drills);
+  listing.lastConclusiveVerification = newest(conclusive);
+  listing.lastRestoreVerification = newest(conclusive.filter((drill) => drill.depth === 'restore'));
+  for (const object of lockObjects) {
+    const read = await readChecked(store, object.key, backupLockSchema);
+    if ('data' in read) listing.locks.push(read.data);
+    // A lock that is there but does not parse is aged by its lastModified, as deleteBackups does.
+    else if (read.problem.startsWith('could not be read')) listing.unreadable.push(`lock ${object.key.slice(stack.length + 1)} (${read.problem})`);
+    else listing.locks.push({ workflowId: object.key.slice(stack.length + 1), runbook: `an unreadable lock (${read.problem})`, since: object.lastModified });
   }
   return listing;
 }
@@ -178,13 +227,6 @@ export async function listBackupsIn(store: ArtifactStore, stack: string): Promis
     after = page.next;
   } while (after !== undefined);
   return listings.sort((a, b) => b.backupId.localeCompare(a.backupId));
-}
-
-async function readVerification(store: ArtifactStore, key: string | undefined): Promise<VerificationSummary | undefined> {
-  if (!key) return undefined;
-  const parsed = verificationSchema.safeParse(await readJson(store, key).catch(() => undefined));
-  if (!parsed.success) return { key, depth: key.endsWith('-restore.json') ? 'restore' : 'checksum', passed: false, finishedAt: '' };
-  return { key, depth: parsed.data.depth, passed: parsed.data.passed, finishedAt: parsed.data.finishedAt };
 }
 
 export function createCatalogActivities() {

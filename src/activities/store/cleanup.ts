@@ -43,7 +43,7 @@ export interface DeletedBackup {
 }
 
 const drill = (summary: VerificationSummary | undefined): DrillSummary | undefined =>
-  summary && { depth: summary.depth, passed: summary.passed, finishedAt: summary.finishedAt };
+  summary && { depth: summary.depth, passed: summary.passed, outcome: summary.outcome, finishedAt: summary.finishedAt };
 
 export function toRetentionCandidate(listing: BackupListing): RetentionCandidate {
   return {
@@ -54,8 +54,10 @@ export function toRetentionCandidate(listing: BackupListing): RetentionCandidate
     lastModified: listing.lastModified,
     complete: listing.manifest !== undefined,
     problem: listing.problem,
-    lastVerification: drill(listing.lastVerification),
+    lastVerification: drill(listing.lastConclusiveVerification),
     lastRestoreVerification: drill(listing.lastRestoreVerification),
+    lastInconclusive: listing.lastVerification?.outcome === 'inconclusive' ? drill(listing.lastVerification) : undefined,
+    unreadable: listing.unreadable.length > 0 ? listing.unreadable : undefined,
     locks: listing.locks.map(({ workflowId, runbook, since }) => ({ workflowId, runbook, since })),
     objects: listing.objects,
     bytes: listing.bytes,
@@ -69,7 +71,14 @@ export function toRetentionCandidate(listing: BackupListing): RetentionCandidate
 async function freshLockIn(store: ArtifactStore, lockObjects: StoredObject[]): Promise<string | undefined> {
   const now = new Date();
   for (const object of lockObjects) {
-    const parsed = backupLockSchema.safeParse(await text(await store.get(object.key)).then(JSON.parse).catch(() => undefined));
+    let body: string;
+    try {
+      body = await text(await store.get(object.key));
+    } catch (error) {
+      // Fail closed: a lock that cannot be read may be a running restore's.
+      return `lock ${object.key} could not be read (${error instanceof Error ? error.message : String(error)})`;
+    }
+    const parsed = backupLockSchema.safeParse(await Promise.resolve(body).then(JSON.parse).catch(() => undefined));
     const lock = parsed.success ? parsed.data : { workflowId: object.key, runbook: 'an unreadable lock', since: object.lastModified.toISOString() };
     if (lockIsFresh(lock, now)) return `in use by ${lock.runbook} ${lock.workflowId} since ${lock.since}`;
   }
@@ -131,7 +140,7 @@ export function createCleanupActivities() {
     async listPruneCandidates({ store: storeConfig, stack, after }: { store: StoreConfig; stack: string; after?: string }): Promise<PruneListing> {
       const progress = new ProgressHeartbeat(`list backups of ${stack}`);
       const counts = { after: after ?? null, keysListed: 0, backupsRead: 0 };
-      return withStore(storeConfig, (store) =>
+      const listing = withStore(storeConfig, (store) =>
         progress.during(
           (async () => {
             const page = await listBackupPage(store, stack, { after, onProgress: (seen) => Object.assign(counts, seen) });
@@ -144,6 +153,13 @@ export function createCleanupActivities() {
           counts,
         ),
       );
+      // The plan needs every page before it deletes anything, so a listing that fails stops the prune there.
+      return listing.catch((error: unknown) => {
+        if (error instanceof Error && !progress.signal.aborted) {
+          error.message = `listing backups of ${stack} ${after === undefined ? '' : `after ${after} `}failed, nothing was deleted: ${error.message}`;
+        }
+        throw error;
+      });
     },
 
     /**

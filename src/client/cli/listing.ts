@@ -8,9 +8,10 @@ export function formatBackupListing(listings: BackupListing[]): string {
     const state = manifest ? (manifest.checksumVerifiedAt ? 'complete, checksum-verified' : 'complete') : listing.problem ?? 'INCOMPLETE (no manifest)';
     const artifacts = manifest ? `${manifest.artifacts.length} artifact(s)` : `${listing.objects} object(s)`;
     const verified = listing.lastVerification
-      ? `${listing.lastVerification.depth} drill ${listing.lastVerification.passed ? 'passed' : 'FAILED'} ${listing.lastVerification.finishedAt}`
+      ? `${listing.lastVerification.depth} drill ${listing.lastVerification.outcome === 'passed' ? 'passed' : listing.lastVerification.outcome.toUpperCase()} ${listing.lastVerification.finishedAt}`
       : 'never verified';
-    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(16)}  ${state.padEnd(28)}  ${verified}`;
+    const unreadable = listing.unreadable.length > 0 ? `  (${listing.unreadable.length} file(s) UNREADABLE: ${listing.unreadable.join('; ')})` : '';
+    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(16)}  ${state.padEnd(28)}  ${verified}${unreadable}`;
   });
   return [`BACKUP ID                    SIZE        CONTENTS          ${'STATE'.padEnd(28)}  LAST VERIFICATION`, ...rows].join('\n');
 }
