@@ -1,7 +1,7 @@
 import type { PostgresTarget } from '../../config/stacks/index.js';
 import type { CommandSpec } from '../runtime/exec.js';
 
-export interface PgConnection extends Pick<PostgresTarget, 'name' | 'host' | 'port' | 'database' | 'user' | 'sslmode'> {
+export interface PgConnection extends Pick<PostgresTarget, 'name' | 'host' | 'port' | 'database' | 'user' | 'sslmode' | 'sslrootcert' | 'sslcert' | 'sslkey'> {
   password?: string;
 }
 
@@ -14,6 +14,10 @@ export function libpqEnv(connection: PgConnection, applicationName: string): Rec
   return {
     PGPASSWORD: connection.password,
     PGSSLMODE: connection.sslmode,
+    // The stacks file's paths win over the worker's PGSSL* variables (the spec's env is applied last).
+    PGSSLROOTCERT: connection.sslrootcert,
+    PGSSLCERT: connection.sslcert,
+    PGSSLKEY: connection.sslkey,
     PGAPPNAME: applicationName,
     PGCONNECT_TIMEOUT: '10',
   };

@@ -5,6 +5,7 @@ import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
 import { withStore } from '../store/open.js';
 import { pgDumpCommand, pgToolVersionCommand } from './commands.js';
+import { requireToolVersion } from './errors.js';
 import { connectionFor, exactTableCounts, openSession, type PostgresDeps } from './session.js';
 
 export interface DumpPostgresRequest {
@@ -27,13 +28,16 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
       const session = await openSession(connection, 'ragops-backup-snapshot');
       try {
         await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const exported = await session.query<{ id: string; version: string }>(
-          "SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version",
+        const exported = await session.query<{ id: string; version: string; num: string }>(
+          "SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version, current_setting('server_version_num') AS num",
         );
-        const { id: snapshotId, version: serverVersion } = exported.rows[0]!;
+        const { id: snapshotId, version: serverVersion, num } = exported.rows[0]!;
+        // Before any byte is stored: an older pg_dump refuses the server on every attempt.
+        requireToolVersion('pg_dump', versionLine, Math.floor(Number(num) / 10_000), `the server ${target.host}:${target.port}`);
         // Beats all along: the dump streams, but the exact counts of big tables may outlast it.
         return await progress.during(withStore(storeConfig, async (store) => {
           await store.discardUnfinished(key);
+          progress.phase('uploading');
           const dump = streamCommand(pgDumpCommand(connection, snapshotId, deps.pgBinDir), { signal: progress.signal });
           const [stored, tables] = await Promise.all([
             putHashed(store, key, dump.stdout, {

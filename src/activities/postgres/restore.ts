@@ -11,7 +11,8 @@ import { CommandFailed, runCommand } from '../runtime/exec.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter, hashStored } from '../store/hashing.js';
 import type { ArtifactStore } from '../store/types.js';
-import { pgRestoreCommand, type PgConnection } from './commands.js';
+import { pgRestoreCommand, pgToolVersionCommand, type PgConnection } from './commands.js';
+import { majorVersionOf, requireToolVersion } from './errors.js';
 import type { PostgresDeps } from './session.js';
 
 export type RestoreMode = Pick<DrillConfig, 'localDisk' | 'tempDir' | 'jobs'>;
@@ -29,6 +30,12 @@ export async function restoreDump(
     const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir);
     await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
   };
+  // pg_restore cannot read an archive written by a newer pg_dump: say so before downloading it.
+  const dumpMajor = majorVersionOf(artifact.pgDumpVersion);
+  if (dumpMajor !== undefined) {
+    const { stdout } = await runCommand(pgToolVersionCommand('pg_restore', deps.pgBinDir));
+    requireToolVersion('pg_restore', stdout, dumpMajor, `the pg_dump that wrote ${artifact.name} (${artifact.pgDumpVersion})`);
+  }
   try {
     const localFile = mode.localDisk ? store.localPath?.(artifact.key) : undefined;
     if (localFile) {

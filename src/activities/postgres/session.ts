@@ -5,6 +5,8 @@ import { isOwnedDatabase } from '../../core/runNames.js';
 import { withStore } from '../store/open.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { PgConnection } from './commands.js';
+import { connectFailure } from './errors.js';
+import { nodePgSsl } from './tls.js';
 
 export interface PostgresDeps {
   /** Directory of pg_dump/pg_restore; PATH when unset. */
@@ -16,24 +18,38 @@ export async function connectionFor(target: PostgresTarget): Promise<PgConnectio
 }
 
 export async function openSession(connection: PgConnection, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: connection.host,
-    port: connection.port,
-    user: connection.user,
-    password: connection.password,
-    database: connection.database,
-    application_name: applicationName,
-    connectionTimeoutMillis: 10_000,
-    ssl: connection.sslmode && !['disable', 'allow', 'prefer'].includes(connection.sslmode) ? true : undefined,
-  });
+  const where = `cannot connect to PostgreSQL ${connection.name} at ${connection.host}:${connection.port}/${connection.database} as ${connection.user}`;
+  let tls: ReturnType<typeof nodePgSsl>;
   try {
-    await client.connect();
+    tls = nodePgSsl(connection);
   } catch (error) {
-    throw new Error(
-      `cannot connect to PostgreSQL ${connection.name} at ${connection.host}:${connection.port}/${connection.database} as ${connection.user}: ${(error as Error).message}`,
-    );
+    throw connectFailure(where, error);
   }
-  return client;
+  const attempt = async (ssl: ReturnType<typeof nodePgSsl>['ssl']) => {
+    const client = new pg.Client({
+      host: connection.host,
+      port: connection.port,
+      user: connection.user,
+      password: connection.password,
+      database: connection.database,
+      application_name: applicationName,
+      connectionTimeoutMillis: 10_000,
+      ssl,
+    });
+    await client.connect();
+    return client;
+  };
+  try {
+    return await attempt(tls.ssl);
+  } catch (error) {
+    // prefer/allow: the other way once, as libpq does when the first is refused.
+    if (tls.fallback === undefined) throw connectFailure(where, error);
+    try {
+      return await attempt(tls.fallback);
+    } catch (second) {
+      throw connectFailure(where, second);
+    }
+  }
 }
 
 /** User tables whose data pg_dump writes: plain tables and partitions, not extension members. */

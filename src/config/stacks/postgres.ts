@@ -20,8 +20,14 @@ export const postgresTargetSchema = z
     database: databaseName,
     user: roleName.default('postgres'),
     password: secretRef.optional(),
+    /** As libpq's: `require` encrypts without checking the certificate (unless `sslrootcert` is set, then as `verify-ca`). */
     sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+    /** Paths on the worker's host: the CA that signs the server's certificate, and a client certificate and its key. */
+    sslrootcert: z.string().min(1).optional(),
+    sslcert: z.string().min(1).optional(),
+    sslkey: z.string().min(1).optional(),
     sanityChecks: z.array(sanityCheckSchema).default([]),
   })
-  .strict();
+  .strict()
+  .refine((target) => !target.sslcert === !target.sslkey, { message: 'sslcert and sslkey go together', path: ['sslkey'] });
 export type PostgresTarget = z.infer<typeof postgresTargetSchema>;
