@@ -20,6 +20,22 @@ export const postgresArtifactSchema = z.object({
   pgDumpVersion: z.string(),
   /** "schema.table" → exact row count inside the dump's snapshot. */
   tables: z.record(z.string(), z.number().int().nonnegative()),
+  /** The database as it was created, for a faithful restore (absent in older manifests). */
+  databaseSettings: z
+    .object({
+      owner: z.string(),
+      encoding: z.string(),
+      collate: z.string(),
+      ctype: z.string(),
+      /** Per-database settings ("name=value", from pg_db_role_setting), as ALTER DATABASE … SET made them. */
+      config: z.array(z.string()),
+    })
+    .optional(),
+  /**
+   * The cluster's roles and role grants (`pg_dumpall --globals-only --no-role-passwords`), stored
+   * beside the dump; `skipped` says why not when the connecting role could not read them.
+   */
+  globals: z.union([z.object({ key: z.string(), size: z.number().int().nonnegative(), sha256: sha256Hex }), z.object({ skipped: z.string() })]).optional(),
 });
 export type PostgresArtifact = z.infer<typeof postgresArtifactSchema>;
 

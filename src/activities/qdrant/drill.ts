@@ -5,7 +5,7 @@ import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { withStore } from '../store/open.js';
 import { openQdrant, type QdrantEndpoint } from './client.js';
 import { deleteOwnedCollection } from './collections.js';
-import { countPoints, qdrantCheck, samplePointsFindThemselves } from './points.js';
+import { comparePoints, countPoints, qdrantCheck, samplePointsFindThemselves } from './points.js';
 import { recoverSnapshot, type RecoveryMethod } from './recovery.js';
 
 export interface QdrantRestoreRequest {
@@ -40,22 +40,16 @@ export function createQdrantDrillActivities() {
         await deleteOwnedCollection(session, qdrant, scratchCollection);
         try {
           const started = Date.now();
+          progress.phase('recovering snapshot');
           await recoverSnapshot(session, qdrant, store, artifact, scratchCollection, method, progress);
           const checks = [
             qdrantCheck(artifact, `recover (${method})`, true, `recovered into ${scratchCollection} with the manifest's checksum`, { method }, started),
           ];
           const countStarted = Date.now();
+          progress.phase('counting points');
           const points = await countPoints(session, qdrant, scratchCollection);
-          checks.push(
-            qdrantCheck(
-              artifact,
-              `points count (${method})`,
-              points === artifact.pointsCount,
-              `${points} points restored, manifest says ${artifact.pointsCount}`,
-              { points, expected: artifact.pointsCount },
-              countStarted,
-            ),
-          );
+          const count = comparePoints(artifact, points);
+          checks.push(qdrantCheck(artifact, `points count (${method})`, count.passed, count.detail, count.figures, countStarted));
           const queryStarted = Date.now();
           const sample = await samplePointsFindThemselves(session, qdrant, scratchCollection, request.samplePoints);
           checks.push(qdrantCheck(artifact, `sample queries (${method})`, sample.passed, sample.detail, { checked: sample.checked }, queryStarted));
@@ -72,12 +66,8 @@ export function createQdrantDrillActivities() {
       const session = await openQdrant(qdrant);
       await withStore(request.store, (store) => recoverSnapshot(session, qdrant, store, artifact, collection, request.method, progress));
       const points = await progress.during(countPoints(session, qdrant, collection));
-      if (points !== artifact.pointsCount) {
-        throw ApplicationFailure.nonRetryable(
-          `restored collection "${collection}" has ${points} points, the manifest says ${artifact.pointsCount}`,
-          'RestoreFailed',
-        );
-      }
+      const count = comparePoints(artifact, points);
+      if (!count.passed) throw ApplicationFailure.nonRetryable(`restored collection "${collection}": ${count.detail}`, 'RestoreFailed');
       return { collection, pointsCount: points };
     },
   };

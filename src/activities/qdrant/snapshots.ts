@@ -7,6 +7,7 @@ import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
 import { withStore } from '../store/open.js';
 import { describeFailure, openQdrant, qdrantCall, type QdrantEndpoint, type QdrantSession } from './client.js';
+import { countPoints } from './points.js';
 
 export interface SnapshotCollectionRequest {
   qdrant: QdrantEndpoint;
@@ -37,11 +38,22 @@ export function createQdrantSnapshotActivities() {
       if (leftover) await deleteSnapshot(session, qdrant, collection, leftover).catch(() => undefined);
 
       const info = await qdrantCall(`reading collection "${collection}"`, qdrant, () => session.client.getCollection(collection));
+      // Exact counts right before and after: info's points_count is approximate, and writes
+      // that land while the snapshot is taken may or may not be in it.
+      const countBefore = await progress.during(countPoints(session, qdrant, collection), { phase: 'counting points' });
       const snapshot = await progress.during(
         qdrantCall(`creating a snapshot of "${collection}"`, qdrant, () => session.client.createSnapshot(collection, { wait: true })),
+        { phase: 'creating snapshot' },
       );
       if (!snapshot) throw new Error(`Qdrant at ${qdrant.url} returned no snapshot description for "${collection}"`);
       progress.beat({ snapshotName: snapshot.name }, true);
+      let countAfter: number;
+      try {
+        countAfter = await progress.during(countPoints(session, qdrant, collection), { phase: 'counting points', snapshotName: snapshot.name });
+      } catch (error) {
+        await deleteSnapshot(session, qdrant, collection, snapshot.name).catch(() => undefined);
+        throw error;
+      }
       try {
         const stored = await withStore(request.store, async (store) => {
           await store.discardUnfinished(key);
@@ -62,7 +74,9 @@ export function createQdrantSnapshotActivities() {
           name: collection,
           key,
           ...stored,
-          pointsCount: info.points_count ?? 0,
+          pointsCount: countBefore,
+          pointsCountBefore: countBefore,
+          pointsCountAfter: countAfter,
           vectors: info.config.params.vectors ?? null,
           snapshotName: snapshot.name,
           qdrantChecksum: snapshot.checksum ?? undefined,

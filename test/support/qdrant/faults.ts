@@ -27,6 +27,11 @@ export interface QdrantFaults {
    * with the whole URL in its error, as 1.19 does.
    */
   locationDownloadStatus: number | undefined;
+  /**
+   * Runs while a snapshot of a collection is being created, before its points are read: what it
+   * writes lands in the snapshot, as writes that arrive during a real Qdrant's snapshot do.
+   */
+  duringSnapshot: ((collection: string) => Promise<void>) | undefined;
   /** Clears every fault and the request log. */
   reset(): void;
   /** Every request seen, in order: method and path without the query string. */
@@ -45,6 +50,7 @@ export class Faults implements QdrantFaults {
   readonly corruptChecksum = new Set<string>();
   readonly truncateDownloads = new Set<string>();
   locationDownloadStatus: number | undefined = undefined;
+  duringSnapshot: ((collection: string) => Promise<void>) | undefined = undefined;
   readonly requests: { method: string; path: string }[] = [];
   private rules: FailureRule[] = [];
 
@@ -62,6 +68,7 @@ export class Faults implements QdrantFaults {
     this.corruptChecksum.clear();
     this.truncateDownloads.clear();
     this.locationDownloadStatus = undefined;
+    this.duringSnapshot = undefined;
     this.requests.length = 0;
     this.rules = [];
   }

@@ -15,6 +15,7 @@ export const sha256Hex = (data: Buffer) => createHash('sha256').update(data).dig
 export interface SnapshotFaults {
   corruptChecksum: Set<string>;
   truncateDownloads: Set<string>;
+  duringSnapshot: ((collection: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -36,6 +37,7 @@ export class SnapshotStorage {
     await mkdir(folder, { recursive: true });
     const name = await this.freshName(collection.name);
     try {
+      await this.faults.duringSnapshot?.(collection.name);
       const archive = buildSnapshotTar(collection, this.version);
       const path = join(folder, name);
       await writeFile(`${path}.checksum`, sha256Hex(archive));

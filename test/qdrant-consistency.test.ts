@@ -1,0 +1,77 @@
+// Qdrant under real use: points written while a snapshot is taken, ragops' own scratch
+// collections next to the ones it backs up, named vectors, restores onto what already exists.
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { Client } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { startBackup } from '../src/client/api/runbooks.js';
+import { verificationSchema } from '../src/config/manifest.js';
+import type { VerifyInput } from '../src/config/inputs.js';
+import type { VerifyReport } from '../src/workflows/verifyBackup.js';
+import { startWorker, uniqueName } from './support/ragops.js';
+import { readBuffer, readManifest, s3Objects } from './support/verify.js';
+import { useBackupSuite } from './support/suite.js';
+import { qdrantIsExternal } from './support/targets.js';
+
+type Stacks = { stacks: { prod: Record<string, unknown> & { qdrant: Record<string, unknown> } } };
+
+const vector = (seed: number, size: number) => Array.from({ length: size }, (_, i) => Math.sin(seed * 7 + i) + 1.5);
+
+describe('Qdrant consistency: counts under ingestion, owned collections, named vectors, restores onto what exists', { skip: qdrantIsExternal && 'needs the stand-in (faults)' }, () => {
+  const suite = useBackupSuite('qdrant-consistency', { documents: 200 });
+  const qdrant = () => new QdrantClient({ url: suite.fixture.qdrant.url, apiKey: suite.fixture.qdrant.apiKey, checkCompatibility: false });
+
+  async function workerFor(prefix: string, edit: (stacks: Stacks) => void = () => undefined): Promise<string> {
+    const stacks = suite.fixture.stacks({ store: 's3', prefix }) as Stacks;
+    stacks.stacks.prod.drill = { samplePoints: 5, qdrantRecovery: 'upload' };
+    edit(stacks);
+    const taskQueue = uniqueName('qdrant');
+    suite.workers.push(await startWorker({ address: suite.fixture.temporal.address, taskQueue, stacksText: stringify(stacks) }));
+    return taskQueue;
+  }
+
+  async function drill(client: Client, taskQueue: string, input: VerifyInput): Promise<VerifyReport> {
+    const handle = await client.workflow.start('verifyBackup', { taskQueue, workflowId: uniqueName('verify'), args: [input] });
+    return (await handle.result()) as VerifyReport;
+  }
+
+  test('points upserted while the snapshot is taken: the manifest holds both exact counts and the drill compares within that range', async () => {
+    const prefix = 'ingest/';
+    const taskQueue = await workerFor(prefix);
+    const client = qdrant();
+    const before = (await client.count('faq', { exact: true })).count;
+    let nextId = 10_000;
+    const upsert = (count: number) =>
+      client.upsert('faq', { wait: true, points: Array.from({ length: count }, () => ({ id: nextId, vector: vector(nextId++, 4) })) });
+    // Ten points land inside the snapshot, ten more right after it is taken (before the second count).
+    let later: Promise<unknown> | undefined;
+    suite.fixture.qdrant.faults.duringSnapshot = async (collection) => {
+      if (collection !== 'faq' || later) return;
+      await upsert(10);
+      later = upsert(10);
+    };
+    try {
+      const backup = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'], collections: ['faq'] }, { taskQueue })).result();
+      await later;
+      const objects = s3Objects(suite.fixture.moto, suite.fixture.bucket, prefix);
+      const manifest = await readManifest(objects, backup.manifestKey);
+      const faq = manifest.artifacts.find((artifact) => artifact.name === 'faq');
+      assert.ok(faq?.component === 'qdrant');
+      assert.equal(faq.pointsCountBefore, before);
+      assert.ok(faq.pointsCountAfter !== undefined && faq.pointsCountAfter >= before + 10, `after-count ${faq.pointsCountAfter}`);
+
+      const report = await drill(suite.fixture.temporal.client, taskQueue, { stack: 'prod', backupId: backup.backupId, depth: 'restore' });
+      assert.equal(report.passed, true);
+      const evidence = verificationSchema.parse(JSON.parse((await readBuffer(await objects.read(report.evidenceKey))).toString()));
+      const count = evidence.checks.find((check) => check.artifact === 'faq' && check.name.startsWith('points count'));
+      assert.ok(count, 'no points count check in the evidence');
+      assert.equal(count.passed, true);
+      assert.match(count.detail, new RegExp(`^${before + 10} points restored, manifest says ${before}–${faq.pointsCountAfter} \\(compared within a range`));
+      assert.equal(count.figures['comparison'], 'range');
+    } finally {
+      suite.fixture.qdrant.faults.duringSnapshot = undefined;
+      await client.delete('faq', { wait: true, points: Array.from({ length: 20 }, (_, i) => 10_000 + i) });
+    }
+  });
+});
