@@ -2,6 +2,7 @@ import type { PostgresArtifact, VerificationCheck } from '../../config/manifest.
 import type { PostgresTarget, StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { compareCounts, restoreDump, runSanityChecks, type RestoreMode } from './restore.js';
+import { watchRestorePhase } from './restorePhase.js';
 import { countTablesIn, createOwnedDatabase, dropOwnedDatabase, openSession, withPostgresAdmin, type PostgresDeps } from './session.js';
 
 export interface PostgresDrillRequest {
@@ -26,7 +27,9 @@ export function createPostgresDrillActivities(deps: PostgresDeps = {}) {
         await createOwnedDatabase(admin, scratchDatabase);
         try {
           const started = Date.now();
-          const restored = await restoreDump(store, artifact, { ...connection, database: scratchDatabase }, request.mode, progress, deps);
+          progress.phase('restoring data');
+          const stopWatching = watchRestorePhase(admin, scratchDatabase, progress);
+          const restored = await restoreDump(store, artifact, { ...connection, database: scratchDatabase }, request.mode, progress, deps).finally(stopWatching);
           const restoreMs = Date.now() - started;
           const checks: VerificationCheck[] = [
             {
@@ -40,6 +43,7 @@ export function createPostgresDrillActivities(deps: PostgresDeps = {}) {
             },
           ];
           const countStarted = Date.now();
+          progress.phase('counting rows');
           const counts = await countTablesIn(connection, scratchDatabase);
           const comparison = compareCounts(artifact.tables, counts);
           checks.push({
@@ -51,6 +55,7 @@ export function createPostgresDrillActivities(deps: PostgresDeps = {}) {
             figures: { tables: Object.keys(counts).length, rows: Object.values(counts).reduce((a, b) => a + b, 0) },
             durationMs: Date.now() - countStarted,
           });
+          progress.phase('running sanity checks');
           const scratch = await openSession({ ...connection, database: scratchDatabase }, 'ragops-drill-sanity');
           try {
             checks.push(...(await runSanityChecks(scratch, artifact.name, target.sanityChecks)));

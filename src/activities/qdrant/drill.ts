@@ -40,11 +40,13 @@ export function createQdrantDrillActivities() {
         await deleteOwnedCollection(session, qdrant, scratchCollection);
         try {
           const started = Date.now();
+          progress.phase('recovering snapshot');
           await recoverSnapshot(session, qdrant, store, artifact, scratchCollection, method, progress);
           const checks = [
             qdrantCheck(artifact, `recover (${method})`, true, `recovered into ${scratchCollection} with the manifest's checksum`, { method }, started),
           ];
           const countStarted = Date.now();
+          progress.phase('counting points');
           const points = await countPoints(session, qdrant, scratchCollection);
           const count = comparePoints(artifact, points);
           checks.push(qdrantCheck(artifact, `points count (${method})`, count.passed, count.detail, count.figures, countStarted));

@@ -15,6 +15,7 @@ export interface ProgressDetails {
 export class ProgressHeartbeat {
   private lastBeatAt = 0;
   private lastDetails: Omit<ProgressDetails, 'step'> = {};
+  private currentPhase: string | undefined;
   private readonly startedAt = Date.now();
 
   constructor(private readonly step: string) {}
@@ -37,7 +38,20 @@ export class ProgressHeartbeat {
     const now = Date.now();
     if (!force && now - this.lastBeatAt < 1_000) return;
     this.lastBeatAt = now;
-    this.context.heartbeat({ step: this.step, ...details });
+    this.context.heartbeat({ step: this.step, ...details, ...(this.currentPhase ? { phase: this.currentPhase } : {}) });
+  }
+
+  /**
+   * What the activity is doing now (`restoring data`, `building indexes`, `counting rows`...):
+   * carried in every later beat, whatever progress details they repeat. Not sent at once: the
+   * next beat (the timer's or a progress one) carries it, so it never holds back real progress.
+   */
+  phase(name: string): void {
+    this.currentPhase = name;
+  }
+
+  get currentPhaseName(): string | undefined {
+    return this.currentPhase;
   }
 
   bytes = (bytesSoFar: number): void => {

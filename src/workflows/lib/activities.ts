@@ -21,7 +21,10 @@ const quick: ActivityOptions = { startToCloseTimeout: '2m', retry, cancellationT
 
 /**
  * Streams of any size: no useful start-to-close bound, so liveness comes from heartbeats.
- * A worker that dies is noticed within the heartbeat timeout and the step moves on.
+ * A worker that dies is noticed within the heartbeat timeout (10 s, well under 30 s) and the
+ * step moves on. Activities beat on a 2 s timer; the SDK sends at most one heartbeat per
+ * 0.8 × timeout (8 s), which is also how soon a cancellation reaches a running activity —
+ * a longer timeout would delay both.
  */
 const streaming: ActivityOptions = { startToCloseTimeout: '12h', heartbeatTimeout: '10s', retry, cancellationType };
 
