@@ -74,4 +74,65 @@ describe('Qdrant consistency: counts under ingestion, owned collections, named v
       await client.delete('faq', { wait: true, points: Array.from({ length: 20 }, (_, i) => 10_000 + i) });
     }
   });
+  test('a "*" backup while a drill runs leaves the drill\'s scratch collection out', async () => {
+    const prefix = 'owned/';
+    const taskQueue = await workerFor(prefix);
+    const client = qdrant();
+    const source = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'], collections: ['faq'] }, { taskQueue })).result();
+    const drillHandle = await suite.fixture.temporal.client.workflow.start('verifyBackup', {
+      taskQueue,
+      workflowId: uniqueName('verify'),
+      args: [{ stack: 'prod', backupId: source.backupId, depth: 'restore' } satisfies VerifyInput],
+    });
+    const faults = suite.fixture.qdrant.faults;
+    let scratch: string | undefined;
+    try {
+      for (let i = 0; i < 500 && !scratch; i++) {
+        scratch = (await client.getCollections()).collections.map((c) => c.name).find((name) => name.startsWith('ragops_drill_'));
+        if (!scratch) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(scratch, 'the drill never created its scratch collection');
+      // Slow every request down so the drill's scratch collection outlives the backup's listing.
+      faults.delayMs = 400;
+      const listedFrom = faults.requests.length;
+      const backupRun = startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'] }, { taskQueue }).then((handle) => handle.result());
+      while (!faults.requests.slice(listedFrom).some((r) => r.method === 'GET' && r.path === '/collections')) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      faults.delayMs = 0;
+      const backup = await backupRun;
+      const listedAt = faults.requests.findIndex((r, i) => i >= listedFrom && r.method === 'GET' && r.path === '/collections');
+      const deletedAt = faults.requests.findIndex((r) => r.method === 'DELETE' && r.path === `/collections/${scratch}`);
+      assert.ok(deletedAt === -1 || deletedAt > listedAt, 'the scratch collection was gone before the backup listed the collections');
+
+      const manifest = await readManifest(s3Objects(suite.fixture.moto, suite.fixture.bucket, prefix), backup.manifestKey);
+      const names = manifest.artifacts.map((artifact) => artifact.name).sort();
+      assert.ok(!names.some((name) => name.startsWith('ragops_')), `a ragops-owned collection was backed up: ${names.join(', ')}`);
+      assert.ok(names.includes('docs_v1') && names.includes('faq'), names.join(', '));
+      assert.equal(((await drillHandle.result()) as VerifyReport).passed, true);
+    } finally {
+      faults.delayMs = 0;
+    }
+  });
+
+  test('a collection with named vectors drills with each named vector', async () => {
+    const prefix = 'named/';
+    const taskQueue = await workerFor(prefix);
+    const client = qdrant();
+    await client.createCollection('multimodal', { vectors: { text: { size: 4, distance: 'Cosine' }, image: { size: 3, distance: 'Euclid' } } });
+    try {
+      await client.upsert('multimodal', {
+        wait: true,
+        points: Array.from({ length: 12 }, (_, i) => ({ id: i + 1, vector: { text: vector(i, 4), image: vector(i + 50, 3) } })),
+      });
+      const backup = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'], collections: ['multimodal'] }, { taskQueue })).result();
+      const report = await drill(suite.fixture.temporal.client, taskQueue, { stack: 'prod', backupId: backup.backupId, depth: 'restore' });
+      assert.equal(report.passed, true);
+      const sample = report.checks.find((check) => check.artifact === 'multimodal' && check.name.startsWith('sample queries'));
+      assert.ok(sample, 'no sample query check');
+      assert.match(sample.detail, /^10 sample queries over 5 point\(s\) each found its point first \(vector "image", vector "text"\)$/);
+      assert.equal(sample.figures['checked'], 10);
+    } finally {
+      await client.deleteCollection('multimodal');
+    }
+  });
 });

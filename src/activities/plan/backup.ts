@@ -3,7 +3,7 @@ import type { BackupPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import { storeLocation } from '../store/open.js';
-import { backupIdOf } from '../../core/runNames.js';
+import { backupIdOf, isOwnedCollection } from '../../core/runNames.js';
 import { newRunTag } from './runTag.js';
 
 export interface PlanDeps {
@@ -32,7 +32,8 @@ export function createBackupPlanActivities(deps: PlanDeps) {
       if (stack.qdrant && components.includes('qdrant')) {
         const onNode = await deps.listQdrantCollections(stack.qdrant);
         const wanted = options.collections ?? stack.qdrant.collections;
-        const collections = wanted.includes('*') ? onNode : [...new Set(wanted)];
+        // "*" means the stack's own collections: never the scratch collections of a running drill.
+        const collections = wanted.includes('*') ? onNode.filter((name) => !isOwnedCollection(name)) : [...new Set(wanted)];
         const absent = collections.filter((name) => !onNode.includes(name));
         if (absent.length > 0) {
           throw invalidInput(`collections: ${absent.map((name) => `"${name}"`).join(', ')} not found on Qdrant at ${stack.qdrant.url}`);
