@@ -1,13 +1,24 @@
 // Auth, TLS and faithful restore on a cluster of the test's own (scram-sha-256, TLS only):
 // ragops connects as the database's owner, not as a superuser on trust auth.
+import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { startBackup } from '../src/client/api/runbooks.js';
+import { createActivities } from '../src/activities/index.js';
+import { createPostgresStagingActivities } from '../src/activities/postgres/staging.js';
 import { openSession } from '../src/activities/postgres/session.js';
+import { parseStacksFile } from '../src/config/load.js';
+import type { RestoreInput } from '../src/config/inputs.js';
+import { manifestSchema } from '../src/config/manifest.js';
+import { workflowsPath } from '../src/worker.js';
+import type { RestoreReport } from '../src/workflows/restore.js';
 import type { BackupReport } from '../src/workflows/backup.js';
 import { startPgCluster, type PgCluster } from './support/pgcluster.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
@@ -45,10 +56,12 @@ async function seedShop(cluster: PgCluster): Promise<void> {
 
 describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () => {
   let cluster: PgCluster;
+  let bare: PgCluster;
   let temporal: TestTemporal;
   let store: Awaited<ReturnType<typeof tempDir>>;
   let worker: RunningWorker;
   const taskQueue = uniqueName('pg-tls');
+  let stacksText: string;
   const target = (overrides: Record<string, unknown> = {}) => ({
     name: 'shop',
     host: '127.0.0.1',
@@ -62,22 +75,29 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
   });
 
   before(async () => {
-    [cluster, temporal, store] = await Promise.all([startPgCluster(), startTestTemporal(), tempDir('ragops-pg-tls-')]);
+    [cluster, bare, temporal, store] = await Promise.all([startPgCluster(), startPgCluster(), startTestTemporal(), tempDir('pg-tls')]);
     await seedRoles(cluster, true);
     await seedShop(cluster);
     process.env.TEST_PG_OWNER_PASSWORD = ownerPassword;
     process.env.TEST_PG_WRONG_PASSWORD = 'not-the-password';
+    process.env.TEST_PG_BARE_PASSWORD = bare.superuser.password;
     const stacks = {
       stacks: {
         tls: { postgres: [target()], store: { type: 'fs', path: store.path } },
         wrongpw: { postgres: [target({ password: { env: 'TEST_PG_WRONG_PASSWORD' } })], store: { type: 'fs', path: store.path } },
+        // A second cluster that has none of the roles, where ragops connects as its superuser.
+        bare: {
+          postgres: [target({ port: bare.port, user: 'postgres', password: { env: 'TEST_PG_BARE_PASSWORD' }, sslrootcert: bare.caFile })],
+          store: { type: 'fs', path: store.path },
+        },
       },
     };
-    worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify(stacks) });
+    stacksText = stringify(stacks);
+    worker = await startWorker({ address: temporal.address, taskQueue, stacksText });
   });
   after(async () => {
     await worker?.stop();
-    await Promise.allSettled([temporal?.stop(), cluster?.stop(), store?.remove()]);
+    await Promise.allSettled([temporal?.stop(), cluster?.stop(), bare?.stop(), store?.remove()]);
   });
 
   async function activityAttempts(workflowId: string, activityType: string): Promise<number[]> {
@@ -146,5 +166,105 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     assert.match(history, /authentication failed/);
     assert.match(history, /AuthenticationFailed/);
     assert.deepEqual(await activityAttempts(handle.workflowId, 'dumpPostgres'), [1]);
+  });
+
+  async function restore(input: RestoreInput, queue = taskQueue): Promise<RestoreReport> {
+    const handle = await temporal.client.workflow.start('restore', { taskQueue: queue, workflowId: uniqueName('restore'), args: [input] });
+    return (await handle.result()) as RestoreReport;
+  }
+
+  /** Owner of the database and its table, app_reader's grant, the database's own settings. */
+  async function describeShop(on: PgCluster, database: string) {
+    const client = await on.connect(database);
+    try {
+      const { rows } = await client.query<{ dbowner: string; tableowner: string; readable: boolean; config: string[] | null; encoding: string }>(`
+        SELECT pg_get_userbyid(d.datdba) AS dbowner, pg_encoding_to_char(d.encoding) AS encoding,
+               (SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders') AS tableowner,
+               has_table_privilege('app_reader', 'public.orders', 'SELECT') AS readable,
+               (SELECT setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config
+        FROM pg_database d WHERE d.datname = current_database()`);
+      return rows[0];
+    } finally {
+      await client.end();
+    }
+  }
+
+  test('the backup records the database settings and stores the roles beside the dump', async () => {
+    const manifest = manifestSchema.parse(JSON.parse(await readFile(join(store.path, backup.manifestKey), 'utf8')));
+    const dump = manifest.artifacts.find((a) => a.component === 'postgres');
+    assert.ok(dump?.component === 'postgres');
+    assert.equal(dump.databaseSettings?.owner, 'app_owner');
+    assert.deepEqual(dump.databaseSettings?.config, ['statement_timeout=42s']);
+    assert.ok(dump.globals && 'sha256' in dump.globals, `globals skipped: ${JSON.stringify(dump.globals)}`);
+    const globals = await readFile(join(store.path, dump.globals.key), 'utf8');
+    assert.match(globals, /CREATE ROLE app_reader;/);
+    assert.ok(!/SCRAM-SHA-256\$/.test(globals), 'password hashes were dumped');
+  });
+
+  test('restore into a new name: same owners, grants and setting, and app_reader can read it', async () => {
+    const report = await restore({ stack: 'tls', postgres: { shop: { database: 'shop_copy' } } });
+    assert.deepEqual(report.postgres[0]?.notKept, []);
+    assert.deepEqual(await describeShop(cluster, 'shop_copy'), await describeShop(cluster, 'shop'));
+    assert.deepEqual(await describeShop(cluster, 'shop_copy'), { dbowner: 'app_owner', encoding: 'UTF8', tableowner: 'app_owner', readable: true, config: ['statement_timeout=42s'] });
+    const reader = await cluster.connect('shop_copy', { user: 'app_reader', password: readerPassword });
+    assert.equal((await reader.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]?.n, '500');
+    assert.equal((await reader.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout, '42s');
+    await reader.end();
+  });
+
+  test('restore with roles: true into a cluster without those roles creates them, then owners and grants as backed up', async () => {
+    const report = await restore({ stack: 'tls', targetStack: 'bare', roles: true });
+    assert.deepEqual(report.postgres[0]?.rolesCreated?.sort(), ['app_owner', 'app_reader']);
+    assert.deepEqual(await describeShop(bare, 'shop'), { dbowner: 'app_owner', encoding: 'UTF8', tableowner: 'app_owner', readable: true, config: ['statement_timeout=42s'] });
+    const admin = await bare.connect();
+    const { rows } = await admin.query<{ rolname: string; rolcreatedb: boolean; rolpassword: string | null }>(
+      "SELECT rolname, rolcreatedb, rolpassword FROM pg_authid WHERE rolname IN ('app_owner', 'app_reader') ORDER BY 1",
+    );
+    await admin.end();
+    assert.deepEqual(rows, [
+      { rolname: 'app_owner', rolcreatedb: true, rolpassword: null },
+      { rolname: 'app_reader', rolcreatedb: false, rolpassword: null },
+    ]);
+  });
+
+  test('a fault between the two renames leaves the original in place and connectable; the report says rolled back', async () => {
+    const faultQueue = uniqueName('pg-tls-fault');
+    const connection = await NativeConnection.connect({ address: temporal.address });
+    const faulty = await Worker.create({
+      connection,
+      taskQueue: faultQueue,
+      workflowBundle: await bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } }),
+      activities: {
+        ...createActivities({ loadStacks: async () => parseStacksFile(stacksText, 'test stacks'), temporalClient: async () => temporal.client }),
+        ...createPostgresStagingActivities({
+          betweenRenames: async () => {
+            throw ApplicationFailure.nonRetryable('injected fault between the renames', 'InjectedFault');
+          },
+        }),
+      },
+    });
+    const running = faulty.run();
+    try {
+      const before = await describeShop(cluster, 'shop');
+      const failure = await restore({ stack: 'tls', postgres: { shop: { confirm: 'shop' } } }, faultQueue).then(
+        () => assert.fail('the restore succeeded'),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.match((failure.cause as Error).message, /injected fault between the renames/);
+      assert.match((failure.cause as Error).message, /postgres shop → shop: rolled back/);
+      const reader = await cluster.connect('shop', { user: 'app_reader', password: readerPassword });
+      assert.equal((await reader.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]?.n, '500');
+      await reader.end();
+      assert.deepEqual(await describeShop(cluster, 'shop'), before);
+      const admin = await cluster.connect();
+      const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'ragops_%'");
+      await admin.end();
+      assert.deepEqual(rows, [], 'a staging or renamed-aside database was left behind');
+    } finally {
+      faulty.shutdown();
+      await running;
+      await connection.close();
+    }
   });
 });

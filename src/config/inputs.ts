@@ -50,6 +50,8 @@ export const restoreInputSchema = z
     /** Also point the manifest's aliases at the restored collections. */
     aliases: z.boolean().default(false),
     recovery: z.enum(['upload', 'location']).default('upload'),
+    /** Create the backup's roles the target server lacks (no passwords: set them after), before restoring. */
+    roles: z.boolean().default(false),
   })
   .strict();
 export type RestoreInput = z.input<typeof restoreInputSchema>;

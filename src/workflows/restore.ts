@@ -1,3 +1,4 @@
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import { restoreInputSchema } from '../config/inputs.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
@@ -11,7 +12,7 @@ export interface RestoreReport {
   stack: string;
   targetStack: string;
   backupId: string;
-  postgres: Array<{ label: string; database: string; replaced: boolean; tables: Record<string, number> }>;
+  postgres: Array<{ label: string; database: string; replaced: boolean; tables: Record<string, number>; notKept?: string[]; rolesCreated?: string[] }>;
   qdrant: Array<{ source: string; collection: string; pointsCount: number; replaced: boolean }>;
   aliases: Array<{ alias: string; collection: string }>;
 }
@@ -22,6 +23,31 @@ export interface RestoreReport {
  * place; an existing database or collection is replaced only when the input confirmed it.
  * Aliases, when asked for, switch last and all at once.
  */
+/** Where each component stands when a restore fails: the operator's first question. */
+export type ComponentState = 'restored' | 'untouched' | 'rolled back' | 'failed, original untouched' | 'failed';
+
+function failureTypes(error: unknown): string[] {
+  const types: string[] = [];
+  for (let at = error as { type?: string; cause?: unknown } | undefined; at; at = at.cause as typeof at) if (at.type) types.push(at.type);
+  return types;
+}
+
+function failedRestore(error: unknown, states: Map<string, ComponentState>): ApplicationFailure {
+  const listed = [...states].map(([component, state]) => `${component}: ${state}`).join('; ');
+  const cause = error instanceof Error ? error : undefined;
+  // An activity's own message, not its wrapper's "Activity task failed".
+  let inner = error as { message?: string; cause?: unknown } | undefined;
+  while (inner?.message === 'Activity task failed' && inner.cause) inner = inner.cause as typeof inner;
+  const reason = inner?.message ?? String(error);
+  return ApplicationFailure.create({
+    message: `restore failed: ${reason} — components: ${listed}`,
+    type: 'RestoreFailed',
+    nonRetryable: true,
+    details: [Object.fromEntries(states)],
+    cause,
+  });
+}
+
 export async function restore(rawInput: unknown): Promise<RestoreReport> {
   const options = parseInput(restoreInputSchema, rawInput, 'restore');
   const steps = new StepTracker('restore', options.stack);
@@ -39,55 +65,76 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'restore' },
     async () => {
-      for (const step of plan.postgres) {
-        const artifact = plan.manifest.artifacts.find((a) => a.component === 'postgres' && a.name === step.label);
-        if (artifact?.component !== 'postgres') continue;
-        const restored = await steps.step(
-          'postgres',
-          `restore ${step.label} into ${step.database}${step.replace ? ' (replacing it)' : ''}`,
-          () =>
-            streamingActivities(`restore ${step.label}`).restorePostgresDatabase({
-              target: step.target,
-              store: plan.store,
-              artifact,
-              backupId: plan.backupId,
-              database: step.database,
-              replace: step.replace,
-              stagingDatabase: stagingDatabaseFor(step.label),
-              oldDatabase: ownedDatabaseName('old', plan.runTag, step.label),
-              runTag: plan.runTag,
-              mode: plan.mode,
-            }),
-          (r) => `${Object.keys(r.tables).length} tables, counts equal to the manifest`,
-        );
-        report.postgres.push({ label: step.label, ...restored });
-      }
-      if (plan.qdrant) {
-        const { endpoint } = plan.qdrant;
-        for (const step of plan.qdrant.collections) {
-          const artifact = plan.manifest.artifacts.find((a) => a.component === 'qdrant' && a.name === step.source);
-          if (artifact?.component !== 'qdrant') continue;
+      const states = new Map<string, ComponentState>([
+        ...plan.postgres.map((step) => [`postgres ${step.label} → ${step.database}`, 'untouched'] as const),
+        ...(plan.qdrant?.collections ?? []).map((step) => [`qdrant ${step.source} → ${step.collection}`, 'untouched'] as const),
+      ]);
+      let current: string | undefined;
+      try {
+        for (const step of plan.postgres) {
+          current = `postgres ${step.label} → ${step.database}`;
+          const artifact = plan.manifest.artifacts.find((a) => a.component === 'postgres' && a.name === step.label);
+          if (artifact?.component !== 'postgres') continue;
           const restored = await steps.step(
-            'qdrant',
-            `recover ${step.source} as ${step.collection}${step.replace ? ' (replacing it)' : ''}`,
+            'postgres',
+            `restore ${step.label} into ${step.database}${step.replace ? ' (replacing it)' : ''}`,
             () =>
-              streamingActivities(`recover ${step.source}`).restoreQdrantCollection({
-                qdrant: endpoint,
+              streamingActivities(`restore ${step.label}`).restorePostgresDatabase({
+                target: step.target,
                 store: plan.store,
                 artifact,
-                collection: step.collection,
-                method: options.recovery,
+                backupId: plan.backupId,
+                database: step.database,
+                replace: step.replace,
+                stagingDatabase: stagingDatabaseFor(step.label),
+                oldDatabase: ownedDatabaseName('old', plan.runTag, step.label),
+                runTag: plan.runTag,
+                mode: plan.mode,
+                roles: options.roles,
               }),
-            (r) => `${r.pointsCount} points`,
+            (r) => `${Object.keys(r.tables).length} tables, counts equal to the manifest`,
           );
-          report.qdrant.push({ source: step.source, collection: restored.collection, pointsCount: restored.pointsCount, replaced: step.replace });
+          report.postgres.push({ label: step.label, ...restored });
+          states.set(current, 'restored');
+          current = undefined;
         }
-        if (plan.qdrant.aliases.length > 0) {
-          await steps.step('qdrant', `point ${plan.qdrant.aliases.length} alias(es)`, () =>
-            quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases: plan.qdrant!.aliases }),
-          );
-          report.aliases = plan.qdrant.aliases;
+        if (plan.qdrant) {
+          const { endpoint } = plan.qdrant;
+          for (const step of plan.qdrant.collections) {
+            const artifact = plan.manifest.artifacts.find((a) => a.component === 'qdrant' && a.name === step.source);
+            if (artifact?.component !== 'qdrant') continue;
+            current = `qdrant ${step.source} → ${step.collection}`;
+            const restored = await steps.step(
+              'qdrant',
+              `recover ${step.source} as ${step.collection}${step.replace ? ' (replacing it)' : ''}`,
+              () =>
+                streamingActivities(`recover ${step.source}`).restoreQdrantCollection({
+                  qdrant: endpoint,
+                  store: plan.store,
+                  artifact,
+                  collection: step.collection,
+                  method: options.recovery,
+                }),
+              (r) => `${r.pointsCount} points`,
+            );
+            report.qdrant.push({ source: step.source, collection: restored.collection, pointsCount: restored.pointsCount, replaced: step.replace });
+            states.set(current, 'restored');
+            current = undefined;
+          }
+          if (plan.qdrant.aliases.length > 0) {
+            await steps.step('qdrant', `point ${plan.qdrant.aliases.length} alias(es)`, () =>
+              quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases: plan.qdrant!.aliases }),
+            );
+            report.aliases = plan.qdrant.aliases;
+          }
         }
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // A database restore that fails leaves the original in place: before the swap it was
+        // never touched, and the swap is one transaction that rolls back.
+        if (current?.startsWith('postgres')) states.set(current, failureTypes(error).includes('SwapFailed') ? 'rolled back' : 'failed, original untouched');
+        else if (current) states.set(current, 'failed');
+        throw failedRestore(error, states);
       }
       steps.finish(`restored ${report.postgres.length} database(s), ${report.qdrant.length} collection(s)`);
       return report;

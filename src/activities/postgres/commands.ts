@@ -50,22 +50,37 @@ export function pgDumpCommand(connection: PgConnection, snapshotId: string, binD
   };
 }
 
+/** The cluster's roles and grants as SQL, without password hashes, to stdout. */
+export function pgDumpGlobalsCommand(connection: PgConnection, binDir?: string): CommandSpec {
+  return {
+    argv: [binary(binDir, 'pg_dumpall'), '--globals-only', '--no-role-passwords', ...connectionArgs(connection), `--database=${connection.database}`],
+    env: libpqEnv(connection, 'ragops-backup'),
+    inheritEnv: LIBPQ_INHERITED_ENV,
+    purpose: `pg_dumpall --globals-only of ${connection.name} (${connection.host}:${connection.port})`,
+  };
+}
+
 export function pgToolVersionCommand(tool: 'pg_dump' | 'pg_restore', binDir?: string): CommandSpec {
   return { argv: [binary(binDir, tool), '--version'], purpose: `${tool} --version` };
 }
 
 /**
  * `pg_restore` into an existing database: from `file` with parallel jobs, or from stdin
- * (single job) when the dump is streamed from the store.
+ * (single job) when the dump is streamed from the store. A restore keeps owners and grants;
+ * a drill (`keepOwnership` false) restores as its own role, which may lack the original roles.
  */
-export function pgRestoreCommand(connection: PgConnection, source: { file: string; jobs: number } | 'stdin', binDir?: string): CommandSpec {
+export function pgRestoreCommand(
+  connection: PgConnection,
+  source: { file: string; jobs: number } | 'stdin',
+  binDir?: string,
+  keepOwnership = false,
+): CommandSpec {
   const input = source === 'stdin' ? [] : [`--jobs=${source.jobs}`, source.file];
   return {
     argv: [
       binary(binDir, 'pg_restore'),
       '--exit-on-error',
-      '--no-owner',
-      '--no-privileges',
+      ...(keepOwnership ? [] : ['--no-owner', '--no-privileges']),
       ...connectionArgs(connection),
       `--dbname=${connection.database}`,
       ...input,

@@ -4,7 +4,10 @@ import { runCommand, streamCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
 import { withStore } from '../store/open.js';
-import { pgDumpCommand, pgToolVersionCommand } from './commands.js';
+import { CommandFailed } from '../runtime/exec.js';
+import type { ArtifactStore } from '../store/types.js';
+import { pgDumpCommand, pgDumpGlobalsCommand, pgToolVersionCommand, type PgConnection } from './commands.js';
+import { readDatabaseSettings } from './databaseSettings.js';
 import { requireToolVersion } from './errors.js';
 import { connectionFor, exactTableCounts, openSession, type PostgresDeps } from './session.js';
 
@@ -12,6 +15,25 @@ export interface DumpPostgresRequest {
   target: PostgresTarget;
   store: StoreConfig;
   key: string;
+}
+
+/** Where a dump's roles and grants go: beside it. */
+export const globalsKeyOf = (dumpKey: string) => `${dumpKey.replace(/\.dump$/, '')}.globals.sql`;
+
+/**
+ * The cluster's roles and grants, best-effort: a role that may not read them (or an old
+ * pg_dumpall) still gets its database backed up, and the manifest says why they are missing.
+ */
+async function dumpGlobals(connection: PgConnection, store: ArtifactStore, key: string, progress: ProgressHeartbeat, deps: PostgresDeps) {
+  await store.discardUnfinished(key);
+  const globals = streamCommand(pgDumpGlobalsCommand(connection, deps.pgBinDir), { signal: progress.signal });
+  try {
+    const stored = await putHashed(store, key, globals.stdout, { signal: progress.signal, sourceSucceeded: globals.finished, contentType: 'application/sql' });
+    return { key, size: stored.size, sha256: stored.sha256 };
+  } catch (error) {
+    if (!(error instanceof CommandFailed) || !error.reason.startsWith('exit code')) throw error;
+    return { skipped: `pg_dumpall --globals-only as ${connection.user} failed: ${error.stderrTail || error.reason}` };
+  }
 }
 
 export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
@@ -34,8 +56,10 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
         const { id: snapshotId, version: serverVersion, num } = exported.rows[0]!;
         // Before any byte is stored: an older pg_dump refuses the server on every attempt.
         requireToolVersion('pg_dump', versionLine, Math.floor(Number(num) / 10_000), `the server ${target.host}:${target.port}`);
+        const databaseSettings = await readDatabaseSettings(session);
         // Beats all along: the dump streams, but the exact counts of big tables may outlast it.
         return await progress.during(withStore(storeConfig, async (store) => {
+          const globals = await dumpGlobals(connection, store, globalsKeyOf(key), progress, deps);
           await store.discardUnfinished(key);
           progress.phase('uploading');
           const dump = streamCommand(pgDumpCommand(connection, snapshotId, deps.pgBinDir), { signal: progress.signal });
@@ -56,6 +80,8 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
             serverVersion,
             pgDumpVersion: versionLine.trim(),
             tables,
+            databaseSettings,
+            globals,
             ...stored,
             durationMs: progress.elapsedMs(),
           };

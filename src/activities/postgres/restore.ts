@@ -25,9 +25,10 @@ export async function restoreDump(
   mode: RestoreMode,
   progress: ProgressHeartbeat,
   deps: PostgresDeps,
+  { keepOwnership = false }: { keepOwnership?: boolean } = {},
 ): Promise<{ sha256: string; bytes: number }> {
   const restoreFrom = async (file: string) => {
-    const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir);
+    const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir, keepOwnership);
     await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
   };
   // pg_restore cannot read an archive written by a newer pg_dump: say so before downloading it.
@@ -46,7 +47,7 @@ export async function restoreDump(
     const meter = new HashingMeter(progress.bytes);
     const body = await store.get(artifact.key, { signal: progress.signal });
     if (!mode.localDisk) {
-      await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir), { signal: progress.signal, stdin: body.pipe(meter) });
+      await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir, keepOwnership), { signal: progress.signal, stdin: body.pipe(meter) });
     } else {
       const dir = await mkdtemp(join(mode.tempDir ?? tmpdir(), 'ragops-restore-'));
       try {

@@ -11,6 +11,8 @@ import { nodePgSsl } from './tls.js';
 export interface PostgresDeps {
   /** Directory of pg_dump/pg_restore; PATH when unset. */
   pgBinDir?: string;
+  /** Tests only: runs inside the swap transaction, after the original is renamed aside (a fault there must leave it in place). */
+  betweenRenames?: () => Promise<void>;
 }
 
 export async function connectionFor(target: PostgresTarget): Promise<PgConnection> {

@@ -1,10 +1,16 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { PostgresArtifact } from '../../config/manifest.js';
 import type { PostgresTarget, StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { compareCounts, restoreDump, type RestoreMode } from './restore.js';
-import { countTablesIn, createOwnedDatabase, databaseExists, dropOwnedDatabase, quoteIdent, withPostgresAdmin, type PostgresDeps } from './session.js';
+import { createDatabaseLike } from './databaseSettings.js';
+import { globalsKeyOf } from './dump.js';
+import { applyMissingRoles } from './roles.js';
+import { countTablesIn, databaseExists, dropOwnedDatabase, quoteIdent, withPostgresAdmin, type PostgresDeps } from './session.js';
+import { swapIntoPlace } from './swap.js';
+import type { ArtifactStore } from '../store/types.js';
 
 export interface PostgresRestoreRequest {
   target: PostgresTarget;
@@ -19,6 +25,35 @@ export interface PostgresRestoreRequest {
   /** The restoring execution's tag: its marker tells a finished staging database from a half-restored one. */
   runTag: string;
   mode: RestoreMode;
+  /** Create the backup's roles that the server lacks (from the globals stored beside the dump). */
+  roles?: boolean;
+}
+
+export interface PostgresRestoreResult {
+  database: string;
+  tables: Record<string, number>;
+  replaced: boolean;
+  /** What of the database as backed up could not be kept here (e.g. an owner role that does not exist). */
+  notKept: string[];
+  rolesCreated: string[];
+}
+
+async function restoreRoles(admin: pg.Client, store: ArtifactStore, artifact: PostgresArtifact): Promise<string[]> {
+  const globals = artifact.globals;
+  if (!globals || 'skipped' in globals) {
+    throw ApplicationFailure.nonRetryable(
+      `"roles": true, but backup of ${artifact.name} holds no roles (${globals ? globals.skipped : 'taken before ragops stored them'}); create the roles by hand or restore without "roles"`,
+      'InvalidInput',
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(globals.key ?? globalsKeyOf(artifact.key))) chunks.push(chunk as Buffer);
+  const script = Buffer.concat(chunks);
+  const sha256 = createHash('sha256').update(script).digest('hex');
+  if (sha256 !== globals.sha256) {
+    throw ApplicationFailure.nonRetryable(`the stored roles of ${artifact.name} (${globals.key}) do not match the manifest's sha256`, 'ChecksumMismatch');
+  }
+  return applyMissingRoles(admin, script.toString('utf8'));
 }
 
 async function commentOf(admin: pg.Client, database: string): Promise<string | undefined> {
@@ -29,11 +64,6 @@ async function commentOf(admin: pg.Client, database: string): Promise<string | u
   return result.rows[0]?.comment ?? undefined;
 }
 
-async function closeConnections(admin: pg.Client, database: string): Promise<void> {
-  await admin.query(`ALTER DATABASE ${quoteIdent(admin, database)} WITH ALLOW_CONNECTIONS false`);
-  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
-}
-
 export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
   return {
     /**
@@ -42,21 +72,33 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
      * (the original, when replaced, is renamed aside and dropped only after). Each state a
      * crash can leave is recognised on retry, so no half-restored database is taken for done.
      */
-    async restorePostgresDatabase(request: PostgresRestoreRequest): Promise<{ database: string; tables: Record<string, number>; replaced: boolean }> {
+    async restorePostgresDatabase(request: PostgresRestoreRequest): Promise<PostgresRestoreResult> {
       const { target, artifact, database, stagingDatabase, oldDatabase } = request;
       const marker = `ragops restore of ${request.backupId}/${artifact.name} by run ${request.runTag}`;
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${database}`);
       return progress.during(withPostgresAdmin(target, request.store, async ({ admin, connection, store }) => {
+        const notKept: string[] = [];
+        let rolesCreated: string[] = [];
         const finish = async (replaced: boolean) => {
           await dropOwnedDatabase(admin, oldDatabase);
-          return { database, tables: await countTablesIn(connection, database), replaced };
+          return { database, tables: await countTablesIn(connection, database), replaced, notKept, rolesCreated };
         };
         if ((await commentOf(admin, database)) === marker) return finish(await databaseExists(admin, oldDatabase));
 
         const stagingDone = (await databaseExists(admin, stagingDatabase)) && (await commentOf(admin, stagingDatabase)) === marker;
+        // Before the database is created: its owner may be one of them.
+        if (request.roles) rolesCreated = await restoreRoles(admin, store, artifact);
         if (!stagingDone) {
-          await createOwnedDatabase(admin, stagingDatabase);
-          await restoreDump(store, artifact, { ...connection, database: stagingDatabase }, request.mode, progress, deps);
+          await dropOwnedDatabase(admin, stagingDatabase);
+          notKept.push(...(await createDatabaseLike(admin, stagingDatabase, artifact.databaseSettings)));
+          const restored = await restoreDump(store, artifact, { ...connection, database: stagingDatabase }, request.mode, progress, deps, { keepOwnership: true });
+          if (restored.sha256 !== artifact.sha256) {
+            await dropOwnedDatabase(admin, stagingDatabase);
+            throw ApplicationFailure.nonRetryable(
+              `the dump restored for ${artifact.name} is not the one the manifest names (sha256 ${restored.sha256}, manifest ${artifact.sha256}): the stored dump changed or is damaged; nothing was swapped`,
+              'ChecksumMismatch',
+            );
+          }
           const comparison = compareCounts(artifact.tables, await countTablesIn(connection, stagingDatabase));
           if (!comparison.passed) {
             await dropOwnedDatabase(admin, stagingDatabase);
@@ -65,16 +107,11 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
           await admin.query(`COMMENT ON DATABASE ${quoteIdent(admin, stagingDatabase)} IS ${admin.escapeLiteral(marker)}`);
         }
 
-        let replaced = await databaseExists(admin, oldDatabase);
-        if (await databaseExists(admin, database)) {
-          if (!request.replace) {
-            throw ApplicationFailure.nonRetryable(`database "${database}" exists and replacing it was not confirmed`, 'InvalidInput');
-          }
-          await closeConnections(admin, database);
-          await admin.query(`ALTER DATABASE ${quoteIdent(admin, database)} RENAME TO ${quoteIdent(admin, oldDatabase)}`);
-          replaced = true;
-        }
-        await admin.query(`ALTER DATABASE ${quoteIdent(admin, stagingDatabase)} RENAME TO ${quoteIdent(admin, database)}`);
+        const replaced = await swapIntoPlace(
+          admin,
+          { database, staging: stagingDatabase, old: oldDatabase, replace: request.replace },
+          deps.betweenRenames,
+        );
         return finish(replaced);
       }));
     },

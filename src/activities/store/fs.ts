@@ -4,6 +4,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isNoSpace, noSpaceFailure } from '../runtime/diskSpace.js';
 import { storeLocation } from './location.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
@@ -31,12 +32,13 @@ export class FsStore implements ArtifactStore {
   async put(key: string, body: Readable, options: { signal?: AbortSignal } = {}): Promise<void> {
     const path = this.pathOf(key);
     const partialPath = `${path}.${randomBytes(4).toString('hex')}${PARTIAL_SUFFIX}`;
-    await mkdir(dirname(path), { recursive: true });
     try {
+      await mkdir(dirname(path), { recursive: true });
       await pipeline(body, createWriteStream(partialPath, { flush: true }), { signal: options.signal });
       await rename(partialPath, path);
     } catch (error) {
       await rm(partialPath, { force: true });
+      if (isNoSpace(error)) throw noSpaceFailure(`the fs store ${this.location} (writing ${key})`, error);
       throw error;
     }
   }

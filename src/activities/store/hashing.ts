@@ -51,11 +51,13 @@ export async function putHashed(
 ): Promise<StoredArtifact> {
   const meter = new HashingMeter(options.onProgress, options.sourceSucceeded);
   source.on('error', (error) => meter.destroy(error));
-  const [stored, produced] = await Promise.allSettled([
-    store.put(key, source.pipe(meter), { signal: options.signal, contentType: options.contentType }),
-    options.sourceSucceeded ?? Promise.resolve(),
-  ]);
-  // The producer's own error says more than the upload's "stream destroyed".
+  const storing = store.put(key, source.pipe(meter), { signal: options.signal, contentType: options.contentType });
+  // A producer left writing into a pipe nobody reads (pg_dump) would block for ever: close it.
+  storing.catch(() => source.destroy());
+  const [stored, produced] = await Promise.allSettled([storing, options.sourceSucceeded ?? Promise.resolve()]);
+  // A store that can take nothing more (disk full) is the cause, whatever the producer then says.
+  if (stored.status === 'rejected' && (stored.reason as { nonRetryable?: boolean }).nonRetryable) throw stored.reason;
+  // Otherwise the producer's own error says more than the upload's "stream destroyed".
   if (produced.status === 'rejected') throw produced.reason;
   if (stored.status === 'rejected') throw stored.reason;
   return { size: meter.bytes, sha256: meter.hash.digest('hex') };

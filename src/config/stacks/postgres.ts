@@ -5,9 +5,11 @@ import { secretRef } from '../secretRef.js';
 export const sanityCheckSchema = z
   .object({
     name: z.string().min(1),
-    /** Runs read-only in the restored scratch database; the first column of the first row is compared. */
+    /** One statement, run read-only in the restored scratch database; the first column of the first row is compared. */
     sql: z.string().min(1),
     expect: z.union([z.string(), z.number(), z.boolean()]),
+    /** The statement's `statement_timeout`: past it the check fails (the drill goes on). */
+    timeoutSeconds: z.number().int().min(1).max(3600).default(60),
   })
   .strict();
 export type SanityCheck = z.infer<typeof sanityCheckSchema>;
