@@ -1,7 +1,7 @@
 // Retention fails closed, on real services (moto S3, a Temporal dev server, an in-process
 // worker): evidence replaced by garbage, evidence whose GET fails (the object is in the
 // GLACIER storage class, so moto answers InvalidObjectState, as S3 does to an object a
-// lifecycle rule archived), a drill that was inconclusive, evidence of two key formats whose
+// lifecycle rule archived), a lock that cannot be read, a drill that was inconclusive, evidence of two key formats whose
 // key order is not their time order, and a store listing that fails.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -79,7 +79,8 @@ describe('retention fails closed', () => {
     const backups = await writeHistory('listing');
     // Two drills in one second: the old key format sorts after the new one, but the new one finished later.
     const twoFormats = syntheticBackup(new Date(Date.now() - 6 * 24 * HOUR), 99);
-    const start = new Date(twoFormats.time.getTime() + HOUR);
+    // On a whole second, so that both drills start within it.
+    const start = new Date(Math.floor((twoFormats.time.getTime() + HOUR) / 1000) * 1000);
     const evidence = (passed: boolean, finishedAt: Date) =>
       JSON.stringify(verificationSchema.parse({ formatVersion: 1, backupId: twoFormats.backupId, stack: 'listing', depth: 'restore', workflowId: 'w', runId: 'r', startedAt: start.toISOString(), finishedAt: finishedAt.toISOString(), passed, checks: [] }));
     const oldKey = `listing/${twoFormats.backupId}/verifications/${start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-restore.json`;
@@ -122,6 +123,22 @@ describe('retention fails closed', () => {
     assert.equal(report.kept.find((entry) => entry.backupId === backups.garbage.backupId)?.state, 'unreadable');
     const keysAfter = await moto.listKeys(bucket, `${prefix}prod/`);
     assert.deepEqual(keysAfter, keysBefore.filter((key) => !key.includes(backups.plain.backupId)));
+  });
+
+  test('a lock that cannot be read keeps its backup, in the plan and at delete time', async () => {
+    const backup = syntheticBackup(new Date(Date.now() - 9 * 24 * HOUR), 7, { locks: [{ workflowId: 'restore-7', runbook: 'restore', since: new Date(Date.now() - 72 * HOUR).toISOString() }] });
+    const objects = objectsOf('locked', backup);
+    const lock = objects.find((object) => object.key.includes('/locks/'))!;
+    await putAll(moto.s3, bucket, prefix, objects.filter((object) => object !== lock));
+    await moto.s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + lock.key, Body: lock.body, StorageClass: 'GLACIER' }));
+    const listing = (await new MockActivityEnvironment().run(activities.listPruneCandidates, { store, stack: 'locked' })) as PruneListing;
+    const plan = planRetention(listing.candidates, new Date(), retentionSchema.parse({ keepLast: 0 }));
+    assert.deepEqual(plan.kept.map((decision) => decision.backupId), [backup.backupId]);
+    assert.match(plan.kept[0]!.reasons.join(' | '), /could not read lock .*\/locks\/restore-7\.json \(could not be read: InvalidObjectState/);
+    const deleted = (await new MockActivityEnvironment().run(activities.deleteBackup, { store, stack: 'locked', backupId: backup.backupId, complete: true })) as { skipped?: string; objects: number };
+    assert.match(deleted.skipped ?? '', /lock .*restore-7\.json could not be read/);
+    assert.equal(deleted.objects, 0);
+    assert.equal((await moto.listKeys(bucket, `${prefix}locked/`)).length, objects.length);
   });
 
   test('a store listing that fails stops the prune before any delete, and says so', async () => {
