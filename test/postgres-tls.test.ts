@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,8 @@ import { startBackup } from '../src/client/api/runbooks.js';
 import { createActivities } from '../src/activities/index.js';
 import { createPostgresStagingActivities } from '../src/activities/postgres/staging.js';
 import { openSession } from '../src/activities/postgres/session.js';
+import { majorVersionOf, requireToolVersion } from '../src/activities/postgres/errors.js';
+import { roleStatementsOf } from '../src/activities/postgres/roles.js';
 import { parseStacksFile } from '../src/config/load.js';
 import type { RestoreInput } from '../src/config/inputs.js';
 import { manifestSchema } from '../src/config/manifest.js';
@@ -135,6 +137,12 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     assert.equal(await sslOf({ ...base, host: 'localhost', sslmode: 'verify-full', sslrootcert: cluster.caFile }), true);
     await assert.rejects(openSession({ ...base, sslmode: 'verify-full' }, 'ragops-test'), /set sslrootcert/);
     await assert.rejects(openSession({ ...base, sslmode: 'disable' }, 'ragops-test'), /no encryption/);
+    await assert.rejects(openSession({ ...base, database: 'nope', sslmode: 'require' }, 'ragops-test'), (error: Error & { type?: string; nonRetryable?: boolean }) => {
+      assert.equal(error.type, 'UnknownDatabase');
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /database "nope" does not exist; check the database name/);
+      return true;
+    });
     // Another CA: the chain does not verify, and no retry would change that.
     const other = await startPgCluster();
     try {
@@ -266,5 +274,55 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
       await running;
       await connection.close();
     }
+  });
+
+  test('a stored dump that is not the one the manifest names is refused before the swap; the original stays', async () => {
+    // Another backup's dump of the same database restores fine and counts the same: only its sha256 differs.
+    const second = await (await startBackup(temporal.client, { stack: 'tls' }, { taskQueue })).result();
+    const key = (report: BackupReport) => report.artifacts.find((a) => a.component === 'postgres')!.key;
+    assert.notEqual(second.artifacts[0]?.sha256, backup.artifacts[0]?.sha256);
+    await copyFile(join(store.path, key(second)), join(store.path, key(backup)));
+    const before = await describeShop(cluster, 'shop');
+    const handle = await temporal.client.workflow.start('restore', {
+      taskQueue,
+      workflowId: uniqueName('restore'),
+      args: [{ stack: 'tls', backupId: backup.backupId, postgres: { shop: { confirm: 'shop' } } } satisfies RestoreInput],
+    });
+    const failure = await handle.result().then(() => assert.fail('the restore succeeded'), (error: unknown) => error);
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.match((failure.cause as Error).message, /is not the one the manifest names.*nothing was swapped/);
+    assert.match((failure.cause as Error).message, /postgres shop → shop: failed, original untouched/);
+    assert.deepEqual(await describeShop(cluster, 'shop'), before);
+  });
+});
+
+describe('Postgres helpers: tool versions and the roles of a globals script', () => {
+  test('pg_dump older than the server is refused, non-retryable, saying what to install', () => {
+    assert.equal(majorVersionOf('pg_dump (PostgreSQL) 15.5 (Debian 15.5-1.pgdg120+1)'), 15);
+    assert.equal(majorVersionOf('pg_dump (PostgreSQL) 9.6.24'), 9.6);
+    assert.equal(majorVersionOf('pg_dump (PostgreSQL) 17devel'), 17);
+    assert.throws(() => requireToolVersion('pg_dump', 'pg_dump (PostgreSQL) 14.10', 15, 'the server db:5432'), (error: Error & { type?: string; nonRetryable?: boolean }) => {
+      assert.equal(error.type, 'ToolTooOld');
+      assert.equal(error.nonRetryable, true);
+      assert.match(error.message, /pg_dump 14 is older than the server db:5432 \(15\); put pg_dump 15 or newer first/);
+      return true;
+    });
+    requireToolVersion('pg_dump', 'pg_dump (PostgreSQL) 16.1', 15, 'the server');
+  });
+
+  test('role statements: CREATE/ALTER per role, memberships without their grantor, nothing else', () => {
+    const script = [
+      'SET default_transaction_read_only = off;',
+      'CREATE ROLE app_owner;',
+      'ALTER ROLE app_owner WITH NOSUPERUSER INHERIT NOCREATEROLE CREATEDB LOGIN NOREPLICATION NOBYPASSRLS;',
+      'CREATE ROLE "Mixed ""Case""";',
+      'ALTER ROLE "Mixed ""Case""" SET search_path TO app;',
+      'GRANT app_owner TO "Mixed ""Case""" GRANTED BY postgres;',
+      "CREATE TABLESPACE t OWNER app_owner LOCATION '/x';",
+    ].join('\n');
+    const { creates, alters, grants } = roleStatementsOf(script);
+    assert.deepEqual(creates.map((c) => c.role), ['app_owner', 'Mixed "Case"']);
+    assert.deepEqual(alters.map((a) => a.role), ['app_owner', 'Mixed "Case"']);
+    assert.deepEqual(grants, [{ role: 'Mixed "Case"', sql: 'GRANT app_owner TO "Mixed ""Case""";' }]);
   });
 });
