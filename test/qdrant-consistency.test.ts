@@ -7,7 +7,9 @@ import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { startBackup } from '../src/client/api/runbooks.js';
 import { verificationSchema } from '../src/config/manifest.js';
-import type { VerifyInput } from '../src/config/inputs.js';
+import type { RestoreInput, VerifyInput } from '../src/config/inputs.js';
+import type { RestoreReport } from '../src/workflows/restore.js';
+import { readSnapshotTar } from './support/qdrant/index.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
 import { startWorker, uniqueName } from './support/ragops.js';
 import { readBuffer, readManifest, s3Objects } from './support/verify.js';
@@ -134,5 +136,46 @@ describe('Qdrant consistency: counts under ingestion, owned collections, named v
     } finally {
       await client.deleteCollection('multimodal');
     }
+  });
+  async function restoreRun(taskQueue: string, input: RestoreInput): Promise<RestoreReport> {
+    const handle = await suite.fixture.temporal.client.workflow.start('restore', { taskQueue, workflowId: uniqueName('restore'), args: [input] });
+    return (await handle.result()) as RestoreReport;
+  }
+
+  test('restore over an existing collection first saves it as a safety snapshot in the store, named in the report', async () => {
+    const prefix = 'safety/';
+    const taskQueue = await workerFor(prefix);
+    const client = qdrant();
+    const backup = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'], collections: ['faq'] }, { taskQueue })).result();
+    const seeded = (await client.count('faq', { exact: true })).count;
+    await client.upsert('faq', { wait: true, points: Array.from({ length: 7 }, (_, i) => ({ id: 20_000 + i, vector: vector(i + 900, 4) })) });
+
+    const report = await restoreRun(taskQueue, { stack: 'prod', backupId: backup.backupId, components: ['qdrant'], qdrant: { faq: { collection: 'faq', confirm: 'faq' } } });
+    const [faq] = report.qdrant;
+    assert.equal(faq?.replaced, true);
+    assert.equal(faq?.collection, 'faq');
+    assert.match(faq?.safetySnapshotKey ?? '', new RegExp(`^prod/${backup.backupId}/safety/faq-[a-z0-9]{8}\\.snapshot$`));
+    assert.equal((await client.count('faq', { exact: true })).count, seeded, 'the collection is back to the backup');
+    const saved = readSnapshotTar(await readBuffer(await s3Objects(suite.fixture.moto, suite.fixture.bucket, prefix).read(faq!.safetySnapshotKey!)));
+    assert.equal(saved.points.length, seeded + 7, 'the safety snapshot holds the collection as it was before the restore');
+  });
+
+  test('restore onto an alias recovers into a new collection, switches the alias to it and leaves the old one', async () => {
+    const prefix = 'alias/';
+    const taskQueue = await workerFor(prefix);
+    const client = qdrant();
+    const backup = await (await startBackup(suite.fixture.temporal.client, { stack: 'prod', components: ['qdrant'], collections: ['docs_v1'] }, { taskQueue })).result();
+    const before = (await client.count('docs_v1', { exact: true })).count;
+    await client.upsert('docs_v1', { wait: true, points: [{ id: 30_000, vector: vector(3, 8) }] });
+
+    const report = await restoreRun(taskQueue, { stack: 'prod', backupId: backup.backupId, components: ['qdrant'], qdrant: { docs_v1: { collection: 'docs', confirm: 'docs' } } });
+    const [docs] = report.qdrant;
+    assert.match(docs?.collection ?? '', /^docs_[a-z0-9]{8}$/);
+    assert.deepEqual(docs?.alias, { name: 'docs', previousCollection: 'docs_v1' });
+    assert.equal(docs?.safetySnapshotKey, undefined);
+    const aliases = (await client.getAliases()).aliases.filter((alias) => alias.alias_name === 'docs');
+    assert.deepEqual(aliases, [{ alias_name: 'docs', collection_name: docs!.collection }]);
+    assert.equal((await client.count(docs!.collection, { exact: true })).count, before);
+    assert.equal((await client.count('docs_v1', { exact: true })).count, before + 1, 'the collection the alias pointed at is left as it was');
   });
 });

@@ -13,7 +13,16 @@ export interface RestoreReport {
   targetStack: string;
   backupId: string;
   postgres: Array<{ label: string; database: string; replaced: boolean; tables: Record<string, number>; notKept?: string[]; rolesCreated?: string[] }>;
-  qdrant: Array<{ source: string; collection: string; pointsCount: number; replaced: boolean }>;
+  qdrant: Array<{
+    source: string;
+    collection: string;
+    pointsCount: number;
+    replaced: boolean;
+    /** The target was an alias: it now points at `collection`; the collection it pointed at is left in place. */
+    alias?: { name: string; previousCollection: string };
+    /** The target existed: its snapshot, taken into the store before it was recovered over. */
+    safetySnapshotKey?: string;
+  }>;
   aliases: Array<{ alias: string; collection: string }>;
 }
 
@@ -114,18 +123,27 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
                   artifact,
                   collection: step.collection,
                   method: options.recovery,
+                  backupStack: plan.stack,
+                  backupId: plan.backupId,
+                  runTag: plan.runTag,
                 }),
-              (r) => `${r.pointsCount} points`,
+              (r) =>
+                `${r.pointsCount} points` +
+                (r.alias ? `, alias ${r.alias.name} switched from ${r.alias.previousCollection} to ${r.collection}` : '') +
+                (r.safetySnapshotKey ? `, the replaced collection saved as ${r.safetySnapshotKey}` : ''),
             );
-            report.qdrant.push({ source: step.source, collection: restored.collection, pointsCount: restored.pointsCount, replaced: step.replace });
+            report.qdrant.push({ source: step.source, replaced: step.replace, ...restored });
             states.set(current, 'restored');
             current = undefined;
           }
-          if (plan.qdrant.aliases.length > 0) {
+          // A target that was an alias was recovered into a new collection: aliases follow it there.
+          const recoveredAs = new Map(report.qdrant.map((entry) => [entry.alias?.name ?? entry.collection, entry.collection]));
+          const aliases = plan.qdrant.aliases.map((alias) => ({ ...alias, collection: recoveredAs.get(alias.collection) ?? alias.collection }));
+          if (aliases.length > 0) {
             await steps.step('qdrant', `point ${plan.qdrant.aliases.length} alias(es)`, () =>
-              quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases: plan.qdrant!.aliases }),
+              quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases }),
             );
-            report.aliases = plan.qdrant.aliases;
+            report.aliases = aliases;
           }
         }
       } catch (error) {

@@ -7,6 +7,7 @@ import { openQdrant, type QdrantEndpoint } from './client.js';
 import { deleteOwnedCollection } from './collections.js';
 import { comparePoints, countPoints, qdrantCheck, samplePointsFindThemselves } from './points.js';
 import { recoverSnapshot, type RecoveryMethod } from './recovery.js';
+import { restoreOntoTarget, type RestoredCollection } from './restoreTarget.js';
 
 export interface QdrantRestoreRequest {
   qdrant: QdrantEndpoint;
@@ -14,6 +15,10 @@ export interface QdrantRestoreRequest {
   artifact: QdrantArtifact;
   collection: string;
   method: RecoveryMethod;
+  /** The backup's stack and id, and this run's tag: where a replaced collection's safety snapshot goes. */
+  backupStack?: string;
+  backupId?: string;
+  runTag?: string;
 }
 
 export interface QdrantDrillRequest {
@@ -59,16 +64,24 @@ export function createQdrantDrillActivities() {
         }
       }));
     },
-    /** Recovers a snapshot under `collection` (creating or, confirmed, replacing it) and checks the count. */
-    async restoreQdrantCollection(request: QdrantRestoreRequest): Promise<{ collection: string; pointsCount: number }> {
+    /**
+     * Recovers a snapshot onto `collection`: a new name is created; an alias is switched to a new
+     * collection beside the old one; an existing collection (confirmed) is first snapshotted
+     * into the store, and the report names that safety snapshot.
+     */
+    async restoreQdrantCollection(request: QdrantRestoreRequest): Promise<RestoredCollection> {
       const { qdrant, artifact, collection } = request;
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${collection}`);
       const session = await openQdrant(qdrant);
-      await withStore(request.store, (store) => recoverSnapshot(session, qdrant, store, artifact, collection, request.method, progress));
-      const points = await progress.during(countPoints(session, qdrant, collection));
-      const count = comparePoints(artifact, points);
-      if (!count.passed) throw ApplicationFailure.nonRetryable(`restored collection "${collection}": ${count.detail}`, 'RestoreFailed');
-      return { collection, pointsCount: points };
+      if (!request.backupId || !request.runTag || !request.backupStack) {
+        throw ApplicationFailure.nonRetryable('restoreQdrantCollection needs backupStack, backupId and runTag (for the safety snapshot)', 'InvalidInput');
+      }
+      return progress.during(withStore(request.store, (store) =>
+        restoreOntoTarget({
+          session, qdrant, store, artifact, target: collection, method: request.method,
+          backupStack: request.backupStack!, backupId: request.backupId!, runTag: request.runTag!, progress,
+        }),
+      ));
     },
   };
 }

@@ -6,6 +6,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
 import { withStore } from '../store/open.js';
+import type { ArtifactStore } from '../store/types.js';
 import { describeFailure, openQdrant, qdrantCall, type QdrantEndpoint, type QdrantSession } from './client.js';
 import { countPoints } from './points.js';
 
@@ -55,20 +56,7 @@ export function createQdrantSnapshotActivities() {
         throw error;
       }
       try {
-        const stored = await withStore(request.store, async (store) => {
-          await store.discardUnfinished(key);
-          const body = await downloadSnapshot(session, qdrant, collection, snapshot.name, progress.signal);
-          const result = await putHashed(store, key, body, {
-            signal: progress.signal,
-            onProgress: (bytes) => progress.beat({ bytes, snapshotName: snapshot.name }),
-            contentType: 'application/x-tar',
-          });
-          if (snapshot.checksum && snapshot.checksum !== result.sha256) {
-            await store.delete(key);
-            throw checksumMismatch(collection, snapshot.checksum, result.sha256, progress.context.info.attempt);
-          }
-          return result;
-        });
+        const stored = await withStore(request.store, (store) => storeSnapshot(session, qdrant, collection, snapshot, store, key, progress));
         return {
           component: 'qdrant',
           name: collection,
@@ -87,6 +75,53 @@ export function createQdrantSnapshotActivities() {
       }
     },
   };
+}
+
+/**
+ * Streams a snapshot on the node through SHA-256 into the store under `key`, and checks the
+ * hash against Qdrant's (a mismatch deletes the stored copy).
+ */
+export async function storeSnapshot(
+  session: QdrantSession,
+  qdrant: QdrantEndpoint,
+  collection: string,
+  snapshot: { name: string; checksum?: string | null },
+  store: ArtifactStore,
+  key: string,
+  progress: ProgressHeartbeat,
+): Promise<{ size: number; sha256: string }> {
+  await store.discardUnfinished(key);
+  const body = await downloadSnapshot(session, qdrant, collection, snapshot.name, progress.signal);
+  const result = await putHashed(store, key, body, {
+    signal: progress.signal,
+    onProgress: (bytes) => progress.beat({ bytes, snapshotName: snapshot.name }),
+    contentType: 'application/x-tar',
+  });
+  if (snapshot.checksum && snapshot.checksum !== result.sha256) {
+    await store.delete(key);
+    throw checksumMismatch(collection, snapshot.checksum, result.sha256, progress.context.info.attempt);
+  }
+  return { size: result.size, sha256: result.sha256 };
+}
+
+/** Snapshots a collection into the store under `key` and removes the snapshot from the node. */
+export async function snapshotIntoStore(
+  session: QdrantSession,
+  qdrant: QdrantEndpoint,
+  collection: string,
+  store: ArtifactStore,
+  key: string,
+  progress: ProgressHeartbeat,
+): Promise<{ size: number; sha256: string }> {
+  const snapshot = await progress.during(
+    qdrantCall(`creating a snapshot of "${collection}"`, qdrant, () => session.client.createSnapshot(collection, { wait: true })),
+  );
+  if (!snapshot) throw new Error(`Qdrant at ${qdrant.url} returned no snapshot description for "${collection}"`);
+  try {
+    return await storeSnapshot(session, qdrant, collection, snapshot, store, key, progress);
+  } finally {
+    await deleteSnapshot(session, qdrant, collection, snapshot.name).catch(() => undefined);
+  }
 }
 
 function checksumMismatch(collection: string, expected: string, actual: string, attempt: number): Error {
