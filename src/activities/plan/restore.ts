@@ -89,6 +89,10 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
           refusals.push(`postgres.${artifact.name}: stack "${targetStackName}" configures no Postgres "${artifact.name}" to restore into`);
           continue;
         }
+        if (options.roles && (!artifact.globals || 'skipped' in artifact.globals)) {
+          const why = artifact.globals ? artifact.globals.skipped : 'the backup predates stored roles';
+          refusals.push(`roles: the backup of ${artifact.name} holds no roles to create (${why}); create them by hand, or restore without "roles"`);
+        }
         const choice = options.postgres[artifact.name] ?? {};
         const database = choice.database ?? server.database;
         const exists = await deps.exists.postgres(server, database);
