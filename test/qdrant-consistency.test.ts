@@ -1,7 +1,7 @@
 // Qdrant under real use: points written while a snapshot is taken, ragops' own scratch
 // collections next to the ones it backs up, named vectors, restores onto what already exists.
 import { QdrantClient } from '@qdrant/js-client-rest';
-import type { Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -158,6 +158,18 @@ describe('Qdrant consistency: counts under ingestion, owned collections, named v
     assert.equal((await client.count('faq', { exact: true })).count, seeded, 'the collection is back to the backup');
     const saved = readSnapshotTar(await readBuffer(await s3Objects(suite.fixture.moto, suite.fixture.bucket, prefix).read(faq!.safetySnapshotKey!)));
     assert.equal(saved.points.length, seeded + 7, 'the safety snapshot holds the collection as it was before the restore');
+
+    // A recovery that fails after the safety snapshot was taken names it in the failure.
+    suite.fixture.qdrant.faults.failNext({ status: 400, method: 'POST', pathIncludes: '/collections/faq/snapshots/upload' });
+    const handle = await suite.fixture.temporal.client.workflow.start('restore', {
+      taskQueue,
+      workflowId: uniqueName('restore'),
+      args: [{ stack: 'prod', backupId: backup.backupId, components: ['qdrant'], qdrant: { faq: { collection: 'faq', confirm: 'faq' } } } satisfies RestoreInput],
+    });
+    const failure = await handle.result().then(() => assert.fail('the restore passed'), (error: unknown) => error);
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.match(String((failure.cause as Error).message), new RegExp(`"faq" as it was before this restore is saved in the store as prod/${backup.backupId}/safety/faq-[a-z0-9]{8}\\.snapshot`));
+    assert.equal((await client.count('faq', { exact: true })).count, seeded);
   });
 
   test('restore onto an alias recovers into a new collection, switches the alias to it and leaves the old one', async () => {

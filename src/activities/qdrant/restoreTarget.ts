@@ -73,8 +73,21 @@ export async function restoreOntoTarget(request: RestoreTargetRequest): Promise<
     safety = safetySnapshotKey(request.backupStack, request.backupId, target, request.runTag);
     if (!(await store.exists(safety))) await snapshotIntoStore(session, qdrant, target, store, safety, progress);
   }
-  await recoverSnapshot(session, qdrant, store, artifact, target, method, progress);
-  return { collection: target, pointsCount: await checkCount(request, target), ...(safety ? { safetySnapshotKey: safety } : {}) };
+  try {
+    await recoverSnapshot(session, qdrant, store, artifact, target, method, progress);
+    return { collection: target, pointsCount: await checkCount(request, target), ...(safety ? { safetySnapshotKey: safety } : {}) };
+  } catch (error) {
+    throw safety ? namingSafetySnapshot(error, target, safety) : error;
+  }
+}
+
+/** The same failure (type and retryability kept), saying where the collection as it was is saved. */
+function namingSafetySnapshot(error: unknown, collection: string, key: string): Error {
+  const message = `${error instanceof Error ? error.message : String(error)} — "${collection}" as it was before this restore is saved in the store as ${key}`;
+  if (error instanceof ApplicationFailure) {
+    return ApplicationFailure.create({ message, type: error.type ?? undefined, nonRetryable: error.nonRetryable ?? undefined, details: error.details as unknown[] | undefined });
+  }
+  return new Error(message);
 }
 
 async function checkCount(request: RestoreTargetRequest, collection: string): Promise<number> {
