@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { StacksFile } from '../config/stacks/index.js';
 import { createComposeActivities } from './compose/index.js';
 import { createHttpActivities } from './http/index.js';
+import { createJanitorActivities } from './janitor/index.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createPlanActivities } from './plan/index.js';
 import { createPostgresActivities } from './postgres/index.js';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createKubernetesActivities(),
     ...createHttpActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
+    ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };
 }
 

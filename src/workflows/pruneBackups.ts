@@ -1,6 +1,6 @@
-import { continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, executeChild, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { pruneInputSchema } from '../config/inputs.js';
-import { quickActivities, streamingActivities } from './lib/activities.js';
+import { housekeepingActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { formatBytes } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { describePolicy, planRetention, planUploadCleanup, type BackupState, type RetentionCandidate, type UploadSummary } from '../core/retention.js';
@@ -71,6 +71,8 @@ export async function pruneBackups(rawInput: unknown, continued?: PruneContinuat
 
 /** The prune itself, once the stack's prune lease is held. */
 async function prune(options: PruneOptions, steps: StepTracker, target: PruneTarget): Promise<PruneReport> {
+  // patched: histories recorded before the janitor step replay without it.
+  if (!options.dryRun && patched('janitor-sweep')) await sweepOrphans(steps, target.stack);
   const candidates: RetentionCandidate[] = [];
   let unfinishedUploads: UploadSummary[] = [];
   let after: string | undefined;
@@ -127,6 +129,27 @@ async function prune(options: PruneOptions, steps: StepTracker, target: PruneTar
   });
   const remaining = oldestFirst.map((decision) => decision.backupId);
   return deleteInBatches(options, steps, { target, remaining, planned: remaining.length, states, reasons, report });
+}
+
+/**
+ * Removes what crashed or terminated drills and restores left (scratch databases and
+ * collections of runs no longer running, old local drill dirs). Housekeeping: a failure is
+ * shown on its step and retention goes on.
+ */
+async function sweepOrphans(steps: StepTracker, stack: string): Promise<void> {
+  try {
+    await steps.step(
+      'janitor',
+      'sweep leftovers of crashed drills and restores',
+      () => housekeepingActivities(`janitor of ${stack}`).sweepOrphans({ stack }),
+      (r) =>
+        `dropped ${r.droppedDatabases.length} database(s), deleted ${r.deletedCollections.length} collection(s), removed ${r.removedTempDirs.length} drill dir(s)` +
+        (r.asideOriginals.length > 0 ? `; kept aside originals ${r.asideOriginals.join(', ')}` : ''),
+    );
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    log.warn('janitor step failed; retention goes on', { error: (error as Error).message });
+  }
 }
 
 /** Deletes what is left of the plan, a batch per step, and continues as new before the history grows large. */

@@ -3,6 +3,7 @@ import { ConfigError, configPathFromEnv, loadStacksFile, stacksFileJsonSchema } 
 import { taskQueueFromEnv } from '../../config/temporal.js';
 import { addBackupCommands } from './backup.js';
 import { addDeployCommands } from './deploy.js';
+import { addJanitorCommand } from './janitor.js';
 import { addPruneCommands } from './prune.js';
 import { addRestoreCommands } from './restore.js';
 import { addVerifyCommands } from './verify.js';
@@ -52,6 +53,7 @@ addRestoreCommands(program);
 addPruneCommands(program);
 addDeployCommands(program);
 addScheduleCommands(program);
+addJanitorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

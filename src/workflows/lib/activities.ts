@@ -36,3 +36,8 @@ export function quickActivities(summary: string) {
 export function streamingActivities(summary: string) {
   return proxyActivities<Activities>({ ...streaming, summary });
 }
+
+/** Best-effort housekeeping (the janitor): a few tries, then the runbook goes on without it. */
+export function housekeepingActivities(summary: string) {
+  return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 3 }, summary });
+}
