@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
 import type { PostgresArtifact } from '../../config/manifest.js';
 import { quoteIdent } from './session.js';
@@ -35,7 +36,13 @@ export async function createDatabaseLike(admin: pg.Client, name: string, setting
   );
   const notKept: string[] = [];
   if (await roleExists(admin, settings.owner)) {
-    await admin.query(`ALTER DATABASE ${database} OWNER TO ${quoteIdent(admin, settings.owner)}`);
+    await admin.query(`ALTER DATABASE ${database} OWNER TO ${quoteIdent(admin, settings.owner)}`).catch((error: { code?: string; message: string }) => {
+      if (error.code !== '42501') throw error;
+      throw ApplicationFailure.nonRetryable(
+        `the restoring role cannot give the database to its owner ${settings.owner} (${error.message}): grant ${settings.owner} to the stacks file's user, or restore as a superuser`,
+        'InsufficientPrivilege',
+      );
+    });
   } else {
     notKept.push(`owner ${settings.owner}: no such role here (restore with "roles": true to create it)`);
   }

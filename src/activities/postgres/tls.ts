@@ -6,9 +6,13 @@ import type { PgConnection } from './commands.js';
 
 export type SslMode = NonNullable<PgConnection['sslmode']>;
 
-/** libpq's default when no sslrootcert is named: ~/.postgresql/root.crt, if it exists. */
+/**
+ * As libpq finds it for pg_dump: the stacks file's path, else the worker's PGSSLROOTCERT (which
+ * the tools inherit), else ~/.postgresql/root.crt if it exists.
+ */
 export function rootCertFile(connection: Pick<PgConnection, 'sslrootcert'>): string | undefined {
-  if (connection.sslrootcert) return connection.sslrootcert;
+  const named = connection.sslrootcert ?? process.env.PGSSLROOTCERT;
+  if (named) return named;
   const fallback = join(homedir(), '.postgresql', 'root.crt');
   return existsSync(fallback) ? fallback : undefined;
 }
@@ -30,9 +34,9 @@ function readPem(path: string, what: string): string {
 export function nodePgSsl(connection: PgConnection): { ssl: false | ConnectionOptions; fallback?: false | ConnectionOptions } {
   const mode: SslMode = connection.sslmode ?? 'prefer';
   if (mode === 'disable') return { ssl: false };
-  const clientPair = connection.sslcert && connection.sslkey
-    ? { cert: readPem(connection.sslcert, 'sslcert'), key: readPem(connection.sslkey, 'sslkey') }
-    : {};
+  const certFile = connection.sslcert ?? process.env.PGSSLCERT;
+  const keyFile = connection.sslkey ?? process.env.PGSSLKEY;
+  const clientPair = certFile && keyFile ? { cert: readPem(certFile, 'sslcert'), key: readPem(keyFile, 'sslkey') } : {};
   const unverified: ConnectionOptions = { ...clientPair, rejectUnauthorized: false };
   if (mode === 'allow') return { ssl: false, fallback: unverified };
   if (mode === 'prefer') return { ssl: unverified, fallback: false };
