@@ -54,8 +54,10 @@ export async function restoreOntoTarget(request: RestoreTargetRequest): Promise<
   if (alias) {
     const fresh = aliasTargetName(target, request.runTag);
     if (alias.collection_name !== fresh) {
+      progress.phase('recovering snapshot');
       await recoverSnapshot(session, qdrant, store, artifact, fresh, method, progress);
       const pointsCount = await checkCount(request, fresh);
+      progress.phase('switching alias');
       await qdrantCall(`switching alias "${target}" to "${fresh}"`, qdrant, () =>
         session.client.updateCollectionAliases({
           actions: [{ delete_alias: { alias_name: target } }, { create_alias: { alias_name: target, collection_name: fresh } }],
@@ -74,6 +76,7 @@ export async function restoreOntoTarget(request: RestoreTargetRequest): Promise<
     if (!(await store.exists(safety))) await snapshotIntoStore(session, qdrant, target, store, safety, progress);
   }
   try {
+    progress.phase('recovering snapshot');
     await recoverSnapshot(session, qdrant, store, artifact, target, method, progress);
     return { collection: target, pointsCount: await checkCount(request, target), ...(safety ? { safetySnapshotKey: safety } : {}) };
   } catch (error) {
@@ -91,6 +94,7 @@ function namingSafetySnapshot(error: unknown, collection: string, key: string): 
 }
 
 async function checkCount(request: RestoreTargetRequest, collection: string): Promise<number> {
+  request.progress.phase('counting points');
   const points = await request.progress.during(countPoints(request.session, request.qdrant, collection));
   const count = comparePoints(request.artifact, points);
   if (!count.passed) throw ApplicationFailure.nonRetryable(`restored collection "${collection}": ${count.detail}`, 'RestoreFailed');

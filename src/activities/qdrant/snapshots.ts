@@ -41,20 +41,23 @@ export function createQdrantSnapshotActivities() {
       const info = await qdrantCall(`reading collection "${collection}"`, qdrant, () => session.client.getCollection(collection));
       // Exact counts right before and after: info's points_count is approximate, and writes
       // that land while the snapshot is taken may or may not be in it.
-      const countBefore = await progress.during(countPoints(session, qdrant, collection), { phase: 'counting points' });
+      progress.phase('counting points');
+      const countBefore = await progress.during(countPoints(session, qdrant, collection));
+      progress.phase('creating snapshot');
       const snapshot = await progress.during(
         qdrantCall(`creating a snapshot of "${collection}"`, qdrant, () => session.client.createSnapshot(collection, { wait: true })),
-        { phase: 'creating snapshot' },
       );
       if (!snapshot) throw new Error(`Qdrant at ${qdrant.url} returned no snapshot description for "${collection}"`);
       progress.beat({ snapshotName: snapshot.name }, true);
       let countAfter: number;
       try {
-        countAfter = await progress.during(countPoints(session, qdrant, collection), { phase: 'counting points', snapshotName: snapshot.name });
+        progress.phase('counting points');
+        countAfter = await progress.during(countPoints(session, qdrant, collection));
       } catch (error) {
         await deleteSnapshot(session, qdrant, collection, snapshot.name).catch(() => undefined);
         throw error;
       }
+      progress.phase('storing snapshot');
       try {
         const stored = await withStore(request.store, (store) => storeSnapshot(session, qdrant, collection, snapshot, store, key, progress));
         return {
@@ -113,10 +116,12 @@ export async function snapshotIntoStore(
   key: string,
   progress: ProgressHeartbeat,
 ): Promise<{ size: number; sha256: string }> {
+  progress.phase(`snapshotting "${collection}"`);
   const snapshot = await progress.during(
     qdrantCall(`creating a snapshot of "${collection}"`, qdrant, () => session.client.createSnapshot(collection, { wait: true })),
   );
   if (!snapshot) throw new Error(`Qdrant at ${qdrant.url} returned no snapshot description for "${collection}"`);
+  progress.phase(`storing the snapshot of "${collection}"`);
   try {
     return await storeSnapshot(session, qdrant, collection, snapshot, store, key, progress);
   } finally {
