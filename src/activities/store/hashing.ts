@@ -52,11 +52,17 @@ export async function putHashed(
   const meter = new HashingMeter(options.onProgress, options.sourceSucceeded);
   source.on('error', (error) => meter.destroy(error));
   const storing = store.put(key, source.pipe(meter), { signal: options.signal, contentType: options.contentType });
-  // A producer left writing into a pipe nobody reads (pg_dump) would block for ever: close it.
-  storing.catch(() => source.destroy());
+  let failedFirst: 'store' | 'source' | undefined;
+  options.sourceSucceeded?.catch(() => (failedFirst ??= 'source'));
+  storing.catch(() => {
+    failedFirst ??= 'store';
+    // A producer left writing into a pipe nobody reads (pg_dump) would block for ever: close it.
+    source.destroy();
+  });
   const [stored, produced] = await Promise.allSettled([storing, options.sourceSucceeded ?? Promise.resolve()]);
-  // A store that can take nothing more (disk full) is the cause, whatever the producer then says.
-  if (stored.status === 'rejected' && (stored.reason as { nonRetryable?: boolean }).nonRetryable) throw stored.reason;
+  // A store that failed first (disk full, upload refused) is the cause of the producer's broken
+  // pipe, and one that can take nothing more says so whatever the producer then says.
+  if (stored.status === 'rejected' && (failedFirst === 'store' || (stored.reason as { nonRetryable?: boolean }).nonRetryable)) throw stored.reason;
   // Otherwise the producer's own error says more than the upload's "stream destroyed".
   if (produced.status === 'rejected') throw produced.reason;
   if (stored.status === 'rejected') throw stored.reason;
