@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import type { PostgresArtifact, VerificationCheck } from '../../config/manifest.js';
 import type { DrillConfig, SanityCheck } from '../../config/stacks/index.js';
+import { assertFreeSpace, isNoSpace, noSpaceFailure } from '../runtime/diskSpace.js';
 import { CommandFailed, runCommand } from '../runtime/exec.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter, hashStored } from '../store/hashing.js';
@@ -49,10 +50,17 @@ export async function restoreDump(
     if (!mode.localDisk) {
       await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir, keepOwnership), { signal: progress.signal, stdin: body.pipe(meter) });
     } else {
-      const dir = await mkdtemp(join(mode.tempDir ?? tmpdir(), 'ragops-restore-'));
+      const tempRoot = mode.tempDir ?? tmpdir();
+      await assertFreeSpace(tempRoot, artifact.size, `the local copy of ${artifact.name}`).catch((error) => {
+        body.destroy();
+        throw error;
+      });
+      const dir = await mkdtemp(join(tempRoot, 'ragops-restore-'));
       try {
         const file = join(dir, 'dump');
-        await pipeline(body, meter, createWriteStream(file), { signal: progress.signal });
+        await pipeline(body, meter, createWriteStream(file), { signal: progress.signal }).catch((error: unknown) => {
+          throw isNoSpace(error) ? noSpaceFailure(`the drill's temp dir ${tempRoot} (the local copy of ${artifact.name})`, error) : error;
+        });
         await restoreFrom(file);
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -88,20 +96,28 @@ function sameValue(actual: unknown, expected: SanityCheck['expect']): boolean {
   return String(actual) === String(expected);
 }
 
-/** The stack's own sanity SQL, read-only, against the restored database. */
+/**
+ * The stack's own sanity SQL against the restored database, each check one statement: the
+ * extended protocol (node-pg's `queryMode: 'extended'`; an empty `values` array does not force it) rejects several, so no `COMMIT; DROP ...` can leave the
+ * READ ONLY transaction it runs in; the session's default is read-only too, and each statement
+ * has its own statement_timeout. A check that fails or times out fails the check, not the drill.
+ */
 export async function runSanityChecks(client: pg.Client, label: string, checks: SanityCheck[]): Promise<VerificationCheck[]> {
   const results: VerificationCheck[] = [];
+  await client.query('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
   for (const check of checks) {
     const started = Date.now();
     let actual: unknown;
     let detail: string;
     try {
       await client.query('BEGIN READ ONLY');
-      const result = await client.query({ text: check.sql, rowMode: 'array' });
+      await client.query("SELECT set_config('statement_timeout', $1, true)", [`${check.timeoutSeconds * 1000}`]);
+      const result = await client.query({ text: check.sql, queryMode: 'extended', rowMode: 'array' } as pg.QueryConfig & { queryMode: 'extended' });
       actual = (result.rows[0] as unknown[] | undefined)?.[0];
       detail = `returned ${JSON.stringify(actual)}, expected ${JSON.stringify(check.expect)}`;
     } catch (error) {
-      detail = `query failed: ${(error as Error).message}`;
+      const { code, message } = error as { code?: string; message: string };
+      detail = code === '57014' ? `query ran past its ${check.timeoutSeconds} s timeout: ${message}` : `query failed: ${message}`;
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
     }

@@ -5,6 +5,7 @@ import type { PostgresArtifact } from '../../config/manifest.js';
 import type { PostgresTarget, StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { compareCounts, restoreDump, type RestoreMode } from './restore.js';
+import { watchRestorePhase } from './restorePhase.js';
 import { createDatabaseLike } from './databaseSettings.js';
 import { globalsKeyOf } from './dump.js';
 import { applyMissingRoles } from './roles.js';
@@ -91,7 +92,10 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
         if (!stagingDone) {
           await dropOwnedDatabase(admin, stagingDatabase);
           notKept.push(...(await createDatabaseLike(admin, stagingDatabase, artifact.databaseSettings)));
-          const restored = await restoreDump(store, artifact, { ...connection, database: stagingDatabase }, request.mode, progress, deps, { keepOwnership: true });
+          progress.phase('restoring data');
+          const stopWatching = watchRestorePhase(admin, stagingDatabase, progress);
+          const restored = await restoreDump(store, artifact, { ...connection, database: stagingDatabase }, request.mode, progress, deps, { keepOwnership: true }).finally(stopWatching);
+          progress.phase('counting rows');
           if (restored.sha256 !== artifact.sha256) {
             await dropOwnedDatabase(admin, stagingDatabase);
             throw ApplicationFailure.nonRetryable(
