@@ -64,3 +64,9 @@ export async function restoreAndCount(objects: StoredObjects, key: string): Prom
 export async function readFileText(path: string): Promise<string> {
   return readFile(path, 'utf8');
 }
+
+/** Every store key a complete backup holds: its artifacts, their roles files, and the manifest itself. */
+export function keysOfBackup(manifest: Manifest, manifestKey: string): string[] {
+  const globals = manifest.artifacts.flatMap((artifact) => (artifact.component === 'postgres' && artifact.globals && 'key' in artifact.globals ? [artifact.globals.key] : []));
+  return [...manifest.artifacts.map((artifact) => artifact.key), ...globals, manifestKey].sort();
+}
