@@ -78,7 +78,8 @@ describe('retention activities on moto S3', () => {
   });
 
   test('deleteBackups: a batch interrupted mid-way resumes from its heartbeat, skips what it finished, and keeps the safety checks', async () => {
-    const plain = Array.from({ length: 6 }, () => newBackup());
+    // Well over the 8 deletes in flight at once, so the interruption lands with backups not yet started.
+    const plain = Array.from({ length: 24 }, () => newBackup());
     const leftover = newBackup({ manifest: 'none' });
     const locked = newBackup({ locks: [{ workflowId: 'restore-2', runbook: 'restore', since: new Date().toISOString() }] });
     const finished = newBackup();
