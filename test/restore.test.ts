@@ -101,4 +101,42 @@ describe('restore runbook', () => {
     assert.deepEqual(await exactCounts(fixture.db.name), dump.tables);
     assert.deepEqual(await listDatabases('ragops_old_'), []);
   });
+  test('Qdrant failing after the Postgres swap: the original database is back in place and connectable, the alias points back, each component\'s state is listed', async () => {
+    // Rows written after the backup tell the original from the restored copy.
+    const client = new pg.Client({ ...PG, database: fixture.db.name });
+    client.on('error', () => undefined);
+    await client.connect();
+    await client.query(`INSERT INTO ingest_queue (source_uri) SELECT 's3://after-backup/' || g FROM generate_series(1, 7) g`);
+    await client.end();
+    const before = await exactCounts(fixture.db.name);
+    const aliasBefore = (await qdrant.getAliases()).aliases.find((alias) => alias.alias_name === 'docs');
+    assert.ok(aliasBefore, 'the fixture has a docs alias');
+    fixture.qdrant.faults.failNext({ status: 400, pathIncludes: '/collections/faq_after_swap/snapshots', count: 5 });
+
+    const { workflowId, result } = await run({
+      stack: 'prod',
+      postgres: { app: { database: fixture.db.name, confirm: fixture.db.name } },
+      qdrant: { docs_v1: { collection: 'docs', confirm: 'docs' }, faq: { collection: 'faq_after_swap' } },
+    });
+    const failure = await result.then(() => assert.fail('the restore succeeded'), (error: unknown) => error);
+    assert.ok(failure instanceof WorkflowFailedError);
+    const message = (failure.cause as Error).message;
+    assert.match(message, /injected fault/);
+    assert.match(message, new RegExp(`postgres app → ${fixture.db.name}: rolled back`));
+    assert.match(message, /qdrant docs_v1 → docs: rolled back/);
+    assert.match(message, /qdrant faq → faq_after_swap: failed/);
+    assert.deepEqual((failure.cause as { details?: unknown[] }).details?.[0], {
+      [`postgres app → ${fixture.db.name}`]: 'rolled back',
+      'qdrant docs_v1 → docs': 'rolled back',
+      'qdrant faq → faq_after_swap': 'failed',
+    });
+
+    // The original, with its late rows, under its name and taking connections; nothing of the run left.
+    assert.deepEqual(await exactCounts(fixture.db.name), before);
+    assert.deepEqual(await listDatabases('ragops_restore_'), []);
+    assert.deepEqual(await listDatabases('ragops_old_'), []);
+    assert.deepEqual((await qdrant.getAliases()).aliases.find((alias) => alias.alias_name === 'docs'), aliasBefore);
+    const history = await exportHistoryJson(fixture.temporal.client, workflowId);
+    assert.match(history, /undoPostgresRestore/);
+  });
 });

@@ -35,3 +35,6 @@ export const isOwnedCollection = (name: string): boolean => OWNED_COLLECTION.tes
 export function backupIdOf(startedAt: Date, tag: string): string {
   return `${compactStamp(startedAt)}-${checkTag(tag)}`;
 }
+
+/** Stands for the collection an alias pointed at when an earlier attempt switched it and nobody can tell any more. */
+export const PREVIOUS_COLLECTION_UNKNOWN = '(switched by an earlier attempt)';

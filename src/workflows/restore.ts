@@ -1,8 +1,8 @@
-import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { restoreInputSchema } from '../config/inputs.js';
 import { quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { ownedDatabaseName } from '../core/runNames.js';
+import { ownedDatabaseName, PREVIOUS_COLLECTION_UNKNOWN } from '../core/runNames.js';
 import { withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
@@ -33,7 +33,7 @@ export interface RestoreReport {
  * Aliases, when asked for, switch last and all at once.
  */
 /** Where each component stands when a restore fails: the operator's first question. */
-export type ComponentState = 'restored' | 'untouched' | 'rolled back' | 'failed, original untouched' | 'failed';
+export type ComponentState = 'restored' | 'untouched' | 'rolled back' | 'failed, original untouched' | 'failed' | 'restored, undo failed';
 
 function failureTypes(error: unknown): string[] {
   const types: string[] = [];
@@ -78,7 +78,89 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         ...plan.postgres.map((step) => [`postgres ${step.label} → ${step.database}`, 'untouched'] as const),
         ...(plan.qdrant?.collections ?? []).map((step) => [`qdrant ${step.source} → ${step.collection}`, 'untouched'] as const),
       ]);
+      // patched: runs recorded before the undo drop each replaced original as soon as it is swapped.
+      const undoable = patched('restore-undo-on-failure');
+      const oldDatabaseFor = (label: string) => ownedDatabaseName('old', plan.runTag, label);
       let current: string | undefined;
+
+      const restoreQdrant = async ({ endpoint, collections, aliases: wanted }: NonNullable<typeof plan.qdrant>) => {
+        for (const step of collections) {
+          const artifact = plan.manifest.artifacts.find((a) => a.component === 'qdrant' && a.name === step.source);
+          if (artifact?.component !== 'qdrant') continue;
+          current = `qdrant ${step.source} → ${step.collection}`;
+          const restored = await steps.step(
+            'qdrant',
+            `recover ${step.source} as ${step.collection}${step.replace ? ' (replacing it)' : ''}`,
+            () =>
+              streamingActivities(`recover ${step.source}`).restoreQdrantCollection({
+                qdrant: endpoint,
+                store: plan.store,
+                artifact,
+                collection: step.collection,
+                method: options.recovery,
+                backupStack: plan.stack,
+                backupId: plan.backupId,
+                runTag: plan.runTag,
+              }),
+            (r) =>
+              `${r.pointsCount} points` +
+              (r.alias ? `, alias ${r.alias.name} switched from ${r.alias.previousCollection} to ${r.collection}` : '') +
+              (r.safetySnapshotKey ? `, the replaced collection saved as ${r.safetySnapshotKey}` : ''),
+          );
+          report.qdrant.push({ source: step.source, replaced: step.replace, ...restored });
+          states.set(current, 'restored');
+          current = undefined;
+        }
+        // A target that was an alias was recovered into a new collection: aliases follow it there.
+        const recoveredAs = new Map(report.qdrant.map((entry) => [entry.alias?.name ?? entry.collection, entry.collection]));
+        const aliases = wanted.map((alias) => ({ ...alias, collection: recoveredAs.get(alias.collection) ?? alias.collection }));
+        if (aliases.length > 0) {
+          await steps.step('qdrant', `point ${aliases.length} alias(es)`, () =>
+            quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases }),
+          );
+          report.aliases = aliases;
+        }
+      };
+
+      /**
+       * After a failure, puts back what this run replaced so the stack is not left half
+       * restored: each restored database swaps back to its original (or, restored under a new
+       * name, is removed), each alias switched to a recovered collection points back where it
+       * did. A collection recovered over in place stays restored; its safety snapshot is named.
+       */
+      const undoRestored = async (failedStates: Map<string, ComponentState>) => {
+        for (const entry of [...report.postgres].reverse()) {
+          const step = plan.postgres.find((p) => p.label === entry.label)!;
+          const component = `postgres ${step.label} → ${step.database}`;
+          await steps.step('undo', `put back ${step.database}`, () =>
+            quickActivities(`undo restore of ${step.label}`).undoPostgresRestore({
+              target: step.target,
+              backupId: plan.backupId,
+              artifactName: step.label,
+              runTag: plan.runTag,
+              database: step.database,
+              stagingDatabase: stagingDatabaseFor(step.label),
+              oldDatabase: oldDatabaseFor(step.label),
+            }),
+            (outcome) => outcome,
+          ).then(
+            () => failedStates.set(component, 'rolled back'),
+            () => failedStates.set(component, 'restored, undo failed'),
+          );
+        }
+        // Keyed as in `states`: by the target the operator named (the alias), not the new collection.
+        const switched = report.qdrant.flatMap((entry) => (entry.alias && entry.alias.previousCollection !== PREVIOUS_COLLECTION_UNKNOWN ? [{ alias: entry.alias.name, collection: entry.alias.previousCollection, source: entry.source, target: entry.alias.name }] : []));
+        if (plan.qdrant && switched.length > 0) {
+          const { endpoint } = plan.qdrant;
+          await steps.step('undo', `point ${switched.length} alias(es) back`, () =>
+            quickActivities('switch aliases back').applyQdrantAliases({ qdrant: endpoint, aliases: switched.map(({ alias, collection }) => ({ alias, collection })) }),
+          ).then(
+            () => switched.forEach((entry) => failedStates.set(`qdrant ${entry.source} → ${entry.target}`, 'rolled back')),
+            () => undefined,
+          );
+        }
+      };
+
       try {
         for (const step of plan.postgres) {
           current = `postgres ${step.label} → ${step.database}`;
@@ -96,63 +178,36 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
                 database: step.database,
                 replace: step.replace,
                 stagingDatabase: stagingDatabaseFor(step.label),
-                oldDatabase: ownedDatabaseName('old', plan.runTag, step.label),
+                oldDatabase: oldDatabaseFor(step.label),
                 runTag: plan.runTag,
                 mode: plan.mode,
                 roles: options.roles,
+                keepReplaced: undoable,
               }),
-            (r) => `${Object.keys(r.tables).length} tables, counts equal to the manifest`,
+            (r) => `${Object.keys(r.tables).length} tables, counts equal to the manifest${r.replaced && undoable ? '; the original kept aside until every component is restored' : ''}`,
           );
           report.postgres.push({ label: step.label, ...restored });
           states.set(current, 'restored');
           current = undefined;
         }
-        if (plan.qdrant) {
-          const { endpoint } = plan.qdrant;
-          for (const step of plan.qdrant.collections) {
-            const artifact = plan.manifest.artifacts.find((a) => a.component === 'qdrant' && a.name === step.source);
-            if (artifact?.component !== 'qdrant') continue;
-            current = `qdrant ${step.source} → ${step.collection}`;
-            const restored = await steps.step(
-              'qdrant',
-              `recover ${step.source} as ${step.collection}${step.replace ? ' (replacing it)' : ''}`,
-              () =>
-                streamingActivities(`recover ${step.source}`).restoreQdrantCollection({
-                  qdrant: endpoint,
-                  store: plan.store,
-                  artifact,
-                  collection: step.collection,
-                  method: options.recovery,
-                  backupStack: plan.stack,
-                  backupId: plan.backupId,
-                  runTag: plan.runTag,
-                }),
-              (r) =>
-                `${r.pointsCount} points` +
-                (r.alias ? `, alias ${r.alias.name} switched from ${r.alias.previousCollection} to ${r.collection}` : '') +
-                (r.safetySnapshotKey ? `, the replaced collection saved as ${r.safetySnapshotKey}` : ''),
-            );
-            report.qdrant.push({ source: step.source, replaced: step.replace, ...restored });
-            states.set(current, 'restored');
-            current = undefined;
-          }
-          // A target that was an alias was recovered into a new collection: aliases follow it there.
-          const recoveredAs = new Map(report.qdrant.map((entry) => [entry.alias?.name ?? entry.collection, entry.collection]));
-          const aliases = plan.qdrant.aliases.map((alias) => ({ ...alias, collection: recoveredAs.get(alias.collection) ?? alias.collection }));
-          if (aliases.length > 0) {
-            await steps.step('qdrant', `point ${plan.qdrant.aliases.length} alias(es)`, () =>
-              quickActivities('switch aliases').applyQdrantAliases({ qdrant: endpoint, aliases }),
-            );
-            report.aliases = aliases;
-          }
-        }
+        if (plan.qdrant) await restoreQdrant(plan.qdrant);
+        current = undefined;
       } catch (error) {
-        if (isCancellation(error)) throw error;
         // A database restore that fails leaves the original in place: before the swap it was
         // never touched, and the swap is one transaction that rolls back.
         if (current?.startsWith('postgres')) states.set(current, failureTypes(error).includes('SwapFailed') ? 'rolled back' : 'failed, original untouched');
         else if (current) states.set(current, 'failed');
+        if (undoable) await CancellationScope.nonCancellable(() => undoRestored(states));
+        if (isCancellation(error)) throw error;
         throw failedRestore(error, states);
+      }
+      if (undoable) {
+        for (const entry of report.postgres.filter((restored) => restored.replaced)) {
+          const step = plan.postgres.find((p) => p.label === entry.label)!;
+          await steps.step('postgres', `drop the replaced original of ${entry.database}`, () =>
+            quickActivities('drop replaced database').dropRunDatabase({ target: step.target, database: oldDatabaseFor(step.label) }),
+          );
+        }
       }
       steps.finish(`restored ${report.postgres.length} database(s), ${report.qdrant.length} collection(s)`);
       return report;

@@ -10,7 +10,7 @@ import { createDatabaseLike } from './databaseSettings.js';
 import { globalsKeyOf } from './dump.js';
 import { applyMissingRoles } from './roles.js';
 import { countTablesIn, databaseExists, dropOwnedDatabase, quoteIdent, withPostgresAdmin, type PostgresDeps } from './session.js';
-import { swapIntoPlace } from './swap.js';
+import { reopenIfClosed, swapBack, swapIntoPlace } from './swap.js';
 import type { ArtifactStore } from '../store/types.js';
 
 export interface PostgresRestoreRequest {
@@ -28,7 +28,25 @@ export interface PostgresRestoreRequest {
   mode: RestoreMode;
   /** Create the backup's roles that the server lacks (from the globals stored beside the dump). */
   roles?: boolean;
+  /**
+   * Keep a replaced original under `oldDatabase` (not connectable) instead of dropping it at
+   * once: the run drops it when every component is restored, or swaps it back when one fails.
+   */
+  keepReplaced?: boolean;
 }
+
+export interface PostgresUndoRequest {
+  target: PostgresTarget;
+  backupId: string;
+  artifactName: string;
+  runTag: string;
+  database: string;
+  stagingDatabase: string;
+  oldDatabase: string;
+}
+
+/** What undoing a finished database restore did. */
+export type PostgresUndoOutcome = 'original back in place' | 'restored database removed' | 'nothing to undo';
 
 export interface PostgresRestoreResult {
   database: string;
@@ -57,6 +75,11 @@ async function restoreRoles(admin: pg.Client, store: ArtifactStore, artifact: Po
   return applyMissingRoles(admin, script.toString('utf8'));
 }
 
+/** The comment a restored database carries: which backup, which artifact, which run put it there. */
+function restoreMarker(backupId: string, artifactName: string, runTag: string): string {
+  return `ragops restore of ${backupId}/${artifactName} by run ${runTag}`;
+}
+
 async function commentOf(admin: pg.Client, database: string): Promise<string | undefined> {
   const result = await admin.query<{ comment: string | null }>(
     "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
@@ -75,13 +98,13 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
      */
     async restorePostgresDatabase(request: PostgresRestoreRequest): Promise<PostgresRestoreResult> {
       const { target, artifact, database, stagingDatabase, oldDatabase } = request;
-      const marker = `ragops restore of ${request.backupId}/${artifact.name} by run ${request.runTag}`;
+      const marker = restoreMarker(request.backupId, artifact.name, request.runTag);
       const progress = new ProgressHeartbeat(`restore ${artifact.name} into ${database}`);
       return progress.during(withPostgresAdmin(target, request.store, async ({ admin, connection, store }) => {
         const notKept: string[] = [];
         let rolesCreated: string[] = [];
         const finish = async (replaced: boolean) => {
-          await dropOwnedDatabase(admin, oldDatabase);
+          if (!request.keepReplaced) await dropOwnedDatabase(admin, oldDatabase);
           return { database, tables: await countTablesIn(connection, database), replaced, notKept, rolesCreated };
         };
         if ((await commentOf(admin, database)) === marker) return finish(await databaseExists(admin, oldDatabase));
@@ -118,6 +141,26 @@ export function createPostgresStagingActivities(deps: PostgresDeps = {}) {
         );
         return finish(replaced);
       }));
+    },
+
+    /**
+     * Undoes a finished restore of this run when a later component failed: the restored
+     * database leaves `database` and is dropped (it is this run's own), and a replaced
+     * original, kept aside, takes its name back and accepts connections again. Idempotent:
+     * a database that no longer carries this run's marker is not this run's to move.
+     */
+    async undoPostgresRestore(request: PostgresUndoRequest): Promise<PostgresUndoOutcome> {
+      const { database, stagingDatabase, oldDatabase } = request;
+      return withPostgresAdmin(request.target, undefined, async ({ admin }) => {
+        if ((await commentOf(admin, database)) !== restoreMarker(request.backupId, request.artifactName, request.runTag)) {
+          // A retry after the swap back committed: the original is in place, maybe still closed.
+          if (await databaseExists(admin, database)) await reopenIfClosed(admin, database);
+          return 'nothing to undo';
+        }
+        const hadOriginal = await swapBack(admin, { database, staging: stagingDatabase, old: oldDatabase, replace: true });
+        await dropOwnedDatabase(admin, stagingDatabase);
+        return hadOriginal ? 'original back in place' : 'restored database removed';
+      });
     },
   };
 }

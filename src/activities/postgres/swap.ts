@@ -48,3 +48,32 @@ export async function swapIntoPlace(admin: pg.Client, swap: Swap, betweenRenames
     });
   }
 }
+
+/** Lets connections into a database again that a swap closed (a no-op when it is open). */
+export async function reopenIfClosed(admin: pg.Client, database: string): Promise<void> {
+  const { rows } = await admin.query<{ open: boolean }>('SELECT datallowconn AS open FROM pg_database WHERE datname = $1', [database]);
+  if (rows[0]?.open === false) await admin.query(`ALTER DATABASE ${quoteIdent(admin, database)} WITH ALLOW_CONNECTIONS true`);
+}
+
+/**
+ * The reverse of swapIntoPlace, in one transaction: `database` (the restored copy) goes back
+ * to the staging name and the kept original, if there is one, back to `database`, open again.
+ * Returns whether there was an original.
+ */
+export async function swapBack(admin: pg.Client, swap: Swap): Promise<boolean> {
+  const name = (database: string) => quoteIdent(admin, database);
+  const hadOriginal = await databaseExists(admin, swap.old);
+  await closeConnections(admin, swap.database);
+  try {
+    await admin.query('BEGIN');
+    await admin.query(`ALTER DATABASE ${name(swap.database)} RENAME TO ${name(swap.staging)}`);
+    if (hadOriginal) await admin.query(`ALTER DATABASE ${name(swap.old)} RENAME TO ${name(swap.database)}`);
+    await admin.query('COMMIT');
+  } catch (error) {
+    await admin.query('ROLLBACK').catch(() => undefined);
+    await reopenIfClosed(admin, swap.database).catch(() => undefined);
+    throw error;
+  }
+  if (hadOriginal) await reopenIfClosed(admin, swap.database);
+  return hadOriginal;
+}

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { PREVIOUS_COLLECTION_UNKNOWN } from '../../core/runNames.js';
 import type { QdrantArtifact } from '../../config/manifest.js';
 import { backupKeys } from '../../core/storeKeys.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
@@ -66,7 +67,7 @@ export async function restoreOntoTarget(request: RestoreTargetRequest): Promise<
       return { collection: fresh, pointsCount, alias: { name: target, previousCollection: alias.collection_name } };
     }
     // An earlier attempt switched it already; what it pointed at before is not known any more.
-    return { collection: fresh, pointsCount: await checkCount(request, fresh), alias: { name: target, previousCollection: '(switched by an earlier attempt)' } };
+    return { collection: fresh, pointsCount: await checkCount(request, fresh), alias: { name: target, previousCollection: PREVIOUS_COLLECTION_UNKNOWN } };
   }
 
   let safety: string | undefined;
