@@ -72,6 +72,14 @@ async function failUnlessOk(response: Response, what: string): Promise<void> {
   const text = redactUrls(await response.text().catch(() => '')).slice(0, 500);
   // Redacted: Qdrant's error echoes the location it was handed, a presigned URL with its signature.
   const message = redactUrls(`${what} answered ${response.status}: ${text}`);
+  // Qdrant could not fetch the snapshot from the store (an expired or mis-signed URL, a store
+  // it cannot reach): the backup is not at fault, so a drill is inconclusive, not failed.
+  if (/Failed to download snapshot/i.test(text)) {
+    throw ApplicationFailure.nonRetryable(
+      `${message} — Qdrant could not download the snapshot from the store: check that Qdrant reaches the store's endpoint and that its clock is right (presigned URLs expire), or recover by upload`,
+      'SnapshotDownloadFailed',
+    );
+  }
   // 4xx: the snapshot or the request is wrong, and will be on a retry too.
   throw response.status >= 400 && response.status < 500 && response.status !== 429
     ? ApplicationFailure.nonRetryable(message, 'RestoreFailed')
