@@ -18,10 +18,18 @@ const CERTIFICATE_ERRORS = new Set([
 export function connectFailure(where: string, error: unknown): Error {
   const code = (error as { code?: string }).code;
   const cause = (error as Error).message;
+  // Refused before connecting (TLS settings that cannot work): already says what to fix.
+  if (error instanceof ApplicationFailure && error.nonRetryable) return ApplicationFailure.nonRetryable(`${where}: ${cause}`, error.type);
   if (code === '28P01' || code === '28000') {
     return ApplicationFailure.nonRetryable(
-      `${where}: authentication failed (${cause}); check the user and its password reference in the stacks file, and pg_hba.conf on the server`,
+      `${where}: authentication failed (${cause}); check the user and its password reference (or its client certificate, sslcert/sslkey) in the stacks file, and pg_hba.conf on the server`,
       'AuthenticationFailed',
+    );
+  }
+  if (/^The server does not support SSL/.test(cause)) {
+    return ApplicationFailure.nonRetryable(
+      `${where}: the server does not accept TLS connections, and the stacks file's sslmode requires TLS (${cause}); turn ssl on in the server, or set sslmode to prefer (or disable) to connect unencrypted`,
+      'TlsUnavailable',
     );
   }
   if (code === '3D000') {

@@ -6,7 +6,7 @@ import { withStore } from '../store/open.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { PgConnection } from './commands.js';
 import { connectFailure } from './errors.js';
-import { nodePgSsl } from './tls.js';
+import { bothRefused, nodePgSsl } from './tls.js';
 
 export interface PostgresDeps {
   /** Directory of pg_dump/pg_restore; PATH when unset. */
@@ -49,7 +49,7 @@ export async function openSession(connection: PgConnection, applicationName: str
     try {
       return await attempt(tls.fallback);
     } catch (second) {
-      throw connectFailure(where, second);
+      throw connectFailure(where, bothRefused(error, second, tls.ssl !== false));
     }
   }
 }
