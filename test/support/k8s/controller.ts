@@ -2,6 +2,7 @@
 // schedules one reconcile pass over Deployments, ReplicaSets, Jobs and Pods. Passes only write
 // what changed, so the loop settles; each write schedules the next pass.
 import { syncDeployment } from './deployments.js';
+import type { ImageRegistry } from './images.js';
 import { syncJob } from './jobs.js';
 import { syncPod, type ControllerContext } from './pods.js';
 import { syncReplicaSet } from './replicasets.js';
@@ -25,6 +26,7 @@ export class Controller {
   constructor(
     private readonly store: ObjectStore,
     private readonly readyDelayMs: number,
+    private readonly images: ImageRegistry,
   ) {
     this.unsubscribe = store.subscribe((event) => {
       if (event.resource === POD) {
@@ -67,6 +69,7 @@ export class Controller {
       store: this.store,
       now: Date.now(),
       readyDelayMs: this.readyDelayMs,
+      images: this.images,
       bornAt: (pod) => this.born.get(pod.metadata.uid) ?? Date.parse(pod.metadata.creationTimestamp),
       wakeAt: (ms) => this.wakeAt(ms),
     };

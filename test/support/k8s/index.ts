@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller } from './controller.js';
 import { applyDefaults, validate } from './defaults.js';
+import { Faults, type KubeFaults } from './faults.js';
+import { ImageRegistry } from './images.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { listenHttpAndHttps, selfSignedCertificate } from './listener.js';
 import { resourceByKind, resourceOfObject } from './resources.js';
@@ -33,8 +35,17 @@ export interface KubeStandin {
   get(kind: string, namespace: string, name: string): any;
   /** The stored objects of a kind in a namespace, by name. */
   list(kind: string, namespace: string): any[];
-  /** Every request received, in order. */
+  /** Every request received, in order, with the status it was answered. */
   requests: RequestRecord[];
+  /** Fault injection: e.g. `faults.failNext({ method: 'PATCH', pathIncludes: '/deployments/api', status: 500 })`. */
+  faults: KubeFaults;
+  /**
+   * The registry pods pull from: `images.digestOf('team/api:v1')` is the digest a container
+   * started now from that tag runs (and reports in `imageID` as `docker.io/team/api@<digest>`);
+   * `images.push('team/api:v1')` moves the tag to new content (a retag). Digest references run
+   * their own digest.
+   */
+  images: Pick<ImageRegistry, 'digestOf' | 'push' | 'imageIdOf'>;
   /** Closes the server, stops the controller and removes the kubeconfig's temp dir. */
   stop(): Promise<void>;
 }
@@ -47,14 +58,17 @@ export interface KubeStandinOptions {
 }
 
 export type { RequestRecord } from './server.js';
+export type { FailNextOptions, KubeFaults } from './faults.js';
 
 export async function startKubeStandin(opts: KubeStandinOptions = {}): Promise<KubeStandin> {
   const token = opts.token ?? randomBytes(16).toString('hex');
   const tls = await selfSignedCertificate();
   const store = new ObjectStore();
   const requests: RequestRecord[] = [];
-  const listener = await listenHttpAndHttps(requestHandler({ store, token, requests }), tls);
-  const controller = new Controller(store, opts.readyDelayMs ?? 300);
+  const faults = new Faults();
+  const images = new ImageRegistry();
+  const listener = await listenHttpAndHttps(requestHandler({ store, token, requests, faults }), tls);
+  const controller = new Controller(store, opts.readyDelayMs ?? 300, images);
   const [url, httpsUrl] = [`http://127.0.0.1:${listener.port}`, `https://127.0.0.1:${listener.port}`];
   const context = 'standin';
   let dir: string | undefined;
@@ -77,6 +91,8 @@ export async function startKubeStandin(opts: KubeStandinOptions = {}): Promise<K
     context,
     token,
     requests,
+    faults,
+    images,
     apply(obj: any) {
       const r = resourceOfObject(obj);
       if (!r) throw new Error(`the Kubernetes stand-in does not serve ${obj.apiVersion} ${obj.kind}`);

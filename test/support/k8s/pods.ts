@@ -2,7 +2,9 @@
 // is created, unless an image tag contains `bad` (ImagePullBackOff, forever). Pods that run
 // to completion (restartPolicy Never/OnFailure, i.e. Jobs' pods) run their command and end
 // Succeeded, or Failed when the command line contains the word `fail`. Logs follow the state.
+// A started container reports the `imageID` the registry (images.ts) resolved when it started.
 import { createHash } from 'node:crypto';
+import type { ImageRegistry } from './images.js';
 import { resourceByKind } from './resources.js';
 import { badRequest } from './status.js';
 import { timestamp, type ObjectStore } from './store.js';
@@ -11,6 +13,8 @@ export interface ControllerContext {
   store: ObjectStore;
   now: number;
   readyDelayMs: number;
+  /** Tags → digests: what a container started now runs. */
+  images: ImageRegistry;
   /** When the controller first saw the pod (ms). */
   bornAt(pod: any): number;
   /** Asks for another reconcile pass at `ms`. */
@@ -34,7 +38,7 @@ export function isPodReady(pod: any): boolean {
   return (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 }
 
-function containerStatus(pod: any, c: any, stage: Stage, born: number, due: number): object {
+function containerStatus(ctx: ControllerContext, pod: any, c: any, stage: Stage, born: number, due: number): object {
   const uid = pod.metadata.uid;
   const base = { name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false };
   if (stage === 'creating' || stage === 'pullBackOff') {
@@ -43,9 +47,11 @@ function containerStatus(pod: any, c: any, stage: Stage, born: number, due: numb
       : { reason: 'ContainerCreating' };
     return { ...base, state: { waiting } };
   }
+  // Resolved once, when the container starts: a tag moved later does not change what runs.
+  const before = (pod.status?.containerStatuses ?? []).find((s: any) => s.name === c.name && s.image === c.image);
   const started = {
     ...base,
-    imageID: `docker.io/${c.image}@sha256:${hex(c.image, 64)}`,
+    imageID: before?.imageID || ctx.images.imageIdOf(c.image),
     containerID: `containerd://${hex(uid + c.name, 64)}`,
   };
   if (stage === 'running') return { ...started, ready: true, started: true, state: { running: { startedAt: timestamp(born) } } };
@@ -54,7 +60,7 @@ function containerStatus(pod: any, c: any, stage: Stage, born: number, due: numb
   return { ...started, state: { terminated: { exitCode, reason, startedAt: timestamp(born), finishedAt: timestamp(due), containerID: started.containerID } } };
 }
 
-function podStatus(pod: any, stage: Stage, born: number, due: number): object {
+function podStatus(ctx: ControllerContext, pod: any, stage: Stage, born: number, due: number): object {
   const names = (pod.spec.containers ?? []).map((c: any) => c.name).join(' ');
   const ready = stage === 'running';
   const condition = (type: string, ok: boolean, at: number, reason?: string) => ({
@@ -81,7 +87,7 @@ function podStatus(pod: any, stage: Stage, born: number, due: number): object {
     hostIPs: [{ ip: '10.0.0.10' }],
     ...(hasIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: timestamp(born),
-    containerStatuses: (pod.spec.containers ?? []).map((c: any) => containerStatus(pod, c, stage, born, due)),
+    containerStatuses: (pod.spec.containers ?? []).map((c: any) => containerStatus(ctx, pod, c, stage, born, due)),
     qosClass: 'BestEffort',
   };
 }
@@ -99,7 +105,7 @@ export function syncPod(c: ControllerContext, pod: any): void {
   } else if (bad) stage = 'pullBackOff';
   else if (runsToCompletion(pod)) stage = commandFails(pod.spec) ? 'failed' : 'succeeded';
   else stage = 'running';
-  const status = JSON.parse(JSON.stringify(podStatus(pod, stage, born, due)));
+  const status = JSON.parse(JSON.stringify(podStatus(c, pod, stage, born, due)));
   if (JSON.stringify(status) !== JSON.stringify(pod.status)) c.store.update(POD, { ...pod, status });
 }
 

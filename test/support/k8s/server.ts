@@ -9,6 +9,7 @@ import { resourceByPath, type ResourceType } from './resources.js';
 import {
   createObject, deleteCollection, deleteObject, getObject, listObjects, patchObject, updateObject, type ApiRequest, type Reply,
 } from './rest.js';
+import type { Faults } from './faults.js';
 import { failureStatus, KubeError, methodNotAllowed, pathNotFound, unauthorized } from './status.js';
 import type { ObjectStore } from './store.js';
 import { podLog, scale } from './subresources.js';
@@ -21,12 +22,17 @@ export interface RequestRecord {
   path: string;
   /** The Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection) of resource requests. */
   verb?: string;
+  /** The HTTP status answered, set once the answer is sent (a watch's when its stream ends). */
+  status?: number;
+  /** True when a fault rule (KubeFaults.failNext) answered instead of the server. */
+  injected?: boolean;
 }
 
 export interface ServerState {
   store: ObjectStore;
   token: string;
   requests: RequestRecord[];
+  faults: Faults;
 }
 
 const binaryBody = (type: string) =>
@@ -61,9 +67,15 @@ async function handle(state: ServerState, req: IncomingMessage, res: ServerRespo
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const record: RequestRecord = { method, path };
   state.requests.push(record);
+  res.on('finish', () => (record.status = res.statusCode));
   const body = await readBody(req);
   try {
     if (!PUBLIC_PATHS.has(path) && req.headers.authorization !== `Bearer ${state.token}`) throw unauthorized();
+    const injected = state.faults.take(method, path + url.search);
+    if (injected) {
+      record.injected = true;
+      throw injected;
+    }
     // kubectl's typed clients (`kubectl create deployment ...` generators) send protobuf bodies.
     if (body.length > 0 && /protobuf|cbor/.test(req.headers['content-type'] ?? '')) throw binaryBody(req.headers['content-type']!);
     if (['/healthz', '/livez', '/readyz'].includes(path)) {
