@@ -16,6 +16,7 @@ import { createPostgresStagingActivities } from '../src/activities/postgres/stag
 import { openSession } from '../src/activities/postgres/session.js';
 import { majorVersionOf, requireToolVersion } from '../src/activities/postgres/errors.js';
 import { roleStatementsOf } from '../src/activities/postgres/roles.js';
+import { createDatabaseLike, settingAssignment, splitSettingList } from '../src/activities/postgres/databaseSettings.js';
 import { parseStacksFile } from '../src/config/load.js';
 import type { RestoreInput } from '../src/config/inputs.js';
 import { manifestSchema } from '../src/config/manifest.js';
@@ -29,7 +30,12 @@ import { startTestTemporal, type TestTemporal } from './support/temporal.js';
 const ownerPassword = `own-${randomBytes(10).toString('hex')}`;
 const readerPassword = `rd-${randomBytes(10).toString('hex')}`;
 
-/** app_owner (may create databases) owns `shop`; app_reader may only read its table; shop has its own statement_timeout. */
+/**
+ * app_owner (may create databases) owns `shop`; app_reader may only read its table. shop has
+ * its own statement_timeout and a list-valued search_path, an ICU collation (de-DE) over libc
+ * C / C.UTF-8, and its own privileges: CONNECT revoked from PUBLIC, granted to app_reader
+ * (TEMPORARY with grant option).
+ */
 async function seedRoles(cluster: PgCluster, roles: boolean): Promise<void> {
   const admin = await cluster.connect();
   try {
@@ -44,8 +50,12 @@ async function seedRoles(cluster: PgCluster, roles: boolean): Promise<void> {
 
 async function seedShop(cluster: PgCluster): Promise<void> {
   const admin = await cluster.connect();
-  await admin.query('CREATE DATABASE shop OWNER app_owner');
+  await admin.query(`CREATE DATABASE shop OWNER app_owner TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'`);
   await admin.query(`ALTER DATABASE shop SET statement_timeout = '42s'`);
+  await admin.query(`ALTER DATABASE shop SET search_path = "$user", app, "Odd ""Schema""", public`);
+  await admin.query('REVOKE CONNECT ON DATABASE shop FROM PUBLIC');
+  await admin.query('GRANT CONNECT ON DATABASE shop TO app_reader');
+  await admin.query('GRANT TEMPORARY ON DATABASE shop TO app_reader WITH GRANT OPTION');
   await admin.end();
   const owner = await cluster.connect('shop', { user: 'app_owner', password: ownerPassword });
   await owner.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
@@ -181,7 +191,7 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     return (await handle.result()) as RestoreReport;
   }
 
-  /** Owner of the database and its table, app_reader's grant, the database's own settings. */
+  /** Owner of the database and its table, app_reader's grant, the database's privileges, collation and own settings. */
   async function describeShop(on: PgCluster, database: string) {
     const client = await on.connect(database);
     try {
@@ -189,7 +199,8 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
         SELECT pg_get_userbyid(d.datdba) AS dbowner, pg_encoding_to_char(d.encoding) AS encoding,
                (SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'orders') AS tableowner,
                has_table_privilege('app_reader', 'public.orders', 'SELECT') AS readable,
-               (SELECT setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config
+               (SELECT setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS config,
+               d.datacl::text[] AS acl, d.datcollate AS collate, d.datctype AS ctype, d.datlocprovider AS provider, d.daticulocale AS icu
         FROM pg_database d WHERE d.datname = current_database()`);
       return rows[0];
     } finally {
@@ -197,33 +208,68 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     }
   }
 
+  /** shop as seeded (see seedShop), as pg_database and pg_db_role_setting show it. */
+  const asBackedUp = {
+    dbowner: 'app_owner',
+    encoding: 'UTF8',
+    tableowner: 'app_owner',
+    readable: true,
+    config: ['statement_timeout=42s', 'search_path="$user", app, "Odd ""Schema""", public'],
+    acl: ['=T/app_owner', 'app_owner=CTc/app_owner', 'app_reader=T*c/app_owner'],
+    collate: 'C',
+    ctype: 'C.UTF-8',
+    provider: 'i',
+    icu: 'de-DE',
+  };
+
   test('the backup records the database settings and stores the roles beside the dump', async () => {
     const manifest = manifestSchema.parse(JSON.parse(await readFile(join(store.path, backup.manifestKey), 'utf8')));
     const dump = manifest.artifacts.find((a) => a.component === 'postgres');
     assert.ok(dump?.component === 'postgres');
-    assert.equal(dump.databaseSettings?.owner, 'app_owner');
-    assert.deepEqual(dump.databaseSettings?.config, ['statement_timeout=42s']);
+    assert.deepEqual(await describeShop(cluster, 'shop'), asBackedUp);
+    assert.deepEqual(dump.databaseSettings, {
+      owner: 'app_owner',
+      encoding: 'UTF8',
+      collate: 'C',
+      ctype: 'C.UTF-8',
+      config: asBackedUp.config,
+      localeProvider: 'icu',
+      locale: 'de-DE',
+      acl: [
+        { grantee: null, grantor: 'app_owner', privileges: ['TEMPORARY'], grantable: [] },
+        { grantee: 'app_owner', grantor: 'app_owner', privileges: ['CREATE', 'TEMPORARY', 'CONNECT'], grantable: [] },
+        { grantee: 'app_reader', grantor: 'app_owner', privileges: ['TEMPORARY', 'CONNECT'], grantable: ['TEMPORARY'] },
+      ],
+    });
     assert.ok(dump.globals && 'sha256' in dump.globals, `globals skipped: ${JSON.stringify(dump.globals)}`);
     const globals = await readFile(join(store.path, dump.globals.key), 'utf8');
     assert.match(globals, /CREATE ROLE app_reader;/);
     assert.ok(!/SCRAM-SHA-256\$/.test(globals), 'password hashes were dumped');
   });
 
-  test('restore into a new name: same owners, grants and setting, and app_reader can read it', async () => {
+  test('restore into a new name: same owners, grants, privileges, collation and settings, and app_reader can read it', async () => {
     const report = await restore({ stack: 'tls', postgres: { shop: { database: 'shop_copy' } } });
     assert.deepEqual(report.postgres[0]?.notKept, []);
     assert.deepEqual(await describeShop(cluster, 'shop_copy'), await describeShop(cluster, 'shop'));
-    assert.deepEqual(await describeShop(cluster, 'shop_copy'), { dbowner: 'app_owner', encoding: 'UTF8', tableowner: 'app_owner', readable: true, config: ['statement_timeout=42s'] });
+    assert.deepEqual(await describeShop(cluster, 'shop_copy'), asBackedUp);
     const reader = await cluster.connect('shop_copy', { user: 'app_reader', password: readerPassword });
     assert.equal((await reader.query<{ n: string }>('SELECT count(*) AS n FROM orders')).rows[0]?.n, '500');
     assert.equal((await reader.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout, '42s');
+    assert.equal((await reader.query<{ search_path: string }>('SHOW search_path')).rows[0]?.search_path, '"$user", app, "Odd ""Schema""", public');
+    // de-DE orders letters alphabetically; libc C would put 'B' before 'a'.
+    assert.equal((await reader.query<{ icu: boolean }>(`SELECT 'a' < 'B' AS icu`)).rows[0]?.icu, true);
     await reader.end();
+    // CONNECT is app_reader's by grant, not PUBLIC's: a role without it is refused.
+    const admin = await cluster.connect();
+    await admin.query(`CREATE ROLE app_stranger LOGIN PASSWORD '${readerPassword}'`);
+    await admin.end();
+    await assert.rejects(cluster.connect('shop_copy', { user: 'app_stranger', password: readerPassword }), /permission denied for database "shop_copy"/);
   });
 
   test('restore with roles: true into a cluster without those roles creates them, then owners and grants as backed up', async () => {
     const report = await restore({ stack: 'tls', targetStack: 'bare', roles: true });
     assert.deepEqual(report.postgres[0]?.rolesCreated?.sort(), ['app_owner', 'app_reader']);
-    assert.deepEqual(await describeShop(bare, 'shop'), { dbowner: 'app_owner', encoding: 'UTF8', tableowner: 'app_owner', readable: true, config: ['statement_timeout=42s'] });
+    assert.deepEqual(await describeShop(bare, 'shop'), asBackedUp);
     const admin = await bare.connect();
     const { rows } = await admin.query<{ rolname: string; rolcreatedb: boolean; rolpassword: string | null }>(
       "SELECT rolname, rolcreatedb, rolpassword FROM pg_authid WHERE rolname IN ('app_owner', 'app_reader') ORDER BY 1",
@@ -233,6 +279,48 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
       { rolname: 'app_owner', rolcreatedb: true, rolpassword: null },
       { rolname: 'app_reader', rolcreatedb: false, rolpassword: null },
     ]);
+  });
+
+  test('a database made like a record: a grantee missing here and an older manifest said in notKept, a locale the server lacks refused at once, a record that leaves the restoring role no CONNECT refused', async () => {
+    const admin = await bare.connect();
+    const like = { owner: 'postgres', encoding: 'UTF8', collate: 'C', ctype: 'C.UTF-8', config: [] };
+    const created = ['like_missing', 'like_older', 'like_locale', 'like_closed'];
+    const aclOf = async (name: string) => (await admin.query<{ acl: string[] | null }>('SELECT datacl::text[] AS acl FROM pg_database WHERE datname = $1', [name])).rows[0]?.acl;
+    try {
+      const missing = await createDatabaseLike(admin, 'like_missing', {
+        ...like,
+        acl: [
+          { grantee: null, grantor: 'postgres', privileges: ['CONNECT'], grantable: [] },
+          { grantee: 'app_gone', grantor: 'postgres', privileges: ['CONNECT', 'TEMPORARY'], grantable: ['TEMPORARY'] },
+        ],
+      });
+      assert.deepEqual(missing, ['database privilege app_gone=cT*/postgres: no role app_gone here (restore with "roles": true to create it)']);
+      assert.deepEqual(await aclOf('like_missing'), ['=c/postgres']);
+      assert.deepEqual(await createDatabaseLike(admin, 'like_older', like), [
+        'database privileges: not recorded by this backup (taken before ragops recorded them): server defaults',
+      ]);
+      await assert.rejects(createDatabaseLike(admin, 'like_locale', { ...like, collate: 'xx_NOWHERE.UTF-8' }), (error: Error & { type?: string; nonRetryable?: boolean }) => {
+        assert.equal(error.type, 'LocaleUnavailable');
+        assert.equal(error.nonRetryable, true);
+        assert.match(error.message, /LC_COLLATE xx_NOWHERE\.UTF-8.*install that locale on the database server/);
+        return true;
+      });
+      await admin.query(`CREATE ROLE app_creator LOGIN CREATEDB PASSWORD '${readerPassword}'`);
+      const creator = await bare.connect('postgres', { user: 'app_creator', password: readerPassword });
+      try {
+        await assert.rejects(createDatabaseLike(creator, 'like_closed', { ...like, owner: 'app_creator', acl: [] }), (error: Error & { type?: string }) => {
+          assert.equal(error.type, 'InsufficientPrivilege');
+          assert.match(error.message, /leave the restoring role no CONNECT on it/);
+          return true;
+        });
+      } finally {
+        await creator.end();
+      }
+    } finally {
+      for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+      await admin.query('DROP ROLE IF EXISTS app_creator');
+      await admin.end();
+    }
   });
 
   test('a fault between the two renames leaves the original in place and connectable; the report says rolled back', async () => {
@@ -308,6 +396,21 @@ describe('Postgres helpers: tool versions and the roles of a globals script', ()
       return true;
     });
     requireToolVersion('pg_dump', 'pg_dump (PostgreSQL) 16.1', 15, 'the server');
+  });
+
+  test('database settings as pg_dump writes them back: list-valued ones name by name, others as one literal', () => {
+    assert.deepEqual(splitSettingList('"$user", app, "Odd ""Schema""", public'), ['$user', 'app', 'Odd "Schema"', 'public']);
+    assert.deepEqual(splitSettingList('  '), []);
+    assert.equal(splitSettingList('"unterminated'), undefined);
+    assert.equal(splitSettingList('a,,b'), undefined);
+    const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+    assert.deepEqual(settingAssignment('search_path="$user", app, "Odd ""Schema""", public', literal), {
+      name: 'search_path',
+      sql: `search_path = '$user', 'app', 'Odd "Schema"', 'public'`,
+    });
+    assert.equal(settingAssignment('DateStyle=ISO, DMY', literal)?.sql, `DateStyle = 'ISO, DMY'`);
+    assert.equal(settingAssignment("app.tenant=o'brien", literal)?.sql, `app.tenant = 'o''brien'`);
+    assert.equal(settingAssignment('bad name=1', literal), undefined);
   });
 
   test('role statements: CREATE/ALTER per role, memberships without their grantor, nothing else', () => {

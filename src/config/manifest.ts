@@ -11,6 +11,8 @@ const artifactBase = {
   durationMs: z.number().nonnegative(),
 };
 
+const databasePrivilege = z.enum(['CREATE', 'TEMPORARY', 'CONNECT']);
+
 export const postgresArtifactSchema = z.object({
   component: z.literal('postgres'),
   ...artifactBase,
@@ -29,6 +31,28 @@ export const postgresArtifactSchema = z.object({
       ctype: z.string(),
       /** Per-database settings ("name=value", from pg_db_role_setting), as ALTER DATABASE … SET made them. */
       config: z.array(z.string()),
+      /** PostgreSQL 15+ (datlocprovider): the collation provider; absent from older manifests and servers (libc). */
+      localeProvider: z.enum(['libc', 'icu', 'builtin']).optional(),
+      /** The ICU (or, from 17, builtin) locale of the database: daticulocale / datlocale. */
+      locale: z.string().optional(),
+      /** PostgreSQL 16+: the database's ICU tailoring rules (daticurules). */
+      icuRules: z.string().optional(),
+      /**
+       * Database privileges (datacl) in order, one entry per grantee and grantor; a null grantee
+       * is PUBLIC. null: the defaults (never granted or revoked); absent from older manifests.
+       */
+      acl: z
+        .array(
+          z.object({
+            grantee: z.string().nullable(),
+            grantor: z.string(),
+            privileges: z.array(databasePrivilege),
+            /** Those of `privileges` held WITH GRANT OPTION. */
+            grantable: z.array(databasePrivilege),
+          }),
+        )
+        .nullable()
+        .optional(),
     })
     .optional(),
   /**
