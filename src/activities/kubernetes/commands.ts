@@ -31,6 +31,9 @@ function kubectl(target: KubeTarget, purpose: string, ...args: string[]): Comman
 export const kubectlCommands = {
   getDeployment: (t: KubeTarget, name: string) => kubectl(t, `get deployment/${name}`, 'get', `deployment/${name}`, '-o', 'json'),
   listReplicaSets: (t: KubeTarget, selector: string) => kubectl(t, `get replicasets -l ${selector}`, 'get', 'replicasets', '-l', selector, '-o', 'json'),
+  /** One `List` of both, so the pods and the ReplicaSet that owns them are read together. */
+  listReplicaSetsAndPods: (t: KubeTarget, selector: string) =>
+    kubectl(t, `get replicasets,pods -l ${selector}`, 'get', 'replicasets,pods', '-l', selector, '-o', 'json'),
   setImage: (t: KubeTarget, name: string, container: string, image: string) =>
     kubectl(t, `set image deployment/${name}`, 'set', 'image', `deployment/${name}`, `${container}=${image}`),
   rolloutStatus: (t: KubeTarget, name: string, timeoutSeconds: number) =>
@@ -44,6 +47,9 @@ export const kubectlCommands = {
   /** A manifest (JSON) on stdin, e.g. a migration Job. */
   createFromStdin: (t: KubeTarget, what: string) => kubectl(t, `create ${what}`, 'create', '-f', '-', '-o', 'json'),
   getJob: (t: KubeTarget, name: string) => kubectl(t, `get job/${name}`, 'get', `job/${name}`, '-o', 'json'),
+  /** The Job as JSON, or empty output when there is none. */
+  findJob: (t: KubeTarget, name: string) => kubectl(t, `get job/${name}`, 'get', `job/${name}`, '--ignore-not-found=true', '-o', 'json'),
   jobLogs: (t: KubeTarget, name: string, tailLines: number) => kubectl(t, `logs job/${name}`, 'logs', `job/${name}`, `--tail=${tailLines}`),
+  /** kubectl's default `--cascade=background`: the API server is sent propagationPolicy Background, so the Job's pods go too. */
   deleteJob: (t: KubeTarget, name: string) => kubectl(t, `delete job/${name}`, 'delete', `job/${name}`, '--ignore-not-found=true', '--wait=false'),
 };

@@ -1,73 +1,25 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { Readable } from 'node:stream';
 import type { KubernetesTarget } from '../../config/stacks/deploy.js';
-import { kubectlCommands, type KubeTarget } from './commands.js';
 import { CommandFailed, runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { kubectlCommands } from './commands.js';
+import { runMigration, type MigrationRequest } from './migration.js';
+import { deploymentState, getJson, kube, type DeploymentState } from './state.js';
 
-interface Container {
-  name: string;
-  image: string;
-  command?: string[];
-  args?: string[];
-}
-
-interface DeploymentJson {
-  metadata: { name: string; generation?: number; annotations?: Record<string, string> };
-  spec: { replicas?: number; template: { metadata?: { labels?: Record<string, string> }; spec: { containers: Container[] } & Record<string, unknown> } };
-}
-
-export interface DeploymentState {
-  revision: number;
-  image: string;
-  replicas: number;
-}
-
-function kube(target: KubernetesTarget): KubeTarget {
-  return { kubeconfig: target.kubeconfig, context: target.context, namespace: target.namespace };
-}
-
-async function getJson<T>(spec: Parameters<typeof runCommand>[0], signal?: AbortSignal): Promise<T> {
-  return JSON.parse((await runCommand(spec, { signal })).stdout) as T;
-}
-
-async function deploymentState(target: KubernetesTarget, deployment: string, container: string): Promise<DeploymentState> {
-  const json = await getJson<DeploymentJson>(kubectlCommands.getDeployment(kube(target), deployment));
-  const found = json.spec.template.spec.containers.find((c) => c.name === container);
-  if (!found) throw ApplicationFailure.nonRetryable(`deployment/${deployment} has no container "${container}"`, 'ConfigError');
-  return {
-    revision: Number(json.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
-    image: found.image,
-    replicas: json.spec.replicas ?? 1,
-  };
-}
-
-/** A migration Job made from the Deployment's pod template, with the new image and the migration command. */
-export function migrationJob(deployment: DeploymentJson, container: string, image: string, command: string[], jobName: string): object {
-  const template = deployment.spec.template;
-  const source = template.spec.containers.find((c) => c.name === container);
-  if (!source) throw new Error(`deployment/${deployment.metadata.name} has no container "${container}"`);
-  return {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: { name: jobName, labels: { 'app.kubernetes.io/managed-by': 'ragops' } },
-    spec: {
-      backoffLimit: 0,
-      ttlSecondsAfterFinished: 3600,
-      template: {
-        metadata: { labels: { 'app.kubernetes.io/managed-by': 'ragops', 'ragops.io/job': jobName } },
-        spec: { ...template.spec, restartPolicy: 'Never', containers: [{ ...source, name: 'migrate', image, command, args: [] }] },
-      },
-    },
-  };
-}
+export { migrationJob } from './migration.js';
+export type { MigrationRequest } from './migration.js';
+export type { DeploymentState } from './state.js';
 
 export function createKubernetesActivities() {
   return {
+    /** Revision, template image and replicas, and the digest the current pods run (`imageId`, pinned as `repo@sha256:…`). */
     async k8sDeploymentState({ target, deployment, container }: { target: KubernetesTarget; deployment: string; container: string }): Promise<DeploymentState> {
       return deploymentState(target, deployment, container);
     },
 
+    /**
+     * `kubectl set image`: idempotent — setting the image the template already has changes
+     * nothing (no new ReplicaSet, no new revision), so a rollback to a pinned digest can be retried.
+     */
     async k8sSetImage({ target, deployment, container, image }: { target: KubernetesTarget; deployment: string; container: string; image: string }): Promise<void> {
       await runCommand(kubectlCommands.setImage(kube(target), deployment, container, image));
     },
@@ -84,32 +36,19 @@ export function createKubernetesActivities() {
       }
     },
 
+    /** @deprecated Not idempotent (the undone-to revision is renumbered): roll back with k8sSetImage to the recorded `pinned` digest. */
     async k8sRolloutUndo({ target, deployment, revision }: { target: KubernetesTarget; deployment: string; revision: number }): Promise<void> {
       await runCommand(kubectlCommands.rolloutUndo(kube(target), deployment, revision));
     },
 
-    /** Runs the migration as a Job, waits for it, captures its logs, and deletes it. */
-    async k8sRunMigration(request: { target: KubernetesTarget; deployment: string; container: string; image: string; command: string[]; jobName: string; timeoutSeconds: number }): Promise<string> {
-      const { target, jobName } = request;
-      const progress = new ProgressHeartbeat(`migration job ${jobName}`);
-      const deployment = await getJson<DeploymentJson>(kubectlCommands.getDeployment(kube(target), request.deployment));
-      await runCommand(kubectlCommands.deleteJob(kube(target), jobName));
-      const manifest = JSON.stringify(migrationJob(deployment, request.container, request.image, request.command, jobName));
-      await runCommand(kubectlCommands.createFromStdin(kube(target), `job/${jobName}`), { stdin: Readable.from([manifest]) });
-      const deadline = Date.now() + request.timeoutSeconds * 1000;
-      try {
-        for (;;) {
-          const job = await getJson<{ status?: { succeeded?: number; failed?: number } }>(kubectlCommands.getJob(kube(target), jobName), progress.signal);
-          const logs = async () => (await runCommand(kubectlCommands.jobLogs(kube(target), jobName, 100)).catch(() => ({ stdout: '(no logs)' }))).stdout;
-          if (job.status?.succeeded) return (await logs()).slice(-4000);
-          if (job.status?.failed) throw ApplicationFailure.nonRetryable(`migration job ${jobName} failed: ${(await logs()).slice(-2000)}`, 'MigrationFailed');
-          if (Date.now() > deadline) throw ApplicationFailure.nonRetryable(`migration job ${jobName} did not finish in ${request.timeoutSeconds} s`, 'MigrationFailed');
-          progress.beat({ job: jobName }, true);
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-        }
-      } finally {
-        await runCommand(kubectlCommands.deleteJob(kube(target), jobName)).catch(() => undefined);
-      }
+    /**
+     * Runs the migration as the Job `jobName` (made from the Deployment's pod template, without
+     * probes): attaches to it when it exists (a retry), creates it only when absent, heartbeats
+     * while it waits, deletes it once its result is taken, returns its logs tail or fails
+     * (MigrationFailed, non-retryable). Cancelled by the run: the Job is deleted.
+     */
+    async k8sRunMigration(request: MigrationRequest): Promise<string> {
+      return runMigration(request, new ProgressHeartbeat(`migration job ${request.jobName}`));
     },
 
     async k8sServiceSelector({ target, service }: { target: KubernetesTarget; service: string }): Promise<Record<string, string>> {
