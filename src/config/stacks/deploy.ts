@@ -27,6 +27,9 @@ export const httpCheckSchema = z
   .strict();
 export type HttpCheck = z.infer<typeof httpCheckSchema>;
 
+export const composePullPolicy = z.enum(['always', 'never']);
+export type ComposePullPolicy = z.infer<typeof composePullPolicy>;
+
 const composeTargetSchema = z
   .object({
     type: z.literal('compose'),
@@ -35,6 +38,13 @@ const composeTargetSchema = z
     projectName: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a compose project name'),
     /** `docker compose` (v2) or `docker-compose` (v1); detected when left out. */
     flavor: z.enum(['v1', 'v2']).optional(),
+    /**
+     * Before a deploy: `always` (the default, also when left out) pulls the image — a failed
+     * pull fails the deploy, never falling back to a stale local copy; `never` deploys what the
+     * host has (images built or loaded on it), failing when it is absent. Either way the deploy
+     * goes out by digest or image id.
+     */
+    pull: composePullPolicy.optional(),
   })
   .strict();
 
