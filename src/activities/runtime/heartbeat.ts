@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { mibPerSecond } from '../../core/format.js';
+import { PhaseAnnouncer } from './phaseSignal.js';
 
 export interface ProgressDetails {
   step: string;
@@ -17,6 +18,7 @@ export class ProgressHeartbeat {
   private lastDetails: Omit<ProgressDetails, 'step'> = {};
   private currentPhase: string | undefined;
   private readonly startedAt = Date.now();
+  private readonly announcer = new PhaseAnnouncer();
 
   constructor(private readonly step: string) {}
 
@@ -45,9 +47,12 @@ export class ProgressHeartbeat {
    * What the activity is doing now (`restoring data`, `building indexes`, `counting rows`...):
    * carried in every later beat, whatever progress details they repeat. Not sent at once: the
    * next beat (the timer's or a progress one) carries it, so it never holds back real progress.
+   * A workflow cannot read heartbeats, so a change is also signalled to the activity's own run
+   * (PhaseAnnouncer: fire-and-forget, spaced out), whose current details show it in the UI.
    */
   phase(name: string): void {
     this.currentPhase = name;
+    this.announcer.announce(name);
   }
 
   get currentPhaseName(): string | undefined {

@@ -2,12 +2,19 @@ import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  defineSignal,
   isCancellation,
   setCurrentDetails,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ActivityPhase, ActivityPhaseSignalName } from '../../activities/runtime/phaseSignal.js';
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
+
+const activityPhaseSignalName: ActivityPhaseSignalName = 'ragopsActivityPhase';
+/** Sent by an activity of this run when its phase changes (ProgressHeartbeat.phase); shown, never acted on. */
+export const activityPhaseSignal = defineSignal<[ActivityPhase]>(activityPhaseSignalName);
 
 /**
  * An activity failure reads "Activity task failed" in the UI; the run's failure should say
@@ -34,15 +41,22 @@ interface Step {
   detail?: string;
   startedAt: number;
   finishedAt?: number;
+  /** While it runs: the latest phase an activity of the step signalled (`restoring data`...). */
+  activityPhase?: string;
+  activityIds: Set<string>;
 }
 
 /**
  * Keeps the UI's "current details" (Markdown) and the RagopsPhase search attribute in step
- * with the runbook, so an operator sees where a run is without reading its history.
+ * with the runbook, so an operator sees where a run is without reading its history. The
+ * running step's row shows what its activity is doing now (the phase it signals); a finished
+ * step's row shows its outcome.
  */
 export class StepTracker {
   private readonly steps: Step[] = [];
   private headline: string;
+  /** Activities of finished steps: a signal of theirs that comes late is not shown on a later step. */
+  private readonly finishedActivities = new Set<string>();
 
   constructor(runbook: string, stack: string) {
     this.headline = `**${runbook}** of stack \`${stack}\``;
@@ -50,6 +64,10 @@ export class StepTracker {
       { key: RagopsStack, value: stack },
       { key: RagopsRunbook, value: runbook },
     ]);
+    // Registering a handler adds no command: histories recorded before it replay unchanged.
+    setHandler(activityPhaseSignal, (update) => this.showActivityPhase(update), {
+      description: "an activity's current phase, shown in the running step's row of the current details",
+    });
     this.render();
   }
 
@@ -60,7 +78,7 @@ export class StepTracker {
 
   /** Runs one named step; `describe` turns its result into the line shown when it is done. */
   async step<T>(phase: string, title: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
-    const step: Step = { phase, title, status: 'running', startedAt: Date.now() };
+    const step: Step = { phase, title, status: 'running', startedAt: Date.now(), activityIds: new Set() };
     this.steps.push(step);
     upsertSearchAttributes([{ key: RagopsPhase, value: phase }]);
     this.render();
@@ -76,8 +94,30 @@ export class StepTracker {
       throw explained;
     } finally {
       step.finishedAt = Date.now();
+      step.activityPhase = undefined;
+      for (const id of step.activityIds) this.finishedActivities.add(id);
       this.render();
     }
+  }
+
+  /**
+   * Shows an activity's phase on the innermost running step that began before the activity was
+   * scheduled: an activity of an earlier step was scheduled before any running step began, so
+   * its late signal lands nowhere. Anything malformed is ignored: this is display only.
+   */
+  private showActivityPhase(update: ActivityPhase): void {
+    const { activityId, phase, scheduledAt } = (update ?? {}) as Partial<ActivityPhase>;
+    if (typeof activityId !== 'string' || typeof phase !== 'string' || typeof scheduledAt !== 'number') return;
+    if (this.finishedActivities.has(activityId)) return;
+    let step: Step | undefined;
+    for (let i = this.steps.length - 1; i >= 0 && !step; i--) {
+      const candidate = this.steps[i]!;
+      if (candidate.status === 'running' && candidate.startedAt <= scheduledAt) step = candidate;
+    }
+    if (!step) return;
+    step.activityIds.add(activityId);
+    step.activityPhase = phase.replace(/\s+/g, ' ').trim().slice(0, 120);
+    this.render();
   }
 
   finish(outcome: string): void {
@@ -90,7 +130,7 @@ export class StepTracker {
     const icon: Record<StepStatus, string> = { running: '⏳', done: '✅', failed: '❌' };
     const rows = this.steps.map((step) => {
       const seconds = ((step.finishedAt ?? Date.now()) - step.startedAt) / 1000;
-      const detail = (step.detail ?? '').replace(/\|/g, '\\|');
+      const detail = (step.detail ?? step.activityPhase ?? '').replace(/\|/g, '\\|');
       return `| ${icon[step.status]} | ${step.title} | ${seconds.toFixed(1)} s | ${detail} |`;
     });
     setCurrentDetails(
