@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { copyFile, readFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +23,7 @@ import { manifestSchema } from '../src/config/manifest.js';
 import { workflowsPath } from '../src/worker.js';
 import type { RestoreReport } from '../src/workflows/restore.js';
 import type { BackupReport } from '../src/workflows/backup.js';
+import type { VerifyReport } from '../src/workflows/verifyBackup.js';
 import { startPgCluster, type PgCluster } from './support/pgcluster.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
@@ -381,6 +382,46 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     assert.match((failure.cause as Error).message, /is not the one the manifest names.*nothing was swapped/);
     assert.match((failure.cause as Error).message, /postgres shop → shop: failed, original untouched/);
     assert.deepEqual(await describeShop(cluster, 'shop'), before);
+  });
+
+  test('checksum depth re-reads the roles file beside the dump: changed, the drill fails (ChecksumMismatch); gone, it fails too (StoreObjectMissing)', async () => {
+    const taken = await (await startBackup(temporal.client, { stack: 'tls' }, { taskQueue })).result();
+    const manifest = manifestSchema.parse(JSON.parse(await readFile(join(store.path, taken.manifestKey), 'utf8')));
+    const dump = manifest.artifacts.find((a) => a.component === 'postgres');
+    assert.ok(dump?.component === 'postgres' && dump.globals && 'key' in dump.globals);
+    const globalsPath = join(store.path, dump.globals.key);
+    const drill = async () => {
+      const handle = await temporal.client.workflow.start('verifyBackup', {
+        taskQueue,
+        workflowId: uniqueName('verify'),
+        args: [{ stack: 'tls', backupId: taken.backupId, depth: 'checksum' }],
+      });
+      return handle.result().then(
+        (report) => ({ report: report as VerifyReport, message: undefined }),
+        (error: unknown) => {
+          assert.ok(error instanceof WorkflowFailedError, String(error));
+          const cause = error.cause as Error & { type?: string; details?: unknown[] };
+          assert.equal(cause.type, 'DrillFailed', cause.message);
+          return { report: cause.details?.[0] as VerifyReport, message: cause.message };
+        },
+      );
+    };
+
+    const intact = await drill();
+    assert.equal(intact.report.outcome, 'passed');
+    assert.match(intact.report.checks[0]!.detail, /shop\.dump: \d+ bytes, sha256 matches the manifest; roles .*shop\.globals\.sql: \d+ bytes, sha256 matches the manifest/);
+
+    await appendFile(globalsPath, 'CREATE ROLE intruder SUPERUSER;\n');
+    const changed = await drill();
+    assert.equal(changed.report.outcome, 'failed');
+    assert.match(changed.message ?? '', /shop checksum: .*roles .*shop\.globals\.sql: expected \d+ bytes with sha256 [0-9a-f]{64}, found \d+ bytes/);
+    assert.equal(changed.report.checks[0]!.figures.errorType, 'ChecksumMismatch');
+
+    await rm(globalsPath);
+    const gone = await drill();
+    assert.equal(gone.report.outcome, 'failed');
+    assert.match(gone.message ?? '', /shop checksum: .*roles .*shop\.globals\.sql is missing from the store/);
+    assert.equal(gone.report.checks[0]!.figures.errorType, 'StoreObjectMissing');
   });
 });
 

@@ -229,31 +229,58 @@ export async function listBackupsIn(store: ArtifactStore, stack: string): Promis
   return listings.sort((a, b) => b.backupId.localeCompare(a.backupId));
 }
 
+/** One stored object re-read and compared with what the manifest says of it. */
+async function reReadStored(
+  store: ArtifactStore,
+  key: string,
+  expected: { size: number; sha256: string },
+  progress: ProgressHeartbeat,
+  what = '',
+): Promise<{ detail: string; found?: { size: number; sha256: string }; fault?: 'ChecksumMismatch' | 'StoreObjectMissing' }> {
+  try {
+    const found = await hashStored(store, key, { signal: progress.signal, onProgress: progress.bytes });
+    if (found.sha256 === expected.sha256 && found.size === expected.size) return { detail: `${what}${key}: ${found.size} bytes, sha256 matches the manifest`, found };
+    return {
+      detail: `${what}${key}: expected ${expected.size} bytes with sha256 ${expected.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`,
+      found,
+      fault: 'ChecksumMismatch',
+    };
+  } catch (error) {
+    if (error instanceof StoreObjectMissing) return { detail: `${what}${key} is missing from the store`, fault: 'StoreObjectMissing' };
+    throw error;
+  }
+}
+
 export function createCatalogActivities() {
   return {
-    /** Re-reads one stored artifact and checks its size and SHA-256 against the manifest entry. */
+    /**
+     * Re-reads one stored artifact and checks its size and SHA-256 against the manifest entry;
+     * for a dump, also the roles file stored beside it (a restore with "roles" applies it). The
+     * check fails when either differs (errorType ChecksumMismatch) or is gone (StoreObjectMissing).
+     */
     async checkStoredArtifact({ store: storeConfig, artifact }: { store: StoreConfig; artifact: Artifact }): Promise<VerificationCheck> {
       const progress = new ProgressHeartbeat(`checksum ${artifact.key}`);
-      const check = (passed: boolean, detail: string, figures: Record<string, unknown> = {}): VerificationCheck => ({
-        name: 'checksum',
-        component: artifact.component,
-        artifact: artifact.name,
-        passed,
-        detail,
-        figures,
-        durationMs: progress.elapsedMs(),
+      const globals = artifact.component === 'postgres' && artifact.globals && 'key' in artifact.globals ? artifact.globals : undefined;
+      return withStore(storeConfig, async (store) => {
+        const dump = await reReadStored(store, artifact.key, artifact, progress);
+        const roles = globals ? await reReadStored(store, globals.key, globals, progress, 'roles ') : undefined;
+        const parts = [dump, ...(roles ? [roles] : [])];
+        const fault = parts.find((part) => part.fault)?.fault;
+        return {
+          name: 'checksum',
+          component: artifact.component,
+          artifact: artifact.name,
+          passed: !fault,
+          detail: parts.map((part) => part.detail).join('; '),
+          figures: {
+            ...dump.found,
+            ...(dump.found ? { mibPerSecond: mibPerSecond(dump.found.size, progress.elapsedMs()) } : {}),
+            ...(roles ? { globals: roles.found ?? null } : {}),
+            ...(fault ? { errorType: fault } : {}),
+          },
+          durationMs: progress.elapsedMs(),
+        };
       });
-      try {
-        const found = await withStore(storeConfig, (store) => hashStored(store, artifact.key, { signal: progress.signal, onProgress: progress.bytes }));
-        const passed = found.sha256 === artifact.sha256 && found.size === artifact.size;
-        const detail = passed
-          ? `${artifact.key}: ${found.size} bytes, sha256 matches the manifest`
-          : `${artifact.key}: expected ${artifact.size} bytes with sha256 ${artifact.sha256}, found ${found.size} bytes with sha256 ${found.sha256}`;
-        return check(passed, detail, { ...found, mibPerSecond: mibPerSecond(found.size, progress.elapsedMs()) });
-      } catch (error) {
-        if (error instanceof StoreObjectMissing) return check(false, `${artifact.key} is missing from the store`);
-        throw error;
-      }
     },
 
     async readManifest({ store: storeConfig, stack, backupId }: { store: StoreConfig; stack: string; backupId: string }): Promise<Manifest> {
