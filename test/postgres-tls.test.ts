@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { startBackup } from '../src/client/api/runbooks.js';
@@ -28,6 +30,7 @@ import { startPgCluster, type PgCluster } from './support/pgcluster.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
 
+const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
 const ownerPassword = `own-${randomBytes(10).toString('hex')}`;
 const readerPassword = `rd-${randomBytes(10).toString('hex')}`;
 
@@ -267,8 +270,15 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
     await assert.rejects(cluster.connect('shop_copy', { user: 'app_stranger', password: readerPassword }), /permission denied for database "shop_copy"/);
   });
 
-  test('restore with roles: true into a cluster without those roles creates them, then owners and grants as backed up', async () => {
-    const report = await restore({ stack: 'tls', targetStack: 'bare', roles: true });
+  test('`ragops restore run --roles` (roles: true) into a cluster without those roles creates them, then owners and grants as backed up', async () => {
+    const cli = await execa(process.execPath, [RAGOPS, 'restore', 'run', '--stack', 'tls', '--target-stack', 'bare', '--roles', '--task-queue', taskQueue, '--wait'], {
+      env: { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
+      reject: false,
+      all: true,
+    });
+    assert.equal(cli.exitCode, 0, cli.all);
+    const printed = cli.stdout as string;
+    const report = JSON.parse(printed.slice(printed.indexOf('{'))) as RestoreReport;
     assert.deepEqual(report.postgres[0]?.rolesCreated?.sort(), ['app_owner', 'app_reader']);
     assert.deepEqual(await describeShop(bare, 'shop'), asBackedUp);
     const admin = await bare.connect();

@@ -11,6 +11,7 @@ interface RestoreFlags extends RunFlags {
   collection?: string[];
   confirm?: string[];
   aliases?: boolean;
+  roles?: boolean;
   recovery: string;
 }
 
@@ -29,6 +30,7 @@ export function addRestoreCommands(program: Command): void {
       .option('--collection <source=name>', 'restore collection <source> as <name> (repeatable)', collect)
       .option('--confirm <name>', 'replace this existing database or collection (repeatable)', collect)
       .option('--aliases', "point the backup's aliases at the restored collections")
+      .option('--roles', "first create the backup's roles the target server lacks (without passwords: set them after)")
       .addOption(new Option('--recovery <method>', 'how Qdrant gets the snapshot').choices(['upload', 'location']).default('upload')),
   ).action(async (o: RestoreFlags) => {
     const confirmed = (name: string) => (o.confirm?.includes(name) ? name : undefined);
@@ -40,6 +42,7 @@ export function addRestoreCommands(program: Command): void {
       postgres: Object.fromEntries(pairs(o.database, '--database').map(([label, database]) => [label, { database, confirm: confirmed(database) }])),
       qdrant: Object.fromEntries(pairs(o.collection, '--collection').map(([source, collection]) => [source, { collection, confirm: confirmed(collection) }])),
       aliases: o.aliases ?? false,
+      roles: o.roles ?? false,
       recovery: o.recovery,
     });
     await startAndFollow('restore', o, (client, options) => startRestore(client, input, options));
