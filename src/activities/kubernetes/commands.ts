@@ -49,7 +49,8 @@ export const kubectlCommands = {
   getJob: (t: KubeTarget, name: string) => kubectl(t, `get job/${name}`, 'get', `job/${name}`, '-o', 'json'),
   /** The Job as JSON, or empty output when there is none. */
   findJob: (t: KubeTarget, name: string) => kubectl(t, `get job/${name}`, 'get', `job/${name}`, '--ignore-not-found=true', '-o', 'json'),
-  jobLogs: (t: KubeTarget, name: string, tailLines: number) => kubectl(t, `logs job/${name}`, 'logs', `job/${name}`, `--tail=${tailLines}`),
+  /** A finished Job's pod logs; `--pod-running-timeout` short, as a Job whose pod is gone (deadline, deleted) has none to wait for (kubectl waits 20 s by default). */
+  jobLogs: (t: KubeTarget, name: string, tailLines: number) => kubectl(t, `logs job/${name}`, 'logs', `job/${name}`, `--tail=${tailLines}`, '--pod-running-timeout=3s'),
   /** kubectl's default `--cascade=background`: the API server is sent propagationPolicy Background, so the Job's pods go too. */
   deleteJob: (t: KubeTarget, name: string) => kubectl(t, `delete job/${name}`, 'delete', `job/${name}`, '--ignore-not-found=true', '--wait=false'),
 };
