@@ -1,8 +1,9 @@
 // `npm run bench -- backup`: a ragops postgres backup (fs store and moto S3, through a real
-// `ragops worker` process) against `pg_dump -Fc > /dev/null` and the seed guides' shell
-// script, on a ≥ 1 GiB database, plus the worker's memory growth at 1× and 2× the size.
+// `ragops worker` process) against `pg_dump -Fc > /dev/null`, the seed guides' shell script
+// and, for S3, the raw `pg_dump -Fc | aws s3 cp -` against the same moto server, on a ≥ 1 GiB
+// database and one twice its size, with the worker's memory growth at both sizes.
 // It prints figures and asserts nothing.
-import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,21 +15,25 @@ import { CleanupStack } from './lib/cleanupStack.js';
 import { benchOptionsUsage, parseBenchOptions } from './lib/options.js';
 import { startReadyWorker, timeRagopsBackup, type RagopsBackupRun } from './lib/ragopsBackup.js';
 import { guideScriptToFile, pgDumpToDevNull, type RawDumpResult } from './lib/rawDumps.js';
+import { pgDumpToS3 } from './lib/rawS3Upload.js';
 import { repeat } from './lib/repeat.js';
 import { formatTable, median, megabytes, megabytesPerSecond, ratio, seconds } from './lib/textTable.js';
 
 export const backupUsage = `backup ${benchOptionsUsage}`;
 
 const TARGET_RATIO = 1.1;
+/** ragops → S3 over the raw `pg_dump | aws s3 cp` to the same server: what ragops adds, moto's own cost aside. */
+const TARGET_S3_OVER_RAW = 1.05;
 const TARGET_GROWTH_BYTES = 100e6;
 const S3_PREFIX = 'bench/';
+const RAW_S3_PREFIX = 'raw/';
 
 type Store = 'fs' | 's3';
 
 /** One line of the result table: the median run of one method on one database. */
 interface Measurement {
   database: BenchDatabase;
-  method: 'pg_dump -Fc > /dev/null' | 'guide script (-Z9 | gzip)' | 'ragops → fs' | 'ragops → S3 (moto)';
+  method: 'pg_dump -Fc > /dev/null' | 'guide script (-Z9 | gzip)' | 'pg_dump -Fc | aws s3 cp (moto)' | 'ragops → fs' | 'ragops → S3 (moto)';
   ms: number;
   bytes?: number;
   activityMs?: number;
@@ -62,8 +67,8 @@ export async function benchBackup(args: string[]): Promise<void> {
   try {
     const env = await startEnvironment(cleanup, databases);
     const measurements = [
-      ...(await measureDatabase(env, cleanup, base, options.runs, { script: true, s3: true })),
-      ...(await measureDatabase(env, cleanup, double, options.runs, { script: false, s3: false })),
+      ...(await measureDatabase(env, cleanup, base, options.runs, { script: true })),
+      ...(await measureDatabase(env, cleanup, double, options.runs, { script: false })),
     ];
     printSummary(measurements, options.runs);
   } finally {
@@ -121,7 +126,7 @@ async function measureDatabase(
   cleanup: CleanupStack,
   database: BenchDatabase,
   runs: number,
-  include: { script: boolean; s3: boolean },
+  include: { script: boolean },
 ): Promise<Measurement[]> {
   console.log(`\n${database.name}: warming the page cache…`);
   await warmPageCache(database.name);
@@ -132,9 +137,25 @@ async function measureDatabase(
     const script = await repeat(runs, 'guide script', () => guideScriptToFile(database.name, env.scratchDir), describeRawDump);
     measurements.push({ database, method: 'guide script (-Z9 | gzip)', ms: median(script.map((r) => r.ms)), bytes: script[0]?.bytes });
   }
+  const rawS3 = await repeat(runs, 'pg_dump | aws s3 cp', () => rawDumpToS3(env, database), describeRawDump);
+  measurements.push({ database, method: 'pg_dump -Fc | aws s3 cp (moto)', ms: median(rawS3.map((r) => r.ms)), bytes: rawS3[0]?.bytes });
   measurements.push(await measureRagops(env, cleanup, database, 'fs', runs));
-  if (include.s3) measurements.push(await measureRagops(env, cleanup, database, 's3', runs));
+  measurements.push(await measureRagops(env, cleanup, database, 's3', runs));
   return measurements;
+}
+
+/** One raw upload to the bucket ragops uses, its object deleted afterwards. */
+async function rawDumpToS3(env: Environment, database: BenchDatabase): Promise<RawDumpResult> {
+  const { endpoint, region, accessKeyId, secretAccessKey } = env.moto;
+  const key = `${RAW_S3_PREFIX}${database.name}.dump`;
+  try {
+    return await pgDumpToS3(database.name, { endpoint, region, accessKeyId, secretAccessKey, bucket: env.bucket }, key, async (stored) => {
+      const head = await env.moto.s3.send(new HeadObjectCommand({ Bucket: env.bucket, Key: stored }));
+      return Number(head.ContentLength);
+    });
+  } finally {
+    await deleteKeys(env, `${RAW_S3_PREFIX}${database.name}`);
+  }
 }
 
 /** A fresh worker per database and store, so its RSS before the backup is a steady idle worker's. */
@@ -174,7 +195,11 @@ async function clearStore(env: Environment, store: Store, stack: string): Promis
     await rm(join(env.storeDir, stack), { recursive: true, force: true });
     return;
   }
-  const keys = await env.moto.listKeys(env.bucket, `${S3_PREFIX}${stack}/`);
+  await deleteKeys(env, `${S3_PREFIX}${stack}/`);
+}
+
+async function deleteKeys(env: Environment, prefix: string): Promise<void> {
+  const keys = await env.moto.listKeys(env.bucket, prefix);
   for (let i = 0; i < keys.length; i += 1000) {
     const Objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
     await env.moto.s3.send(new DeleteObjectsCommand({ Bucket: env.bucket, Delete: { Objects } }));
@@ -187,12 +212,15 @@ function printSummary(measurements: Measurement[], runs: number): void {
   const rows = measurements.map((m) => {
     const baseline = reference(m.database, 'pg_dump -Fc > /dev/null');
     const script = reference(m.database, 'guide script (-Z9 | gzip)');
+    const toS3 = m.method === 'ragops → S3 (moto)' || m.method === 'pg_dump -Fc | aws s3 cp (moto)';
+    const rawS3 = toS3 ? reference(m.database, 'pg_dump -Fc | aws s3 cp (moto)') : undefined;
     return [
       m.database.name,
       m.method,
       seconds(m.ms),
       baseline ? ratio(m.ms, baseline) : '—',
       script ? ratio(m.ms, script) : '—',
+      rawS3 ? ratio(m.ms, rawS3) : '—',
       m.activityMs === undefined ? '—' : seconds(m.activityMs),
       m.activityMs !== undefined && baseline ? ratio(m.activityMs, baseline) : '—',
       m.bytes === undefined ? '—' : String(m.bytes),
@@ -206,7 +234,7 @@ function printSummary(measurements: Measurement[], runs: number): void {
   console.log(`\nResults (median of ${runs} run${runs === 1 ? '' : 's'}; MB = 10^6 bytes; RSS is the worker process's VmRSS, sampled every 100 ms)\n`);
   console.log(
     formatTable(
-      ['database', 'method', 'wall s', '× pg_dump', '× script', 'activity s', 'act. × pg_dump', 'dump bytes', 'dump MB/s', 'db MB/s', 'RSS before MB', 'RSS peak MB', 'growth MB'],
+      ['database', 'method', 'wall s', '× pg_dump', '× script', '× aws s3 cp', 'activity s', 'act. × pg_dump', 'dump bytes', 'dump MB/s', 'db MB/s', 'RSS before MB', 'RSS peak MB', 'growth MB'],
       rows,
       2,
     ),
@@ -225,13 +253,23 @@ function printTargets(measurements: Measurement[], reference: (database: BenchDa
       console.log(`  ${m.method} on ${m.database.name}: ${r.toFixed(2)} × pg_dump (≤ ${TARGET_RATIO.toFixed(2)}): ${verdict(r <= TARGET_RATIO)}`);
     }
   }
-  const fsGrowth = measurements.filter((m) => m.method === 'ragops → fs' && m.rss);
-  for (const m of fsGrowth) {
-    console.log(`  worker memory growth, ${m.database.name} → fs: ${megabytes(m.rss!.growthBytes)} MB (≤ 100 MB): ${verdict(m.rss!.growthBytes <= TARGET_GROWTH_BYTES)}`);
+  for (const m of measurements.filter((m) => m.method === 'ragops → S3 (moto)')) {
+    const raw = reference(m.database, 'pg_dump -Fc | aws s3 cp (moto)');
+    const baseline = reference(m.database, 'pg_dump -Fc > /dev/null');
+    if (!raw) continue;
+    const r = m.ms / raw;
+    console.log(`  ${m.method} on ${m.database.name}: ${r.toFixed(2)} × pg_dump | aws s3 cp to the same server (≤ ${TARGET_S3_OVER_RAW.toFixed(2)}): ${verdict(r <= TARGET_S3_OVER_RAW)}`);
+    if (baseline) console.log(`    (the raw pipeline itself: ${ratio(raw, baseline)} × pg_dump > /dev/null — awscli's and moto's own cost)`);
   }
-  const [small, large] = fsGrowth;
-  if (small?.rss && large?.rss) {
-    const delta = large.rss.growthBytes - small.rss.growthBytes;
-    console.log(`  growth at 2× the size minus growth at 1×: ${megabytes(delta)} MB (does not scale with size if near 0)`);
+  for (const method of ['ragops → fs', 'ragops → S3 (moto)'] as const) {
+    const growth = measurements.filter((m) => m.method === method && m.rss);
+    for (const m of growth) {
+      console.log(`  worker memory growth, ${m.database.name} ${method.slice('ragops '.length)}: ${megabytes(m.rss!.growthBytes)} MB (≤ 100 MB): ${verdict(m.rss!.growthBytes <= TARGET_GROWTH_BYTES)}`);
+    }
+    const [small, large] = growth;
+    if (small?.rss && large?.rss) {
+      const delta = large.rss.growthBytes - small.rss.growthBytes;
+      console.log(`    ${method.slice('ragops '.length)}: growth at ${large.database.name} minus growth at ${small.database.name}: ${megabytes(delta)} MB (flat — not scaling with size — if near 0)`);
+    }
   }
 }
