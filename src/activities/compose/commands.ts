@@ -42,16 +42,38 @@ export const composeCommands = {
   up: (p: ComposeProject, service: string) => compose(p, `up ${service}`, 'up', '-d', '--no-deps', service),
   /** A one-off container of the service's (new) image, e.g. for migrations. */
   runOnce: (p: ComposeProject, service: string, command: string[]) => compose(p, `run ${service}`, 'run', '--rm', '--no-deps', '-T', service, ...command),
+  /**
+   * A one-off container of the service, named, detached and kept after it exits (no `--rm`):
+   * the name makes it findable by a retry, and the daemon refuses a second one of that name.
+   * Prints the container's name (v1) or id (v2).
+   */
+  runDetached: (p: ComposeProject, service: string, containerName: string, command: string[]) =>
+    compose(p, `run ${service} as ${containerName}`, 'run', '-d', '--name', containerName, '--no-deps', '-T', service, ...command),
   containerIds: (p: ComposeProject, service: string) => compose(p, `ps ${service}`, 'ps', '-q', service),
   logs: (p: ComposeProject, service: string, tailLines: number) => compose(p, `logs ${service}`, 'logs', '--no-color', `--tail=${tailLines}`, service),
 };
 
 export const dockerCommands = {
   inspect: (containerId: string): CommandSpec => docker(['docker', 'inspect', containerId], `docker inspect ${containerId}`),
+  /** A container only (never an image or a network of that name); JSON array on stdout. */
+  inspectContainer: (nameOrId: string): CommandSpec => docker(['docker', 'container', 'inspect', nameOrId], `docker container inspect ${nameOrId}`),
+  /** The image's JSON (Id, RepoTags, RepoDigests); fails when the host does not have it. */
+  inspectImage: (image: string): CommandSpec => docker(['docker', 'image', 'inspect', image], `docker image inspect ${image}`),
+  /** Gives an image (e.g. a bare `sha256:` id) another name; moves the name if it pointed elsewhere. */
+  tag: (source: string, target: string): CommandSpec => docker(['docker', 'tag', source, target], `docker tag ${source} ${target}`),
+  /** No restart policy: a container that exits stays exited. */
+  noRestart: (container: string): CommandSpec => docker(['docker', 'update', '--restart=no', container], `docker update ${container}`),
+  start: (container: string): CommandSpec => docker(['docker', 'start', container], `docker start ${container}`),
+  /** Blocks until the container stops; prints its exit code. Killing this command leaves the container alone. */
+  wait: (container: string): CommandSpec => docker(['docker', 'wait', container], `docker wait ${container}`),
+  /** The container's stdout on stdout and its stderr on stderr (no TTY), last `tailLines` lines. */
+  logs: (container: string, tailLines: number): CommandSpec => docker(['docker', 'logs', `--tail=${tailLines}`, container], `docker logs ${container}`),
+  stop: (container: string, graceSeconds: number): CommandSpec => docker(['docker', 'stop', '-t', String(graceSeconds), container], `docker stop ${container}`),
+  /** `-f`: also a running one (killed); `-v`: with its anonymous volumes. */
+  remove: (container: string): CommandSpec => docker(['docker', 'rm', '-f', '-v', container], `docker rm ${container}`),
   /** With `dockerConfig`, the pull uses the credentials a `login` into that directory stored. */
   pull: (image: string, dockerConfig?: string): CommandSpec =>
     docker(['docker', 'pull', image], `docker pull ${image}`, dockerConfig ? { DOCKER_CONFIG: dockerConfig } : undefined),
-  imageExists: (image: string): CommandSpec => docker(['docker', 'image', 'inspect', '--format', '{{.Id}}', image], `docker image inspect ${image}`),
   /**
    * The password goes to stdin, never into argv; the credentials land in `dockerConfig`
    * (a directory of this run), never in the worker's own ~/.docker/config.json.

@@ -1,14 +1,29 @@
-import { ApplicationFailure } from '@temporalio/activity';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { parse, stringify } from 'yaml';
-import type { ComposeTarget, DeployConfig } from '../../config/stacks/deploy.js';
+import { imageReference, type ComposePullPolicy, type ComposeTarget, type DeployConfig } from '../../config/stacks/deploy.js';
 import { resolveSecret } from '../../config/secrets.js';
 import { composeCommands, dockerCommands, type ComposeFlavor, type ComposeProject } from './commands.js';
+import {
+  classifyPullFailure,
+  imageIdOfPinnedTag,
+  isDigestReference,
+  isImageId,
+  isOneOffContainer,
+  pickRepoDigest,
+  pinnedTagFor,
+  REFERENCE_LABEL,
+  type InspectedContainer,
+  type InspectedImage,
+} from './images.js';
+import { fallbackContainerName, runMigration } from './migrate.js';
+import { overrideFileOf, readOverride, updateOverride } from './override.js';
 import { CommandFailed, runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+
+export { overrideFileOf } from './override.js';
 
 const LOG_TAIL_LINES = 40;
 const flavorCache = new Map<string, ComposeFlavor>();
@@ -28,27 +43,6 @@ async function detectFlavor(configured: ComposeFlavor | undefined): Promise<Comp
   throw ApplicationFailure.nonRetryable('neither `docker compose` nor `docker-compose` works on this worker', 'ConfigError');
 }
 
-/** ragops' own override file: one per project, holding the image of every service it deployed. */
-export function overrideFileOf(target: ComposeTarget): string {
-  return join(target.directory, '.ragops', `${target.projectName}.images.yml`);
-}
-
-async function readOverride(path: string): Promise<{ services: Record<string, { image: string }> }> {
-  try {
-    const parsed = parse(await readFile(path, 'utf8')) as { services?: Record<string, { image: string }> } | null;
-    return { services: parsed?.services ?? {} };
-  } catch {
-    return { services: {} };
-  }
-}
-
-async function writeOverride(path: string, services: Record<string, { image: string }>): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `# written by ragops deploy; do not edit\n${stringify({ services })}`);
-  await rename(temporary, path);
-}
-
 async function projectOf(target: ComposeTarget, overrideFile = overrideFileOf(target)): Promise<ComposeProject> {
   const flavor = await detectFlavor(target.flavor);
   const hasOverride = Object.keys((await readOverride(overrideFile)).services).length > 0;
@@ -57,23 +51,63 @@ async function projectOf(target: ComposeTarget, overrideFile = overrideFileOf(ta
   return { flavor, directory: target.directory, files, projectName: target.projectName, overrideFile: hasOverride ? overrideFile : undefined };
 }
 
+/** The image as this host has it, or null when it has no image of that reference. */
+async function inspectImage(image: string): Promise<InspectedImage | null> {
+  try {
+    const [info] = JSON.parse((await runCommand(dockerCommands.inspectImage(image))).stdout) as InspectedImage[];
+    return info ?? null;
+  } catch (error) {
+    if (error instanceof CommandFailed && /no such (image|object)/i.test(error.stderrTail)) return null;
+    throw error;
+  }
+}
+
+/** The id a reference resolves to on this host: a bare id is itself, a ragops-pinned tag names its id. */
+async function imageIdOf(image: string): Promise<string | null> {
+  if (isImageId(image)) return image;
+  return imageIdOfPinnedTag(image) ?? (await inspectImage(image))?.Id ?? null;
+}
+
+/**
+ * What to write in a Compose file to run `image`: references as they are; a bare image id as
+ * ragops' local tag for it (see pinnedTagFor), re-tagged to the id now. An id the host no
+ * longer has cannot be deployed, and no retry brings it back.
+ */
+async function deployableReference(service: string, image: string, signal?: AbortSignal): Promise<string> {
+  if (!isImageId(image)) return image;
+  const tag = pinnedTagFor(service, image);
+  await runCommand(dockerCommands.tag(image, tag), { signal }).catch((error: unknown) => {
+    if (error instanceof CommandFailed && /no such image|not found/i.test(error.stderrTail)) {
+      throw ApplicationFailure.nonRetryable(`image ${image} is no longer on this host (removed or pruned), so it cannot be deployed again: ${error.stderrTail}`, 'ImageMissing');
+    }
+    throw error;
+  });
+  return tag;
+}
+
 interface ContainerState {
   id: string;
+  /** The reference the container was created from (Config.Image). */
   image: string;
+  /** The reference ragops deployed it as (its label), when ragops deployed it by digest or id. */
+  deployedAs?: string;
+  /** The id of the image it runs (`sha256:…`). */
+  imageId: string;
   running: boolean;
   health?: string;
 }
 
+/** The service's own containers: one-off `run` containers (migrations) are not among them. */
 async function containerStates(project: ComposeProject, service: string): Promise<ContainerState[]> {
   const { stdout } = await runCommand(composeCommands.containerIds(project, service));
   const ids = stdout.split('\n').map((line) => line.trim()).filter(Boolean);
   const states: ContainerState[] = [];
   for (const id of ids) {
-    const [info] = JSON.parse((await runCommand(dockerCommands.inspect(id))).stdout) as Array<{
-      Config: { Image: string };
-      State: { Running: boolean; Health?: { Status: string } };
-    }>;
-    if (info) states.push({ id, image: info.Config.Image, running: info.State.Running, health: info.State.Health?.Status });
+    const [info] = JSON.parse((await runCommand(dockerCommands.inspectContainer(id))).stdout) as InspectedContainer[];
+    if (info && !isOneOffContainer(info)) {
+      const deployedAs = info.Config.Labels?.[REFERENCE_LABEL];
+      states.push({ id, image: info.Config.Image, ...(deployedAs ? { deployedAs } : {}), imageId: info.Image, running: info.State.Running, health: info.State.Health?.Status });
+    }
   }
   return states;
 }
@@ -85,34 +119,113 @@ async function logsTail(project: ComposeProject, service: string): Promise<strin
   );
 }
 
-async function pullImage(image: string, progress: ProgressHeartbeat, dockerConfig?: string): Promise<string> {
+export interface ComposeVersion {
+  /**
+   * The reference the running container was deployed as: the one given to composeRollout as
+   * `reference` (kept in a container label) when ragops deployed it, else what it was created
+   * from (Config.Image); without a container, ragops' override entry.
+   */
+  image: string | null;
+  /** The image id the container runs (`sha256:…`). */
+  imageId: string | null;
+  /** A RepoDigests entry of that image (`repo@sha256:…`), when it has one. */
+  repoDigest: string | null;
+}
+
+export interface ComposePulled {
+  /** The reference asked for. */
+  image: string;
+  imageId: string;
+  repoDigest: string | null;
+  /** What to deploy: the repo digest when there is one, else the local image id. */
+  pinned: string;
+  /** What happened, for the report: "pulled …" or "not pulled (pull: never) …". */
+  note: string;
+}
+
+export interface ComposeHealth {
+  healthy: boolean;
+  /** The id the deployed reference resolves to (null: the host does not have it); containers must run exactly it. */
+  expectedImageId?: string | null;
+  /** Each container: its reference, the image id it runs (always set; optional only so older test fakes still type), state, health. */
+  states: Array<{ image: string; imageId?: string; running: boolean; health?: string }>;
+  logsTail: string;
+  /** Why it is not healthy when no container state says it (e.g. the image is not on the host). */
+  reason?: string;
+}
+
+async function pullWith(image: string, progress: ProgressHeartbeat, dockerConfig?: string): Promise<void> {
   try {
     await progress.during(runCommand(dockerCommands.pull(image, dockerConfig), { signal: progress.signal }));
-    return 'pulled';
   } catch (error) {
-    // An image built on this host and never pushed cannot be pulled, but is there to run.
-    const local = await runCommand(dockerCommands.imageExists(image)).then(() => true, () => false);
-    if (local) return `not pulled (${(error as Error).message.split('\n')[0]}); using the local image`;
-    throw ApplicationFailure.nonRetryable(`image ${image} cannot be pulled and is not on the host: ${(error as Error).message}`, 'PullFailed');
+    if (!(error instanceof CommandFailed) || error.exitCode === undefined) throw error; // cancelled, timed out, not started
+    const kind = classifyPullFailure(error.stderrTail);
+    const message = `docker pull ${image} failed: ${error.stderrTail || error.reason}`;
+    if (kind === 'missing') throw ApplicationFailure.nonRetryable(`${message} — the registry has no such image or tag`, 'PullFailed');
+    if (kind === 'denied') throw ApplicationFailure.nonRetryable(`${message} — access denied: check the registry credentials in the stacks file`, 'PullFailed');
+    throw ApplicationFailure.retryable(`${message} — retrying (network or registry fault)`, 'PullFailed');
   }
 }
 
+async function pulled(image: string, note: (pinned: string) => string): Promise<ComposePulled> {
+  const info = await inspectImage(image);
+  if (!info) throw ApplicationFailure.retryable(`image ${image} is not on the host right after it was pulled`, 'PullFailed');
+  const repoDigest = isDigestReference(image) ? image : pickRepoDigest(info.RepoDigests, image);
+  const pinned = repoDigest ?? info.Id;
+  return { image, imageId: info.Id, repoDigest, pinned, note: note(pinned) };
+}
+
 export function createComposeActivities() {
+  const composeCurrentVersion = async ({ target, service }: { target: ComposeTarget; service: string }): Promise<ComposeVersion> => {
+    const states = await containerStates(await projectOf(target), service);
+    const container = states.find((s) => s.running) ?? states[0];
+    if (container) {
+      const image = await inspectImage(container.imageId);
+      return { image: container.deployedAs ?? container.image, imageId: container.imageId, repoDigest: pickRepoDigest(image?.RepoDigests, container.deployedAs ?? container.image) };
+    }
+    // Nothing runs: what ragops deployed last, exact only when the entry itself is.
+    const recorded = (await readOverride(overrideFileOf(target))).services[service];
+    const entry = recorded?.image ?? null;
+    if (!entry) return { image: null, imageId: null, repoDigest: null };
+    return {
+      image: recorded?.labels?.[REFERENCE_LABEL] ?? entry,
+      imageId: imageIdOfPinnedTag(entry) ?? (isImageId(entry) ? entry : null),
+      repoDigest: isDigestReference(entry) ? entry : null,
+    };
+  };
+
   return {
-    /** The image the service's containers run now (what a rollback goes back to). */
-    async composeCurrentImage({ target, service }: { target: ComposeTarget; service: string }): Promise<string | null> {
-      const states = await containerStates(await projectOf(target), service);
-      return states[0]?.image ?? (await readOverride(overrideFileOf(target))).services[service]?.image ?? null;
+    composeCurrentVersion,
+
+    /** @deprecated the reference only; use composeCurrentVersion (kept for runs started before it). */
+    async composeCurrentImage(input: { target: ComposeTarget; service: string }): Promise<string | null> {
+      return (await composeCurrentVersion(input)).image;
     },
 
     /**
-     * Pulls the image, after `docker login` when the stack names a registry: the login writes
-     * into a DOCKER_CONFIG directory of this call (0700) that the pull reads and that is
-     * removed afterwards whatever happens, so the worker's own ~/.docker/config.json is never written.
+     * Makes `image` present and pins it. `always` (default): `docker pull`, after `docker login`
+     * when the stack names a registry (into a DOCKER_CONFIG directory of this call, 0700, removed
+     * afterwards, so the worker's own ~/.docker/config.json is never written); a failed pull fails
+     * — non-retryable when the registry says no such image or access denied, retryable otherwise —
+     * and never falls back to a local copy. `never`: the host's image, failing when it has none.
      */
-    async composePull({ image, registry }: { image: string; registry?: DeployConfig['registry'] }): Promise<string> {
+    async composePull({ image, registry, policy = 'always' }: { image: string; registry?: DeployConfig['registry']; policy?: ComposePullPolicy }): Promise<ComposePulled> {
+      if (policy === 'never' || isImageId(image)) {
+        const why = policy === 'never' ? 'pull: never' : 'an image id names local content';
+        const local = await inspectImage(image);
+        if (!local) {
+          throw ApplicationFailure.nonRetryable(
+            `image ${image} is not on this host and was not pulled (${why}): build or load it on the host, or set pull: always on the target`,
+            'PullFailed',
+          );
+        }
+        return pulled(image, (pinned) => `not pulled (${why}): the host's ${image} is ${pinned}`);
+      }
       const progress = new ProgressHeartbeat(`pull ${image}`);
-      if (!registry) return pullImage(image, progress);
+      if (!registry) {
+        await pullWith(image, progress);
+        return pulled(image, (pinned) => `pulled ${image}: ${pinned}`);
+      }
       const dockerConfig = await mkdtemp(join(tmpdir(), 'ragops-docker-'));
       try {
         await chmod(dockerConfig, 0o700);
@@ -121,60 +234,83 @@ export function createComposeActivities() {
           // Wrong credentials stay wrong on a retry; the message is docker's, which never echoes the password.
           throw ApplicationFailure.nonRetryable(error.message, 'RegistryLoginFailed');
         });
-        return await pullImage(image, progress, dockerConfig);
+        await pullWith(image, progress, dockerConfig);
+        return await pulled(image, (pinned) => `pulled ${image} from ${registry.server}: ${pinned}`);
       } finally {
         await rm(dockerConfig, { recursive: true, force: true });
       }
     },
 
-    /** The migration in a one-off container of the new image; a failure stops the deploy. */
-    async composeMigrate({ target, service, image, command }: { target: ComposeTarget; service: string; image: string; command: string[] }): Promise<string> {
-      const progress = new ProgressHeartbeat(`migrate with ${image}`);
-      const pendingOverride = join(target.directory, '.ragops', `${target.projectName}.migrate-${process.pid}.yml`);
-      const current = await readOverride(overrideFileOf(target));
-      await writeOverride(pendingOverride, { ...current.services, [service]: { image } });
-      try {
-        const project = await projectOf(target, pendingOverride);
-        const { stdout, stderr } = await progress.during(runCommand(composeCommands.runOnce(project, service, command), { signal: progress.signal }));
-        return `${stdout}${stderr}`.slice(-4000);
-      } catch (error) {
-        if (error instanceof CommandFailed && error.exitCode !== undefined) {
-          throw ApplicationFailure.nonRetryable(`migration \`${command.join(' ')}\` with ${image} failed (exit ${error.exitCode}): ${error.stderrTail}`, 'MigrationFailed');
-        }
-        throw error;
-      } finally {
-        await rm(pendingOverride, { force: true });
+    /**
+     * The migration in a one-off container of `image` named `containerName`, run once whatever
+     * the retries (see migrate.ts); returns its output, fails MigrationFailed (non-retryable)
+     * on a non-zero exit.
+     */
+    async composeMigrate(input: { target: ComposeTarget; service: string; image: string; command: string[]; containerName: string }): Promise<string> {
+      let { containerName } = input;
+      if (!containerName) {
+        // A caller from before containerName: a name stable across this activity's attempts.
+        const { workflowExecution, activityId } = Context.current().info;
+        const run = workflowExecution ?? { workflowId: 'standalone', runId: 'standalone' };
+        containerName = fallbackContainerName(input.target.projectName, { workflowId: run.workflowId, runId: run.runId, activityId });
       }
+      return runMigration({ projectOf, deployableReference, imageIdOf }, { ...input, containerName });
     },
 
-    /** Points the service at `image` in ragops' override file and recreates it (`up -d --no-deps`). */
-    async composeRollout({ target, service, image }: { target: ComposeTarget; service: string; image: string }): Promise<void> {
+    /**
+     * Points the service at `image` in ragops' override file and recreates it (`up -d --no-deps`).
+     * `image` may be a pinned reference: `repo@sha256:…` goes in as it is, a bare `sha256:` id as
+     * ragops' local tag for it. `reference`, the name people know it by (the tag asked for), is
+     * kept as a container label that composeCurrentVersion reports as `image`. The override is
+     * read-modify-written one call at a time per project in this worker and replaced atomically.
+     */
+    async composeRollout({ target, service, image, reference }: { target: ComposeTarget; service: string; image: string; reference?: string | null }): Promise<void> {
+      if (reference && !imageReference.safeParse(reference).success) {
+        throw ApplicationFailure.nonRetryable(`reference ${JSON.stringify(reference)} is not an image reference`, 'InvalidInput');
+      }
       const progress = new ProgressHeartbeat(`up ${service} with ${image}`);
-      const overrideFile = overrideFileOf(target);
-      const current = await readOverride(overrideFile);
-      await writeOverride(overrideFile, { ...current.services, [service]: { image } });
+      const deployable = await deployableReference(service, image, progress.signal);
+      const entry = reference && reference !== deployable ? { image: deployable, labels: { [REFERENCE_LABEL]: reference } } : { image: deployable };
+      await updateOverride(overrideFileOf(target), (services) => ({ ...services, [service]: entry }));
       await progress.during(runCommand(composeCommands.up(await projectOf(target), service), { signal: progress.signal }));
     },
 
     /**
-     * Waits until the service's containers run `image` and, when the service defines a
+     * Waits until the service's containers run the image `image` resolves to — compared by image
+     * id, so a tag moved meanwhile does not pass for it — and, when the service defines a
      * healthcheck, report healthy; returns the state and the logs tail as evidence.
      */
-    async composeServiceHealth({ target, service, image, timeoutSeconds }: { target: ComposeTarget; service: string; image: string; timeoutSeconds: number }) {
+    async composeServiceHealth({ target, service, image, timeoutSeconds }: { target: ComposeTarget; service: string; image: string; timeoutSeconds: number }): Promise<ComposeHealth> {
       const progress = new ProgressHeartbeat(`compose health of ${service}`);
       const project = await projectOf(target);
+      const expectedImageId = await imageIdOf(image);
       const deadline = Date.now() + timeoutSeconds * 1000;
       let states: ContainerState[] = [];
       for (;;) {
         states = await containerStates(project, service);
-        const healthy = states.length > 0 && states.every((s) => s.running && s.image === image && (s.health === undefined || s.health === 'healthy'));
-        const hopeless = states.some((s) => s.health === 'unhealthy' || !s.running);
-        progress.beat({ states: states.map((s) => `${s.image} ${s.running ? 'running' : 'stopped'} ${s.health ?? ''}`) }, true);
+        const healthy =
+          expectedImageId !== null && states.length > 0 && states.every((s) => s.running && s.imageId === expectedImageId && (s.health === undefined || s.health === 'healthy'));
+        const hopeless = expectedImageId === null || states.some((s) => s.health === 'unhealthy' || !s.running);
+        progress.beat({ states: states.map((s) => `${s.image} (${s.imageId.slice(0, 19)}) ${s.running ? 'running' : 'stopped'} ${s.health ?? ''}`) }, true);
         if (healthy || hopeless || Date.now() > deadline) {
-          return { healthy, states: states.map(({ image: i, running, health }) => ({ image: i, running, health })), logsTail: healthy ? '' : await logsTail(project, service) };
+          const wrongImage = states.filter((s) => s.imageId !== expectedImageId).map((s) => s.id.slice(0, 12));
+          const reason =
+            expectedImageId === null
+              ? `image ${image} is not on this host: no container can run it`
+              : !healthy && wrongImage.length > 0
+                ? `container(s) ${wrongImage.join(', ')} run another image than ${image} (${expectedImageId})`
+                : undefined;
+          return {
+            healthy,
+            expectedImageId,
+            states: states.map(({ image: i, imageId, running, health }) => ({ image: i, imageId, running, health })),
+            logsTail: healthy ? '' : await logsTail(project, service),
+            ...(reason ? { reason } : {}),
+          };
         }
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     },
   };
 }
+
