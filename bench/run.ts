@@ -6,12 +6,12 @@ import { UsageError } from './lib/usageError.js';
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
   backup: {
     usage: backupUsage,
-    summary: 'ragops postgres backup (fs and S3) against pg_dump and the guides\' shell script, with worker memory',
+    summary: 'ragops postgres backup (fs and S3) against pg_dump, the guides\' shell script and pg_dump | aws s3 cp, with worker memory',
     run: benchBackup,
   },
   restore: {
     usage: restoreUsage,
-    summary: 'ragops restore drill (local disk, 2 jobs; and streamed) against pg_restore -j 2 of the same dump, with where the time goes',
+    summary: 'ragops restore drill (local disk, 2 jobs; and streamed) against pg_restore -j 2 of the same dump (GIN trigram and btree indexes), with where the time goes',
     run: benchRestore,
   },
 };
