@@ -16,13 +16,57 @@ export const serviceName = componentLabel;
 /** Kubernetes object names (DNS-1123 labels). */
 export const kubeName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a Kubernetes name: lower-case letters, digits and "-"').max(63);
 
+/** A header name as RFC 7230 defines it: a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header value RFC 7230 allows: visible characters, spaces, tabs and obs-text; no CR, LF or other controls. */
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Set by the HTTP client itself: Node's fetch silently drops or refuses them, so a check would not send what it says. */
+const CLIENT_MANAGED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer']);
+/** Headers that carry credentials: written in plain they would be recorded in the workflow's history. */
+const CREDENTIAL_HEADER = /^(?:proxy-)?authorization$|^cookie$|token|secret|passw|api-?key/i;
+
+/**
+ * Request headers of a check: name → a plain value, or a secret reference resolved inside the
+ * activity (the workflow and its history only ever see the reference; evidence records names).
+ */
+const httpHeadersSchema = z
+  .record(z.string(), z.union([z.string().max(8192).regex(HEADER_VALUE, 'a header value: printable characters, no line breaks or control characters'), secretRef]))
+  .superRefine((headers, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [name, value] of Object.entries(headers)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name) || name.length > 256) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a header name (an RFC 7230 token: letters, digits and !#$%&'*+.^_\`|~-)` });
+      } else if (CLIENT_MANAGED_HEADERS.has(lower)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by the HTTP client and cannot be sent from a check` });
+      } else if (seen.has(lower)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${name} repeats ${seen.get(lower)} (header names ignore case)` });
+      } else if (typeof value === 'string' && CREDENTIAL_HEADER.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${name} carries a credential: give a secret reference ({ env: NAME } or { file: /path }), not the value, which would be recorded in workflow history` });
+      }
+      seen.set(lower, name);
+    }
+  });
+
 export const httpCheckSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
     expectStatus: z.number().int().min(100).max(599).default(200),
     bodyIncludes: z.string().optional(),
+    headers: httpHeadersSchema.optional(),
     timeoutSeconds: z.number().positive().default(60),
-    intervalMs: z.number().int().min(100).default(1000),
+    // Checks run in a streaming activity whose heartbeat timeout is 10 s (src/workflows/lib/
+    // activities.ts). The wait between attempts is heartbeated on ProgressHeartbeat's 2 s timer,
+    // so no interval starves that timeout, and a cancellation (delivered with a heartbeat's
+    // answer, within the SDK's 8 s throttle) aborts the wait at once. The bound is about the
+    // check: faster than 100 ms hammers a starting service; slower than 30 s makes the verdict
+    // lag the service by that much (the default 60 s timeout would see only two attempts).
+    intervalMs: z
+      .number()
+      .int()
+      .min(100, 'at least 100 (ms) between attempts')
+      .max(30_000, 'at most 30000 (ms, 30 s) between attempts; for a slow service raise timeoutSeconds instead')
+      .default(1000),
   })
   .strict();
 export type HttpCheck = z.infer<typeof httpCheckSchema>;
@@ -70,8 +114,11 @@ export const blueGreenSchema = z
     deployments: z.object({ blue: kubeName, green: kubeName }).strict(),
     /** Per colour, health checks of the idle colour before the switch (e.g. its own Service URL). */
     health: z.object({ blue: z.array(httpCheckSchema), green: z.array(httpCheckSchema) }).partial().default({}),
+    /** Per colour, smoke checks addressed to that colour, run with its health checks before the switch. */
+    smoke: z.object({ blue: z.array(httpCheckSchema), green: z.array(httpCheckSchema) }).partial().default({}),
   })
   .strict();
+export type BlueGreen = z.infer<typeof blueGreenSchema>;
 
 export const deployServiceSchema = z
   .object({
@@ -84,6 +131,11 @@ export const deployServiceSchema = z
     health: z.array(httpCheckSchema).default([]),
     smoke: z.array(httpCheckSchema).default([]),
     migration: z.object({ command: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    /**
+     * Refuse to deploy without checks to verify the new version and a rollback (default: true
+     * for blue-green, whose switch is only as safe as the idle colour's checks).
+     */
+    requireChecks: z.boolean().optional(),
     rolloutTimeoutSeconds: z.number().int().min(1).default(120),
   })
   .strict();
