@@ -29,7 +29,8 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     await seedRagDatabase(db.name, { documents: 1000 });
     project = await createComposeProject({ image: images.tags.v1 });
     // Relative, as operators write them: ragops resolves them against the project directory.
-    const target = { type: 'compose' as const, directory: project.directory, files: ['docker-compose.yml'], projectName: project.projectName };
+    // Images built on this host: never pulled (no registry here), resolved locally to their ids.
+    const target = { type: 'compose' as const, directory: project.directory, files: ['docker-compose.yml'], projectName: project.projectName, pull: 'never' as const };
     const [head, ...args] = composeCommands.up({ ...target, files: project.files, flavor: project.flavor }, project.service).argv;
     await execa(head, args);
     process.env.DEPLOY_TEST_PG_PASSWORD = pgPassword;
@@ -53,7 +54,8 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
         private: {
           store: { type: 'fs', path: store.path },
           deploy: {
-            target,
+            // Pulls, so the registry login is tried.
+            target: { ...target, pull: 'always' as const },
             registry: { server: '127.0.0.1:1', username: 'deployer', password: { env: 'DEPLOY_TEST_REGISTRY_PASSWORD' } },
             services: { api: {} },
           },
@@ -89,13 +91,24 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     }
   });
 
-  test('v2 → bad: the failed health check rolls back to v2, healthy, and the run fails naming the check', async () => {
+  test('v2 → bad after the tag moved: the rollback brings back the recorded digest, not what the tag points at now', async () => {
+    // A tag of v2's content, deployed; then moved to v1's content, as a registry tag can move.
+    const moving = 'ragops-test/api:moving';
+    await execa('docker', ['tag', images.tags.v2, moving]);
+    const deployed = (await (await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: moving }, { taskQueue })).result()) as DeployReport;
+    assert.equal(deployed.outcome, 'deployed');
+    assert.match(deployed.deployed?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+    await execa('docker', ['tag', images.tags.v1, moving]);
+
     const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: images.tags.bad }, { taskQueue });
     const { message, report } = await deployFailure(handle.result());
-    assert.match(message, new RegExp(`failed at (verify|rollout).*rolled back to ${images.tags.v2.replace(/[.:/]/g, '\\$&')}, healthy`));
+    assert.equal(report.previous?.image, moving);
+    assert.equal(report.previous?.digest, deployed.deployed?.digest);
+    assert.match(message, new RegExp(`failed at (verify|rollout).*rolled back to ragops-test/api:moving \\(${report.previous?.pinned}\\), healthy`));
     assert.equal(report.outcome, 'rolled back');
     assert.ok(report.failure?.evidence.includes('/health') || report.failure?.evidence.includes('unhealthy'), report.failure?.evidence);
-    assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
+    assert.deepEqual(await health(), { status: 200, body: 'ok v2' }, 'v2 is back, not the v1 the tag points at now');
+    await execa('docker', ['rmi', moving]).catch(() => undefined);
   });
 
   test('a failing migration stops the deploy before any rollout', async () => {

@@ -54,3 +54,37 @@ test('a worker killed with SIGKILL during the rollout: a new worker finishes, th
   const status = kube.get('deployment', NAMESPACE, 'api').status;
   assert.equal(status.updatedReplicas, status.replicas);
 });
+
+test('a worker killed with SIGKILL during the migration: the retry attaches to the run\'s Job, exactly one Job ran, the deploy finishes', async () => {
+  const configPath = await writeStacksFile(dir.path, kubernetesStacks(kube, 60));
+  const taskQueue = uniqueName('deploy-crash-migrate');
+  const start = () => {
+    const worker = spawnWorkerProcess({ address: temporal.address, taskQueue, configPath });
+    workers.push(worker);
+    return worker;
+  };
+  const first = start();
+  const jobCreates = () => kube.requests.filter((r) => r.verb === 'create' && r.path.endsWith('/jobs') && r.status === 201).length;
+  const createdBefore = jobCreates();
+  const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api', image: 'ragops-test/api:v3' }, { taskQueue });
+  let migrating = false;
+  for (let i = 0; i < 600 && !migrating; i += 1) {
+    const description = await handle.describe();
+    migrating =
+      jobCreates() > createdBefore &&
+      (description.raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'k8sRunMigration' && activity.state === 2);
+    if (!migrating) await sleep(100);
+  }
+  assert.ok(migrating, `the migration never started; worker output:\n${first.output()}`);
+  first.kill('SIGKILL');
+  assert.equal((await first.process).signal, 'SIGKILL');
+
+  start();
+  const report = (await handle.result()) as DeployReport;
+  assert.equal(report.outcome, 'deployed');
+  assert.equal(jobCreates() - createdBefore, 1, 'exactly one migration Job was created');
+  assert.ok(report.migrationOutput !== undefined, 'the output of the one Job is in the report');
+  const attempts = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt! > 1);
+  assert.ok(attempts.length >= 1, 'the migration activity was retried after the kill');
+  assert.deepEqual(kube.list('job', NAMESPACE), [], 'the Job is deleted once its result is taken');
+});

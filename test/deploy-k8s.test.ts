@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { startDeploy } from '../src/client/api/runbooks.js';
 import type { DeployReport } from '../src/workflows/deploy/index.js';
@@ -34,6 +33,8 @@ describe('deploy on Kubernetes (real kubectl, API stand-in)', () => {
     await recordHistory(temporal, handle.workflowId, 'deploy-k8s-rolling');
     assert.equal(report.outcome, 'deployed');
     assert.equal(report.previous?.image, 'ragops-test/api:v1');
+    assert.match(report.previous?.digest ?? '', /sha256:[0-9a-f]{64}$/, 'the running version is recorded by digest');
+    assert.match(report.deployed?.digest ?? '', /sha256:[0-9a-f]{64}$/, 'the deployed tag is reported with its digest');
     assert.ok((report.previous?.revision ?? 0) >= 1);
     assert.ok(report.migrationOutput !== undefined);
     assert.equal(imageOf(kube, 'api'), 'ragops-test/api:v2');
@@ -41,56 +42,71 @@ describe('deploy on Kubernetes (real kubectl, API stand-in)', () => {
     assert.deepEqual(kube.list('job', NAMESPACE), [], 'the migration job is deleted');
   });
 
-  test('v2 → bad: rollout status times out, `rollout undo` to the recorded revision, healthy on v2, the run fails naming the rollout', async () => {
+  test('v2 → bad: rollout status times out, the recorded digest is set again, running v2; with no checks configured the run says the rollback is not verified', async () => {
     // No migration here: a Job of a bad image would never start either (ImagePullBackOff).
     const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue });
     const { message, report } = await deployFailure(handle.result());
     await recordHistory(temporal, handle.workflowId, 'deploy-k8s-rolled-back');
-    assert.match(message, /failed at rollout: kubectl rollout status: .*rolled back to ragops-test\/api:v2, healthy/);
-    assert.equal(report.outcome, 'rolled back');
-    assert.equal(imageOf(kube, 'api'), 'ragops-test/api:v2');
+    const pinned = report.previous?.pinned ?? '';
+    assert.match(pinned, /^(docker\.io\/)?ragops-test\/api(:v2)?@sha256:[0-9a-f]{64}$/);
+    assert.match(message, /failed at rollout: kubectl rollout status: .*rolled back to ragops-test\/api:v2 \(.*@sha256:[0-9a-f]{64}\), not verified: no checks configured/);
+    assert.equal(report.outcome, 'rolled back, not verified');
+    assert.equal(imageOf(kube, 'api'), pinned, 'rolled back to the digest, not the tag');
     const live = liveReplicaSets(kube, 'api');
-    assert.deepEqual(live.map((rs) => rs.image), ['ragops-test/api:v2']);
+    assert.deepEqual(live.map((rs) => rs.image), [pinned]);
     assert.equal(live[0]?.ready, live[0]?.replicas);
   });
 
   test('a failing migration job stops the deploy before any rollout', async () => {
+    const before = imageOf(kube, 'api');
     const { message } = await deployFailure(
       (await startDeploy(temporal.client, { stack: 'prod', service: 'api-failing-migration', image: 'ragops-test/api:v3' }, { taskQueue })).result(),
     );
     assert.match(message, /migrate: sh -c migrate --fail failed: migration job .* failed/);
-    assert.equal(imageOf(kube, 'api'), 'ragops-test/api:v2');
+    assert.match(message, /nothing had been changed/);
+    assert.equal(imageOf(kube, 'api'), before);
   });
-
-  test('blue-green: the idle colour gets the image, the Service switches, the old colour is scaled to zero after the window', async () => {
-    const report = (await (
-      await startDeploy(temporal.client, { stack: 'prod', service: 'web', image: 'ragops-test/api:v2', strategy: 'blueGreen', rollbackWindowSeconds: 1 }, { taskQueue })
-    ).result()) as DeployReport;
-    assert.equal(report.outcome, 'deployed');
-    assert.deepEqual(report.blueGreen && { live: report.blueGreen.live, idle: report.blueGreen.idle }, { live: 'blue', idle: 'green' });
-    assert.equal(kube.get('service', NAMESPACE, 'api-bg').spec.selector.color, 'green');
-    assert.equal(imageOf(kube, 'api-green'), 'ragops-test/api:v2');
-    assert.equal(kube.get('deployment', NAMESPACE, 'api-blue').spec.replicas, 0);
-  });
-
-  test('blue-green: a rollback signal inside the window switches back', async () => {
-    const handle = await startDeploy(
-      temporal.client,
-      { stack: 'prod', service: 'web', image: 'ragops-test/api:v3', strategy: 'blueGreen', rollbackWindowSeconds: 600 },
-      { taskQueue },
-    );
-    for (let i = 0; i < 200; i += 1) {
-      const status = (await handle.query('status').catch(() => undefined)) as DeployReport | undefined;
-      if (status?.blueGreen?.switchedAt) break;
-      await sleep(100);
+  /** Arms `arm` once the rollout's own PATCH (to the bad image) is answered, so the fault lands on the rollback's. */
+  async function afterRolloutPatch(sinceRequest: number, arm: () => void): Promise<void> {
+    for (let i = 0; i < 300; i += 1) {
+      if (kube.requests.slice(sinceRequest).some((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/api') && r.status === 200)) return arm();
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.equal(kube.get('service', NAMESPACE, 'api-bg').spec.selector.color, 'blue', 'switched to blue (idle) first');
-    await handle.signal('rollback');
-    const report = (await handle.result()) as DeployReport;
-    assert.equal(report.outcome, 'rolled back');
-    assert.ok(report.blueGreen?.rolledBackAt);
-    assert.equal(kube.get('service', NAMESPACE, 'api-bg').spec.selector.color, 'green');
-    assert.equal(kube.get('deployment', NAMESPACE, 'api-blue').spec.replicas, 0);
-    assert.equal(imageOf(kube, 'api-green'), 'ragops-test/api:v2');
+    assert.fail('the rollout never patched the Deployment');
+  }
+  const successfulPatches = (sinceRequest: number) =>
+    kube.requests.slice(sinceRequest).filter((r) => r.method === 'PATCH' && r.path.endsWith('/deployments/api') && r.status === 200 && !r.injected).length;
+
+  test('the rollback failing once (the API answers 500), then succeeding: one rollback takes effect, the run ends DeployFailed with its report', async () => {
+    const since = kube.requests.length;
+    const revisionBefore = Number(kube.get('deployment', NAMESPACE, 'api').metadata.annotations['deployment.kubernetes.io/revision']);
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue });
+    await afterRolloutPatch(since, () => kube.faults.failNext({ method: 'PATCH', pathIncludes: '/deployments/api', status: 500, count: 1 }));
+    const { type, report } = await deployFailure(handle.result());
+    assert.equal(type, 'DeployFailed');
+    assert.equal(report.rollback?.ok, true, report.rollback?.evidence);
+    assert.equal(imageOf(kube, 'api'), report.previous?.pinned);
+    assert.equal(successfulPatches(since), 2, 'the rollout, then exactly one rollback');
+    assert.ok(kube.requests.slice(since).some((r) => r.injected), 'the fault was hit');
+    const revision = Number(kube.get('deployment', NAMESPACE, 'api').metadata.annotations['deployment.kubernetes.io/revision']);
+    assert.ok(revision <= revisionBefore + 2, `one rollout and one rollback: revision ${revisionBefore} → ${revision}`);
+    assert.deepEqual(liveReplicaSets(kube, 'api').map((rs) => rs.image), [report.previous?.pinned]);
+  });
+
+  test('a rollback that always fails: the run still ends DeployFailed, its report saying the rollback did not complete', async () => {
+    const since = kube.requests.length;
+    const handle = await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue });
+    await afterRolloutPatch(since, () => kube.faults.failNext({ method: 'PATCH', pathIncludes: '/deployments/api', status: 500, count: Infinity }));
+    try {
+      const { type, message, report } = await deployFailure(handle.result());
+      assert.equal(type, 'DeployFailed');
+      assert.match(message, /failed at rollout: .*rollback to ragops-test\/api\S+ did NOT complete \(not verified\): roll back to .*FAILED — .*answered 500/);
+      assert.equal(report.outcome, 'failed');
+      assert.equal(report.rollback?.ok, false);
+      assert.equal(report.rollback?.verified, false);
+      assert.match(report.rollback?.evidence ?? '', /FAILED/);
+    } finally {
+      kube.faults.clear();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // The Kubernetes side of the deploy tests: Deployments and Services in the stand-in, and
 // the stacks file that points ragops at them.
+import type { CheckServer } from './check-server.js';
 import type { KubeStandin } from './k8s/index.js';
 
 export const NAMESPACE = 'rag';
@@ -32,7 +33,23 @@ export function seedCluster(kube: KubeStandin): void {
   });
 }
 
-export function kubernetesStacks(kube: KubeStandin, rolloutTimeoutSeconds = 5): unknown {
+/** Checks of one colour at `<checks>/<colour>/health` and `/smoke`, quick to give up. */
+export function colourChecks(checks: CheckServer, colour: 'blue' | 'green', kind: 'health' | 'smoke') {
+  return [{ url: checks.url(`/${colour}/${kind}`), timeoutSeconds: 2, intervalMs: 200 }];
+}
+
+/**
+ * The stacks file of the Kubernetes deploy tests. Blue-green (`web`) requires checks of both
+ * colours: given a check server they are its `/blue/…` and `/green/…` paths; without one the
+ * service opts out (requireChecks: false).
+ */
+export function kubernetesStacks(kube: KubeStandin, rolloutTimeoutSeconds = 5, checks?: CheckServer): unknown {
+  const blueGreenChecks = checks
+    ? {
+        health: { blue: colourChecks(checks, 'blue', 'health'), green: colourChecks(checks, 'green', 'health') },
+        smoke: { blue: colourChecks(checks, 'blue', 'smoke'), green: colourChecks(checks, 'green', 'smoke') },
+      }
+    : {};
   return {
     stacks: {
       prod: {
@@ -45,7 +62,15 @@ export function kubernetesStacks(kube: KubeStandin, rolloutTimeoutSeconds = 5): 
             'api-failing-migration': { deployment: 'api', container: 'api', migration: { command: ['sh', '-c', 'migrate --fail'] }, rolloutTimeoutSeconds },
             web: {
               container: 'api',
-              blueGreen: { service: 'api-bg', deployments: { blue: 'api-blue', green: 'api-green' } },
+              blueGreen: { service: 'api-bg', deployments: { blue: 'api-blue', green: 'api-green' }, ...blueGreenChecks },
+              ...(checks ? {} : { requireChecks: false }),
+              rolloutTimeoutSeconds,
+            },
+            'web-migrating': {
+              container: 'api',
+              blueGreen: { service: 'api-bg', deployments: { blue: 'api-blue', green: 'api-green' }, ...blueGreenChecks },
+              ...(checks ? {} : { requireChecks: false }),
+              migration: { command: ['sh', '-c', 'migrate'] },
               rolloutTimeoutSeconds,
             },
           },

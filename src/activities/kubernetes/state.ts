@@ -2,7 +2,7 @@
 // its current pods run (their containerStatuses[].imageID), pinned as `repo@sha256:…`.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { KubernetesTarget } from '../../config/stacks/deploy.js';
-import { runCommand } from '../runtime/exec.js';
+import { CommandFailed, runCommand } from '../runtime/exec.js';
 import { kubectlCommands, type KubeTarget } from './commands.js';
 import { pinnedFromReference, pinnedReference } from './digests.js';
 
@@ -69,8 +69,19 @@ export function kube(target: KubernetesTarget): KubeTarget {
   return { kubeconfig: target.kubeconfig, context: target.context, namespace: target.namespace };
 }
 
+/**
+ * Runs a `kubectl get … -o json`. An object that does not exist will not exist on a retry
+ * either: NotFound fails at once (ConfigError), naming what to check.
+ */
 export async function getJson<T>(spec: Parameters<typeof runCommand>[0], signal?: AbortSignal): Promise<T> {
-  return JSON.parse((await runCommand(spec, { signal })).stdout) as T;
+  try {
+    return JSON.parse((await runCommand(spec, { signal })).stdout) as T;
+  } catch (error) {
+    if (error instanceof CommandFailed && /\(NotFound\)/.test(error.stderrTail)) {
+      throw ApplicationFailure.nonRetryable(`${error.stderrTail.trim()}: check the names in the stacks file's deploy section and the namespace`, 'ConfigError');
+    }
+    throw error;
+  }
 }
 
 /** A LabelSelector as a `-l` argument: `app=api,tier in (web,api),!legacy`. */

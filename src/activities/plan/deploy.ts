@@ -2,6 +2,26 @@ import type { DeployPlan } from '../../config/plan.js';
 import { newRunTag } from './runTag.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import type { DeployOptions } from '../../config/inputs.js';
+import type { DeployService } from '../../config/stacks/deploy.js';
+
+/**
+ * With `requireChecks` (the default for blue-green) a deploy must have checks that can verify
+ * the new version and a rollback: otherwise "verified" would mean nothing was looked at.
+ */
+export function missingChecks(service: string, config: DeployService, strategy: DeployOptions['strategy']): string | undefined {
+  if (!(config.requireChecks ?? strategy === 'blueGreen')) return undefined;
+  const at = `deploy.services.${service}`;
+  if (strategy === 'blueGreen' && config.blueGreen) {
+    const { health } = config.blueGreen;
+    const bare = (['blue', 'green'] as const).filter((colour) => (health[colour] ?? []).length === 0);
+    if (bare.length > 0) {
+      return `${at}.blueGreen.health: no health check for ${bare.join(' and ')}; a blue-green deploy checks the idle colour before the switch and the old one after a rollback (or set requireChecks: false)`;
+    }
+    return undefined;
+  }
+  if (config.health.length === 0) return `${at}.health: requireChecks is set but no health check is configured to verify the new version and a rollback`;
+  return undefined;
+}
 
 export function createDeployPlanActivities(deps: { loadStacks?: LoadStacks }) {
   const loadStacks = stacksLoader(deps.loadStacks);
@@ -15,9 +35,16 @@ export function createDeployPlanActivities(deps: { loadStacks?: LoadStacks }) {
         throw invalidInput(`service: "${options.service}" is not a service of stack "${options.stack}" (known: ${Object.keys(stack.deploy.services).join(', ')})`);
       }
       const target = stack.deploy.target;
-      if (options.strategy === 'blueGreen' && (target.type !== 'kubernetes' || !config.blueGreen)) {
-        throw invalidInput(`strategy: blueGreen needs a Kubernetes target and deploy.services.${options.service}.blueGreen in the stacks file`);
+      if (options.strategy === 'blueGreen') {
+        if (target.type !== 'kubernetes') {
+          throw invalidInput(
+            'strategy: blue-green on Compose needs a traffic shifter in front of the two colours, which comes with the canary runbook; deploy this service with strategy rolling',
+          );
+        }
+        if (!config.blueGreen) throw invalidInput(`strategy: blueGreen needs deploy.services.${options.service}.blueGreen in the stacks file`);
       }
+      const missing = missingChecks(options.service, config, options.strategy);
+      if (missing) throw invalidInput(missing);
       return {
         stack: options.stack,
         runTag: newRunTag(),

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { z } from 'zod';
 import {
@@ -17,6 +17,7 @@ import { formatIssues } from '../../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
 import type { backup, deploy, pruneBackups, restore, verifyBackup } from '../../workflows/index.js';
+import type { RollbackResult } from '../../workflows/deploy/report.js';
 import { webUiUrl } from './connect.js';
 
 export class InvalidInput extends Error {
@@ -149,4 +150,30 @@ export function startDeploy(client: Client, input: DeployInput, options: StartOp
     { key: RagopsService, value: input.service },
     { key: RagopsImage, value: input.image },
   ]);
+}
+
+/** Whether a `rollback` update was refused (with the workflow's reason) or answered with its result. */
+export type RollbackAnswer = { accepted: false; reason: string } | { accepted: true; result: RollbackResult };
+
+/**
+ * Asks a blue-green deploy to switch back while its window is open, and waits for the
+ * verified result. A deploy that cannot roll back (rolling, window not open or closed,
+ * a rollback already running) refuses, and the reason comes back instead of being lost.
+ */
+export async function requestRollback(client: Client, workflowId: string): Promise<RollbackAnswer> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return { accepted: true, result: await handle.executeUpdate<RollbackResult, []>('rollback') };
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) {
+      const cause = error.cause as Error | undefined;
+      return { accepted: false, reason: cause?.message ?? error.message };
+    }
+    // A run that has ended takes no updates: say what became of it rather than a gRPC error.
+    const status = await handle.describe().then((d) => d.status.name, () => undefined);
+    if (status && status !== 'RUNNING') {
+      return { accepted: false, reason: `the deploy has ended (${status.toLowerCase()}): its rollback window is closed — deploy the previous image to go back` };
+    }
+    throw error;
+  }
 }

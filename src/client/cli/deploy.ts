@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { checkDeployInput, startDeploy } from '../api/runbooks.js';
+import { checkDeployInput, requestRollback, startDeploy } from '../api/runbooks.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
 
 export function addDeployCommands(program: Command): void {
@@ -20,11 +20,18 @@ export function addDeployCommands(program: Command): void {
   });
   deploy
     .command('rollback <workflowId>')
-    .description('blue-green: switch back to the old colour while its window is open')
+    .description('blue-green: switch back to the old colour while its window is open; prints the verified result or why it was refused')
     .action(async (workflowId: string) => {
       await withClient(async ({ client }) => {
-        await client.workflow.getHandle(workflowId).signal('rollback');
-        console.log(`rollback requested for ${workflowId}`);
+        const answer = await requestRollback(client, workflowId);
+        if (!answer.accepted) {
+          console.error(`rollback refused by ${workflowId}: ${answer.reason}`);
+          process.exitCode = 1;
+          return;
+        }
+        const { result } = answer;
+        console.log(`rollback of ${workflowId}: ${!result.ok ? 'FAILED' : result.verified ? 'done, verified' : 'done, NOT verified'}\n${result.evidence}`);
+        if (!result.ok || !result.verified) process.exitCode = 1;
       });
     });
   deploy

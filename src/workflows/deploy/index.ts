@@ -1,33 +1,104 @@
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { deployInputSchema } from '../../config/inputs.js';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { deployInputSchema, type DeployOptions } from '../../config/inputs.js';
+import type { DeployPlan } from '../../config/plan.js';
 import { quickActivities } from '../lib/activities.js';
 import { parseInput } from '../lib/input.js';
 import { RagopsImage, RagopsService } from '../../core/searchAttributes.js';
 import { StepTracker } from '../lib/steps.js';
 import { withLeases } from '../lib/leases.js';
 import { deployClaims } from '../../core/leases.js';
-import { deployBlueGreen } from './blueGreen.js';
-import { statusQuery, type DeployReport } from './report.js';
-import { deployRolling } from './rolling.js';
+import type { BackupReport } from '../backup.js';
+import { blueGreenStrategy } from './blueGreen.js';
+import { NOT_VERIFIED, statusQuery, type DeployReport } from './report.js';
+import { rollingStrategy } from './rolling.js';
+import { Saga, StepFailed } from './saga.js';
+import { deployTargetOps, versionLabel, type RunningVersion } from './targets.js';
+import { RollbackWindow } from './window.js';
+
+const describeVersion = (v: RunningVersion) => (v.image ? `${v.image}${v.digest ? ` (${v.digest})` : ''}` : 'nothing running');
 
 /**
- * Deploys one service, rolling (./rolling.ts) or blue-green (./blueGreen.ts): either way a
- * failure or a cancellation ends in a verified rollback. Never leaves a stack half-deployed.
+ * Deploys one service as a saga: validate → record → backup (optional) → pull → migrate →
+ * roll out (rolling or blue-green) → verify. Any failure, a throw from any step, or a
+ * cancellation undoes what was changed, newest first, verifies the undo, and ends the run
+ * with DeployFailed (or cancelled) carrying the whole report.
  */
 export async function deploy(rawInput: unknown): Promise<DeployReport> {
   const options = parseInput(deployInputSchema, rawInput, 'deploy');
   const steps = new StepTracker('deploy', options.stack);
+  const window = new RollbackWindow(options.strategy);
   upsertSearchAttributes([
     { key: RagopsService, value: options.service },
     { key: RagopsImage, value: options.image },
   ]);
-  const plan = await steps.step('plan', 'check the service and the image', () => quickActivities('plan deploy').resolveDeployPlan({ options }));
+  const plan = await steps.step('plan', 'check the service, the image and the checks', () => quickActivities('plan deploy').resolveDeployPlan({ options }));
   steps.setHeadline(`**deploy** of \`${plan.image}\` to ${plan.service} (stack \`${plan.stack}\`, ${plan.target.type}, ${options.strategy})`);
   const report: DeployReport = { stack: plan.stack, service: plan.service, image: plan.image, strategy: options.strategy, target: plan.target.type, checks: [], outcome: 'running' };
   setHandler(statusQuery, () => report);
-  return withLeases(steps, 'deploy', deployClaims(plan.stack, plan.service), () =>
-    options.strategy === 'blueGreen' ? deployBlueGreen(plan, options, steps, report) : deployRolling(plan, options, steps, report),
-  );
+  try {
+    return await withLeases(steps, 'deploy', deployClaims(plan.stack, plan.service), () => runSaga(plan, options, steps, report, window));
+  } finally {
+    window.settle(report.rollback ?? { ok: false, verified: false, evidence: `the deploy ended (${report.outcome}) without a rollback`, checks: [] });
+    // A `rollback` update still being answered finishes before the run does.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  }
 }
 
-export { rollbackSignal, statusQuery, type DeployReport } from './report.js';
+async function runSaga(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): Promise<DeployReport> {
+  const ops = deployTargetOps(plan);
+  const strategy = options.strategy === 'blueGreen' ? blueGreenStrategy(plan, options, steps, report, window) : rollingStrategy(plan, ops, steps, report);
+  const saga = new Saga(steps);
+  let phase = 'record';
+  try {
+    report.previous = await steps.step('record', 'record what runs now', () => strategy.record(), describeVersion);
+    if (options.backup) {
+      phase = 'backup';
+      const backup = await steps.step('backup', 'pre-deploy backup', () =>
+        executeChild('backup', { args: [{ stack: plan.stack, prune: false }], workflowId: `${workflowInfo().workflowId}-backup` }) as Promise<BackupReport>,
+      );
+      report.backup = { backupId: backup.backupId, manifestKey: backup.manifestKey, total: backup.total };
+    }
+    phase = 'pull';
+    const pulled = await steps.step('pull', `pull ${plan.image}`, () => ops.pull(), (p) => `${p.note}; deploying ${p.pinned}`);
+    report.deployed = { pinned: pulled.pinned, digest: pulled.digest };
+    const migration = plan.config.migration;
+    if (migration) {
+      phase = 'migrate';
+      report.migrationOutput = await steps.step('migrate', `migrate: ${migration.command.join(' ')}`, () => ops.migrate(pulled.pinned, migration.command, strategy.migrationSource?.()));
+    }
+    phase = 'rollout';
+    await strategy.rollOut(pulled, saga);
+    phase = 'finish';
+    await strategy.finish(saga);
+    return report;
+  } catch (error) {
+    if (!saga.empty) report.rollback = await CancellationScope.nonCancellable(() => saga.compensate(strategy.rollbackChecks()));
+    const rollback = report.rollback;
+    report.outcome = !rollback ? 'failed' : !rollback.ok ? 'failed' : rollback.verified ? 'rolled back' : 'rolled back, not verified';
+    if (isCancellation(error)) {
+      steps.finish(`cancelled at ${phase}; ${report.outcome}`);
+      throw error;
+    }
+    const failedStep = error instanceof StepFailed ? error.step : phase;
+    const evidence = error instanceof StepFailed ? error.evidence : error instanceof Error ? error.message : String(error);
+    report.failure = { step: failedStep, reason: evidence.split('\n')[0] ?? '', evidence };
+    steps.finish(`FAILED at ${failedStep}; ${report.outcome}`);
+    throw ApplicationFailure.create({
+      type: 'DeployFailed',
+      nonRetryable: true,
+      message: `deploy of ${plan.image} to ${plan.service} failed at ${failedStep}: ${report.failure.reason}; ${aftermath(report)}`,
+      details: [report],
+    });
+  }
+}
+
+function aftermath(report: DeployReport): string {
+  const previous = report.previous ? versionLabel(report.previous) : 'nothing';
+  const rollback = report.rollback;
+  if (!rollback) return 'nothing had been changed';
+  if (!rollback.ok) return `rollback to ${previous} did NOT complete (not verified): ${rollback.evidence}`;
+  if (!rollback.verified) return rollback.evidence.endsWith(NOT_VERIFIED) ? `rolled back to ${previous}, ${NOT_VERIFIED}` : `rollback to ${previous} did NOT verify: ${rollback.evidence}`;
+  return `rolled back to ${previous}, healthy`;
+}
+
+export { rollbackUpdate, statusQuery, type DeployReport, type RollbackResult } from './report.js';

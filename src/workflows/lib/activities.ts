@@ -41,3 +41,12 @@ export function streamingActivities(summary: string) {
 export function housekeepingActivities(summary: string) {
   return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 3 }, summary });
 }
+
+/**
+ * Putting things back after a failure: retried, but not for minutes — a run stuck retrying a
+ * rollback tells the operator nothing, while a run that ends with "rollback did NOT verify"
+ * and its evidence does.
+ */
+export function compensationActivities(summary: string, kind: 'quick' | 'streaming' = 'quick') {
+  return proxyActivities<Activities>({ ...(kind === 'quick' ? quick : streaming), retry: { ...retry, maximumInterval: '10s', maximumAttempts: 5 }, summary });
+}
