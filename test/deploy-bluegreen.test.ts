@@ -4,6 +4,8 @@
 import { CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { requestRollback, startDeploy } from '../src/client/api/runbooks.js';
@@ -16,6 +18,8 @@ import { imageOf, kubernetesStacks, NAMESPACE, seedCluster } from './support/k8s
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+
+const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
 
 describe('blue-green deploy on Kubernetes (real kubectl, API stand-in)', () => {
   let kube: KubeStandin;
@@ -116,8 +120,17 @@ describe('blue-green deploy on Kubernetes (real kubectl, API stand-in)', () => {
   test('the rollback update inside the window switches back and returns the verified result', async () => {
     const handle = await start({});
     await switched(handle);
-    const answer = await requestRollback(temporal.client, handle.workflowId);
-    assert.ok(answer.accepted, JSON.stringify(answer));
+    const cli = await execa(process.execPath, [RAGOPS, 'deploy', 'rollback', handle.workflowId], {
+      env: { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
+      reject: false,
+      all: true,
+    });
+    assert.equal(cli.exitCode, 0, cli.all);
+    assert.match(cli.all ?? '', new RegExp(`rollback of ${handle.workflowId}: done, verified`));
+    assert.match(cli.all ?? '', /ok http:\/\/127\.0\.0\.1:\d+\/green\/health: 200/);
+    // Answered again through the API: a second rollback is refused, the first one's result stands.
+    const answer = { accepted: true as const, result: (await handle.query('status') as DeployReport).rollback! };
+    assert.ok(answer.result, 'the report holds the rollback result');
     assert.equal(answer.result.ok, true);
     assert.equal(answer.result.verified, true, answer.result.evidence);
     assert.ok(answer.result.checks.some((check) => check.url.endsWith('/green/health') && check.passed));
@@ -135,6 +148,14 @@ describe('blue-green deploy on Kubernetes (real kubectl, API stand-in)', () => {
     const late = await requestRollback(temporal.client, handle.workflowId);
     assert.equal(late.accepted, false);
     assert.match(!late.accepted ? late.reason : '', /rollback window is closed/);
+    // The operator's view: `ragops deploy rollback` prints the refusal and exits non-zero.
+    const cli = await execa(process.execPath, [RAGOPS, 'deploy', 'rollback', handle.workflowId], {
+      env: { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
+      reject: false,
+      all: true,
+    });
+    assert.equal(cli.exitCode, 1, cli.all);
+    assert.match(cli.all ?? '', new RegExp(`rollback refused by ${handle.workflowId}: the deploy has ended \\(completed\\): its rollback window is closed`));
 
     // A rolling deploy, still running (its rollout waits on a bad image): refused by the validator.
     const rolling = await startDeploy(temporal.client, { stack: 'prod', service: 'api-no-migration', image: 'ragops-test/api:bad' }, { taskQueue });

@@ -23,6 +23,7 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
   let taskQueue: string;
   const pgPassword = `pg-${randomBytes(10).toString('hex')}`;
   const registryPassword = `reg-${randomBytes(10).toString('hex')}`;
+  const healthToken = `tok-${randomBytes(10).toString('hex')}`;
 
   before(async () => {
     [images, temporal, db, store] = await Promise.all([ensureTestImages(), startTestTemporal(), createTestDatabase('deploy'), tempDir('deploy-store')]);
@@ -35,6 +36,7 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     await execa(head, args);
     process.env.DEPLOY_TEST_PG_PASSWORD = pgPassword;
     process.env.DEPLOY_TEST_REGISTRY_PASSWORD = registryPassword;
+    process.env.DEPLOY_TEST_HEALTH_TOKEN = healthToken;
     const stacks = {
       stacks: {
         prod: {
@@ -44,7 +46,7 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
             target,
             services: {
               api: {
-                health: [{ url: `${project.url}/health`, timeoutSeconds: 15, intervalMs: 500 }],
+                health: [{ url: `${project.url}/health`, timeoutSeconds: 15, intervalMs: 500, headers: { 'X-Health-Token': { env: 'DEPLOY_TEST_HEALTH_TOKEN' } } }],
                 migration: { command: ['/app/migrate'] },
                 rolloutTimeoutSeconds: 30,
               },
@@ -87,8 +89,11 @@ describe('deploy on Docker Compose (real engine, docker-compose v1)', () => {
     assert.match(report.backup?.manifestKey ?? '', /^prod\/.*\/manifest\.json$/);
     assert.deepEqual(await health(), { status: 200, body: 'ok v2' });
     for (const workflowId of [handle.workflowId, `${handle.workflowId}-backup`]) {
-      assert.ok(!(await exportHistoryJson(temporal.client, workflowId)).includes(pgPassword), `the password is in the history of ${workflowId}`);
+      const history = await exportHistoryJson(temporal.client, workflowId);
+      assert.ok(!history.includes(pgPassword), `the password is in the history of ${workflowId}`);
+      assert.ok(!history.includes(healthToken), `the health check's header value is in the history of ${workflowId}`);
     }
+    assert.deepEqual(report.checks[0]?.headers, ['X-Health-Token'], 'the evidence names the header, without its value');
   });
 
   test('v2 → bad after the tag moved: the rollback brings back the recorded digest, not what the tag points at now', async () => {

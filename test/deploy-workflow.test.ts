@@ -11,7 +11,9 @@ import type { DeployReport } from '../src/workflows/deploy/index.js';
 import { startFakeWorkerEnv, type FakeWorkerEnv } from './support/fake-workers.js';
 import { uniqueName } from './support/ragops.js';
 import type { DeployInput } from '../src/config/inputs.js';
-import { missingChecks } from '../src/activities/plan/deploy.js';
+import { createDeployPlanActivities, missingChecks } from '../src/activities/plan/deploy.js';
+import { parseStacksFile } from '../src/config/load.js';
+import { stringify } from 'yaml';
 
 const health = [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1, intervalMs: 100 }];
 
@@ -212,5 +214,17 @@ describe('deploy workflow logic (fake activities)', () => {
     assert.match(missingChecks('web', { ...config, blueGreen }, 'blueGreen') ?? '', /blueGreen\.health: no health check for green/);
     assert.equal(missingChecks('web', { ...config, blueGreen, requireChecks: false }, 'blueGreen'), undefined);
     assert.equal(missingChecks('web', { ...config, blueGreen: { ...blueGreen, health: { blue: health, green: health } } }, 'blueGreen'), undefined);
+  });
+  test('blue-green on a Compose target is refused at validation, saying why', async () => {
+    const stacks = parseStacksFile(
+      stringify({ stacks: { prod: { store: { type: 'fs', path: '/srv/backups' }, deploy: { target: { type: 'compose', directory: '/srv', projectName: 'rag' }, services: { api: {} } } } } }),
+      'test stacks',
+    );
+    const { resolveDeployPlan } = createDeployPlanActivities({ loadStacks: async () => stacks });
+    await assert.rejects(resolveDeployPlan({ options: { stack: 'prod', service: 'api', image: 'api:v2', strategy: 'blueGreen', backup: false, rollbackWindowSeconds: 60 } }), (error: Error & { type?: string }) => {
+      assert.equal(error.type, 'InvalidInput');
+      assert.match(error.message, /blue-green on Compose needs a traffic shifter .* comes with the canary runbook; deploy this service with strategy rolling/);
+      return true;
+    });
   });
 });
