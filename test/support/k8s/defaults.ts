@@ -79,6 +79,25 @@ function defaultService(obj: any): void {
   setDefault(obj, 'status', { loadBalancer: {} });
 }
 
+/** The CRD's schema defaults: a rule matches PathPrefix `/`; a backendRef is a core Service of weight 1. */
+function defaultHttpRoute(obj: any): void {
+  const spec = (obj.spec ??= {});
+  for (const ref of spec.parentRefs ?? []) {
+    setDefault(ref, 'group', 'gateway.networking.k8s.io');
+    setDefault(ref, 'kind', 'Gateway');
+  }
+  setDefault(spec, 'rules', [{}]);
+  for (const rule of spec.rules ?? []) {
+    setDefault(rule, 'matches', [{ path: { type: 'PathPrefix', value: '/' } }]);
+    for (const ref of rule.backendRefs ?? []) {
+      setDefault(ref, 'group', '');
+      setDefault(ref, 'kind', 'Service');
+      setDefault(ref, 'weight', 1);
+    }
+  }
+  setDefault(obj, 'status', { parents: [] });
+}
+
 /** Fills in defaults in place, for the object's kind. */
 export function applyDefaults(r: ResourceType, obj: any): void {
   obj.metadata ??= {};
@@ -97,6 +116,8 @@ export function applyDefaults(r: ResourceType, obj: any): void {
     case 'Ingress':
       setDefault(obj, 'status', { loadBalancer: {} });
       return;
+    case 'HTTPRoute':
+      return defaultHttpRoute(obj);
     case 'Namespace':
       obj.spec = { finalizers: ['kubernetes'], ...obj.spec };
       obj.status = { phase: 'Active' };

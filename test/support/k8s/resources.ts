@@ -66,6 +66,8 @@ export const RESOURCES: ResourceType[] = [
   }),
   resource('batch', 'Job', 'jobs', { categories: ['all'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
   resource('networking.k8s.io', 'Ingress', 'ingresses', { shortNames: ['ing'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
+  // Gateway API (a CRD in a real cluster; served here like the built-in types).
+  resource('gateway.networking.k8s.io', 'HTTPRoute', 'httproutes', { categories: ['gateway-api'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
 ];
 
 export const apiVersionOf = (r: ResourceType) => (r.group ? `${r.group}/${r.version}` : r.version);

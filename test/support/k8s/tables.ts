@@ -81,6 +81,7 @@ const COLUMNS: Record<string, Column[]> = {
     AGE,
   ],
   Namespace: [NAME, ['Status', 'string', (n) => n.status?.phase ?? 'Active'], AGE],
+  HTTPRoute: [NAME, ['Hostnames', 'string', (h) => JSON.stringify(h.spec?.hostnames ?? [])], AGE],
 };
 
 /** The Table for one object or a list body; `includeObject` None | Object | PartialObjectMetadata (default). */
