@@ -53,4 +53,15 @@ export const kubectlCommands = {
   jobLogs: (t: KubeTarget, name: string, tailLines: number) => kubectl(t, `logs job/${name}`, 'logs', `job/${name}`, `--tail=${tailLines}`, '--pod-running-timeout=3s'),
   /** kubectl's default `--cascade=background`: the API server is sent propagationPolicy Background, so the Job's pods go too. */
   deleteJob: (t: KubeTarget, name: string) => kubectl(t, `delete job/${name}`, 'delete', `job/${name}`, '--ignore-not-found=true', '--wait=false'),
+  // Traffic shifters (src/activities/traffic/kubernetes*.ts). `kind/name` is one of
+  // deployment/…, ingress/…, httproute.gateway.networking.k8s.io/… (names validated by the stacks schema).
+  /** The object as JSON, or empty output when there is none. */
+  findObject: (t: KubeTarget, ref: string) => kubectl(t, `get ${ref}`, 'get', ref, '--ignore-not-found=true', '-o', 'json'),
+  getObject: (t: KubeTarget, ref: string) => kubectl(t, `get ${ref}`, 'get', ref, '-o', 'json'),
+  /** A JSON merge patch (RFC 7386): works on built-in and custom resources alike. */
+  mergePatch: (t: KubeTarget, ref: string, patch: object) => kubectl(t, `patch ${ref}`, 'patch', ref, '--type=merge', '-p', JSON.stringify(patch), '-o', 'json'),
+  /** A JSON patch (RFC 6902), e.g. `test` a backendRef's name, then `add` its weight. */
+  jsonPatch: (t: KubeTarget, ref: string, ops: object[]) => kubectl(t, `patch ${ref}`, 'patch', ref, '--type=json', '-p', JSON.stringify(ops), '-o', 'json'),
+  /** Background cascade: the Deployment's ReplicaSets and pods go too. */
+  deleteDeployment: (t: KubeTarget, name: string) => kubectl(t, `delete deployment/${name}`, 'delete', `deployment/${name}`, '--ignore-not-found=true', '--wait=false'),
 };

@@ -1,0 +1,20 @@
+// The Kubernetes traffic shifters, keyed by shifter type, and the canary Deployment's launch
+// and removal. Every driver takes `{ target, shifter, weight }` (read: `{ target, shifter }`):
+// `target` is the service's Kubernetes deploy target (kubeconfig, context, namespace), which
+// the shifter configs do not repeat; an optional `signal` cancels kubectl.
+//   set  → { weight: the canary's share now in effect, detail }; the same weight twice writes nothing.
+//   read → { weight: the share the cluster's objects give, or null when they do not tell one, detail }.
+// A canary Ingress, HTTPRoute or stable Deployment that does not exist fails with a
+// non-retryable ConfigError naming it; a weight that is not a whole 0–100 with InvalidWeight.
+import { gatewayApiDriver } from './kubernetesGateway.js';
+import { ingressNginxDriver } from './kubernetesIngress.js';
+import { kubernetesReplicasDriver } from './kubernetesReplicas.js';
+
+export const kubernetesDrivers = {
+  'kubernetes-replicas': kubernetesReplicasDriver,
+  'ingress-nginx': ingressNginxDriver,
+  'gateway-api': gatewayApiDriver,
+} as const;
+
+export { launchCanary, removeCanary, type LaunchCanaryRequest, type RemoveCanaryRequest } from './kubernetesCanary.js';
+export type { KubernetesReadRequest, KubernetesShiftRequest, KubernetesShifterDriver, ReadResult, ShiftResult } from './kubernetesCommon.js';
