@@ -1,0 +1,83 @@
+import { trafficShifterSchema, type TrafficShifter } from '../../config/stacks/traffic.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { caddyDriver } from './caddy.js';
+import { haproxyDriver } from './haproxy.js';
+import { httpDriver } from './http.js';
+import { configError, type ShifterContext, type ShifterDriver, type ShifterDrivers, type WeightReading, type WeightResult } from './types.js';
+
+export type { ShifterContext, ShifterDriver, ShifterDrivers, WeightReading, WeightResult } from './types.js';
+
+/**
+ * The drivers, one per shifter type (one file each). The canary's two activities dispatch on
+ * `shifter.type` through this record.
+ *
+ * KUBERNETES HOOK: kubernetes*.ts export a `Pick<ShifterDrivers, 'kubernetes-replicas' |
+ * 'ingress-nginx' | 'gateway-api'>`; import it here and spread it into the record (and then
+ * `satisfies ShifterDrivers` instead of Partial makes every type's driver required). Until then
+ * those types fail with a ConfigError that says no driver is registered.
+ */
+export const shifterDrivers: Partial<ShifterDrivers> = {
+  haproxy: haproxyDriver,
+  caddy: caddyDriver,
+  http: httpDriver,
+  // ...kubernetesDrivers,
+};
+
+export interface TrafficDeps {
+  /** Replaces or adds drivers (tests; a worker built with the kubernetes drivers). */
+  drivers?: Partial<ShifterDrivers>;
+}
+
+function checkWeight(weight: unknown): number {
+  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 100) {
+    throw configError(`a canary weight is an integer percentage 0..100, not ${JSON.stringify(weight)}`);
+  }
+  return weight;
+}
+
+/** The shifter as the stacks file validated it: defaults applied; a bad one fails at once. */
+function checkShifter(shifter: unknown): TrafficShifter {
+  const parsed = trafficShifterSchema.safeParse(shifter);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(shifter)'}: ${issue.message}`).join('; ');
+    throw configError(`traffic shifter: ${issues}`);
+  }
+  return parsed.data;
+}
+
+export function createTrafficActivities(deps: TrafficDeps = {}) {
+  const drivers: Partial<ShifterDrivers> = { ...shifterDrivers, ...deps.drivers };
+
+  const driverFor = (shifter: TrafficShifter): ShifterDriver => {
+    const driver = drivers[shifter.type] as ShifterDriver | undefined;
+    if (!driver) throw configError(`traffic shifter type ${shifter.type}: no driver is registered in this worker (src/activities/traffic/index.ts)`);
+    return driver;
+  };
+
+  /** Runs a driver call heartbeating on a timer, with the activity's cancellation. */
+  const run = <T>(step: string, call: (ctx: ShifterContext) => Promise<T>): Promise<T> => {
+    const progress = new ProgressHeartbeat(step);
+    return progress.during(call({ signal: progress.signal, beat: (details) => progress.beat(details) }));
+  };
+
+  return {
+    /**
+     * Sets the canary's share of traffic (0-100), idempotently: the same weight twice changes
+     * nothing. Returns the share now in force as the proxy reports it. Bad configuration fails
+     * non-retryable (ConfigError); a proxy that cannot be reached fails retryable.
+     */
+    async setTrafficWeight({ shifter, weight }: { shifter: TrafficShifter; weight: number }): Promise<WeightResult> {
+      const checked = checkShifter(shifter);
+      const share = checkWeight(weight);
+      return run(`set ${checked.type} traffic to ${share} %`, (ctx) => driverFor(checked).set(checked, share, ctx));
+    },
+
+    /** The canary's share as the proxy has it now; null (with the reason) when it cannot be told. */
+    async readTrafficWeight({ shifter }: { shifter: TrafficShifter }): Promise<WeightReading> {
+      const checked = checkShifter(shifter);
+      return run(`read ${checked.type} traffic`, (ctx) => driverFor(checked).read(checked, ctx));
+    },
+  };
+}
+
+export type TrafficActivities = ReturnType<typeof createTrafficActivities>;
