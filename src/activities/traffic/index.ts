@@ -1,3 +1,4 @@
+import type { DeployTarget } from '../../config/stacks/deploy.js';
 import { trafficShifterSchema, type TrafficShifter } from '../../config/stacks/traffic.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { caddyDriver } from './caddy.js';
@@ -11,10 +12,12 @@ export type { ShifterContext, ShifterDriver, ShifterDrivers, WeightReading, Weig
  * The drivers, one per shifter type (one file each). The canary's two activities dispatch on
  * `shifter.type` through this record.
  *
- * KUBERNETES HOOK: kubernetes*.ts export a `Pick<ShifterDrivers, 'kubernetes-replicas' |
- * 'ingress-nginx' | 'gateway-api'>`; import it here and spread it into the record (and then
- * `satisfies ShifterDrivers` instead of Partial makes every type's driver required). Until then
- * those types fail with a ConfigError that says no driver is registered.
+ * KUBERNETES HOOK: the Kubernetes drivers (kubernetes*.ts) go into this record under their types
+ * ('kubernetes-replicas', 'ingress-nginx', 'gateway-api'), each a `ShifterDriver` of its own
+ * shifter; they find the service's Kubernetes deploy target in `ctx.target` (the activities'
+ * optional `target` input), e.g. `set: (s, w, ctx) => kubernetesDriversFor(kubeTarget(ctx))[type].set(s, w, ctx)`.
+ * With all types in, `satisfies ShifterDrivers` instead of `Partial` makes every driver
+ * required. Until then those types fail with a ConfigError saying no driver is registered.
  */
 export const shifterDrivers: Partial<ShifterDrivers> = {
   haproxy: haproxyDriver,
@@ -55,27 +58,28 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
   };
 
   /** Runs a driver call heartbeating on a timer, with the activity's cancellation. */
-  const run = <T>(step: string, call: (ctx: ShifterContext) => Promise<T>): Promise<T> => {
+  const run = <T>(step: string, target: DeployTarget | undefined, call: (ctx: ShifterContext) => Promise<T>): Promise<T> => {
     const progress = new ProgressHeartbeat(step);
-    return progress.during(call({ signal: progress.signal, beat: (details) => progress.beat(details) }));
+    return progress.during(call({ signal: progress.signal, beat: (details) => progress.beat(details), ...(target ? { target } : {}) }));
   };
 
   return {
     /**
      * Sets the canary's share of traffic (0-100), idempotently: the same weight twice changes
      * nothing. Returns the share now in force as the proxy reports it. Bad configuration fails
-     * non-retryable (ConfigError); a proxy that cannot be reached fails retryable.
+     * non-retryable (ConfigError); a proxy that cannot be reached fails retryable. `target`,
+     * the service's deploy target, is for the Kubernetes shifters.
      */
-    async setTrafficWeight({ shifter, weight }: { shifter: TrafficShifter; weight: number }): Promise<WeightResult> {
+    async setTrafficWeight({ shifter, weight, target }: { shifter: TrafficShifter; weight: number; target?: DeployTarget }): Promise<WeightResult> {
       const checked = checkShifter(shifter);
       const share = checkWeight(weight);
-      return run(`set ${checked.type} traffic to ${share} %`, (ctx) => driverFor(checked).set(checked, share, ctx));
+      return run(`set ${checked.type} traffic to ${share} %`, target, (ctx) => driverFor(checked).set(checked, share, ctx));
     },
 
     /** The canary's share as the proxy has it now; null (with the reason) when it cannot be told. */
-    async readTrafficWeight({ shifter }: { shifter: TrafficShifter }): Promise<WeightReading> {
+    async readTrafficWeight({ shifter, target }: { shifter: TrafficShifter; target?: DeployTarget }): Promise<WeightReading> {
       const checked = checkShifter(shifter);
-      return run(`read ${checked.type} traffic`, (ctx) => driverFor(checked).read(checked, ctx));
+      return run(`read ${checked.type} traffic`, target, (ctx) => driverFor(checked).read(checked, ctx));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { DeployTarget } from '../../config/stacks/deploy.js';
 import type { TrafficShifter, TrafficShifterType } from '../../config/stacks/traffic.js';
 
 /** What setting a weight did: the canary's share now in force, and what was done to get there. */
@@ -19,6 +20,12 @@ export interface ShifterContext {
   signal: AbortSignal;
   /** Progress for the heartbeat (no values of secrets); the activity also beats on a timer. */
   beat(details: Record<string, unknown>): void;
+  /**
+   * The service's deploy target, when the caller passed it: the Kubernetes shifters act in its
+   * namespace (kubeconfig, context), which their configs do not repeat. The proxy shifters
+   * (haproxy, caddy, http) need none.
+   */
+  target?: DeployTarget;
 }
 
 /**
