@@ -6,6 +6,8 @@
 //   read → { weight: the share the cluster's objects give, or null when they do not tell one, detail }.
 // A canary Ingress, HTTPRoute or stable Deployment that does not exist fails with a
 // non-retryable ConfigError naming it; a weight that is not a whole 0–100 with InvalidWeight.
+import type { KubernetesTarget } from '../../config/stacks/deploy.js';
+import type { KubernetesShifterDriver } from './kubernetesCommon.js';
 import { gatewayApiDriver } from './kubernetesGateway.js';
 import { ingressNginxDriver } from './kubernetesIngress.js';
 import { kubernetesReplicasDriver } from './kubernetesReplicas.js';
@@ -18,3 +20,19 @@ export const kubernetesDrivers = {
 
 export { launchCanary, removeCanary, type LaunchCanaryRequest, type RemoveCanaryRequest } from './kubernetesCanary.js';
 export type { KubernetesReadRequest, KubernetesShiftRequest, KubernetesShifterDriver, ReadResult, ShiftResult } from './kubernetesCommon.js';
+
+/**
+ * The same drivers with the target bound, in the `set(shifter, weight, ctx)` /
+ * `read(shifter, ctx)` form the traffic registry calls (only `ctx.signal` is used).
+ */
+export function kubernetesDriversFor(target: KubernetesTarget) {
+  const bind = <S>(driver: KubernetesShifterDriver<S>) => ({
+    set: (shifter: S, weight: number, ctx?: { signal?: AbortSignal }) => driver.set({ target, shifter, weight, signal: ctx?.signal }),
+    read: (shifter: S, ctx?: { signal?: AbortSignal }) => driver.read({ target, shifter, signal: ctx?.signal }),
+  });
+  return {
+    'kubernetes-replicas': bind(kubernetesReplicasDriver),
+    'ingress-nginx': bind(ingressNginxDriver),
+    'gateway-api': bind(gatewayApiDriver),
+  };
+}
