@@ -136,7 +136,7 @@ export async function observeProbe(provider: ProbeProvider, signal: AbortSignal,
   return {
     value,
     samples: provider.measure === 'errorRate' ? canarySummary.requests : canarySummary.answered,
-    ...(value === null ? { missing: `no request to ${redactUrls(provider.url)} was answered (${describeProbe(canarySummary)})` } : {}),
+    ...(value === null ? { missing: `no request to ${redactUrls(provider.url)} was answered` } : {}),
     note: `canary ${redactUrls(provider.url)}: ${describeProbe(canarySummary)}${compare}`,
   };
 }
