@@ -125,4 +125,15 @@ describe('measureMetric with the http-json provider', { timeout: 60_000 }, () =>
     assert.equal(unauthenticated.type, 'ConfigError');
     assert.match(unauthenticated.message, /header X-Stats-Token cannot be sent: environment variable TEST_STATS_TOKEN_UNSET is not set/);
   });
+
+  test('a metric as written (defaults applied by the activity) works; an invalid one is InvalidInput', async () => {
+    const env = () => new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    const context = { service: 'api', canary: 'canary', stable: 'stable', interval: '1m' };
+    const raw = { name: 'raw', provider: { type: 'http-json' as const, url: app.url('/stats'), path: 'requests.total', headers: { 'X-Stats-Token': { env: ENV } } }, thresholdRange: { min: 1 } };
+    const measured = (await env().run(measureMetric, { metric: raw, context })) as Measurement;
+    assert.equal(measured.outcome, 'passed', measured.detail);
+    const invalid = await failureOf(env().run(measureMetric, { metric: { ...raw, thresholdRange: {} }, context }));
+    assert.equal(invalid.type, 'InvalidInput');
+    assert.match(invalid.message, /metric "raw" is not valid: thresholdRange: give min, max or both/);
+  });
 });

@@ -1,4 +1,5 @@
-import type { MetricConfig } from '../../config/stacks/metrics.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { metricSchema, type MetricConfig } from '../../config/stacks/metrics.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { observeHttpJson } from './httpJson.js';
 import { judgeMeasurement, type Observation } from './judge.js';
@@ -32,7 +33,15 @@ export function createMetricsActivities() {
      * while). Unreachable providers throw a retryable error; a bad query or configuration a
      * non-retryable ConfigError / InvalidInput.
      */
-    async measureMetric({ metric, context }: MeasureMetricInput): Promise<Measurement> {
+    async measureMetric({ metric: given, context }: MeasureMetricInput): Promise<Measurement> {
+      // Checked (and defaulted) again here: a step's metrics may come from a workflow input
+      // rather than the validated stacks file. Parsing a parsed metric changes nothing.
+      const parsed = metricSchema.safeParse(given);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(metric)'}: ${issue.message}`).join('; ');
+        throw ApplicationFailure.nonRetryable(`metric ${JSON.stringify(String((given as { name?: unknown })?.name ?? '?'))} is not valid: ${issues}`, 'InvalidInput');
+      }
+      const metric = parsed.data;
       const progress = new ProgressHeartbeat(`measure ${metric.name}`);
       const observation = await progress.during(observe(metric, context, progress), { provider: metric.provider.type });
       return judgeMeasurement(metric, observation);

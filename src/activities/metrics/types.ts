@@ -1,4 +1,4 @@
-import type { MetricConfig } from '../../config/stacks/metrics.js';
+import type { MetricConfig, MetricConfigInput } from '../../config/stacks/metrics.js';
 
 /** What a measurement is about: the values a Prometheus query's placeholders take. */
 export interface MetricContext {
@@ -11,7 +11,8 @@ export interface MetricContext {
 }
 
 export interface MeasureMetricInput {
-  metric: MetricConfig;
+  /** Parsed from the stacks file, or as written (a workflow input's steps): the activity validates and defaults it. */
+  metric: MetricConfig | MetricConfigInput;
   context: MetricContext;
 }
 
