@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { CaddyShifter } from '../../config/stacks/traffic.js';
 import { redactUrls } from '../../core/redact.js';
 import { canaryShare, configError, errorReason, stableWeightFor, unreachable, type ShifterContext, type ShifterDriver, type WeightReading, type WeightResult } from './types.js';
@@ -80,14 +82,32 @@ interface Answer {
   etag: string | null;
 }
 
-async function request(url: string, init: RequestInit, ctx: ShifterContext, where: string): Promise<Answer> {
-  try {
-    const response = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) });
-    return { status: response.status, body: await response.text(), etag: response.headers.get('etag') };
-  } catch (error) {
-    if (ctx.signal.aborted) throw error;
-    throw unreachable(`${where}: ${redactUrls(errorReason(error))}; is Caddy running with its admin API there?`);
-  }
+/**
+ * One request to the admin API on a connection of its own (node:http, no keep-alive pool):
+ * Caddy closes its admin connections when a config is loaded, so a pooled connection left from
+ * an earlier request fails ("other side closed") once anyone changed the config. The admin
+ * endpoint's own origin goes in Origin, the one Caddy's admin allows by default, as for its CLI.
+ */
+async function request(url: string, init: { method: string; headers?: Record<string, string>; body?: string }, ctx: ShifterContext, where: string): Promise<Answer> {
+  ctx.signal.throwIfAborted();
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  const headers: Record<string, string> = { origin: new URL(url).origin, ...init.headers };
+  if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+  return new Promise<Answer>((resolve, reject) => {
+    const req = send(url, { method: init.method, headers, agent: false, signal: ctx.signal, timeout: REQUEST_TIMEOUT_MS }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body, etag: (response.headers.etag as string | undefined) ?? null }));
+      response.on('error', (error) => reject(ctx.signal.aborted ? error : unreachable(`${where}: ${redactUrls(errorReason(error))}`)));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (ctx.signal.aborted) reject(ctx.signal.reason instanceof Error ? ctx.signal.reason : error);
+      else reject(unreachable(`${where}: ${redactUrls(errorReason(error))}${error.code ? ` (${error.code})` : ''}; is Caddy running with its admin API there?`));
+    });
+    req.end(init.body);
+  });
 }
 
 /** Caddy's `{"error": "..."}`, or the start of whatever else it said. */
