@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { KubernetesTarget } from '../src/config/stacks/deploy.js';
 import { trafficShifterSchema } from '../src/config/stacks/traffic.js';
 import type { GatewayApiShifter, IngressNginxShifter, KubernetesReplicasShifter } from '../src/config/stacks/trafficKubernetes.js';
-import { kubernetesDrivers, kubernetesDriversFor, launchCanary, removeCanary } from '../src/activities/traffic/kubernetes.js';
+import { kubernetesContextDrivers, kubernetesDrivers, kubernetesDriversFor, launchCanary, removeCanary } from '../src/activities/traffic/kubernetes.js';
 import { canaryDeploymentFrom } from '../src/activities/traffic/kubernetesCanary.js';
 import { httpRouteWeight, httpRouteWeightOps } from '../src/activities/traffic/kubernetesGateway.js';
 import { canaryIngressFrom } from '../src/activities/traffic/kubernetesIngress.js';
@@ -197,6 +197,11 @@ describe('kubernetes-replicas with the real kubectl', () => {
   test('the drivers with the target bound, as the registry calls them', async () => {
     const bound = kubernetesDriversFor(target)['kubernetes-replicas'];
     assert.equal((await bound.read(replicasShifter, { signal: new AbortController().signal })).weight, 50);
+    const fromContext = kubernetesContextDrivers['kubernetes-replicas'];
+    assert.equal((await fromContext.read(replicasShifter, { signal: new AbortController().signal, target })).weight, 50);
+    const compose = { type: 'compose' as const, directory: '/srv', files: ['docker-compose.yml'], projectName: 'p' };
+    await assert.rejects(fromContext.set(replicasShifter, 10, { target: compose }), isConfigError);
+    await assert.rejects(fromContext.read(replicasShifter, {}), isConfigError);
   });
 
   test('a relaunch with another image updates the template and keeps the replicas and the total', async () => {

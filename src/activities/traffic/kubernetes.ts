@@ -6,8 +6,8 @@
 //   read → { weight: the share the cluster's objects give, or null when they do not tell one, detail }.
 // A canary Ingress, HTTPRoute or stable Deployment that does not exist fails with a
 // non-retryable ConfigError naming it; a weight that is not a whole 0–100 with InvalidWeight.
-import type { KubernetesTarget } from '../../config/stacks/deploy.js';
-import type { KubernetesShifterDriver } from './kubernetesCommon.js';
+import type { DeployTarget, KubernetesTarget } from '../../config/stacks/deploy.js';
+import { configError, type KubernetesShifterDriver } from './kubernetesCommon.js';
 import { gatewayApiDriver } from './kubernetesGateway.js';
 import { ingressNginxDriver } from './kubernetesIngress.js';
 import { kubernetesReplicasDriver } from './kubernetesReplicas.js';
@@ -36,3 +36,31 @@ export function kubernetesDriversFor(target: KubernetesTarget) {
     'gateway-api': bind(gatewayApiDriver),
   };
 }
+
+/**
+ * The drivers in the registry's form, finding the target in `ctx.target` (the service's deploy
+ * target): `...kubernetesContextDrivers` can go straight into the registry. A target that is
+ * missing or not Kubernetes is a ConfigError naming the shifter type.
+ */
+function fromContext<K extends keyof typeof kubernetesDrivers>(type: K) {
+  type S = Parameters<(typeof kubernetesDrivers)[K]['read']>[0]['shifter'];
+  const driver = kubernetesDrivers[type] as unknown as KubernetesShifterDriver<S>;
+  const targetOf = (ctx: ShifterContextLike): KubernetesTarget => {
+    if (ctx.target?.type === 'kubernetes') return ctx.target;
+    throw configError(`the ${type} shifter acts on the service's Kubernetes deploy target, and this service's target is ${ctx.target ? ctx.target.type : 'not given'}`);
+  };
+  return {
+    set: async (shifter: S, weight: number, ctx: ShifterContextLike) => driver.set({ target: targetOf(ctx), shifter, weight, signal: ctx.signal }),
+    read: async (shifter: S, ctx: ShifterContextLike) => driver.read({ target: targetOf(ctx), shifter, signal: ctx.signal }),
+  };
+}
+interface ShifterContextLike {
+  signal?: AbortSignal;
+  target?: DeployTarget;
+}
+
+export const kubernetesContextDrivers = {
+  'kubernetes-replicas': fromContext('kubernetes-replicas'),
+  'ingress-nginx': fromContext('ingress-nginx'),
+  'gateway-api': fromContext('gateway-api'),
+};
