@@ -2,10 +2,13 @@
 // a TCP stats socket and a unix one, and real requests through its frontend to two loopback
 // servers, so the share the shifter sets is the share of traffic the canary answers. Plus
 // the pure command builders, and the schema's refusals.
+import { CancelledFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   getWeightCommand,
+  haproxyCommand,
   haproxyWeightCommands,
   parseGetWeight,
   parseHaproxySocket,
@@ -166,5 +169,44 @@ describe('haproxy shifter: a real HAProxy, runtime API on a unix socket', () => 
     assert.equal(failure.type, 'ConfigError');
     assert.match(failure.message, /Permission denied/);
     assert.match(failure.message, /level admin/);
+  });
+});
+
+describe('haproxy shifter: a stats socket that accepts and never answers (a hung HAProxy)', () => {
+  let silent: Server;
+  let port: number;
+  const held: Socket[] = [];
+
+  before(async () => {
+    silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    port = (silent.address() as { port: number }).port;
+  });
+  after(async () => {
+    held.forEach((socket) => socket.destroy());
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+
+  test('a command without an answer fails retryable at its timeout, naming the command', async () => {
+    const started = Date.now();
+    const failure = await failureOf(haproxyCommand({ kind: 'tcp', host: '127.0.0.1', port }, 'get weight app/canary', new AbortController().signal, 300));
+    assert.equal(failure.nonRetryable, false);
+    assert.match(failure.message, /no answer to "get weight app\/canary" within 300 ms/);
+    assert.ok(Date.now() - started < 2_000);
+  });
+
+  test('cancelling the activity ends the wait at once: reported as cancelled, not as a failure', async () => {
+    const runner = trafficRunner();
+    const environment = runner.environment();
+    const shifter = trafficShifterSchema.parse({ type: 'haproxy', socket: `tcp://127.0.0.1:${port}`, backend: 'app', stableServer: 'stable', canaryServer: 'canary' });
+    const started = Date.now();
+    const running = environment.run(runner.activities.setTrafficWeight, { shifter, weight: 10 });
+    setTimeout(() => environment.cancel(), 200);
+    const error = await running.then(
+      () => assert.fail('expected a cancellation'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof CancelledFailure, `a CancelledFailure, got ${String(error)}`);
+    assert.ok(Date.now() - started < 2_000, `cancelled after ${Date.now() - started} ms`);
   });
 });
