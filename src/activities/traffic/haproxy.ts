@@ -9,6 +9,10 @@ import { canaryShare, configError, errorReason, stableWeightFor, unreachable, ty
 // proportion; a server at weight 0 gets no new traffic. Commands are built by the pure
 // functions below and sent by `haproxyCommand`; names were validated by the schema, so none
 // can carry a `;` or a line break that would chain another command.
+//
+// Runtime weights live in the running process: a reload from haproxy.cfg puts back the
+// weights written there, unless HAProxy keeps a `server-state-file` across reloads.
+// `readTrafficWeight` shows such a drift; the canary sets its weight again at each step.
 
 /** One command's bound: the socket is local, an answer takes milliseconds. */
 const COMMAND_TIMEOUT_MS = 5_000;
