@@ -285,6 +285,14 @@ describe('ingress-nginx with the real kubectl', () => {
     assert.equal(annotations()['nginx.ingress.kubernetes.io/canary-weight'], '0');
   });
 
+  test('permission refused (403) is a non-retryable ConfigError; a 500 stays retryable', async () => {
+    kube.faults.failNext({ method: 'GET', pathIncludes: '/ingresses/api-canary', status: 403 });
+    await assert.rejects(driver.read({ target, shifter: ingressShifter }), isConfigError);
+    kube.faults.failNext({ method: 'PATCH', pathIncludes: '/ingresses/api-canary', status: 500 });
+    await assert.rejects(driver.set({ target, shifter: ingressShifter, weight: 5 }), (e) => !(e instanceof ApplicationFailure) && /exit code/.test((e as Error).message));
+    assert.equal(annotations()['nginx.ingress.kubernetes.io/canary-weight'], '0', 'the failed PATCH changed nothing');
+  });
+
   test('a weight that is not a whole 0–100 is refused before anything is sent', async () => {
     const from = kube.requests.length;
     for (const weight of [-1, 101, 12.5, Number.NaN]) {

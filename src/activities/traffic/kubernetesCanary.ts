@@ -6,9 +6,8 @@ import { createHash } from 'node:crypto';
 import type { KubernetesTarget } from '../../config/stacks/deploy.js';
 import { canaryDeploymentName } from '../../config/stacks/trafficKubernetes.js';
 import type { DeploymentJson } from '../kubernetes/state.js';
-import { runCommand } from '../runtime/exec.js';
 import { kubectlCommands } from '../kubernetes/commands.js';
-import { CANARY_OF, configError, createObject, findObject, MANAGED_BY, mergePatch, requireObject, target, where } from './kubernetesCommon.js';
+import { CANARY_OF, configError, createObject, findObject, kubectl, MANAGED_BY, mergePatch, requireObject, target, where } from './kubernetesCommon.js';
 
 export const TRACK = 'ragops.io/track';
 /** The stable Deployment's replicas when the canary started: the whole that weights are shares of. */
@@ -114,6 +113,6 @@ export async function removeCanary(request: RemoveCanaryRequest): Promise<{ depl
   const existing = await findObject<Deployment>(t, `deployment/${name}`, signal);
   if (!existing) return { deployment: name, removed: false };
   checkOwned(t, existing, deployment);
-  await runCommand(kubectlCommands.deleteDeployment(target(t), name), { signal });
+  await kubectl(kubectlCommands.deleteDeployment(target(t), name), { signal });
   return { deployment: name, removed: true };
 }

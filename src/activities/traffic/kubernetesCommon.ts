@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { KubernetesTarget } from '../../config/stacks/deploy.js';
 import { kubectlCommands, type KubeTarget } from '../kubernetes/commands.js';
 import { kube } from '../kubernetes/state.js';
-import { CommandFailed, runCommand } from '../runtime/exec.js';
+import { CommandFailed, runCommand, type CommandSpec, type RunOptions } from '../runtime/exec.js';
 
 /**
  * What a Kubernetes shifter is given: the service's Kubernetes deploy target (kubeconfig,
@@ -53,9 +53,24 @@ export function checkWeight(weight: number): void {
 
 export const configError = (message: string) => ApplicationFailure.nonRetryable(message, 'ConfigError');
 
+/**
+ * Runs kubectl. Refused credentials or permissions will be refused on a retry too: a
+ * non-retryable ConfigError saying so; anything else (unreachable, 5xx, conflict) stays retryable.
+ */
+export async function kubectl(spec: CommandSpec, options: RunOptions = {}): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await runCommand(spec, options);
+  } catch (error) {
+    if (error instanceof CommandFailed && /\((Forbidden|Unauthorized)\)/.test(error.stderrTail)) {
+      throw configError(`${error.stderrTail.trim()}: the kubeconfig's user may not do this (${spec.purpose}); grant it get and patch on the object, or fix the credentials`);
+    }
+    throw error;
+  }
+}
+
 /** The object (`kind/name`) as JSON, or undefined when it does not exist. */
 export async function findObject<T>(t: KubernetesTarget, ref: string, signal?: AbortSignal): Promise<T | undefined> {
-  const { stdout } = await runCommand(kubectlCommands.findObject(target(t), ref), { signal });
+  const { stdout } = await kubectl(kubectlCommands.findObject(target(t), ref), { signal });
   return stdout.trim() === '' ? undefined : (JSON.parse(stdout) as T);
 }
 
@@ -67,17 +82,17 @@ export async function requireObject<T>(t: KubernetesTarget, ref: string, hint: s
 }
 
 export async function mergePatch<T>(t: KubernetesTarget, ref: string, patch: object, signal?: AbortSignal): Promise<T> {
-  return JSON.parse((await runCommand(kubectlCommands.mergePatch(target(t), ref, patch), { signal })).stdout) as T;
+  return JSON.parse((await kubectl(kubectlCommands.mergePatch(target(t), ref, patch), { signal })).stdout) as T;
 }
 
 export async function jsonPatch<T>(t: KubernetesTarget, ref: string, ops: object[], signal?: AbortSignal): Promise<T> {
-  return JSON.parse((await runCommand(kubectlCommands.jsonPatch(target(t), ref, ops), { signal })).stdout) as T;
+  return JSON.parse((await kubectl(kubectlCommands.jsonPatch(target(t), ref, ops), { signal })).stdout) as T;
 }
 
 /** Creates the object; false when it already exists (a retry, or a concurrent attempt, made it). */
 export async function createObject(t: KubernetesTarget, ref: string, manifest: object, signal?: AbortSignal): Promise<boolean> {
   try {
-    await runCommand(kubectlCommands.createFromStdin(target(t), ref), { stdin: Readable.from([JSON.stringify(manifest)]), signal });
+    await kubectl(kubectlCommands.createFromStdin(target(t), ref), { stdin: Readable.from([JSON.stringify(manifest)]), signal });
     return true;
   } catch (error) {
     if (error instanceof CommandFailed && /AlreadyExists|already exists/.test(error.stderrTail)) return false;
