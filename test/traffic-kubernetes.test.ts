@@ -8,6 +8,7 @@ import type { KubernetesTarget } from '../src/config/stacks/deploy.js';
 import { trafficShifterSchema } from '../src/config/stacks/traffic.js';
 import type { GatewayApiShifter, IngressNginxShifter, KubernetesReplicasShifter } from '../src/config/stacks/trafficKubernetes.js';
 import { kubernetesContextDrivers, kubernetesDrivers, kubernetesDriversFor, launchCanary, removeCanary } from '../src/activities/traffic/kubernetes.js';
+import { kubectlCommands } from '../src/activities/kubernetes/commands.js';
 import { canaryDeploymentFrom } from '../src/activities/traffic/kubernetesCanary.js';
 import { httpRouteWeight, httpRouteWeightOps } from '../src/activities/traffic/kubernetesGateway.js';
 import { canaryIngressFrom } from '../src/activities/traffic/kubernetesIngress.js';
@@ -105,6 +106,17 @@ describe('schemas and builders (pure)', () => {
     ]) {
       assert.equal(trafficShifterSchema.safeParse(bad).success, false, JSON.stringify(bad));
     }
+  });
+
+  test('argv: kubectl get/patch/delete as argument arrays, the patch as one JSON argument, never a shell', () => {
+    const t = { kubeconfig: '/k/config', context: 'prod', namespace: 'web' };
+    const base = ['kubectl', '--kubeconfig=/k/config', '--context=prod', '--namespace=web'];
+    assert.deepEqual(kubectlCommands.findObject(t, 'ingress/api-canary').argv, [...base, 'get', 'ingress/api-canary', '--ignore-not-found=true', '-o', 'json']);
+    assert.deepEqual(kubectlCommands.mergePatch(t, 'deployment/api-canary', { spec: { replicas: 2 } }).argv, [...base, 'patch', 'deployment/api-canary', '--type=merge', '-p', '{"spec":{"replicas":2}}', '-o', 'json']);
+    const ops = [{ op: 'add', path: '/spec/rules/0/backendRefs/0/weight', value: 90 }];
+    assert.deepEqual(kubectlCommands.jsonPatch({ namespace: 'web' }, 'httproute.gateway.networking.k8s.io/api', ops).argv, ['kubectl', '--namespace=web', 'patch', 'httproute.gateway.networking.k8s.io/api', '--type=json', '-p', JSON.stringify(ops), '-o', 'json']);
+    assert.deepEqual(kubectlCommands.deleteDeployment(t, 'api-canary').argv, [...base, 'delete', 'deployment/api-canary', '--ignore-not-found=true', '--wait=false']);
+    assert.match(kubectlCommands.deleteDeployment(t, 'api-canary').purpose, /namespace web/);
   });
 
   test('replicas round up; a route already at the weight needs no patch; a rule without the canary gets one on the stable port', () => {
