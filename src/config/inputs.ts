@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { backupId, collectionName, componentLabel, databaseName, stackName } from './names.js';
 import { imageReference, serviceName } from './stacks/deploy.js';
+import { canaryStepSchema } from './stacks/canary.js';
 
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
@@ -81,3 +82,15 @@ export const deployInputSchema = z
   .strict();
 export type DeployInput = z.input<typeof deployInputSchema>;
 export type DeployOptions = z.output<typeof deployInputSchema>;
+
+export const canaryInputSchema = z
+  .object({
+    stack: stackName,
+    service: serviceName,
+    image: imageReference,
+    /** Overrides the steps of the stack's `canary.<service>`. */
+    steps: z.array(canaryStepSchema).min(1).optional(),
+  })
+  .strict();
+export type CanaryInput = z.input<typeof canaryInputSchema>;
+export type CanaryOptions = z.output<typeof canaryInputSchema>;

@@ -4,3 +4,4 @@ export { verifyBackup } from './verifyBackup.js';
 export { restore } from './restore.js';
 export { deploy } from './deploy/index.js';
 export { lease } from './lease.js';
+export { canary } from './canary/index.js';

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { stackName } from '../names.js';
-import { deploySchema } from './deploy.js';
+import { canarySchema } from './canary.js';
+import { deploySchema, serviceName } from './deploy.js';
 import { drillSchema } from './drill.js';
 import { postgresTargetSchema } from './postgres.js';
 import { qdrantTargetSchema } from './qdrant.js';
 import { retentionSchema } from './retention.js';
 import { storeSchema } from './store.js';
 
+export * from './canary.js';
 export * from './deploy.js';
 export * from './drill.js';
 export * from './postgres.js';
@@ -22,9 +24,14 @@ export const stackSchema = z
     retention: retentionSchema.optional(),
     drill: drillSchema.optional(),
     deploy: deploySchema.optional(),
+    /** Per deploy service: how its canary runs (steps, traffic shifter, metrics). */
+    canary: z.record(serviceName, canarySchema).optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {
+    for (const service of Object.keys(stack.canary ?? {})) {
+      if (!stack.deploy?.services[service]) ctx.addIssue({ code: 'custom', path: ['canary', service], message: `"${service}" is not a service of this stack's deploy section` });
+    }
     const seen = new Set<string>();
     stack.postgres.forEach((target, index) => {
       if (seen.has(target.name)) {

@@ -1,0 +1,242 @@
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation } from '@temporalio/workflow';
+import { canaryInputSchema } from '../../config/inputs.js';
+import type { AnalysisConfig, CanaryStep } from '../../config/stacks/canary.js';
+import { emptyCounters, judgeRound } from '../../core/canary.js';
+import { durationMs } from '../../core/duration.js';
+import { deployClaims } from '../../core/leases.js';
+import { parseInput } from '../lib/input.js';
+import { withLeases } from '../lib/leases.js';
+import { StepTracker } from '../lib/steps.js';
+import { runChecks } from '../deploy/report.js';
+import { deployTargetOps, versionLabel } from '../deploy/targets.js';
+import { canaryActivities } from './activities.js';
+import { MEASUREMENTS_KEPT, type CanaryReport } from './report.js';
+import { Steering } from './steering.js';
+
+/** Ends the step loop: an automatic rollback or an operator's abort. */
+class Stop extends Error {
+  constructor(
+    readonly outcome: 'rolled back' | 'aborted',
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Measurements per run before the canary continues as new, carrying its state (history stays small). */
+const DEFAULT_MEASUREMENTS_PER_RUN = 200;
+
+/**
+ * Progressive delivery of one service: the canary version runs beside the stable one, a
+ * traffic shifter gives it the weight each step sets, analyses measure it, and the run
+ * promotes it (the stable one rolls to its digest) or rolls it back (weight 0 first, then
+ * the canary removed, then the stable one checked). Pause, resume, promote and abort are
+ * signals; setWeight is an update; status is a query.
+ */
+export async function canary(rawInput: unknown, carried?: CanaryReport): Promise<CanaryReport> {
+  const { measurementsPerRun, ...input } = (rawInput ?? {}) as { measurementsPerRun?: number };
+  const options = parseInput(canaryInputSchema, input, 'canary');
+  const steps = new StepTracker('canary', options.stack);
+  const { deploy: plan, canary: config } = await steps.step('plan', 'check the service, its canary steps, shifter and metrics', () =>
+    canaryActivities('plan canary').resolveCanaryPlan({ options }),
+  );
+  steps.setHeadline(`**canary** of \`${plan.image}\` for ${plan.service} (stack \`${plan.stack}\`)`);
+  const report: CanaryReport = carried
+    ? { ...carried, generation: carried.generation + 1 }
+    : {
+        ...{ stack: plan.stack, service: plan.service, image: plan.image, steps: config.steps, stepIndex: 0, roundInStep: 0, weight: 0, paused: null },
+        ...{ stable: null, canary: null, launched: false, measurements: [], measurementCount: 0, counters: emptyCounters(), lastAnalysisFailed: false, outcome: 'running', generation: 1 },
+      };
+  const measuredAtStart = report.measurementCount;
+  const ops = deployTargetOps(plan);
+  const kubernetesTarget = plan.target.type === 'kubernetes' ? plan.target : undefined;
+
+  const shift = async (weight: number) => {
+    const result = await steps.step('traffic', `canary weight ${report.weight} → ${weight} %`, () =>
+      canaryActivities(`shift to ${weight} %`).setTrafficWeight({ shifter: config.traffic, weight, target: kubernetesTarget }),
+      (r) => r.detail,
+    );
+    report.weight = weight;
+    return result;
+  };
+  const steering = new Steering(report, config.maxWeight, shift);
+  const signalled = () => {
+    const seen = steering.generation;
+    return () => steering.generation !== seen;
+  };
+
+  /** Measures every metric once, records the round, and acts on the verdict. */
+  const measureRound = async (metricNames: string[], interval: string) => {
+    const metrics = config.metrics.filter((metric) => metricNames.includes(metric.name));
+    const context = { service: plan.service, canary: report.canary?.pinned ?? plan.image, stable: report.stable?.pinned ?? report.stable?.image ?? '', interval };
+    const round = await steps.step('analysis', `measure ${metricNames.join(', ')} at ${report.weight} %`, () =>
+      Promise.all(metrics.map((metric) => canaryActivities(`measure ${metric.name}`).measureMetric({ metric, context }))),
+      (measured) => measured.map((m) => `${m.metric} ${m.value ?? 'n/a'} ${m.outcome}`).join(', '),
+    );
+    report.measurements = [...report.measurements, ...round].slice(-MEASUREMENTS_KEPT);
+    report.measurementCount += round.length;
+    const { verdict, counters } = judgeRound(round, report.counters, metrics, config.inconclusiveLimit);
+    report.counters = counters;
+    report.lastAnalysisFailed = round.some((m) => m.outcome === 'failed');
+    if (verdict.action === 'rollback') throw new Stop('rolled back', `analysis failed: ${verdict.reason}`);
+    if (verdict.action === 'pause' && !report.paused) report.paused = { reason: verdict.reason, since: new Date().toISOString() };
+  };
+
+  const background = config.analysis;
+  /** Waits up to `ms` (or until a signal), running the background analysis every interval meanwhile. */
+  const waitWithAnalysis = async (ms: number | undefined): Promise<void> => {
+    const wake = signalled();
+    if (!background || report.stepIndex < background.startingStep) {
+      await (ms === undefined ? condition(wake) : condition(wake, ms));
+      return;
+    }
+    const interval = durationMs(background.interval);
+    const until = ms === undefined ? undefined : Date.now() + ms;
+    while (!wake()) {
+      const left = until === undefined ? interval : Math.min(interval, until - Date.now());
+      if (left <= 0 || (await condition(wake, left))) return;
+      if (until !== undefined && Date.now() >= until) return;
+      await measureRound(background.metrics, background.interval);
+      if (report.paused) return;
+    }
+  };
+
+  /** Acts on abort and promote; true when the current step should end now. */
+  const steer = (): boolean => {
+    if (steering.abortRequested) throw new Stop('aborted', steering.abortRequested);
+    const promote = steering.promoteRequested;
+    if (!promote) return false;
+    if (promote.full) report.stepIndex = report.steps.length;
+    else steering.promoteRequested = undefined;
+    report.paused = null;
+    return true;
+  };
+
+  /** Holds while paused, until resume, promote or abort (or the step's timeout). */
+  const holdWhilePaused = async (timeoutAt?: number): Promise<'resumed' | 'timed out' | 'steered'> => {
+    while (report.paused) {
+      if (steer()) return 'steered';
+      const left = timeoutAt === undefined ? undefined : timeoutAt - Date.now();
+      if (left !== undefined && left <= 0) return 'timed out';
+      const wake = signalled();
+      await (left === undefined ? condition(wake) : condition(wake, left));
+    }
+    return steer() ? 'steered' : 'resumed';
+  };
+
+  const pauseStep = async ({ duration, timeout }: { duration?: string; timeout?: string }) => {
+    const timeoutAt = timeout ? Date.now() + durationMs(timeout) : undefined;
+    if (duration === undefined) {
+      report.paused = { reason: `step ${report.stepIndex + 1}: waiting for resume or promote`, since: new Date().toISOString() };
+      const held = await holdWhilePaused(timeoutAt);
+      if (held === 'timed out') {
+        if (config.pauseTimeoutAction === 'abort') throw new Stop('aborted', `the pause of step ${report.stepIndex + 1} timed out after ${timeout}`);
+        report.stepIndex = report.steps.length;
+        report.paused = null;
+      }
+      return;
+    }
+    let remaining = durationMs(duration);
+    while (remaining > 0) {
+      if (steer()) return;
+      if (report.paused) {
+        if ((await holdWhilePaused(timeoutAt)) === 'steered') return;
+        continue;
+      }
+      const started = Date.now();
+      await waitWithAnalysis(remaining);
+      remaining -= Date.now() - started;
+    }
+  };
+
+  const analysisStep = async (analysis: AnalysisConfig) => {
+    while (report.roundInStep < analysis.count) {
+      if (steer()) return;
+      if (report.paused && (await holdWhilePaused()) === 'steered') return;
+      await measureRound(analysis.metrics, analysis.interval);
+      report.roundInStep += 1;
+      await continueAsNewWhenLong();
+      if (report.roundInStep < analysis.count && !report.paused) await condition(signalled(), durationMs(analysis.interval));
+    }
+  };
+
+  const continueAsNewWhenLong = async () => {
+    if (report.measurementCount - measuredAtStart < (measurementsPerRun ?? DEFAULT_MEASUREMENTS_PER_RUN)) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof canary>({ ...options, measurementsPerRun }, report);
+  };
+
+  const runStep = async (step: CanaryStep) => {
+    if ('setWeight' in step) await shift(step.setWeight);
+    else if ('pause' in step) await pauseStep(step.pause);
+    else await analysisStep(step.analysis);
+  };
+
+  const promote = async () => {
+    const pinned = report.canary?.pinned ?? plan.image;
+    const rollout = await steps.step('promote', `roll the stable ${plan.service} to ${pinned}`, () => ops.rollout(pinned), (r) => (r.ok ? 'done' : 'FAILED'));
+    const checks = rollout.ok ? await steps.step('promote', 'check the promoted stable version', () => runChecks('verify the promotion', plan.config.health)) : [];
+    if (!rollout.ok || checks.some((check) => !check.passed)) {
+      if (report.stable) await steps.step('promote', `roll the stable one back to ${versionLabel(report.stable)}`, () => ops.rollback(report.stable!));
+      throw new Stop('rolled back', `promotion failed: ${rollout.ok ? 'the promoted version is not healthy' : rollout.evidence}`);
+    }
+    await shift(0);
+    await steps.step('promote', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    report.outcome = 'promoted';
+    steps.finish(`promoted ${plan.image}`);
+  };
+
+  /** Weight 0 first, then the canary removed, then the stable version checked. */
+  const rollBack = async (stop: Stop) => {
+    await shift(0);
+    if (report.launched) await steps.step('rollback', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    const checks = await steps.step('rollback', 'check the stable version', () => runChecks('verify the stable version', plan.config.health));
+    report.outcome = stop.outcome;
+    report.reason = `${stop.reason}${checks.some((check) => !check.passed) ? '; the stable version is NOT healthy' : ''}`;
+    report.paused = null;
+    steps.finish(`${stop.outcome}: ${stop.reason}`);
+  };
+
+  const run = async (): Promise<CanaryReport> => {
+    try {
+      if (!report.launched) {
+        report.stable = await steps.step('record', 'record the stable version', () => ops.current(), versionLabel);
+        const pulled = await steps.step('pull', `pull ${plan.image}`, () => ops.pull(), (p) => `${p.note}; canary runs ${p.pinned}`);
+        report.canary = { pinned: pulled.pinned, digest: pulled.digest };
+        await steps.step('launch', `start the canary version beside the stable one`, () =>
+          canaryActivities('launch canary').launchCanaryVersion({ plan, image: pulled.pinned }),
+        );
+        report.launched = true;
+      }
+      while (report.stepIndex < report.steps.length) {
+        if (steering.abortRequested) throw new Stop('aborted', steering.abortRequested);
+        if (steering.promoteRequested?.full) {
+          report.stepIndex = report.steps.length;
+          break;
+        }
+        await runStep(report.steps[report.stepIndex]!);
+        if (report.stepIndex < report.steps.length) {
+          report.stepIndex += 1;
+          report.roundInStep = 0;
+        }
+        await continueAsNewWhenLong();
+      }
+      if (steering.abortRequested) throw new Stop('aborted', steering.abortRequested);
+      await promote();
+      return report;
+    } catch (error) {
+      if (error instanceof ContinueAsNew) throw error;
+      const stop = error instanceof Stop ? error : new Stop('rolled back', isCancellation(error) ? 'the run was cancelled' : error instanceof Error ? error.message : String(error));
+      await CancellationScope.nonCancellable(() => rollBack(stop));
+      if (isCancellation(error)) throw error;
+      if (stop.outcome === 'aborted') return report;
+      throw ApplicationFailure.create({ type: 'CanaryRolledBack', nonRetryable: true, message: `canary of ${plan.image} rolled back: ${report.reason}`, details: [report] });
+    }
+  };
+
+  try {
+    return await withLeases(steps, 'canary', deployClaims(plan.stack, plan.service), run);
+  } finally {
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  }
+}

@@ -1,0 +1,54 @@
+// The canary's decisions as pure functions: what a round of measurements means, and which
+// setWeight requests the update's validator refuses.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { emptyCounters, judgeRound, setWeightRefusal, type MeasurementLike } from '../src/core/canary.js';
+import { durationMs } from '../src/core/duration.js';
+
+const at = '2026-12-06T00:00:00Z';
+const measured = (metric: string, outcome: MeasurementLike['outcome'], value: number | null = 0.1): MeasurementLike => ({ metric, value, outcome, detail: `${metric} ${outcome}`, at });
+
+test('a failure past its limit rolls back; within the limit it is counted', () => {
+  const limits = [{ name: 'errors', failureLimit: 1 }];
+  const first = judgeRound([measured('errors', 'failed')], emptyCounters(), limits, 2);
+  assert.deepEqual(first.verdict, { action: 'continue' });
+  assert.equal(first.counters.failures.errors, 1);
+  const second = judgeRound([measured('errors', 'failed', 0.2)], first.counters, limits, 2);
+  assert.equal(second.verdict.action, 'rollback');
+  assert.match(second.verdict.action === 'rollback' ? second.verdict.reason : '', /errors = 0\.2: errors failed \(2 failure\(s\), limit 1\)/);
+});
+
+test('inconclusive in a row pauses, never promotes; a conclusive measurement resets the run of them', () => {
+  const limits = [{ name: 'errors' }];
+  let state = judgeRound([measured('errors', 'inconclusive', null)], emptyCounters(), limits, 2);
+  assert.deepEqual(state.verdict, { action: 'continue' });
+  state = judgeRound([measured('errors', 'passed')], state.counters, limits, 2);
+  assert.equal(state.counters.inconclusiveInARow.errors, 0);
+  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits, 2);
+  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits, 2);
+  assert.equal(state.verdict.action, 'pause');
+  assert.match(state.verdict.action === 'pause' ? state.verdict.reason : '', /inconclusive, not enough data/);
+});
+
+test('a rollback outranks a pause in the same round', () => {
+  const verdict = judgeRound([measured('latency', 'inconclusive', null), measured('errors', 'failed')], emptyCounters(), [{ name: 'latency', inconclusiveLimit: 1 }, { name: 'errors' }], 2).verdict;
+  assert.equal(verdict.action, 'rollback');
+});
+
+test('setWeight: outside 0–100, above maxWeight, aborted, finished, or raised after a failed analysis without force is refused, saying why', () => {
+  const running = { finished: false, aborted: false, lastAnalysisFailed: false, weight: 10 };
+  assert.match(setWeightRefusal(running, { weight: 150 }, 50) ?? '', /150 is not a whole number from 0 to 100/);
+  assert.match(setWeightRefusal(running, { weight: 80 }, 50) ?? '', /80 is above this canary's maxWeight 50/);
+  assert.match(setWeightRefusal({ ...running, aborted: true }, { weight: 20 }, 50) ?? '', /aborted/);
+  assert.match(setWeightRefusal({ ...running, finished: true }, { weight: 20 }, 50) ?? '', /finished/);
+  assert.match(setWeightRefusal({ ...running, lastAnalysisFailed: true }, { weight: 20 }, 50) ?? '', /needs force: true/);
+  assert.equal(setWeightRefusal({ ...running, lastAnalysisFailed: true }, { weight: 20, force: true }, 50), undefined);
+  assert.equal(setWeightRefusal({ ...running, lastAnalysisFailed: true }, { weight: 5 }, 50), undefined, 'lowering is always allowed');
+});
+
+test('durations as operators write them', () => {
+  assert.equal(durationMs('90s'), 90_000);
+  assert.equal(durationMs('30m'), 1_800_000);
+  assert.equal(durationMs('2h'), 7_200_000);
+  assert.throws(() => durationMs('30 minutes'), /not a duration like 90s/);
+});
