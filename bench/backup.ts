@@ -1,8 +1,8 @@
 // `npm run bench -- backup`: a ragops postgres backup (fs store and moto S3, through a real
 // `ragops worker` process) against `pg_dump -Fc > /dev/null`, the seed guides' shell script
 // and, for S3, the raw `pg_dump -Fc | aws s3 cp -` against the same moto server, on a ≥ 1 GiB
-// database and one twice its size, with the worker's memory growth at both sizes.
-// It prints figures and asserts nothing.
+// database and one twice its size, with the worker's memory growth at both sizes. The
+// methods run in rounds (lib/repeat.ts). It prints figures and asserts nothing.
 import { DeleteObjectsCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@temporalio/client';
 import { rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { benchOptionsUsage, parseBenchOptions } from './lib/options.js';
 import { startReadyWorker, timeRagopsBackup, type RagopsBackupRun } from './lib/ragopsBackup.js';
 import { guideScriptToFile, pgDumpToDevNull, type RawDumpResult } from './lib/rawDumps.js';
 import { pgDumpToS3 } from './lib/rawS3Upload.js';
-import { repeat } from './lib/repeat.js';
+import { inRounds, method } from './lib/repeat.js';
 import { formatTable, median, megabytes, megabytesPerSecond, ratio, seconds } from './lib/textTable.js';
 
 export const backupUsage = `backup ${benchOptionsUsage}`;
@@ -29,6 +29,7 @@ const S3_PREFIX = 'bench/';
 const RAW_S3_PREFIX = 'raw/';
 
 type Store = 'fs' | 's3';
+const STORES: Store[] = ['fs', 's3'];
 
 /** One line of the result table: the median run of one method on one database. */
 interface Measurement {
@@ -121,6 +122,7 @@ async function startEnvironment(cleanup: CleanupStack, databases: BenchDatabase[
   };
 }
 
+/** Every method on `database`, in rounds (lib/repeat.ts): both ragops workers are up before the first round. */
 async function measureDatabase(
   env: Environment,
   cleanup: CleanupStack,
@@ -130,18 +132,24 @@ async function measureDatabase(
 ): Promise<Measurement[]> {
   console.log(`\n${database.name}: warming the page cache…`);
   await warmPageCache(database.name);
-  const measurements: Measurement[] = [];
-  const baseline = await repeat(runs, 'pg_dump -Fc > /dev/null', () => pgDumpToDevNull(database.name), describeRawDump);
-  measurements.push({ database, method: 'pg_dump -Fc > /dev/null', ms: median(baseline.map((r) => r.ms)) });
-  if (include.script) {
-    const script = await repeat(runs, 'guide script', () => guideScriptToFile(database.name, env.scratchDir), describeRawDump);
-    measurements.push({ database, method: 'guide script (-Z9 | gzip)', ms: median(script.map((r) => r.ms)), bytes: script[0]?.bytes });
+  const workers: Partial<Record<Store, RagopsWorker>> = {};
+  try {
+    for (const store of STORES) workers[store] = await startRagopsWorker(env, cleanup, database, store);
+    const baseline = method('pg_dump -Fc > /dev/null', () => pgDumpToDevNull(database.name), describeRawDump);
+    const script = method('guide script', () => guideScriptToFile(database.name, env.scratchDir), describeRawDump);
+    const rawS3 = method('pg_dump | aws s3 cp', () => rawDumpToS3(env, database), describeRawDump);
+    const ragops = STORES.map((store) => method(`ragops → ${store}`, () => ragopsBackupOnce(env, workers[store]!, store), describeRagopsRun));
+    console.log('');
+    await inRounds(runs, [baseline, ...(include.script ? [script] : []), rawS3, ...ragops]);
+    return [
+      { database, method: 'pg_dump -Fc > /dev/null', ms: median(baseline.results.map((r) => r.ms)) },
+      ...(include.script ? [{ database, method: 'guide script (-Z9 | gzip)' as const, ms: median(script.results.map((r) => r.ms)), bytes: script.results[0]?.bytes }] : []),
+      { database, method: 'pg_dump -Fc | aws s3 cp (moto)', ms: median(rawS3.results.map((r) => r.ms)), bytes: rawS3.results[0]?.bytes },
+      ...STORES.map((store, i) => ragopsMeasurement(database, store, ragops[i]!.results)),
+    ];
+  } finally {
+    for (const worker of Object.values(workers)) await worker.stop();
   }
-  const rawS3 = await repeat(runs, 'pg_dump | aws s3 cp', () => rawDumpToS3(env, database), describeRawDump);
-  measurements.push({ database, method: 'pg_dump -Fc | aws s3 cp (moto)', ms: median(rawS3.map((r) => r.ms)), bytes: rawS3[0]?.bytes });
-  measurements.push(await measureRagops(env, cleanup, database, 'fs', runs));
-  measurements.push(await measureRagops(env, cleanup, database, 's3', runs));
-  return measurements;
 }
 
 /** One raw upload to the bucket ragops uses, its object deleted afterwards. */
@@ -158,31 +166,40 @@ async function rawDumpToS3(env: Environment, database: BenchDatabase): Promise<R
   }
 }
 
-/** A fresh worker per database and store, so its RSS before the backup is a steady idle worker's. */
-async function measureRagops(env: Environment, cleanup: CleanupStack, database: BenchDatabase, store: Store, runs: number): Promise<Measurement> {
+interface RagopsWorker {
+  pid: number;
+  stack: string;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** A fresh worker per database and store, so its RSS before a backup is a steady idle worker's, its own. */
+async function startRagopsWorker(env: Environment, cleanup: CleanupStack, database: BenchDatabase, store: Store): Promise<RagopsWorker> {
   const stack = stackName(database, store);
   const taskQueue = uniqueName('bench-backup');
   console.log(`  starting a ragops worker for ${stack} (bundling the workflows)…`);
   const worker = await startReadyWorker({ address: env.address, taskQueue, configPath: env.configPath, env: env.workerEnv });
   cleanup.add(`stop the ragops worker (pid ${worker.pid})`, () => worker.stop());
-  try {
-    const results = await repeat(runs, `ragops → ${store}`, async () => {
-      const run = await timeRagopsBackup(env.client, worker.pid, stack, taskQueue);
-      await clearStore(env, store, stack);
-      return { ...run, ms: run.wallMs };
-    }, describeRagopsRun);
-    const worst = results.reduce((a, b) => (b.rss.growthBytes > a.rss.growthBytes ? b : a));
-    return {
-      database,
-      method: store === 'fs' ? 'ragops → fs' : 'ragops → S3 (moto)',
-      ms: median(results.map((r) => r.wallMs)),
-      activityMs: median(results.map((r) => r.activityMs)),
-      bytes: results[0]?.bytes,
-      rss: worst.rss,
-    };
-  } finally {
-    await worker.stop();
-  }
+  return { pid: worker.pid, stack, taskQueue, stop: () => worker.stop() };
+}
+
+async function ragopsBackupOnce(env: Environment, worker: RagopsWorker, store: Store): Promise<RagopsBackupRun & { ms: number }> {
+  const run = await timeRagopsBackup(env.client, worker.pid, worker.stack, worker.taskQueue);
+  await clearStore(env, store, worker.stack);
+  return { ...run, ms: run.wallMs };
+}
+
+/** Median times; the memory figures of the run whose RSS grew most. */
+function ragopsMeasurement(database: BenchDatabase, store: Store, results: RagopsBackupRun[]): Measurement {
+  const worst = results.reduce((a, b) => (b.rss.growthBytes > a.rss.growthBytes ? b : a));
+  return {
+    database,
+    method: store === 'fs' ? 'ragops → fs' : 'ragops → S3 (moto)',
+    ms: median(results.map((r) => r.wallMs)),
+    activityMs: median(results.map((r) => r.activityMs)),
+    bytes: results[0]?.bytes,
+    rss: worst.rss,
+  };
 }
 
 const describeRawDump = (result: RawDumpResult) => (result.bytes === undefined ? '' : `, ${result.bytes} bytes`);

@@ -2,7 +2,8 @@
 // real `ragops worker` process) of one backup of the ≥ 1 GiB database — realistic indexes,
 // among them a GIN trigram index of about a minute to build (lib/benchIndexes.ts) — against
 // restoring the same stored dump file into a fresh database by hand with `pg_restore -j 2`;
-// and where the drill's extra time goes. It prints figures and asserts nothing.
+// and where the drill's extra time goes. The three run in rounds (lib/repeat.ts). It prints
+// figures and asserts nothing.
 import type { Client } from '@temporalio/client';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { benchOptionsUsage, parseBenchOptions } from './lib/options.js';
 import { startReadyWorker, timeRagopsBackup } from './lib/ragopsBackup.js';
 import { timeRagopsDrill, type RagopsDrillRun } from './lib/ragopsDrill.js';
 import { pgRestoreFromFile, type RawRestoreResult } from './lib/rawRestores.js';
-import { repeat } from './lib/repeat.js';
+import { inRounds, method } from './lib/repeat.js';
 import { formatTable, median, megabytes, ratio, seconds } from './lib/textTable.js';
 
 export const restoreUsage = `restore ${benchOptionsUsage}`;
@@ -79,23 +80,19 @@ export async function benchRestore(args: string[]): Promise<void> {
     console.log(`  backup ${backup.backupId}: ${backup.bytes} bytes (${megabytes(backup.bytes)} MB) in ${seconds(backup.wallMs)} s → ${dumpFile}`);
 
     console.log('');
-    const baseline = await repeat(
-      options.runs,
+    const baseline = method(
       `pg_restore -j ${JOBS} <file>`,
       async () => {
         await checkpoint();
         return pgRestoreFromFile(dumpFile, BASELINE_SCRATCH, JOBS);
       },
-      (r) => `, createdb ${seconds(r.createdbMs)} s, dropdb ${seconds(r.dropdbMs)} s (not in the time)`,
+      (r: RawRestoreResult) => `, createdb ${seconds(r.createdbMs)} s, dropdb ${seconds(r.dropdbMs)} s (not in the time)`,
     );
-
-    const drills: DrillMeasurement[] = [];
-    for (const variant of VARIANTS) {
-      await env.writeConfig(variant.localDisk);
-      const runs = await repeat(
-        options.runs,
+    const drillMethods = VARIANTS.map((variant) =>
+      method(
         variant.localDisk ? `drill localDisk jobs ${JOBS}` : 'drill streamed',
         async () => {
+          await env.writeConfig(variant.localDisk);
           await checkpoint();
           const run = await timeRagopsDrill(env.client, {
             stack: env.stack,
@@ -108,15 +105,16 @@ export async function benchRestore(args: string[]): Promise<void> {
           return { ...run, ms: run.wallMs };
         },
         describeDrill,
-      );
-      drills.push({ variant, run: medianRun(runs) });
-    }
+      ),
+    );
+    await inRounds(options.runs, [baseline, ...drillMethods]);
+    const drills: DrillMeasurement[] = VARIANTS.map((variant, i) => ({ variant, run: medianRun(drillMethods[i]!.results) }));
 
     await worker.stop();
     const stored = await stat(dumpFile);
     await deleteBackup();
     console.log(`\ndeleted backup ${backup.backupId} (${stored.size}-byte dump, manifest and drill evidence) from the store`);
-    printSummary(database, backup.bytes, baseline, drills, options.runs);
+    printSummary(database, backup.bytes, baseline.results, drills, options.runs);
   } finally {
     await cleanup.runAll();
     removeSignalHandlers();
