@@ -12,6 +12,7 @@ import { createTemporalActivities } from '../src/activities/temporal/index.js';
 import type { CanaryInput } from '../src/config/inputs.js';
 import type { DeployPlan } from '../src/config/plan.js';
 import type { CanaryConfig, CanaryStep } from '../src/config/stacks/canary.js';
+import { metricSchema } from '../src/config/stacks/metrics.js';
 import { workflowsPath } from '../src/worker.js';
 import type { CanaryActivities } from '../src/workflows/canary/activities.js';
 import type { CanaryReport } from '../src/workflows/canary/report.js';
@@ -31,7 +32,8 @@ const AI_DOCS_STAGES: CanaryStep[] = [
 ];
 
 function canaryConfig(steps: CanaryStep[]): CanaryConfig {
-  const errorRate = (name: string, max: number) => ({ name, max }) as unknown as CanaryConfig['metrics'][number];
+  const errorRate = (name: string, max: number) =>
+    metricSchema.parse({ name, provider: { type: 'probe', url: 'http://canary/health', measure: 'errorRate' }, thresholdRange: { max } });
   return {
     traffic: { type: 'kubernetes-replicas' } as CanaryConfig['traffic'],
     maxWeight: 100,
@@ -88,9 +90,9 @@ function fakes(calls: string[], steps: CanaryStep[], errorRate: number): Partial
       return { weight, detail: `canary at ${weight} %` };
     },
     async measureMetric({ metric }) {
-      const max = (metric as unknown as { max: number }).max;
+      const max = metric.thresholdRange.max ?? 1;
       const outcome = errorRate > max ? 'failed' : 'passed';
-      return { metric: metric.name, value: errorRate, outcome, detail: `error rate ${errorRate} (max ${max})`, at: new Date().toISOString() };
+      return { metric: metric.name, value: errorRate, samples: 20, outcome, detail: `error rate ${errorRate} (max ${max})`, at: new Date().toISOString() };
     },
   };
 }

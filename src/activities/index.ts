@@ -10,6 +10,8 @@ import { createPostgresActivities } from './postgres/index.js';
 import { createQdrantActivities } from './qdrant/index.js';
 import { createStoreActivities } from './store/index.js';
 import { createTemporalActivities } from './temporal/index.js';
+import { createTrafficActivities } from './traffic/index.js';
+import { createMetricsActivities } from './metrics/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -33,6 +35,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createComposeActivities(),
     ...createKubernetesActivities(),
     ...createHttpActivities(),
+    ...createTrafficActivities(),
+    ...createMetricsActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

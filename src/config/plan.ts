@@ -1,4 +1,5 @@
 import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.js';
+import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
 import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
@@ -81,6 +82,12 @@ export interface DeployPlan {
   container: string;
   config: DeployService;
   registry?: DeployConfig['registry'];
+}
+
+/** A canary: its service's deploy plan and its canary section, with the run's steps. */
+export interface CanaryPlan {
+  deploy: DeployPlan;
+  canary: CanaryConfig;
 }
 
 /** The non-secret part of a stack that pruning needs, recorded in history by the first step. */

@@ -1,7 +1,10 @@
-import type { DeployPlan } from '../../config/plan.js';
+import type { CanaryPlan, DeployPlan } from '../../config/plan.js';
 import { newRunTag } from './runTag.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
-import type { DeployOptions } from '../../config/inputs.js';
+import type { CanaryOptions, DeployOptions } from '../../config/inputs.js';
+import { formatIssues } from '../../config/issues.js';
+import { canarySchema } from '../../config/stacks/canary.js';
+import type { StacksFile } from '../../config/stacks/index.js';
 import type { DeployService } from '../../config/stacks/deploy.js';
 
 /**
@@ -26,37 +29,55 @@ export function missingChecks(service: string, config: DeployService, strategy: 
 export function createDeployPlanActivities(deps: { loadStacks?: LoadStacks }) {
   const loadStacks = stacksLoader(deps.loadStacks);
   return {
-    /** What a deploy will touch; unknown services and impossible strategies are refused here. */
     async resolveDeployPlan({ options }: { options: DeployOptions }): Promise<DeployPlan> {
-      const stack = stackFromInput(await loadStacks(), options.stack);
-      if (!stack.deploy) throw invalidInput(`stack: stack "${options.stack}" has no deploy section`);
-      const config = stack.deploy.services[options.service];
-      if (!config) {
-        throw invalidInput(`service: "${options.service}" is not a service of stack "${options.stack}" (known: ${Object.keys(stack.deploy.services).join(', ')})`);
-      }
-      const target = stack.deploy.target;
-      if (options.strategy === 'blueGreen') {
-        if (target.type !== 'kubernetes') {
-          throw invalidInput(
-            'strategy: blue-green on Compose needs a traffic shifter in front of the two colours, which comes with the canary runbook; deploy this service with strategy rolling',
-          );
-        }
-        if (!config.blueGreen) throw invalidInput(`strategy: blueGreen needs deploy.services.${options.service}.blueGreen in the stacks file`);
-      }
-      const missing = missingChecks(options.service, config, options.strategy);
-      if (missing) throw invalidInput(missing);
-      return {
-        stack: options.stack,
-        runTag: newRunTag(),
-        service: options.service,
-        image: options.image,
-        target,
-        composeService: config.composeService ?? options.service,
-        deployment: config.deployment ?? options.service,
-        container: config.container ?? options.service,
-        config,
-        registry: stack.deploy.registry,
-      };
+      return deployPlanOf(await loadStacks(), options);
     },
+
+    /**
+     * A canary's plan: the deploy plan of its service, and the stack's `canary.<service>` with
+     * the input's steps, if given, in place of its own (checked against the same rules).
+     */
+    async resolveCanaryPlan({ options }: { options: CanaryOptions }): Promise<CanaryPlan> {
+      const stacks = await loadStacks();
+      const deploy = deployPlanOf(stacks, { ...options, strategy: 'rolling', backup: false, rollbackWindowSeconds: 0 });
+      const configured = stackFromInput(stacks, options.stack).canary?.[options.service];
+      if (!configured) throw invalidInput(`service: stack "${options.stack}" has no canary.${options.service} section (its steps, traffic shifter and metrics)`);
+      const parsed = canarySchema.safeParse({ ...configured, steps: options.steps ?? configured.steps });
+      if (!parsed.success) throw invalidInput(`steps: ${formatIssues(parsed.error)}`);
+      return { deploy, canary: parsed.data };
+    },
+  };
+}
+
+/** What a deploy will touch; unknown services and impossible strategies are refused here. */
+function deployPlanOf(stacks: StacksFile, options: DeployOptions): DeployPlan {
+  const stack = stackFromInput(stacks, options.stack);
+  if (!stack.deploy) throw invalidInput(`stack: stack "${options.stack}" has no deploy section`);
+  const config = stack.deploy.services[options.service];
+  if (!config) {
+    throw invalidInput(`service: "${options.service}" is not a service of stack "${options.stack}" (known: ${Object.keys(stack.deploy.services).join(', ')})`);
+  }
+  const target = stack.deploy.target;
+  if (options.strategy === 'blueGreen') {
+    if (target.type !== 'kubernetes') {
+      throw invalidInput(
+        'strategy: blue-green on Compose needs a traffic shifter in front of the two colours, which comes with the canary runbook; deploy this service with strategy rolling',
+      );
+    }
+    if (!config.blueGreen) throw invalidInput(`strategy: blueGreen needs deploy.services.${options.service}.blueGreen in the stacks file`);
+  }
+  const missing = missingChecks(options.service, config, options.strategy);
+  if (missing) throw invalidInput(missing);
+  return {
+    stack: options.stack,
+    runTag: newRunTag(),
+    service: options.service,
+    image: options.image,
+    target,
+    composeService: config.composeService ?? options.service,
+    deployment: config.deployment ?? options.service,
+    container: config.container ?? options.service,
+    config,
+    registry: stack.deploy.registry,
   };
 }

@@ -1,30 +1,26 @@
+import type { DeployPlan } from '../../config/plan.js';
 import type { DeployTarget } from '../../config/stacks/deploy.js';
 import { trafficShifterSchema, type TrafficShifter } from '../../config/stacks/traffic.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { caddyDriver } from './caddy.js';
 import { haproxyDriver } from './haproxy.js';
 import { httpDriver } from './http.js';
+import { kubernetesContextDrivers, launchCanary, removeCanary } from './kubernetes.js';
 import { configError, type ShifterContext, type ShifterDriver, type ShifterDrivers, type WeightReading, type WeightResult } from './types.js';
 
 export type { ShifterContext, ShifterDriver, ShifterDrivers, WeightReading, WeightResult } from './types.js';
 
 /**
  * The drivers, one per shifter type (one file each). The canary's two activities dispatch on
- * `shifter.type` through this record.
- *
- * KUBERNETES HOOK: the Kubernetes drivers (kubernetes*.ts) go into this record under their types
- * ('kubernetes-replicas', 'ingress-nginx', 'gateway-api'), each a `ShifterDriver` of its own
- * shifter; they find the service's Kubernetes deploy target in `ctx.target` (the activities'
- * optional `target` input), e.g. `set: (s, w, ctx) => kubernetesDriversFor(kubeTarget(ctx))[type].set(s, w, ctx)`.
- * With all types in, `satisfies ShifterDrivers` instead of `Partial` makes every driver
- * required. Until then those types fail with a ConfigError saying no driver is registered.
+ * `shifter.type` through this record; the Kubernetes ones find the service's deploy target in
+ * `ctx.target` (the activities' `target` input).
  */
-export const shifterDrivers: Partial<ShifterDrivers> = {
+export const shifterDrivers = {
   haproxy: haproxyDriver,
   caddy: caddyDriver,
   http: httpDriver,
-  // ...kubernetesDrivers,
-};
+  ...kubernetesContextDrivers,
+} satisfies ShifterDrivers;
 
 export interface TrafficDeps {
   /** Replaces or adds drivers (tests; a worker built with the kubernetes drivers). */
@@ -74,6 +70,25 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
       const checked = checkShifter(shifter);
       const share = checkWeight(weight);
       return run(`set ${checked.type} traffic to ${share} %`, target, (ctx) => driverFor(checked).set(checked, share, ctx));
+    },
+
+    /**
+     * Starts the canary version beside the stable one, at no traffic: on Kubernetes the
+     * `<deployment>-canary` Deployment from the stable one's template with the new image.
+     */
+    async launchCanaryVersion({ plan, image }: { plan: DeployPlan; image: string }): Promise<string> {
+      if (plan.target.type !== 'kubernetes') throw configError(`a canary version on ${plan.target.type} is not supported yet: Kubernetes targets only`);
+      const progress = new ProgressHeartbeat(`launch the canary of ${plan.deployment}`);
+      const launched = await progress.during(launchCanary({ target: plan.target, deployment: plan.deployment, container: plan.container, image, signal: progress.signal }));
+      return `${launched.deployment} ${launched.created ? 'created' : launched.updated ? 'updated' : 'already'} with ${image}`;
+    },
+
+    /** Removes the canary version (idempotent). */
+    async removeCanaryVersion({ plan }: { plan: DeployPlan }): Promise<string> {
+      if (plan.target.type !== 'kubernetes') throw configError(`a canary version on ${plan.target.type} is not supported yet: Kubernetes targets only`);
+      const progress = new ProgressHeartbeat(`remove the canary of ${plan.deployment}`);
+      const removed = await progress.during(removeCanary({ target: plan.target, deployment: plan.deployment, signal: progress.signal }));
+      return `${removed.deployment} ${removed.removed ? 'removed' : 'was not there'}`;
     },
 
     /** The canary's share as the proxy has it now; null (with the reason) when it cannot be told. */

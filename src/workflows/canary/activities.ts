@@ -1,21 +1,15 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { CanaryOptions } from '../../config/inputs.js';
-import type { DeployPlan } from '../../config/plan.js';
-import type { CanaryConfig } from '../../config/stacks/canary.js';
+import type { CanaryPlan, DeployPlan } from '../../config/plan.js';
 import type { MetricConfig } from '../../config/stacks/metrics.js';
 import type { TrafficShifter } from '../../config/stacks/traffic.js';
-import type { KubernetesTarget } from '../../config/stacks/deploy.js';
+import type { DeployTarget } from '../../config/stacks/deploy.js';
 import type { MeasurementLike } from '../../core/canary.js';
-
-export interface CanaryPlan {
-  deploy: DeployPlan;
-  canary: CanaryConfig;
-}
 
 /** The activities a canary calls beyond a deploy's; implemented in src/activities/{plan,traffic,metrics}. */
 export interface CanaryActivities {
   resolveCanaryPlan(input: { options: CanaryOptions }): Promise<CanaryPlan>;
-  setTrafficWeight(input: { shifter: TrafficShifter; weight: number; target?: KubernetesTarget }): Promise<{ weight: number; detail: string }>;
+  setTrafficWeight(input: { shifter: TrafficShifter; weight: number; target?: DeployTarget }): Promise<{ weight: number; detail: string }>;
   measureMetric(input: { metric: MetricConfig; context: { service: string; canary: string; stable: string; interval: string } }): Promise<MeasurementLike>;
   /** Starts the canary version beside the stable one (Kubernetes `<deployment>-canary`, Compose `<service>-canary`). */
   launchCanaryVersion(input: { plan: DeployPlan; image: string }): Promise<string>;

@@ -49,11 +49,10 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
       };
   const measuredAtStart = report.measurementCount;
   const ops = deployTargetOps(plan);
-  const kubernetesTarget = plan.target.type === 'kubernetes' ? plan.target : undefined;
 
   const shift = async (weight: number) => {
     const result = await steps.step('traffic', `canary weight ${report.weight} → ${weight} %`, () =>
-      canaryActivities(`shift to ${weight} %`).setTrafficWeight({ shifter: config.traffic, weight, target: kubernetesTarget }),
+      canaryActivities(`shift to ${weight} %`).setTrafficWeight({ shifter: config.traffic, weight, target: plan.target }),
       (r) => r.detail,
     );
     report.weight = weight;
