@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, configPathFromEnv, loadStacksFile, stacksFileJsonSchema } from '../../config/load.js';
 import { taskQueueFromEnv } from '../../config/temporal.js';
 import { addBackupCommands } from './backup.js';
+import { addCanaryCommands } from './canary.js';
 import { addDeployCommands } from './deploy.js';
 import { addJanitorCommand } from './janitor.js';
 import { addPruneCommands } from './prune.js';
@@ -52,6 +53,7 @@ addVerifyCommands(program);
 addRestoreCommands(program);
 addPruneCommands(program);
 addDeployCommands(program);
+addCanaryCommands(program);
 addScheduleCommands(program);
 addJanitorCommand(program);
 
