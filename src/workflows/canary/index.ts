@@ -153,6 +153,9 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
       if (steer()) return;
       if (report.paused && (await holdWhilePaused()) === 'steered') return;
       await measureRound(analysis.metrics, analysis.interval);
+      // A round that paused the run (inconclusive data, or a pause meanwhile) is not one of the
+      // step's rounds: it is measured again after resume, so the step never ends on it.
+      if (report.paused) continue;
       report.roundInStep += 1;
       await continueAsNewWhenLong();
       if (report.roundInStep < analysis.count && !report.paused) await condition(signalled(), durationMs(analysis.interval));
@@ -213,6 +216,12 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
           report.stepIndex = report.steps.length;
           break;
         }
+        // A pause left at the end of a step (an operator's, or inconclusive data) holds here:
+        // no further step, and no promotion, while paused.
+        if (report.paused) {
+          await holdWhilePaused();
+          continue;
+        }
         await runStep(report.steps[report.stepIndex]!);
         if (report.stepIndex < report.steps.length) {
           report.stepIndex += 1;
@@ -220,6 +229,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
         }
         await continueAsNewWhenLong();
       }
+      while (report.paused) await holdWhilePaused();
       if (steering.abortRequested) throw new Stop('aborted', steering.abortRequested);
       await promote();
       return report;
