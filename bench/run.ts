@@ -38,5 +38,7 @@ try {
     process.exit(2);
   }
   console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  // Temporal's errors nest the reason (workflow failed ← activity failed ← what it said).
+  for (let cause = (error as Error)?.cause; cause instanceof Error; cause = cause.cause) console.error(`caused by ${cause.name}: ${cause.message}`);
   process.exit(1);
 }
