@@ -5,7 +5,7 @@ import type { CanaryOptions, DeployOptions } from '../../config/inputs.js';
 import { formatIssues } from '../../config/issues.js';
 import { canarySchema } from '../../config/stacks/canary.js';
 import type { StacksFile } from '../../config/stacks/index.js';
-import type { DeployService } from '../../config/stacks/deploy.js';
+import { isKubernetesBlueGreen, type DeployService } from '../../config/stacks/deploy.js';
 
 /**
  * With `requireChecks` (the default for blue-green) a deploy must have checks that can verify
@@ -14,7 +14,13 @@ import type { DeployService } from '../../config/stacks/deploy.js';
 export function missingChecks(service: string, config: DeployService, strategy: DeployOptions['strategy']): string | undefined {
   if (!(config.requireChecks ?? strategy === 'blueGreen')) return undefined;
   const at = `deploy.services.${service}`;
-  if (strategy === 'blueGreen' && config.blueGreen) {
+  if (strategy === 'blueGreen' && config.blueGreen && !isKubernetesBlueGreen(config.blueGreen)) {
+    // Compose: the new version is checked on its own port before the switch, the stable one after a rollback.
+    if (config.blueGreen.health.length === 0) return `${at}.blueGreen.health: no health check of the new version (on its canary port) before the switch (or set requireChecks: false)`;
+    if (config.health.length === 0) return `${at}.health: no health check of the stable version to verify a rollback (or set requireChecks: false)`;
+    return undefined;
+  }
+  if (strategy === 'blueGreen' && config.blueGreen && isKubernetesBlueGreen(config.blueGreen)) {
     const { health } = config.blueGreen;
     const bare = (['blue', 'green'] as const).filter((colour) => (health[colour] ?? []).length === 0);
     if (bare.length > 0) {
@@ -59,12 +65,27 @@ function deployPlanOf(stacks: StacksFile, options: DeployOptions): DeployPlan {
   }
   const target = stack.deploy.target;
   if (options.strategy === 'blueGreen') {
-    if (target.type !== 'kubernetes') {
+    if (!config.blueGreen && target.type === 'compose') {
       throw invalidInput(
-        'strategy: blue-green on Compose needs a traffic shifter in front of the two colours, which comes with the canary runbook; deploy this service with strategy rolling',
+        `strategy: blue-green on Compose needs a traffic shifter in front of the two versions (canary.${options.service}.traffic) and deploy.services.${options.service}.blueGreen with the checks of the new version; the shifter comes with the canary runbook; deploy this service with strategy rolling until both are configured`,
       );
     }
     if (!config.blueGreen) throw invalidInput(`strategy: blueGreen needs deploy.services.${options.service}.blueGreen in the stacks file`);
+    if (target.type === 'kubernetes' && !isKubernetesBlueGreen(config.blueGreen)) {
+      throw invalidInput(`strategy: deploy.services.${options.service}.blueGreen on Kubernetes names the Service and the blue and green Deployments`);
+    }
+    if (target.type === 'compose') {
+      if (isKubernetesBlueGreen(config.blueGreen)) {
+        throw invalidInput(`strategy: deploy.services.${options.service}.blueGreen names Kubernetes objects, but the target is Compose: give { health, smoke } of the new version`);
+      }
+      // The switch is the canary runbook's traffic shifter, canary.<service>.traffic.
+      const canary = stack.canary?.[options.service];
+      if (!canary) {
+        throw invalidInput(`strategy: blue-green on Compose switches through the traffic shifter in canary.${options.service}.traffic of stack "${options.stack}", which has no such section`);
+      }
+      const parsed = canarySchema.safeParse(canary);
+      if (!parsed.success) throw invalidInput(`strategy: canary.${options.service} (its traffic shifter switches the blue-green deploy): ${formatIssues(parsed.error)}`);
+    }
   }
   const missing = missingChecks(options.service, config, options.strategy);
   if (missing) throw invalidInput(missing);

@@ -6,6 +6,7 @@ import { caddyDriver } from './caddy.js';
 import { haproxyDriver } from './haproxy.js';
 import { httpDriver } from './http.js';
 import { kubernetesContextDrivers, launchCanary, removeCanary } from './kubernetes.js';
+import { launchComposeCanary, removeComposeCanary } from '../compose/canary.js';
 import { configError, type ShifterContext, type ShifterDriver, type ShifterDrivers, type WeightReading, type WeightResult } from './types.js';
 
 export type { ShifterContext, ShifterDriver, ShifterDrivers, WeightReading, WeightResult } from './types.js';
@@ -74,10 +75,16 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
 
     /**
      * Starts the canary version beside the stable one, at no traffic: on Kubernetes the
-     * `<deployment>-canary` Deployment from the stable one's template with the new image.
+     * `<deployment>-canary` Deployment from the stable one's template with the new image; on
+     * Compose the `<service>-canary` service in ragops' override file (src/activities/compose/canary.ts).
      */
     async launchCanaryVersion({ plan, image }: { plan: DeployPlan; image: string }): Promise<string> {
-      if (plan.target.type !== 'kubernetes') throw configError(`a canary version on ${plan.target.type} is not supported yet: Kubernetes targets only`);
+      if (plan.target.type === 'compose') {
+        const progress = new ProgressHeartbeat(`launch the canary of ${plan.composeService}`);
+        const ports = plan.config.canary?.ports ?? [];
+        const launched = await progress.during(launchComposeCanary({ target: plan.target, service: plan.composeService, image, ports, signal: progress.signal }));
+        return `${launched.service} ${launched.created ? 'created' : 'updated'} with ${launched.image}`;
+      }
       const progress = new ProgressHeartbeat(`launch the canary of ${plan.deployment}`);
       const launched = await progress.during(launchCanary({ target: plan.target, deployment: plan.deployment, container: plan.container, image, signal: progress.signal }));
       return `${launched.deployment} ${launched.created ? 'created' : launched.updated ? 'updated' : 'already'} with ${image}`;
@@ -85,7 +92,11 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
 
     /** Removes the canary version (idempotent). */
     async removeCanaryVersion({ plan }: { plan: DeployPlan }): Promise<string> {
-      if (plan.target.type !== 'kubernetes') throw configError(`a canary version on ${plan.target.type} is not supported yet: Kubernetes targets only`);
+      if (plan.target.type === 'compose') {
+        const progress = new ProgressHeartbeat(`remove the canary of ${plan.composeService}`);
+        const removed = await progress.during(removeComposeCanary({ target: plan.target, service: plan.composeService, signal: progress.signal }));
+        return `${removed.service} ${removed.removed ? 'removed' : 'was not there'}`;
+      }
       const progress = new ProgressHeartbeat(`remove the canary of ${plan.deployment}`);
       const removed = await progress.during(removeCanary({ target: plan.target, deployment: plan.deployment, signal: progress.signal }));
       return `${removed.deployment} ${removed.removed ? 'removed' : 'was not there'}`;

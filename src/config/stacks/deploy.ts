@@ -120,6 +120,26 @@ export const blueGreenSchema = z
   .strict();
 export type BlueGreen = z.infer<typeof blueGreenSchema>;
 
+/**
+ * Blue-green on Compose: the new version starts as `<service>-canary` (see `canary` below),
+ * passes these checks (addressed to its own port), then the stack's traffic shifter —
+ * `canary.<service>.traffic`, the canary runbook's — moves traffic 0 → 100 %; after the window
+ * the stable service rolls to the new digest, traffic goes back to it and the canary is removed.
+ */
+export const composeBlueGreenSchema = z
+  .object({
+    health: z.array(httpCheckSchema).default([]),
+    smoke: z.array(httpCheckSchema).default([]),
+  })
+  .strict();
+export type ComposeBlueGreen = z.infer<typeof composeBlueGreenSchema>;
+
+/** Which kind of blue-green section this is: Kubernetes names a Service and two Deployments. */
+export const isKubernetesBlueGreen = (bg: BlueGreen | ComposeBlueGreen): bg is BlueGreen => 'deployments' in bg;
+
+/** Compose: published ports of `<service>-canary` (the canary, or blue-green's new version), Compose's short syntax. */
+const composePort = z.string().regex(/^(?:[0-9a-fA-F.:[\]]+:)?[0-9]+(?:-[0-9]+)?(?::[0-9]+(?:-[0-9]+)?)?(?:\/(?:tcp|udp))?$/, 'a Compose port like "127.0.0.1:18081:8080"');
+
 export const deployServiceSchema = z
   .object({
     /** Compose: the service name in the compose files (default: this key). */
@@ -127,7 +147,9 @@ export const deployServiceSchema = z
     /** Kubernetes: the Deployment and the container whose image is set. */
     deployment: kubeName.optional(),
     container: kubeName.optional(),
-    blueGreen: blueGreenSchema.optional(),
+    blueGreen: z.union([blueGreenSchema, composeBlueGreenSchema]).optional(),
+    /** Compose: the `<service>-canary` service ragops runs beside the stable one; its ports (none by default). */
+    canary: z.object({ ports: z.array(composePort).default([]) }).strict().optional(),
     health: z.array(httpCheckSchema).default([]),
     smoke: z.array(httpCheckSchema).default([]),
     migration: z.object({ command: z.array(z.string().min(1)).min(1) }).strict().optional(),

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { DeployOptions } from '../../config/inputs.js';
 import type { DeployPlan } from '../../config/plan.js';
-import type { BlueGreen } from '../../config/stacks/deploy.js';
+import { isKubernetesBlueGreen, type BlueGreen } from '../../config/stacks/deploy.js';
 import { compensationActivities, quickActivities, streamingActivities } from '../lib/activities.js';
 import type { StepTracker } from '../lib/steps.js';
 import { describeChecks, runChecks, type DeployReport } from './report.js';
@@ -23,9 +23,10 @@ const checksOf = (bg: BlueGreen, colour: Colour) => [...(bg.health[colour] ?? []
  * puts the selector and the idle colour back as they were.
  */
 export function blueGreenStrategy(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): DeployStrategy {
-  if (plan.target.type !== 'kubernetes' || !plan.config.blueGreen) throw ApplicationFailure.nonRetryable('blueGreen needs a Kubernetes target and a blueGreen section', 'InvalidInput');
+  const section = plan.config.blueGreen;
+  if (plan.target.type !== 'kubernetes' || !section || !isKubernetesBlueGreen(section)) throw ApplicationFailure.nonRetryable('blueGreen needs a Kubernetes target and a blueGreen section', 'InvalidInput');
   const { target, container } = plan as KubernetesPlan;
-  const bg = plan.config.blueGreen;
+  const bg: BlueGreen = section;
   const k8s = quickActivities(`blue-green ${plan.service}`);
   let selector: Record<string, string> = {};
   let live: Colour = 'blue';

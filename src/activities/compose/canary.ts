@@ -1,0 +1,171 @@
+// The canary version of a Compose service: `<service>-canary`, a service of ragops' own
+// override file derived from the stable service's resolved definition (what `compose config`
+// says it is: environment, volumes, networks, healthcheck, command...), with the new image,
+// no container_name (it would clash with the stable one) and only the ports the stack gives
+// the canary (`deploy.services.<service>.canary.ports`; none by default). Launch and removal
+// are idempotent and hold the override file's lock for their whole read-modify-write-run, so a
+// deploy of another service of the project never writes the file in between.
+import { ApplicationFailure } from '@temporalio/activity';
+import { isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
+import type { ComposeTarget } from '../../config/stacks/deploy.js';
+import { CommandFailed, runCommand, type CommandSpec } from '../runtime/exec.js';
+import { composeCommands, dockerCommands, DOCKER_INHERITED_ENV, type ComposeFlavor, type ComposeProject } from './commands.js';
+import { isImageId, pinnedTagFor } from './images.js';
+import { overrideFileOf, overrideText, readOverride, serialized, writeFileAtomically, type OverrideService } from './override.js';
+
+export const CANARY_SUFFIX = '-canary';
+/** Set on the canary's containers, so removal finds them even after the override lost the entry. */
+export const CANARY_LABEL = 'org.ragops.canary-of';
+
+export const canaryServiceOf = (service: string): string => `${service}${CANARY_SUFFIX}`;
+
+/** Keys of the stable definition the canary does not take: its identity, published ports, build and scale. */
+const DROPPED_KEYS = ['container_name', 'ports', 'build', 'hostname', 'scale', 'deploy', 'depends_on', 'links', 'external_links', 'profiles'];
+
+function composeArgv(project: ComposeProject, purpose: string, ...args: string[]): CommandSpec {
+  const head = project.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
+  const files = [...project.files, ...(project.overrideFile ? [project.overrideFile] : [])];
+  return {
+    argv: [...(head as [string, ...string[]]), '--project-directory', project.directory, ...files.flatMap((file) => ['-f', file]), '-p', project.projectName, ...args],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `${head.join(' ')} ${purpose} (project ${project.projectName})`,
+  };
+}
+
+/** The argv of the canary's own steps (the rest are composeCommands'); pure, tested without running. */
+export const canaryCommands = {
+  /** The project as Compose resolves it (all files merged, variables substituted), YAML on stdout. */
+  config: (p: ComposeProject) => composeArgv(p, 'config', 'config'),
+  /** Stops and removes the service's containers with their anonymous volumes. */
+  remove: (p: ComposeProject, service: string) => composeArgv(p, `rm ${service}`, 'rm', '--stop', '--force', '-v', service),
+  /** Containers left of a canary whatever the files say (by Compose's and ragops' labels). */
+  leftovers: (projectName: string, canaryService: string): CommandSpec => ({
+    argv: ['docker', 'ps', '-aq', '--filter', `label=com.docker.compose.project=${projectName}`, '--filter', `label=com.docker.compose.service=${canaryService}`],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker ps (containers of ${canaryService})`,
+  }),
+};
+
+let detected: ComposeFlavor | undefined;
+
+async function flavorOf(configured: ComposeFlavor | undefined): Promise<ComposeFlavor> {
+  if (configured) return configured;
+  if (detected) return detected;
+  for (const flavor of ['v2', 'v1'] as const) {
+    if (await runCommand(composeCommands.version(flavor)).then(() => true, () => false)) return (detected = flavor);
+  }
+  throw ApplicationFailure.nonRetryable('neither `docker compose` nor `docker-compose` works on this worker', 'ConfigError');
+}
+
+async function projectOf(target: ComposeTarget, withOverride: boolean): Promise<ComposeProject> {
+  const files = target.files.map((file) => (isAbsolute(file) ? file : join(target.directory, file)));
+  return {
+    flavor: await flavorOf(target.flavor),
+    directory: target.directory,
+    files,
+    projectName: target.projectName,
+    overrideFile: withOverride ? overrideFileOf(target) : undefined,
+  };
+}
+
+/**
+ * The canary's service definition from the stable one's resolved one: everything but
+ * DROPPED_KEYS, with `image` and `ports` replaced and the canary label added. Pure.
+ */
+export function canaryDefinition(stable: Record<string, unknown>, input: { service: string; image: string; ports: string[] }): Record<string, unknown> {
+  const definition: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(stable)) if (!DROPPED_KEYS.includes(key)) definition[key] = value;
+  const labels = stable.labels;
+  const labelMap: Record<string, string> = Array.isArray(labels)
+    ? Object.fromEntries(labels.map((entry) => String(entry).split(/=(.*)/s).slice(0, 2) as [string, string]))
+    : typeof labels === 'object' && labels !== null
+      ? { ...(labels as Record<string, string>) }
+      : {};
+  definition.labels = { ...labelMap, [CANARY_LABEL]: input.service };
+  definition.image = input.image;
+  if (input.ports.length > 0) definition.ports = [...input.ports];
+  return definition;
+}
+
+export interface CanaryLaunch {
+  target: ComposeTarget;
+  /** The stable service's name in the compose files. */
+  service: string;
+  /** The pinned new image: `repo@sha256:…` or a bare image id. */
+  image: string;
+  ports: string[];
+  signal?: AbortSignal;
+}
+
+/** What a launch found and did. */
+export interface CanaryLaunched {
+  service: string;
+  created: boolean;
+  image: string;
+}
+
+/** Starts `<service>-canary` with the new image at no traffic (the shifter decides); idempotent. */
+export async function launchComposeCanary({ target, service, image, ports, signal }: CanaryLaunch): Promise<CanaryLaunched> {
+  const canary = canaryServiceOf(service);
+  const path = overrideFileOf(target);
+  return serialized(path, async () => {
+    const current = await readOverride(path);
+    const files = Object.keys(current.services).length > 0;
+    // The stable definition as Compose resolves it, ragops' override included (its image entry,
+    // and a canary entry of an earlier attempt, which is replaced).
+    let resolved: { services?: Record<string, Record<string, unknown>> };
+    try {
+      resolved = parse((await runCommand(canaryCommands.config(await projectOf(target, files)), { signal })).stdout) as typeof resolved;
+    } catch (error) {
+      if (error instanceof CommandFailed) {
+        throw ApplicationFailure.nonRetryable(`the compose files of project ${target.projectName} do not resolve: ${error.stderrTail}`, 'ConfigError');
+      }
+      throw error;
+    }
+    const stable = resolved?.services?.[service];
+    if (!stable) {
+      throw ApplicationFailure.nonRetryable(`service ${service} is not in the compose files of project ${target.projectName} (${target.files.join(', ')})`, 'ConfigError');
+    }
+    let deployable = image;
+    if (isImageId(image)) {
+      deployable = pinnedTagFor(canary, image);
+      await runCommand(dockerCommands.tag(image, deployable), { signal }).catch((error: unknown) => {
+        if (error instanceof CommandFailed && /no such image|not found/i.test(error.stderrTail)) {
+          throw ApplicationFailure.nonRetryable(`image ${image} is not on this host, so no canary can run it: ${error.stderrTail}`, 'ImageMissing');
+        }
+        throw error;
+      });
+    }
+    const created = !current.services[canary];
+    const entry = canaryDefinition(stable, { service, image: deployable, ports }) as unknown as OverrideService;
+    await writeFileAtomically(path, overrideText({ ...current.services, [canary]: entry }));
+    await runCommand(composeCommands.up(await projectOf(target, true), canary), { signal });
+    return { service: canary, created, image: deployable };
+  });
+}
+
+/** Stops and removes `<service>-canary` and drops it from the override file; idempotent. */
+export async function removeComposeCanary({ target, service, signal }: { target: ComposeTarget; service: string; signal?: AbortSignal }): Promise<{ service: string; removed: boolean }> {
+  const canary = canaryServiceOf(service);
+  const path = overrideFileOf(target);
+  return serialized(path, async () => {
+    const current = await readOverride(path);
+    let removed = false;
+    if (current.services[canary]) {
+      await runCommand(canaryCommands.remove(await projectOf(target, true), canary), { signal });
+      removed = true;
+    }
+    // Whatever the file says: a container of an attempt that wrote the file and died, or a file edited by hand.
+    const { stdout } = await runCommand(canaryCommands.leftovers(target.projectName, canary), { signal });
+    for (const id of stdout.split('\n').map((line) => line.trim()).filter(Boolean)) {
+      await runCommand(dockerCommands.remove(id), { signal });
+      removed = true;
+    }
+    if (current.services[canary]) {
+      const { [canary]: _dropped, ...rest } = current.services;
+      await writeFileAtomically(path, overrideText(rest));
+    }
+    return { service: canary, removed };
+  });
+}
