@@ -35,7 +35,7 @@ const UI = 'http://ui.test:8233';
 
 const analysis = (count: number): CanaryStep => ({ analysis: { metrics: ['error-rate'], interval: '1s', count } });
 const TWO_STAGES: CanaryStep[] = [{ setWeight: 10 }, analysis(2), { setWeight: 50 }, analysis(2)];
-const STEERED: CanaryStep[] = [{ setWeight: 10 }, { pause: { duration: '2s' } }, { setWeight: 25 }, { pause: {} }, { setWeight: 50 }, { pause: { duration: '1h' } }];
+const STEERED: CanaryStep[] = [{ setWeight: 10 }, { pause: { duration: '6s' } }, { setWeight: 25 }, { pause: {} }, { setWeight: 50 }, { pause: { duration: '1h' } }];
 
 let kube: KubeStandin;
 let temporal: TestTemporal;
@@ -209,7 +209,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
   const env = () => ({ TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default', RAGOPS_UI_URL: UI });
   const ragops = async (...args: string[]) => {
     const run = await execa(process.execPath, [RAGOPS, 'canary', ...args], { env: env(), reject: false, all: true });
-    return { ok: run.exitCode === 0, output: run.all ?? '' };
+    return { ok: run.exitCode === 0, exitCode: run.exitCode, output: run.all ?? '' };
   };
   const temporalCli = async (...args: string[]) => {
     const run = await execa(TEMPORAL, ['workflow', ...args, '--address', temporal.address, '--namespace', 'default'], { reject: false, all: true });
@@ -240,7 +240,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
   };
 
   for (const [service, driver] of Object.entries(drivers)) {
-    test(`steering by the ${service === 'steer-temporal' ? '`temporal` CLI' : '`ragops` CLI'}: pause holds a timed pause's weight until resume; setWeight 150 and 80 (maxWeight 50) refused with the reason; promote {full} jumps to promotion; abort rolls back`, async () => {
+    test(`steering by the ${service === 'steer-temporal' ? '`temporal` CLI' : '`ragops` CLI'}: pause holds a timed pause's weight past its end until resume; setWeight 150 and 80 (maxWeight 50) refused with the reason; promote {full} jumps to promotion; abort rolls back`, async () => {
       const id = canaryWorkflowId({ stack: 'prod', service });
       if (service === 'steer-ragops') {
         const started = await ragops('run', '--stack', 'prod', '--service', service, '--image', 'ragops-test/api:v2', '--task-queue', taskQueue);
@@ -250,8 +250,11 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
         await startCanary(client, { stack: 'prod', service, image: 'ragops-test/api:v2' }, { taskQueue });
       }
       await waitForStatus(id, 'the first timed pause', (r) => r.stepIndex === 1 && r.weight === 10);
+      const pauseStarted = Date.now();
       await driver.pause(id);
-      await sleep(3_500); // longer than the 2 s pause
+      const pausedNow = await status(id);
+      assert.ok(pausedNow.stepIndex === 1 && pausedNow.paused, `the pause signal arrived within the 6 s pause (${Date.now() - pauseStarted} ms): ${JSON.stringify(pausedNow)}`);
+      await sleep(pauseStarted + 7_000 - Date.now()); // past the end of the 6 s pause
       const held = await status(id);
       assert.equal(held.stepIndex, 1, 'still in the timed pause');
       assert.equal(held.weight, 10);
@@ -268,7 +271,16 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
       assert.equal(aboveMax.ok, false, aboveMax.output);
       assert.match(aboveMax.output, /weight 80 is above this canary's maxWeight 50/);
       assert.equal((await status(id)).weight, 25, 'a refused update changes nothing');
-      if (service === 'steer-ragops') assert.ok(aboveMax.output.includes(link(id)), aboveMax.output);
+      if (service === 'steer-ragops') {
+        assert.ok(aboveMax.output.includes(link(id)), aboveMax.output);
+        assert.match(aboveMax.output, new RegExp(`setWeight 80 refused by ${id}: `));
+        assert.equal((aboveMax as { exitCode?: number }).exitCode, 1, 'a refusal exits 1');
+        assert.equal((above100 as { exitCode?: number }).exitCode, 1, 'a refusal exits 1');
+        const shown = await ragops('status', id);
+        assert.ok(shown.ok, shown.output);
+        assert.ok(shown.output.includes(`${id}: running, step 4/6, weight 25 %, paused: step 4: waiting for resume or promote`), shown.output);
+        assert.ok(shown.output.includes(link(id)), shown.output);
+      }
       const accepted = await driver.setWeight(id, 50);
       assert.ok(accepted.ok, accepted.output);
       assert.equal(canaryReplicasOf(kube, service), 2);
