@@ -9,6 +9,7 @@ import { withLeases } from '../lib/leases.js';
 import { deployClaims } from '../../core/leases.js';
 import type { BackupReport } from '../backup.js';
 import { blueGreenStrategy } from './blueGreen.js';
+import { composeBlueGreenStrategy } from './composeBlueGreen.js';
 import { NOT_VERIFIED, statusQuery, type DeployReport } from './report.js';
 import { rollingStrategy } from './rolling.js';
 import { Saga, StepFailed } from './saga.js';
@@ -46,7 +47,12 @@ export async function deploy(rawInput: unknown): Promise<DeployReport> {
 
 async function runSaga(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): Promise<DeployReport> {
   const ops = deployTargetOps(plan);
-  const strategy = options.strategy === 'blueGreen' ? blueGreenStrategy(plan, options, steps, report, window) : rollingStrategy(plan, ops, steps, report);
+  const strategy =
+    options.strategy !== 'blueGreen'
+      ? rollingStrategy(plan, ops, steps, report)
+      : plan.target.type === 'compose'
+        ? composeBlueGreenStrategy(plan, options, steps, report, window)
+        : blueGreenStrategy(plan, options, steps, report, window);
   const saga = new Saga(steps);
   let phase = 'record';
   try {
