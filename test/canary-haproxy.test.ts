@@ -10,11 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { canaryCommands, canaryDefinition, launchComposeCanary, removeComposeCanary } from '../src/activities/compose/canary.js';
 import { readOverride, overrideFileOf } from '../src/activities/compose/override.js';
 import type { CanaryInput } from '../src/config/inputs.js';
 import type { CanaryReport } from '../src/workflows/canary/report.js';
 import { composeBehindHaproxy, startProbe, type ComposeBehindHaproxy, type ProbeTally } from './support/canary-compose.js';
 import { ensureCanaryAppImages, CANARY_APP_IMAGES } from './support/canary-images.js';
+import { TEST_API_IMAGES } from './support/docker-images.js';
 import { startPrometheus, type TestPrometheus } from './support/prometheus.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
@@ -89,6 +91,69 @@ function share(tally: ProbeTally, weight: number, canaryVersion: string): { perc
   const canary = Object.entries(counts).filter(([answer]) => answer.endsWith(canaryVersion)).reduce((a, [, n]) => a + n, 0);
   return { percent: answered === 0 ? NaN : (canary / answered) * 100, answered, counts };
 }
+
+describe('the Compose canary version: argv and definition (pure)', () => {
+  const project = { flavor: 'v1' as const, directory: '/srv/rag', files: ['/srv/rag/docker-compose.yml'], projectName: 'rag', overrideFile: '/srv/rag/.ragops/rag.images.yml' };
+  test('compose config, rm --stop, and the leftover containers by label', () => {
+    assert.deepEqual(canaryCommands.config(project).argv, ['docker-compose', '--project-directory', '/srv/rag', '-f', '/srv/rag/docker-compose.yml', '-f', '/srv/rag/.ragops/rag.images.yml', '-p', 'rag', 'config']);
+    assert.deepEqual(canaryCommands.remove({ ...project, flavor: 'v2' }, 'api-canary').argv.slice(0, 2), ['docker', 'compose']);
+    assert.deepEqual(canaryCommands.remove(project, 'api-canary').argv.slice(-5), ['rm', '--stop', '--force', '-v', 'api-canary']);
+    assert.deepEqual(canaryCommands.leftovers('rag', 'api-canary').argv, [
+      'docker', 'ps', '-aq', '--filter', 'label=com.docker.compose.project=rag', '--filter', 'label=com.docker.compose.service=api-canary',
+    ]);
+  });
+  test("derived from the stable definition: environment, volumes, networks, healthcheck kept; name, ports, build and depends_on not; the canary's own ports and image", () => {
+    const stable = {
+      image: 'registry/api:1.4',
+      container_name: 'api',
+      build: { context: '.' },
+      ports: ['127.0.0.1:8080:8080'],
+      depends_on: ['db'],
+      environment: { DATABASE_URL: 'postgres://db/app' },
+      volumes: ['/srv/data:/data:ro'],
+      networks: { backend: null },
+      healthcheck: { test: ['CMD', '/app/healthcheck'], interval: '1s' },
+      labels: ['team=search'],
+    };
+    const canary = canaryDefinition(stable, { service: 'api', image: 'registry/api@sha256:' + 'a'.repeat(64), ports: ['127.0.0.1:18081:8080'] });
+    assert.deepEqual(canary, {
+      image: 'registry/api@sha256:' + 'a'.repeat(64),
+      environment: stable.environment,
+      volumes: stable.volumes,
+      networks: stable.networks,
+      healthcheck: stable.healthcheck,
+      labels: { team: 'search', 'org.ragops.canary-of': 'api' },
+      ports: ['127.0.0.1:18081:8080'],
+    });
+    assert.equal('ports' in canaryDefinition(stable, { service: 'api', image: 'x', ports: [] }), false, 'no ports unless the stack gives some');
+  });
+});
+
+describe('the Compose canary version on the real engine', () => {
+  test('launch and removal are idempotent: twice each leaves one container, then none, and the override entry goes', async () => {
+    const input = { target: env.target, service: 'api', image: CANARY_APP_IMAGES.c1, ports: [`${env.canaryAddress}:8080`], timeoutSeconds: 30 };
+    const first = await launchComposeCanary(input);
+    const second = await launchComposeCanary(input);
+    assert.deepEqual([first.created, second.created], [true, false]);
+    assert.equal((await env.containersOf('api-canary')).length, 1);
+    assert.equal((await (await fetch(`http://${env.canaryAddress}/`)).text()).trim(), 'c1', 'the canary answers on its own port');
+    assert.deepEqual(await removeComposeCanary({ target: env.target, service: 'api' }), { service: 'api-canary', removed: true });
+    assert.deepEqual(await removeComposeCanary({ target: env.target, service: 'api' }), { service: 'api-canary', removed: false });
+    assert.deepEqual(await env.containersOf('api-canary'), []);
+    assert.equal((await readOverride(overrideFileOf(env.target))).services['api-canary'], undefined);
+  });
+
+  test('a canary that does not come up (healthcheck failing) fails CanaryUnhealthy and is removed again', async () => {
+    const error = await launchComposeCanary({ target: env.target, service: 'api', image: TEST_API_IMAGES.bad, ports: [], timeoutSeconds: 30 }).then(
+      () => assert.fail('the unhealthy canary was launched'),
+      (e: unknown) => e as ApplicationFailure,
+    );
+    assert.equal(error.type, 'CanaryUnhealthy', String(error));
+    assert.match(error.message, /api-canary .* did not come up: .*unhealthy/);
+    assert.deepEqual(await env.containersOf('api-canary'), []);
+    assert.equal((await readOverride(overrideFileOf(env.target))).services['api-canary'], undefined);
+  });
+});
 
 describe('canary on Compose behind HAProxy, judged by Prometheus (real containers, real proxy, real Prometheus)', () => {
   test('a good canary goes 10 → 50 → 100 % with analysis passing each step and ends promoted: the stable service runs the new digest, api-canary is gone, HAProxy 100 % stable', async () => {

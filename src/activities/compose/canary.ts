@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import type { ComposeTarget } from '../../config/stacks/deploy.js';
 import { CommandFailed, runCommand, type CommandSpec } from '../runtime/exec.js';
 import { composeCommands, dockerCommands, DOCKER_INHERITED_ENV, type ComposeFlavor, type ComposeProject } from './commands.js';
-import { isImageId, pinnedTagFor } from './images.js';
+import { isImageId, pinnedTagFor, type InspectedContainer } from './images.js';
 import { overrideFileOf, overrideText, readOverride, serialized, writeFileAtomically, type OverrideService } from './override.js';
 
 export const CANARY_SUFFIX = '-canary';
@@ -95,7 +95,11 @@ export interface CanaryLaunch {
   /** The pinned new image: `repo@sha256:…` or a bare image id. */
   image: string;
   ports: string[];
+  /** How long the canary may take to run (and be healthy, when it has a healthcheck); default 60. */
+  timeoutSeconds?: number;
   signal?: AbortSignal;
+  /** Called while waiting (a heartbeat). */
+  beat?: (details: Record<string, unknown>) => void;
 }
 
 /** What a launch found and did. */
@@ -105,8 +109,46 @@ export interface CanaryLaunched {
   image: string;
 }
 
-/** Starts `<service>-canary` with the new image at no traffic (the shifter decides); idempotent. */
-export async function launchComposeCanary({ target, service, image, ports, signal }: CanaryLaunch): Promise<CanaryLaunched> {
+interface CanaryState {
+  id: string;
+  running: boolean;
+  health?: string;
+}
+
+async function canaryStates(target: ComposeTarget, canary: string, signal?: AbortSignal): Promise<CanaryState[]> {
+  const { stdout } = await runCommand(canaryCommands.leftovers(target.projectName, canary), { signal });
+  const states: CanaryState[] = [];
+  for (const id of stdout.split('\n').map((line) => line.trim()).filter(Boolean)) {
+    const [info] = JSON.parse((await runCommand(dockerCommands.inspectContainer(id), { signal })).stdout) as InspectedContainer[];
+    if (info) states.push({ id: id.slice(0, 12), running: info.State.Running, ...(info.State.Health ? { health: info.State.Health.Status } : {}) });
+  }
+  return states;
+}
+
+/**
+ * Waits until the canary's containers run and, when it has a healthcheck, report healthy —
+ * traffic must not reach a version that is not up. Null when it is, else why not.
+ */
+async function waitUntilUp(target: ComposeTarget, canary: string, timeoutSeconds: number, signal?: AbortSignal, beat?: (details: Record<string, unknown>) => void): Promise<string | null> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    const states = await canaryStates(target, canary, signal);
+    beat?.({ canary, states });
+    const up = states.length > 0 && states.every((s) => s.running && (s.health === undefined || s.health === 'healthy'));
+    if (up) return null;
+    const describe = () => states.map((s) => `${s.id} ${s.running ? 'running' : 'not running'}${s.health ? ` (${s.health})` : ''}`).join(', ') || 'no container';
+    if (states.some((s) => s.health === 'unhealthy' || !s.running)) return describe();
+    if (Date.now() > deadline) return `${describe()} after ${timeoutSeconds} s`;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/**
+ * Starts `<service>-canary` with the new image at no traffic (the shifter decides) and waits
+ * until it is up (running; healthy when it has a healthcheck); idempotent. A canary that does
+ * not come up is removed again and fails CanaryUnhealthy (not retried: the image is the same).
+ */
+export async function launchComposeCanary({ target, service, image, ports, timeoutSeconds = 60, signal, beat }: CanaryLaunch): Promise<CanaryLaunched> {
   const canary = canaryServiceOf(service);
   const path = overrideFileOf(target);
   return serialized(path, async () => {
@@ -140,7 +182,14 @@ export async function launchComposeCanary({ target, service, image, ports, signa
     const created = !current.services[canary];
     const entry = canaryDefinition(stable, { service, image: deployable, ports }) as unknown as OverrideService;
     await writeFileAtomically(path, overrideText({ ...current.services, [canary]: entry }));
-    await runCommand(composeCommands.up(await projectOf(target, true), canary), { signal });
+    const project = await projectOf(target, true);
+    await runCommand(composeCommands.up(project, canary), { signal });
+    const notUp = await waitUntilUp(target, canary, timeoutSeconds, signal, beat);
+    if (notUp !== null) {
+      const logs = await runCommand(composeCommands.logs(project, canary, 20), { signal }).then((r) => r.stdout.slice(-2000), () => '');
+      await removeUnlocked(target, canary, signal);
+      throw ApplicationFailure.nonRetryable(`${canary} (${image}) did not come up: ${notUp}; removed again${logs ? `\nlogs tail:\n${logs}` : ''}`, 'CanaryUnhealthy');
+    }
     return { service: canary, created, image: deployable };
   });
 }
@@ -149,23 +198,27 @@ export async function launchComposeCanary({ target, service, image, ports, signa
 export async function removeComposeCanary({ target, service, signal }: { target: ComposeTarget; service: string; signal?: AbortSignal }): Promise<{ service: string; removed: boolean }> {
   const canary = canaryServiceOf(service);
   const path = overrideFileOf(target);
-  return serialized(path, async () => {
-    const current = await readOverride(path);
-    let removed = false;
-    if (current.services[canary]) {
-      await runCommand(canaryCommands.remove(await projectOf(target, true), canary), { signal });
-      removed = true;
-    }
-    // Whatever the file says: a container of an attempt that wrote the file and died, or a file edited by hand.
-    const { stdout } = await runCommand(canaryCommands.leftovers(target.projectName, canary), { signal });
-    for (const id of stdout.split('\n').map((line) => line.trim()).filter(Boolean)) {
-      await runCommand(dockerCommands.remove(id), { signal });
-      removed = true;
-    }
-    if (current.services[canary]) {
-      const { [canary]: _dropped, ...rest } = current.services;
-      await writeFileAtomically(path, overrideText(rest));
-    }
-    return { service: canary, removed };
-  });
+  return serialized(path, () => removeUnlocked(target, canary, signal));
+}
+
+/** removeComposeCanary's work; the caller holds the override file's lock. */
+async function removeUnlocked(target: ComposeTarget, canary: string, signal?: AbortSignal): Promise<{ service: string; removed: boolean }> {
+  const path = overrideFileOf(target);
+  const current = await readOverride(path);
+  let removed = false;
+  if (current.services[canary]) {
+    await runCommand(canaryCommands.remove(await projectOf(target, true), canary), { signal });
+    removed = true;
+  }
+  // Whatever the file says: a container of an attempt that wrote the file and died, or a file edited by hand.
+  const { stdout } = await runCommand(canaryCommands.leftovers(target.projectName, canary), { signal });
+  for (const id of stdout.split('\n').map((line) => line.trim()).filter(Boolean)) {
+    await runCommand(dockerCommands.remove(id), { signal });
+    removed = true;
+  }
+  if (current.services[canary]) {
+    const { [canary]: _dropped, ...rest } = current.services;
+    await writeFileAtomically(path, overrideText(rest));
+  }
+  return { service: canary, removed };
 }

@@ -82,7 +82,7 @@ export function createTrafficActivities(deps: TrafficDeps = {}) {
       if (plan.target.type === 'compose') {
         const progress = new ProgressHeartbeat(`launch the canary of ${plan.composeService}`);
         const ports = plan.config.canary?.ports ?? [];
-        const launched = await progress.during(launchComposeCanary({ target: plan.target, service: plan.composeService, image, ports, signal: progress.signal }));
+        const launched = await progress.during(launchComposeCanary({ target: plan.target, service: plan.composeService, image, ports, timeoutSeconds: plan.config.rolloutTimeoutSeconds, signal: progress.signal, beat: (details) => progress.beat(details) }));
         return `${launched.service} ${launched.created ? 'created' : 'updated'} with ${launched.image}`;
       }
       const progress = new ProgressHeartbeat(`launch the canary of ${plan.deployment}`);
