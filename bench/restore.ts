@@ -14,6 +14,7 @@ import { TRIGRAM_INDEX } from './lib/benchIndexes.js';
 import { CleanupStack } from './lib/cleanupStack.js';
 import { benchOptionsUsage, parseBenchOptions } from './lib/options.js';
 import { startReadyWorker, timeRagopsBackup } from './lib/ragopsBackup.js';
+import { retryIfDroppedFromOutside } from './lib/outsideDrop.js';
 import { timeRagopsDrill, type RagopsDrillRun } from './lib/ragopsDrill.js';
 import { pgRestoreFromFile, type RawRestoreResult } from './lib/rawRestores.js';
 import { inRounds, method } from './lib/repeat.js';
@@ -88,25 +89,28 @@ export async function benchRestore(args: string[]): Promise<void> {
       },
       (r: RawRestoreResult) => `, createdb ${seconds(r.createdbMs)} s, dropdb ${seconds(r.dropdbMs)} s (not in the time)`,
     );
-    const drillMethods = VARIANTS.map((variant) =>
-      method(
-        variant.localDisk ? `drill localDisk jobs ${JOBS}` : 'drill streamed',
+    const drillMethods = VARIANTS.map((variant) => {
+      const label = variant.localDisk ? `drill localDisk jobs ${JOBS}` : 'drill streamed';
+      return method(
+        label,
         async () => {
           await env.writeConfig(variant.localDisk);
-          await checkpoint();
-          const run = await timeRagopsDrill(env.client, {
-            stack: env.stack,
-            backupId: backup.backupId,
-            taskQueue: env.taskQueue,
-            label: LABEL,
-            localDisk: variant.localDisk,
-            onScratch: (name) => drillDatabases.add(name),
+          return retryIfDroppedFromOutside(label, async () => {
+            await checkpoint();
+            const run = await timeRagopsDrill(env.client, {
+              stack: env.stack,
+              backupId: backup.backupId,
+              taskQueue: env.taskQueue,
+              label: LABEL,
+              localDisk: variant.localDisk,
+              onScratch: (name) => drillDatabases.add(name),
+            });
+            return { ...run, ms: run.wallMs };
           });
-          return { ...run, ms: run.wallMs };
         },
         describeDrill,
-      ),
-    );
+      );
+    });
     await inRounds(options.runs, [baseline, ...drillMethods]);
     const drills: DrillMeasurement[] = VARIANTS.map((variant, i) => ({ variant, run: medianRun(drillMethods[i]!.results) }));
 
