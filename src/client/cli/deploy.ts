@@ -11,7 +11,7 @@ export function addDeployCommands(program: Command): void {
       .requiredOption('--stack <name>', 'stack from the stacks file')
       .requiredOption('--service <name>', "service from the stack's deploy section")
       .requiredOption('--image <ref>', 'image reference, e.g. registry.example.com/api:1.4.2')
-      .addOption(new Option('--strategy <strategy>', 'rolling, or blueGreen (Kubernetes: Service selector; Compose: the stack'\''s canary traffic shifter)').choices(['rolling', 'blueGreen']).default('rolling'))
+      .addOption(new Option('--strategy <strategy>', "rolling, or blueGreen (Kubernetes: the Service selector; Compose: the stack's canary traffic shifter)").choices(['rolling', 'blueGreen']).default('rolling'))
       .option('--backup', 'run a backup (child workflow) before anything changes')
       .option('--rollback-window <seconds>', 'blue-green: how long the old colour stays ready', (value) => Number(value), 600),
   ).action(async (o: RunFlags & { stack: string; service: string; image: string; strategy: string; backup?: boolean; rollbackWindow: number }) => {
