@@ -2,7 +2,10 @@
 // share. Another ragops' janitor (the sweep after pruneBackups, `ragops janitor`) asks its own
 // Temporal server which drills run, does not find this benchmark's, takes the database for an
 // orphan and drops it (WITH FORCE), which kills the drill's pg_restore. Such a run says
-// nothing about ragops' speed: it is run again, and the benchmark says so.
+// nothing about ragops' speed: it is run again after a pause (sweeps come in bursts while a
+// test suite prunes), and the benchmark says so.
+import { setTimeout as sleep } from 'node:timers/promises';
+
 const DROPPED_FROM_OUTSIDE = [/terminating connection due to administrator command/, /database "ragops_drill_[^"]+" does not exist/];
 
 function messages(error: unknown): string {
@@ -17,13 +20,14 @@ export function wasDroppedFromOutside(error: unknown): boolean {
 }
 
 /** Runs `once`; when its scratch database was dropped from outside, says so and runs it again (`attempts` in all). */
-export async function retryIfDroppedFromOutside<T>(label: string, once: () => Promise<T>, attempts = 3): Promise<T> {
+export async function retryIfDroppedFromOutside<T>(label: string, once: () => Promise<T>, attempts = 5, pauseMs = 30_000): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await once();
     } catch (error) {
       if (attempt >= attempts || !wasDroppedFromOutside(error)) throw error;
-      console.log(`  ${label.padEnd(24)} its scratch database was dropped from outside (another ragops' janitor on this server?): running it again`);
+      console.log(`  ${label.padEnd(24)} its scratch database was dropped from outside (another ragops' janitor on this server?): running it again in ${pauseMs / 1000} s`);
+      await sleep(pauseMs);
     }
   }
 }
