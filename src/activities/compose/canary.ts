@@ -6,11 +6,11 @@
 // are idempotent and hold the override file's lock for their whole read-modify-write-run, so a
 // deploy of another service of the project never writes the file in between.
 import { ApplicationFailure } from '@temporalio/activity';
-import { isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import type { ComposeTarget } from '../../config/stacks/deploy.js';
 import { CommandFailed, runCommand, type CommandSpec } from '../runtime/exec.js';
-import { composeCommands, dockerCommands, DOCKER_INHERITED_ENV, type ComposeFlavor, type ComposeProject } from './commands.js';
+import { composeArgv, composeCommands, dockerCommands, DOCKER_INHERITED_ENV, type ComposeProject } from './commands.js';
+import { projectOf } from './project.js';
 import { isImageId, pinnedTagFor, type InspectedContainer } from './images.js';
 import { overrideFileOf, overrideText, readOverride, serialized, writeFileAtomically, type OverrideService } from './override.js';
 
@@ -22,16 +22,6 @@ export const canaryServiceOf = (service: string): string => `${service}${CANARY_
 
 /** Keys of the stable definition the canary does not take: its identity, published ports, build and scale. */
 const DROPPED_KEYS = ['container_name', 'ports', 'build', 'hostname', 'scale', 'deploy', 'depends_on', 'links', 'external_links', 'profiles'];
-
-function composeArgv(project: ComposeProject, purpose: string, ...args: string[]): CommandSpec {
-  const head = project.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
-  const files = [...project.files, ...(project.overrideFile ? [project.overrideFile] : [])];
-  return {
-    argv: [...(head as [string, ...string[]]), '--project-directory', project.directory, ...files.flatMap((file) => ['-f', file]), '-p', project.projectName, ...args],
-    inheritEnv: DOCKER_INHERITED_ENV,
-    purpose: `${head.join(' ')} ${purpose} (project ${project.projectName})`,
-  };
-}
 
 /** The argv of the canary's own steps (the rest are composeCommands'); pure, tested without running. */
 export const canaryCommands = {
@@ -46,28 +36,6 @@ export const canaryCommands = {
     purpose: `docker ps (containers of ${canaryService})`,
   }),
 };
-
-let detected: ComposeFlavor | undefined;
-
-async function flavorOf(configured: ComposeFlavor | undefined): Promise<ComposeFlavor> {
-  if (configured) return configured;
-  if (detected) return detected;
-  for (const flavor of ['v2', 'v1'] as const) {
-    if (await runCommand(composeCommands.version(flavor)).then(() => true, () => false)) return (detected = flavor);
-  }
-  throw ApplicationFailure.nonRetryable('neither `docker compose` nor `docker-compose` works on this worker', 'ConfigError');
-}
-
-async function projectOf(target: ComposeTarget, withOverride: boolean): Promise<ComposeProject> {
-  const files = target.files.map((file) => (isAbsolute(file) ? file : join(target.directory, file)));
-  return {
-    flavor: await flavorOf(target.flavor),
-    directory: target.directory,
-    files,
-    projectName: target.projectName,
-    overrideFile: withOverride ? overrideFileOf(target) : undefined,
-  };
-}
 
 /**
  * The canary's service definition from the stable one's resolved one: everything but
@@ -153,12 +121,11 @@ export async function launchComposeCanary({ target, service, image, ports, timeo
   const path = overrideFileOf(target);
   return serialized(path, async () => {
     const current = await readOverride(path);
-    const files = Object.keys(current.services).length > 0;
     // The stable definition as Compose resolves it, ragops' override included (its image entry,
     // and a canary entry of an earlier attempt, which is replaced).
     let resolved: { services?: Record<string, Record<string, unknown>> };
     try {
-      resolved = parse((await runCommand(canaryCommands.config(await projectOf(target, files)), { signal })).stdout) as typeof resolved;
+      resolved = parse((await runCommand(canaryCommands.config(await projectOf(target)), { signal })).stdout) as typeof resolved;
     } catch (error) {
       if (error instanceof CommandFailed) {
         throw ApplicationFailure.nonRetryable(`the compose files of project ${target.projectName} do not resolve: ${error.stderrTail}`, 'ConfigError');
@@ -182,7 +149,7 @@ export async function launchComposeCanary({ target, service, image, ports, timeo
     const created = !current.services[canary];
     const entry = canaryDefinition(stable, { service, image: deployable, ports }) as unknown as OverrideService;
     await writeFileAtomically(path, overrideText({ ...current.services, [canary]: entry }));
-    const project = await projectOf(target, true);
+    const project = await projectOf(target);
     await runCommand(composeCommands.up(project, canary), { signal });
     const notUp = await waitUntilUp(target, canary, timeoutSeconds, signal, beat);
     if (notUp !== null) {
@@ -207,7 +174,7 @@ async function removeUnlocked(target: ComposeTarget, canary: string, signal?: Ab
   const current = await readOverride(path);
   let removed = false;
   if (current.services[canary]) {
-    await runCommand(canaryCommands.remove(await projectOf(target, true), canary), { signal });
+    await runCommand(canaryCommands.remove(await projectOf(target), canary), { signal });
     removed = true;
   }
   // Whatever the file says: a container of an attempt that wrote the file and died, or a file edited by hand.

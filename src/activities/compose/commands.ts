@@ -25,7 +25,8 @@ const docker = (argv: [string, ...string[]], purpose: string, env?: Record<strin
   purpose,
 });
 
-function compose(project: ComposeProject, purpose: string, ...args: string[]): CommandSpec {
+/** Any compose verb on the project: the flavor's argv head, its files, project directory and name. */
+export function composeArgv(project: ComposeProject, purpose: string, ...args: string[]): CommandSpec {
   const head = project.flavor === 'v2' ? ['docker', 'compose'] : ['docker-compose'];
   const files = [...project.files, ...(project.overrideFile ? [project.overrideFile] : [])];
   return docker(
@@ -38,19 +39,19 @@ export const composeCommands = {
   /** Exit status tells whether this flavor is installed. */
   version: (flavor: ComposeFlavor): CommandSpec =>
     flavor === 'v2' ? docker(['docker', 'compose', 'version'], 'docker compose version') : docker(['docker-compose', 'version'], 'docker-compose version'),
-  pull: (p: ComposeProject, service: string) => compose(p, `pull ${service}`, 'pull', service),
-  up: (p: ComposeProject, service: string) => compose(p, `up ${service}`, 'up', '-d', '--no-deps', service),
+  pull: (p: ComposeProject, service: string) => composeArgv(p, `pull ${service}`, 'pull', service),
+  up: (p: ComposeProject, service: string) => composeArgv(p, `up ${service}`, 'up', '-d', '--no-deps', service),
   /** A one-off container of the service's (new) image, e.g. for migrations. */
-  runOnce: (p: ComposeProject, service: string, command: string[]) => compose(p, `run ${service}`, 'run', '--rm', '--no-deps', '-T', service, ...command),
+  runOnce: (p: ComposeProject, service: string, command: string[]) => composeArgv(p, `run ${service}`, 'run', '--rm', '--no-deps', '-T', service, ...command),
   /**
    * A one-off container of the service, named, detached and kept after it exits (no `--rm`):
    * the name makes it findable by a retry, and the daemon refuses a second one of that name.
    * Prints the container's name (v1) or id (v2).
    */
   runDetached: (p: ComposeProject, service: string, containerName: string, command: string[]) =>
-    compose(p, `run ${service} as ${containerName}`, 'run', '-d', '--name', containerName, '--no-deps', '-T', service, ...command),
-  containerIds: (p: ComposeProject, service: string) => compose(p, `ps ${service}`, 'ps', '-q', service),
-  logs: (p: ComposeProject, service: string, tailLines: number) => compose(p, `logs ${service}`, 'logs', '--no-color', `--tail=${tailLines}`, service),
+    composeArgv(p, `run ${service} as ${containerName}`, 'run', '-d', '--name', containerName, '--no-deps', '-T', service, ...command),
+  containerIds: (p: ComposeProject, service: string) => composeArgv(p, `ps ${service}`, 'ps', '-q', service),
+  logs: (p: ComposeProject, service: string, tailLines: number) => composeArgv(p, `logs ${service}`, 'logs', '--no-color', `--tail=${tailLines}`, service),
 };
 
 export const dockerCommands = {

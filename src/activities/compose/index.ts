@@ -1,11 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { imageReference, type ComposePullPolicy, type ComposeTarget, type DeployConfig } from '../../config/stacks/deploy.js';
 import { resolveSecret } from '../../config/secrets.js';
-import { composeCommands, dockerCommands, type ComposeFlavor, type ComposeProject } from './commands.js';
+import { composeCommands, dockerCommands, type ComposeProject } from './commands.js';
 import {
   classifyPullFailure,
   imageIdOfPinnedTag,
@@ -24,33 +24,9 @@ import { CommandFailed, runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 
 export { overrideFileOf } from './override.js';
+import { projectOf } from './project.js';
 
 const LOG_TAIL_LINES = 40;
-const flavorCache = new Map<string, ComposeFlavor>();
-
-/** v2 when `docker compose` answers, else v1 `docker-compose`; asked once per worker. */
-async function detectFlavor(configured: ComposeFlavor | undefined): Promise<ComposeFlavor> {
-  if (configured) return configured;
-  const cached = flavorCache.get('detected');
-  if (cached) return cached;
-  for (const flavor of ['v2', 'v1'] as const) {
-    const works = await runCommand(composeCommands.version(flavor)).then(() => true, () => false);
-    if (works) {
-      flavorCache.set('detected', flavor);
-      return flavor;
-    }
-  }
-  throw ApplicationFailure.nonRetryable('neither `docker compose` nor `docker-compose` works on this worker', 'ConfigError');
-}
-
-async function projectOf(target: ComposeTarget, overrideFile = overrideFileOf(target)): Promise<ComposeProject> {
-  const flavor = await detectFlavor(target.flavor);
-  const hasOverride = Object.keys((await readOverride(overrideFile)).services).length > 0;
-  // Compose v1 resolves -f against the working directory, not --project-directory.
-  const files = target.files.map((file) => (isAbsolute(file) ? file : join(target.directory, file)));
-  return { flavor, directory: target.directory, files, projectName: target.projectName, overrideFile: hasOverride ? overrideFile : undefined };
-}
-
 /** The image as this host has it, or null when it has no image of that reference. */
 async function inspectImage(image: string): Promise<InspectedImage | null> {
   try {
