@@ -5,11 +5,12 @@
 // written outside it. stop() ends Caddy and removes its files.
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { superviseServer } from './server-process.js';
 import { findFreePort } from '../../src/client/dev/devserver.js';
 
 export const CADDY = fileURLToPath(new URL('../../.venv/bin/caddy', import.meta.url));
@@ -60,21 +61,8 @@ export async function startCaddy(options: { upstreams: string[]; routeId?: strin
     env: { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), XDG_DATA_HOME: join(dir, 'data') },
     extendEnv: false,
   });
-  let output = '';
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  let exited = false;
-  const exit = child.then(() => {
-    exited = true;
-  });
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(killTimer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const server = superviseServer(child, dir);
+  const stop = server.stop;
 
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const handler = async () => {
@@ -89,9 +77,9 @@ export async function startCaddy(options: { upstreams: string[]; routeId?: strin
       () => false,
     );
     if (ready) break;
-    if (exited || Date.now() > deadline) {
+    if (server.exited() || Date.now() > deadline) {
       await stop();
-      throw new Error(`caddy did not start (${exited ? 'it exited' : 'its admin API did not answer in 15 s'}):\n${output}`);
+      throw new Error(`caddy did not start (${server.exited() ? 'it exited' : 'its admin API did not answer in 15 s'}):\n${server.output()}`);
     }
     await sleep(100);
   }

@@ -4,11 +4,12 @@
 // unix socket in the test's temp dir. stop() ends it and removes its files.
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { superviseServer } from './server-process.js';
 import { findFreePort } from '../../src/client/dev/devserver.js';
 
 export interface HaproxyOptions {
@@ -99,28 +100,15 @@ export async function startHaproxy(options: HaproxyOptions): Promise<TestHaproxy
 
   // -db: stay in the foreground, log to stderr; no pid file, no daemon.
   const child: ResultPromise = execa(haproxyBinary(), ['-f', config, '-db'], { stdin: 'ignore', buffer: false, reject: false, cleanup: true });
-  let output = '';
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  let exited = false;
-  const exit = child.then(() => {
-    exited = true;
-  });
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM');
-      const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exit;
-      clearTimeout(killTimer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  };
+  const server = superviseServer(child, dir);
+  const stop = server.stop;
 
   const socketAddress = useUnix ? { path: unixPath } : { host: '127.0.0.1', port: statsPort };
   const deadline = Date.now() + 10_000;
   while (!(await answers(socketAddress))) {
-    if (exited || Date.now() > deadline) {
+    if (server.exited() || Date.now() > deadline) {
       await stop();
-      throw new Error(`haproxy did not start (${exited ? 'it exited' : 'no answer on its stats socket in 10 s'}):\n${output}`);
+      throw new Error(`haproxy did not start (${server.exited() ? 'it exited' : 'no answer on its stats socket in 10 s'}):\n${server.output()}`);
     }
     await sleep(50);
   }
