@@ -10,28 +10,28 @@ const measured = (metric: string, outcome: MeasurementLike['outcome'], value: nu
 
 test('a failure past its limit rolls back; within the limit it is counted', () => {
   const limits = [{ name: 'errors', failureLimit: 1 }];
-  const first = judgeRound([measured('errors', 'failed')], emptyCounters(), limits, 2);
+  const first = judgeRound([measured('errors', 'failed')], emptyCounters(), limits);
   assert.deepEqual(first.verdict, { action: 'continue' });
   assert.equal(first.counters.failures.errors, 1);
-  const second = judgeRound([measured('errors', 'failed', 0.2)], first.counters, limits, 2);
+  const second = judgeRound([measured('errors', 'failed', 0.2)], first.counters, limits);
   assert.equal(second.verdict.action, 'rollback');
   assert.match(second.verdict.action === 'rollback' ? second.verdict.reason : '', /errors = 0\.2: errors failed \(2 failure\(s\), limit 1\)/);
 });
 
 test('inconclusive in a row pauses, never promotes; a conclusive measurement resets the run of them', () => {
-  const limits = [{ name: 'errors' }];
-  let state = judgeRound([measured('errors', 'inconclusive', null)], emptyCounters(), limits, 2);
+  const limits = [{ name: 'errors', inconclusiveLimit: 2 }];
+  let state = judgeRound([measured('errors', 'inconclusive', null)], emptyCounters(), limits);
   assert.deepEqual(state.verdict, { action: 'continue' });
-  state = judgeRound([measured('errors', 'passed')], state.counters, limits, 2);
+  state = judgeRound([measured('errors', 'passed')], state.counters, limits);
   assert.equal(state.counters.inconclusiveInARow.errors, 0);
-  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits, 2);
-  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits, 2);
+  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits);
+  state = judgeRound([measured('errors', 'inconclusive', null)], state.counters, limits);
   assert.equal(state.verdict.action, 'pause');
   assert.match(state.verdict.action === 'pause' ? state.verdict.reason : '', /inconclusive, not enough data/);
 });
 
 test('a rollback outranks a pause in the same round', () => {
-  const verdict = judgeRound([measured('latency', 'inconclusive', null), measured('errors', 'failed')], emptyCounters(), [{ name: 'latency', inconclusiveLimit: 1 }, { name: 'errors' }], 2).verdict;
+  const verdict = judgeRound([measured('latency', 'inconclusive', null), measured('errors', 'failed')], emptyCounters(), [{ name: 'latency', inconclusiveLimit: 1 }, { name: 'errors' }]).verdict;
   assert.equal(verdict.action, 'rollback');
 });
 

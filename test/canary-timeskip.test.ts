@@ -40,7 +40,6 @@ function canaryConfig(steps: CanaryStep[]): CanaryConfig {
     steps,
     metrics: [errorRate('errors-under-5pct', 0.05), errorRate('errors-under-2pct', 0.02), errorRate('errors-under-1pct', 0.01)],
     pauseTimeoutAction: 'abort',
-    inconclusiveLimit: 2,
   };
 }
 

@@ -15,7 +15,7 @@ export interface MetricLimits {
   name: string;
   /** Failures tolerated before a rollback (0: the first failure rolls back). */
   failureLimit?: number;
-  /** Inconclusive measurements in a row before the run pauses. */
+  /** Inconclusive measurements in a row that pause the run (default 1: the first one). */
   inconclusiveLimit?: number;
 }
 
@@ -37,7 +37,6 @@ export function judgeRound(
   round: MeasurementLike[],
   before: AnalysisCounters,
   limits: MetricLimits[],
-  defaultInconclusiveLimit: number,
 ): { verdict: Verdict; counters: AnalysisCounters } {
   const counters: AnalysisCounters = { failures: { ...before.failures }, inconclusiveInARow: { ...before.inconclusiveInARow } };
   const breaches: string[] = [];
@@ -51,7 +50,7 @@ export function judgeRound(
       if (failures > (limit?.failureLimit ?? 0)) breaches.push(`${measurement.metric} = ${measurement.value ?? 'n/a'}: ${measurement.detail} (${failures} failure(s), limit ${limit?.failureLimit ?? 0})`);
     } else if (measurement.outcome === 'inconclusive') {
       counters.inconclusiveInARow[measurement.metric] = (counters.inconclusiveInARow[measurement.metric] ?? 0) + 1;
-      if (counters.inconclusiveInARow[measurement.metric]! >= (limit?.inconclusiveLimit ?? defaultInconclusiveLimit)) {
+      if (counters.inconclusiveInARow[measurement.metric]! >= (limit?.inconclusiveLimit ?? 1)) {
         starved.push(`${measurement.metric}: ${measurement.detail}`);
       }
     } else {

@@ -57,9 +57,9 @@ export function canaryStacks(kube: KubeStandin, services: Record<string, CanaryS
             name: ERROR_RATE,
             provider: s.provider ?? { type: 'http-json', url: s.statsUrl, path: s.path ?? 'windows[0].errorRate', timeoutSeconds: 5 },
             thresholdRange: { max: 0.05 },
+            inconclusiveLimit: 1,
           },
         ],
-        inconclusiveLimit: 1,
       },
     ]),
   );

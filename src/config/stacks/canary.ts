@@ -47,8 +47,6 @@ export const canarySchema = z
     analysis: analysisSchema.extend({ startingStep: z.number().int().min(0).default(0) }).strict().optional(),
     /** What an indefinite pause does when its `timeout` passes: abort (default) or promote. */
     pauseTimeoutAction: z.enum(['abort', 'promote']).default('abort'),
-    /** Inconclusive measurements in a row that pause the run (never promote on missing data). */
-    inconclusiveLimit: z.number().int().min(1).default(2),
   })
   .strict()
   .superRefine((canary, ctx) => {

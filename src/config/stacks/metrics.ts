@@ -120,8 +120,8 @@ export const metricSchema = z
     thresholdRange: thresholdRangeSchema,
     /** Failed measurements tolerated; one more rolls the canary back. */
     failureLimit: z.number().int().min(0).default(0),
-    /** Inconclusive measurements tolerated; one more pauses the canary with the reason. */
-    inconclusiveLimit: z.number().int().min(0).default(1),
+    /** Inconclusive measurements in a row that pause the canary with the reason (never promote on missing data). */
+    inconclusiveLimit: z.number().int().min(1).default(1),
     /** The fewest samples (probe requests, series or requests counted) a value may rest on. */
     minSamples: z.number().int().min(1).optional(),
   })

@@ -74,7 +74,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     );
     report.measurements = [...report.measurements, ...round].slice(-MEASUREMENTS_KEPT);
     report.measurementCount += round.length;
-    const { verdict, counters } = judgeRound(round, report.counters, metrics, config.inconclusiveLimit);
+    const { verdict, counters } = judgeRound(round, report.counters, metrics);
     report.counters = counters;
     report.lastAnalysisFailed = round.some((m) => m.outcome === 'failed');
     if (verdict.action === 'rollback') throw new Stop('rolled back', `analysis failed: ${verdict.reason}`);
