@@ -29,7 +29,7 @@ const CREDENTIAL_HEADER = /^(?:proxy-)?authorization$|^cookie$|token|secret|pass
  * Request headers of a check: name → a plain value, or a secret reference resolved inside the
  * activity (the workflow and its history only ever see the reference; evidence records names).
  */
-const httpHeadersSchema = z
+export const httpHeadersSchema = z
   .record(z.string(), z.union([z.string().max(8192).regex(HEADER_VALUE, 'a header value: printable characters, no line breaks or control characters'), secretRef]))
   .superRefine((headers, ctx) => {
     const seen = new Map<string, string>();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secretRef } from '../secretRef.js';
-import { httpCheckSchema } from './deploy.js';
+import { httpHeadersSchema } from './deploy.js';
 
 // Canary analysis metrics: a provider (prometheus, http-json, probe) and the range a good
 // value lies in. One measurement is judged passed, failed (outside the range) or
@@ -35,7 +35,7 @@ const jsonPath = z.string().max(512).regex(JSON_PATH, 'a path like a.b[0].c (nam
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 /** Request headers as health checks take them: name → a plain value or a secret reference. */
-const headersSchema = httpCheckSchema.shape.headers;
+const headersSchema = httpHeadersSchema.optional();
 
 const prometheusAuthSchema = z.union([
   z.object({ bearer: secretRef }).strict(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpCheckSchema } from './deploy.js';
+import { httpHeadersSchema } from './deploy.js';
 import { kubernetesShifterSchemas } from './trafficKubernetes.js';
 
 // Traffic shifters: how a canary's share of traffic is set. One schema per type; the
@@ -82,7 +82,7 @@ export const httpShifterSchema = z
     /** A JSON body with {{weight}} where the canary's share (0-100) goes, e.g. {"canary_weight": {{weight}}}. */
     body: z.string().min(1).max(8192),
     /** Request headers: a plain value, or a secret reference resolved inside the activity (like health checks'). */
-    headers: httpCheckSchema.shape.headers,
+    headers: httpHeadersSchema.optional(),
     /** A GET answering JSON that holds the share now in force, for reading it back (none: it cannot be read). */
     readUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** Where the share is in readUrl's answer; absent: the answer is the number itself. */
