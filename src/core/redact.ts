@@ -9,6 +9,8 @@ const HTTP_URL = /\bhttps?:\/\/[^\s"'`<>\\{}|^]+/gi;
 const TRAILING_PUNCTUATION = /[.,;:!)\]]+$/;
 
 export const REDACTED_QUERY = '?redacted';
+/** What stands where a secret value was (a header value an endpoint echoed back). */
+export const REDACTED_SECRET = '[redacted]';
 
 function redactOne(url: string): string {
   const trailing = TRAILING_PUNCTUATION.exec(url)?.[0] ?? '';
@@ -28,4 +30,9 @@ function redactOne(url: string): string {
 /** `text` with the userinfo, query string and fragment of every http(s) URL in it removed. */
 export function redactUrls(text: string): string {
   return text.replace(HTTP_URL, redactOne);
+}
+
+/** `text` with every resolved secret replaced, longest first (a token inside its `Bearer` value). */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  return [...secrets].sort((a, b) => b.length - a.length).reduce((scrubbed, secret) => scrubbed.split(secret).join(REDACTED_SECRET), text);
 }

@@ -12,7 +12,6 @@ export interface ResolvedHeaders {
   secrets: string[];
 }
 
-export const REDACTED_SECRET = '[redacted]';
 /** Parts of a secret worth scrubbing on their own: the token of `Bearer <token>` is echoed without its scheme. */
 const MIN_SECRET_PART = 8;
 
@@ -52,9 +51,4 @@ async function resolveSecretHeader(check: HttpCheck, what: string, name: string,
   // Checked here, not by fetch: its "invalid header value" error quotes the value.
   if (!HEADER_VALUE.test(value)) return fail(`the value of ${describeSecretRef(ref)} is not a valid header value (a line break or control character)`);
   return value;
-}
-
-/** `text` with every resolved secret replaced, longest first (a token inside its `Bearer` value). */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  return [...secrets].sort((a, b) => b.length - a.length).reduce((scrubbed, secret) => scrubbed.split(secret).join(REDACTED_SECRET), text);
 }

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpCheck } from '../../config/stacks/deploy.js';
-import { redactUrls } from '../../core/redact.js';
+import { redactUrls, scrubSecrets } from '../../core/redact.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { resolveHeaders, scrubSecrets, type ResolvedHeaders } from './headers.js';
+import { resolveHeaders, type ResolvedHeaders } from './headers.js';
 
 export interface HttpEvidence {
   /** The checked URL without its query string or userinfo (a token there must not reach evidence). */

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { HttpCheck } from '../../config/stacks/deploy.js';
 import type { HttpJsonProvider } from '../../config/stacks/metrics.js';
-import { redactUrls } from '../../core/redact.js';
-import { resolveHeaders, scrubSecrets } from '../http/headers.js';
+import { redactUrls, scrubSecrets } from '../../core/redact.js';
+import { resolveHeaders } from '../http/headers.js';
 import type { Observation } from './judge.js';
 
 type Step = string | number;

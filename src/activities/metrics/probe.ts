@@ -1,7 +1,7 @@
 import type { HttpCheck } from '../../config/stacks/deploy.js';
 import type { ProbeProvider } from '../../config/stacks/metrics.js';
-import { redactUrls } from '../../core/redact.js';
-import { resolveHeaders, scrubSecrets, type ResolvedHeaders } from '../http/headers.js';
+import { redactUrls, scrubSecrets } from '../../core/redact.js';
+import { resolveHeaders, type ResolvedHeaders } from '../http/headers.js';
 import { formatNumber, type Observation } from './judge.js';
 
 /** One probe request: how long it took and, when it counts as an error, why. */

@@ -1,8 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describeSecretRef, resolveSecret, type SecretRef } from '../../config/secrets.js';
 import type { PrometheusAuth, PrometheusProvider } from '../../config/stacks/metrics.js';
-import { redactUrls } from '../../core/redact.js';
-import { scrubSecrets } from '../http/headers.js';
+import { redactUrls, scrubSecrets } from '../../core/redact.js';
 import { formatNumber, type Observation } from './judge.js';
 import { renderQuery } from './template.js';
 import type { MetricContext } from './types.js';

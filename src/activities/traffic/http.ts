@@ -1,7 +1,7 @@
 import type { HttpCheck } from '../../config/stacks/deploy.js';
 import { renderWeightBody, type HttpShifter } from '../../config/stacks/traffic.js';
-import { redactUrls } from '../../core/redact.js';
-import { resolveHeaders, scrubSecrets, type ResolvedHeaders } from '../http/headers.js';
+import { redactUrls, scrubSecrets } from '../../core/redact.js';
+import { resolveHeaders, type ResolvedHeaders } from '../http/headers.js';
 import { configError, errorReason, unreachable, type ShifterContext, type ShifterDriver, type WeightReading, type WeightResult } from './types.js';
 
 // The application's own admin endpoint (the AI Docs CanaryRouter case): the share goes out as
