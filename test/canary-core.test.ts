@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emptyCounters, judgeRound, setWeightRefusal, type MeasurementLike } from '../src/core/canary.js';
+import { canaryDetailsMarkdown, describeCanaryStep } from '../src/core/canaryDetails.js';
 import { durationMs } from '../src/core/duration.js';
 
 const at = '2026-12-06T00:00:00Z';
@@ -51,4 +52,23 @@ test('durations as operators write them', () => {
   assert.equal(durationMs('30m'), 1_800_000);
   assert.equal(durationMs('2h'), 7_200_000);
   assert.throws(() => durationMs('30 minutes'), /not a duration like 90s/);
+});
+
+test('the details an operator reads: steps with the active one and its round, weight, pause reason, newest measurements first, pipes escaped', () => {
+  const steps = [{ setWeight: 10 }, { analysis: { metrics: ['errors'], interval: '1m', count: 5 } }, { pause: { timeout: '2h' } }, { pause: { duration: '30m' } }];
+  assert.deepEqual(steps.map(describeCanaryStep), ['set weight 10 %', 'analysis errors every 1m × 5', 'pause until resume (timeout 2h)', 'pause 30m']);
+  const measurements = [measured('errors', 'passed', 0.01), { ...measured('errors', 'inconclusive', null), detail: 'no series | empty' }];
+  const view = { steps, stepIndex: 1, roundInStep: 2, weight: 10, paused: { reason: 'inconclusive, not enough data', since: at }, measurements, measurementCount: 7, outcome: 'running' };
+  const text = canaryDetailsMarkdown(view);
+  assert.match(text, /^\*\*weight 10 %\*\* · ⏸ paused since 2026-12-06T00:00:00Z: inconclusive, not enough data$/m);
+  assert.match(text, /^\| ✅ \| 1 \| set weight 10 % \|$/m);
+  assert.match(text, /^\| ▶ \| 2 \| analysis errors every 1m × 5 \(round 3\/5\) \|$/m);
+  assert.match(text, /^\|  \| 3 \| pause until resume \(timeout 2h\) \|$/m);
+  assert.match(text, /newest first, 2 of 7/);
+  const rows = text.split('\n').filter((line) => line.startsWith(`| ${at}`));
+  assert.deepEqual(rows, [`| ${at} | errors | n/a | inconclusive | no series \\| empty |`, `| ${at} | errors | 0.01 | passed | errors passed |`]);
+  const done = canaryDetailsMarkdown({ ...view, paused: null, stepIndex: 4, outcome: 'rolled back', reason: 'analysis failed: errors = 0.2', measurements: [] });
+  assert.match(done, /^\*\*weight 10 %\*\* · rolled back: analysis failed: errors = 0\.2$/m);
+  assert.ok(!done.includes('▶'), 'no active step once finished');
+  assert.match(done, /_no measurements yet_/);
 });

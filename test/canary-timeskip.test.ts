@@ -16,7 +16,7 @@ import { metricSchema } from '../src/config/stacks/metrics.js';
 import { workflowsPath } from '../src/worker.js';
 import type { CanaryActivities } from '../src/workflows/canary/activities.js';
 import type { CanaryReport } from '../src/workflows/canary/report.js';
-import { quietRuntime, uniqueName } from './support/ragops.js';
+import { quietRuntime, timerSummaries, uniqueName } from './support/ragops.js';
 
 const WITHOUT_SEARCH_ATTRIBUTES = fileURLToPath(new URL('./support/without-search-attributes.ts', import.meta.url));
 const TEST_SERVER = fileURLToPath(new URL('../.venv/bin/temporal-test-server', import.meta.url));
@@ -104,7 +104,7 @@ describe('canary step loop (time-skipping test server, fake activities)', () => 
   });
   after(async () => env?.teardown());
 
-  async function runCanary(steps: CanaryStep[], errorRate: number, calls: string[]): Promise<{ report?: CanaryReport; failure?: unknown; wallMs: number }> {
+  async function runCanary(steps: CanaryStep[], errorRate: number, calls: string[]): Promise<{ report?: CanaryReport; failure?: unknown; wallMs: number; workflowId: string }> {
     const taskQueue = uniqueName('canary-ts');
     const leases = createTemporalActivities({ temporalClient: async () => env.client });
     const worker = await Worker.create({
@@ -116,19 +116,27 @@ describe('canary step loop (time-skipping test server, fake activities)', () => 
     });
     const started = Date.now();
     const input: CanaryInput = { stack: 'prod', service: 'api', image: 'api:v2' };
+    const workflowId = uniqueName('canary');
     return worker.runUntil(
-      env.client.workflow.execute('canary', { taskQueue, workflowId: uniqueName('canary'), args: [input] }).then(
-        (report) => ({ report: report as CanaryReport, wallMs: Date.now() - started }),
-        (failure: unknown) => ({ failure, wallMs: Date.now() - started }),
+      env.client.workflow.execute('canary', { taskQueue, workflowId, args: [input] }).then(
+        (report) => ({ report: report as CanaryReport, wallMs: Date.now() - started, workflowId }),
+        (failure: unknown) => ({ failure, wallMs: Date.now() - started, workflowId }),
       ),
     );
   }
 
   test("the AI Docs guide's stages as written: 3½ hours of analysis in well under a minute, promoted", async () => {
     const calls: string[] = [];
-    const { report, failure, wallMs } = await runCanary(AI_DOCS_STAGES, 0.004, calls);
+    const { report, failure, wallMs, workflowId } = await runCanary(AI_DOCS_STAGES, 0.004, calls);
     assert.equal(failure, undefined, String(failure));
     assert.equal(report?.outcome, 'promoted');
+    const summaries = await timerSummaries(env.client.workflow.getHandle(workflowId));
+    assert.deepEqual(
+      [...new Set(summaries)],
+      ['analysis errors-under-5pct: next round in 6m at 5 %', 'analysis errors-under-2pct: next round in 12m at 25 %', 'analysis errors-under-1pct: next round in 24m at 50 %'],
+      'every timer says what it waits for',
+    );
+    assert.equal(summaries.length, 12, 'four waits between five rounds, per stage');
     assert.deepEqual(calls, ['launch id-api:v2', 'weight 5', 'weight 25', 'weight 50', 'stable → id-api:v2', 'weight 0', 'remove canary']);
     assert.equal(report?.measurementCount, 15);
     assert.ok(wallMs < 60_000, `took ${wallMs} ms of wall time`);

@@ -1,6 +1,7 @@
 // Runs ragops workers for tests: in this process (fast, shares a workflow bundle) or as a
 // real child process that a test can SIGKILL.
-import { Connection } from '@temporalio/client';
+import { Connection, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -107,4 +108,15 @@ export function spawnWorkerProcess(options: { address: string; taskQueue: string
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The summaries of the timers a run started, in order (what each wait said it waited for). */
+export async function timerSummaries(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? [])
+    .filter((event) => event.timerStartedEventAttributes)
+    .map((event) => {
+      const summary = event.userMetadata?.summary;
+      return summary ? String(defaultPayloadConverter.fromPayload(summary as Payload)) : '';
+    });
 }

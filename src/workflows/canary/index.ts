@@ -2,6 +2,7 @@ import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, 
 import { canaryInputSchema } from '../../config/inputs.js';
 import type { AnalysisConfig, CanaryStep } from '../../config/stacks/canary.js';
 import { emptyCounters, judgeRound } from '../../core/canary.js';
+import { canaryDetailsMarkdown } from '../../core/canaryDetails.js';
 import { durationMs } from '../../core/duration.js';
 import { deployClaims } from '../../core/leases.js';
 import { parseInput } from '../lib/input.js';
@@ -50,18 +51,42 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
   const measuredAtStart = report.measurementCount;
   const ops = deployTargetOps(plan);
 
-  const shift = async (weight: number) => {
-    const result = await steps.step('traffic', `canary weight ${report.weight} → ${weight} %`, () =>
-      canaryActivities(`shift to ${weight} %`).setTrafficWeight({ shifter: config.traffic, weight, target: plan.target }),
-      (r) => r.detail,
-    );
-    report.weight = weight;
-    return result;
+  /** The UI's canary block and RagopsPhase, from the report. */
+  const show = () => {
+    steps.setSection(canaryDetailsMarkdown(report));
+    if (report.outcome !== 'running') return;
+    const step = report.steps[report.stepIndex];
+    steps.setPhase(report.paused ? 'paused' : !step ? 'promote' : 'setWeight' in step ? 'traffic' : 'pause' in step ? 'pause' : 'analysis');
   };
-  const steering = new Steering(report, config.maxWeight, shift);
+
+  // One shift at a time: a setWeight update and a step's shift never race at the proxy, and
+  // the weight reported is the one the proxy was given last.
+  let shifting: Promise<unknown> = Promise.resolve();
+  const shift = (weight: number) => {
+    const next = shifting.then(async () => {
+      const result = await steps.step('traffic', `canary weight ${report.weight} → ${weight} %`, () =>
+        canaryActivities(`shift to ${weight} %`).setTrafficWeight({ shifter: config.traffic, weight, target: plan.target }),
+        (r) => r.detail,
+      );
+      report.weight = weight;
+      show();
+      return result;
+    });
+    shifting = next.catch(() => undefined);
+    return next;
+  };
+  const steering = new Steering(report, config.maxWeight, shift, show);
   const signalled = () => {
     const seen = steering.generation;
     return () => steering.generation !== seen;
+  };
+  /** Waits until `wake` or `ms` (no timer when undefined); the timer's summary says what it waits for. */
+  const waitFor = async (wake: () => boolean, ms: number | undefined, summary: string): Promise<boolean> => {
+    if (ms === undefined) {
+      await condition(wake);
+      return true;
+    }
+    return condition(wake, ms, { summary });
   };
 
   /** Measures every metric once, records the round, and acts on the verdict. */
@@ -77,26 +102,28 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     const { verdict, counters } = judgeRound(round, report.counters, metrics);
     report.counters = counters;
     report.lastAnalysisFailed = round.some((m) => m.outcome === 'failed');
-    if (verdict.action === 'rollback') throw new Stop('rolled back', `analysis failed: ${verdict.reason}`);
     if (verdict.action === 'pause' && !report.paused) report.paused = { reason: verdict.reason, since: new Date().toISOString() };
+    show();
+    if (verdict.action === 'rollback') throw new Stop('rolled back', `analysis failed: ${verdict.reason}`);
   };
 
   const background = config.analysis;
   /** Waits up to `ms` (or until a signal), running the background analysis every interval meanwhile. */
-  const waitWithAnalysis = async (ms: number | undefined): Promise<void> => {
+  const waitWithAnalysis = async (ms: number | undefined, summary: string): Promise<void> => {
     const wake = signalled();
     if (!background || report.stepIndex < background.startingStep) {
-      await (ms === undefined ? condition(wake) : condition(wake, ms));
+      await waitFor(wake, ms, summary);
       return;
     }
     const interval = durationMs(background.interval);
     const until = ms === undefined ? undefined : Date.now() + ms;
     while (!wake()) {
       const left = until === undefined ? interval : Math.min(interval, until - Date.now());
-      if (left <= 0 || (await condition(wake, left))) return;
+      if (left <= 0 || (await waitFor(wake, left, summary))) return;
       if (until !== undefined && Date.now() >= until) return;
       await measureRound(background.metrics, background.interval);
       if (report.paused) return;
+      show();
     }
   };
 
@@ -117,8 +144,8 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
       if (steer()) return 'steered';
       const left = timeoutAt === undefined ? undefined : timeoutAt - Date.now();
       if (left !== undefined && left <= 0) return 'timed out';
-      const wake = signalled();
-      await (left === undefined ? condition(wake) : condition(wake, left));
+      show();
+      await waitFor(signalled(), left, `paused at ${report.weight} % until resume, or the step's timeout`);
     }
     return steer() ? 'steered' : 'resumed';
   };
@@ -127,6 +154,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     const timeoutAt = timeout ? Date.now() + durationMs(timeout) : undefined;
     if (duration === undefined) {
       report.paused = { reason: `step ${report.stepIndex + 1}: waiting for resume or promote`, since: new Date().toISOString() };
+      show();
       const held = await holdWhilePaused(timeoutAt);
       if (held === 'timed out') {
         if (config.pauseTimeoutAction === 'abort') throw new Stop('aborted', `the pause of step ${report.stepIndex + 1} timed out after ${timeout}`);
@@ -143,7 +171,8 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
         continue;
       }
       const started = Date.now();
-      await waitWithAnalysis(remaining);
+      show();
+      await waitWithAnalysis(remaining, `pause ${duration} at ${report.weight} %`);
       remaining -= Date.now() - started;
     }
   };
@@ -158,7 +187,10 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
       if (report.paused) continue;
       report.roundInStep += 1;
       await continueAsNewWhenLong();
-      if (report.roundInStep < analysis.count && !report.paused) await condition(signalled(), durationMs(analysis.interval));
+      show();
+      if (report.roundInStep < analysis.count && !report.paused) {
+        await waitFor(signalled(), durationMs(analysis.interval), `analysis ${analysis.metrics.join(', ')}: next round in ${analysis.interval} at ${report.weight} %`);
+      }
     }
   };
 
@@ -175,6 +207,9 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
   };
 
   const promote = async () => {
+    // Promote exactly what was measured: a tag may have moved since the canary pulled it.
+    const running = await steps.step('promote', 'read the digest the canary runs', () => ops.canaryPinned(), (p) => p ?? 'as pulled');
+    if (running) report.canary = { pinned: running, digest: running.split('@')[1] ?? null };
     const pinned = report.canary?.pinned ?? plan.image;
     const rollout = await steps.step('promote', `roll the stable ${plan.service} to ${pinned}`, () => ops.rollout(pinned), (r) => (r.ok ? 'done' : 'FAILED'));
     const checks = rollout.ok ? await steps.step('promote', 'check the promoted stable version', () => runChecks('verify the promotion', plan.config.health)) : [];
@@ -185,6 +220,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     await shift(0);
     await steps.step('promote', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
     report.outcome = 'promoted';
+    show();
     steps.finish(`promoted ${plan.image}`);
   };
 
@@ -196,6 +232,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     report.outcome = stop.outcome;
     report.reason = `${stop.reason}${checks.some((check) => !check.passed) ? '; the stable version is NOT healthy' : ''}`;
     report.paused = null;
+    show();
     steps.finish(`${stop.outcome}: ${stop.reason}`);
   };
 
@@ -227,6 +264,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
           report.stepIndex += 1;
           report.roundInStep = 0;
         }
+        show();
         await continueAsNewWhenLong();
       }
       while (report.paused) await holdWhilePaused();

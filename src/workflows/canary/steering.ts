@@ -17,25 +17,31 @@ export class Steering {
     private readonly report: CanaryReport,
     maxWeight: number,
     applyWeight: (weight: number) => Promise<{ weight: number; detail: string }>,
+    /** Shows the change in the UI. */
+    changed: () => void,
   ) {
     setHandler(canaryStatusQuery, () => report);
     setHandler(pauseSignal, (request) => {
       if (report.outcome !== 'running' || report.paused) return;
       report.paused = { reason: request?.reason ?? 'paused by the operator', since: new Date().toISOString() };
       this.generation += 1;
+      changed();
     });
     setHandler(resumeSignal, () => {
       report.paused = null;
       this.generation += 1;
+      changed();
     });
     setHandler(promoteSignal, (request) => {
       this.promoteRequested = { full: request?.full ?? false };
       report.paused = null;
       this.generation += 1;
+      changed();
     });
     setHandler(abortSignal, (request) => {
       this.abortRequested = request?.reason ?? 'aborted by the operator';
       this.generation += 1;
+      changed();
     });
     setHandler(setWeightUpdate, async ({ weight }) => applyWeight(weight), {
       validator: (request) => {

@@ -1,4 +1,5 @@
 import type { DeployPlan } from '../../config/plan.js';
+import { canaryDeploymentName } from '../../config/stacks/trafficKubernetes.js';
 import { compensationActivities, quickActivities, streamingActivities } from '../lib/activities.js';
 
 export interface RolloutResult {
@@ -35,6 +36,11 @@ export interface DeployTargetOps {
   rollout(image: string): Promise<RolloutResult>;
   /** Deploys the recorded version again, by its pinned reference; idempotent, so retries are safe. */
   rollback(previous: RunningVersion): Promise<RolloutResult>;
+  /**
+   * The canary version's pinned reference as it runs now (Kubernetes: the digest its pods'
+   * imageID tells), or null when the pull pinned it already or no canary pod runs.
+   */
+  canaryPinned(): Promise<string | null>;
 }
 
 /** "api:1.4 (api@sha256:…)": the tag people know and the digest it was, once each. */
@@ -68,6 +74,8 @@ function composeOps(plan: DeployPlan & { target: { type: 'compose' } }): DeployT
     rollout: (image) => rolloutTo(image, plan.image),
     rollback: async (previous) =>
       previous.pinned ? rolloutTo(previous.pinned, previous.image, (summary) => compensationActivities(summary, 'streaming')) : NOTHING_RECORDED,
+    // composePull pinned the image by its id or repo digest before the canary started.
+    canaryPinned: async () => null,
   };
 }
 
@@ -98,6 +106,11 @@ function kubernetesOps(plan: DeployPlan & { target: { type: 'kubernetes' } }): D
       }),
     rollout: (image) => rolloutTo(image),
     rollback: async (previous) => (previous.pinned ? rolloutTo(previous.pinned, compensationActivities) : NOTHING_RECORDED),
+    canaryPinned: async () => {
+      const canary = canaryDeploymentName(deployment);
+      const state = await quickActivities(`digest of ${canary}`).k8sDeploymentState({ target, deployment: canary, container });
+      return state.imageId ? state.pinned : null;
+    },
   };
 }
 

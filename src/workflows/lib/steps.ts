@@ -32,6 +32,9 @@ function explainFailure(title: string, error: unknown): unknown {
   });
 }
 
+/** Step rows shown in the current details; older ones are summarised in one row. */
+const MAX_ROWS = 40;
+
 type StepStatus = 'running' | 'done' | 'failed';
 
 interface Step {
@@ -55,6 +58,9 @@ interface Step {
 export class StepTracker {
   private readonly steps: Step[] = [];
   private headline: string;
+  /** A runbook's own block under the step table (the canary's steps and measurements). */
+  private section = '';
+  private phase = '';
   /** Activities of finished steps: a signal of theirs that comes late is not shown on a later step. */
   private readonly finishedActivities = new Set<string>();
 
@@ -76,10 +82,24 @@ export class StepTracker {
     this.render();
   }
 
+  setSection(markdown: string): void {
+    if (markdown === this.section) return;
+    this.section = markdown;
+    this.render();
+  }
+
+  /** Sets RagopsPhase without a step of its own (a canary's pause holds no activity). */
+  setPhase(phase: string): void {
+    if (phase === this.phase) return;
+    this.phase = phase;
+    upsertSearchAttributes([{ key: RagopsPhase, value: phase }]);
+  }
+
   /** Runs one named step; `describe` turns its result into the line shown when it is done. */
   async step<T>(phase: string, title: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
     const step: Step = { phase, title, status: 'running', startedAt: Date.now(), activityIds: new Set() };
     this.steps.push(step);
+    this.phase = phase;
     upsertSearchAttributes([{ key: RagopsPhase, value: phase }]);
     this.render();
     try {
@@ -121,6 +141,7 @@ export class StepTracker {
   }
 
   finish(outcome: string): void {
+    this.phase = 'finished';
     upsertSearchAttributes([{ key: RagopsPhase, value: 'finished' }]);
     this.headline += ` — ${outcome}`;
     this.render();
@@ -128,7 +149,9 @@ export class StepTracker {
 
   private render(): void {
     const icon: Record<StepStatus, string> = { running: '⏳', done: '✅', failed: '❌' };
-    const rows = this.steps.map((step) => {
+    // A long run (a canary measuring for days) would grow the details without bound: the oldest rows go.
+    const hidden = Math.max(0, this.steps.length - MAX_ROWS);
+    const rows = this.steps.slice(hidden).map((step) => {
       const seconds = ((step.finishedAt ?? Date.now()) - step.startedAt) / 1000;
       const detail = (step.detail ?? step.activityPhase ?? '').replace(/\|/g, '\\|');
       return `| ${icon[step.status]} | ${step.title} | ${seconds.toFixed(1)} s | ${detail} |`;
@@ -140,7 +163,9 @@ export class StepTracker {
         '',
         '| | step | time | detail |',
         '|---|---|---|---|',
+        ...(hidden > 0 ? [`| | … ${hidden} earlier steps | | |`] : []),
         ...rows,
+        ...(this.section ? ['', this.section] : []),
       ].join('\n'),
     );
   }
