@@ -284,7 +284,7 @@ export function describeVectors(vectors: Schemas['VectorsConfig'] | undefined): 
  * its vectors (names, sizes, distances) and the payload indexes by field and type. Empty means it
  * is the planned collection and creating it again may be skipped.
  */
-export function collectionMismatches(planned: ClonedCollection, existing: CollectionInfo): string[] {
+export function collectionMismatches(planned: Pick<ClonedCollection, 'create' | 'payloadIndexes'>, existing: CollectionInfo): string[] {
   const problems: string[] = [];
   const want = describeVectors(planned.create.vectors);
   const have = describeVectors(existing.config.params.vectors);
