@@ -222,7 +222,9 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(float(delay) / 1000)
         if API_KEY is not None and self.headers.get("Authorization") != f"Bearer {API_KEY}":
             given = self.headers.get("Authorization")
-            message = "Incorrect API key provided." if given else "You didn't provide an API key (Authorization: Bearer <key>)."
+            # Echoed whole (OpenAI masks part of it): the client must scrub what servers echo.
+            key = given[len("Bearer "):] if given and given.startswith("Bearer ") else given
+            message = f"Incorrect API key provided: {key}." if given else "You didn't provide an API key (Authorization: Bearer <key>)."
             return self.fail(api, Refusal(401, message, code="invalid_api_key"))
         fault, retry_after, http_date = self.next_fault()
         if fault == "status429":

@@ -200,6 +200,9 @@ async function send(call: Call, texts: readonly string[]): Promise<Outcome> {
     const hint = call.embedder.type === 'ollama' ? `; pull it (ollama pull ${call.embedder.model}) or fix the embedder's model` : "; fix the embedder's model";
     throw ApplicationFailure.nonRetryable(`${call.what} does not serve model ${JSON.stringify(call.embedder.model)} (HTTP ${status}: ${reason})${hint}`, 'EmbedderModelNotFound');
   }
+  if ((status === 400 || status === 422) && call.embedder.dimensions !== undefined && /dimension/i.test(reason)) {
+    throw ApplicationFailure.nonRetryable(`${call.what} refused dimensions: ${call.embedder.dimensions} (HTTP ${status}: ${reason}); drop the embedder's dimensions or give the size this model supports`, 'ConfigError');
+  }
   if (status === 400 || status === 413 || status === 422) return { kind: 'refused', status, reason };
   if (status >= 300 && status < 400) {
     const location = response.headers.get('location');
