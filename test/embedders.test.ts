@@ -324,7 +324,7 @@ describe('the real model behind an API key', () => {
     const wrong = 'sk-wrong-key-that-must-not-leak-42';
     process.env.RAGOPS_TEST_EMBED_KEY = wrong;
     for (const type of ['openai', 'ollama'] as const) {
-      const embedder = { type, url: type === 'openai' ? server.openaiUrl : server.url, model: type === 'openai' ? MINILM : MINILM_OLLAMA, apiKey: { env: 'RAGOPS_TEST_EMBED_KEY' } };
+      const embedder: EmbedderInput = { type, url: type === 'openai' ? server.openaiUrl : server.url, model: type === 'openai' ? MINILM : MINILM_OLLAMA, apiKey: { env: 'RAGOPS_TEST_EMBED_KEY' } } as EmbedderInput;
       const failure = await failureOf(embedTexts({ embedder, texts: ['hello', 'world'], retry: FAST_RETRY }));
       assert.equal(failure.type, 'EmbedderAuthFailed');
       assert.equal(failure.nonRetryable, true);
