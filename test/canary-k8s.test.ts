@@ -26,7 +26,8 @@ import {
   type CanaryService,
 } from './support/canary-stack.js';
 import { startMetricsApp, startTraffic, type MetricsApp, type Traffic } from './support/metrics-app.js';
-import { startWorker, uniqueName, type RunningWorker } from './support/ragops.js';
+import { startWorker, timerSummaries, uniqueName, type RunningWorker } from './support/ragops.js';
+import { RagopsPhase } from '../src/core/searchAttributes.js';
 import { startTestTemporal, type TestTemporal } from './support/temporal.js';
 
 const RAGOPS = fileURLToPath(new URL('../bin/ragops.mjs', import.meta.url));
@@ -79,6 +80,9 @@ after(async () => {
 });
 
 const status = (workflowId: string) => canaryStatus(client, workflowId);
+const pinnedV2 = () => `ragops-test/api@${kube.images.digestOf('ragops-test/api:v2')}`;
+const currentDetails = async (workflowId: string) =>
+  ((await client.workflow.getHandle(workflowId).query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails ?? '';
 const waitForStatus = (workflowId: string, what: string, ok: (r: CanaryReport) => boolean, timeoutMs = 30_000) =>
   until(what, async () => {
     const report = await status(workflowId);
@@ -114,7 +118,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
   test('a good canary: 10 % → analysis → 50 % → analysis → promoted; the stable Deployment runs the new digest, the canary Deployment is gone, replicas moved 1 → 2 → 0', async () => {
     trafficTo('good');
     await until('traffic on the good app', () => (apps.good!.counts()['200'] ?? 0) >= 10);
-    const image = `ragops-test/api@${kube.images.digestOf('ragops-test/api:v2')}`;
+    const image = pinnedV2();
     const watch = watchCanaryReplicas(kube, 'good');
     const from = kube.requests.length;
     const handle = await startCanary(client, { stack: 'prod', service: 'good', image }, { taskQueue });
@@ -179,7 +183,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
     await resumeCanary(client, handle.workflowId);
     const report = (await handle.result()) as CanaryReport;
     assert.equal(report.outcome, 'promoted');
-    assert.equal(imageOf(kube, 'nodata'), 'ragops-test/api:v2');
+    assert.equal(imageOf(kube, 'nodata'), pinnedV2(), 'promoted by digest');
     const passed = report.measurements.filter((m) => m.outcome === 'passed').length;
     assert.equal(passed, 3, `the two rounds of step 2 and the one of step 4 measured on data: ${JSON.stringify(report.measurements)}`);
   });
@@ -263,6 +267,12 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
       await driver.resume(id);
       await waitForStatus(id, 'the indefinite pause at 25 %', (r) => r.stepIndex === 3 && r.weight === 25 && r.paused !== null, 10_000);
       assert.equal(canaryReplicasOf(kube, service), 1);
+      const details = await currentDetails(id);
+      assert.match(details, /^\*\*weight 25 %\*\* · ⏸ paused since \S+: step 4: waiting for resume or promote$/m, details);
+      assert.match(details, /^\| ✅ \| 3 \| set weight 25 % \|$/m, details);
+      assert.match(details, /^\| ▶ \| 4 \| pause until resume \|$/m, details);
+      assert.equal((await client.workflow.getHandle(id).describe()).typedSearchAttributes.get(RagopsPhase), 'paused');
+      assert.ok((await timerSummaries(client.workflow.getHandle(id))).includes('pause 6s at 10 %'), 'the timed pause says what it waits for');
 
       const above100 = await driver.setWeight(id, 150);
       assert.equal(above100.ok, false, above100.output);
@@ -280,6 +290,8 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
         assert.ok(shown.ok, shown.output);
         assert.ok(shown.output.includes(`${id}: running, step 4/6, weight 25 %, paused: step 4: waiting for resume or promote`), shown.output);
         assert.ok(shown.output.includes(link(id)), shown.output);
+        assert.match(shown.output, /^\| ▶ \| 4 \| pause until resume \|$/m, 'the same step list as the UI');
+        assert.match(shown.output, /stable ragops-test\/api:v1 \(ragops-test\/api@sha256:[0-9a-f]{64}\); canary ragops-test\/api:v2/);
       }
       const accepted = await driver.setWeight(id, 50);
       assert.ok(accepted.ok, accepted.output);
@@ -289,7 +301,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
       const promoted = (await client.workflow.getHandle(id).result()) as CanaryReport;
       assert.equal(promoted.outcome, 'promoted');
       assert.ok(promoted.stepIndex === promoted.steps.length);
-      assert.equal(imageOf(kube, service), 'ragops-test/api:v2');
+      assert.equal(imageOf(kube, service), pinnedV2(), 'promoted by the digest the canary pods ran, not by the tag');
       assert.equal(canaryReplicasOf(kube, service), undefined);
 
       // A second canary of the same service (the id is free again): abort rolls it back.
@@ -301,7 +313,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
       assert.equal(aborted.outcome, 'aborted');
       assert.equal(aborted.weight, 0);
       assert.deepEqual(canaryWrites(service, from), ['PATCH', 'PATCH', 'DELETE'], '10 %, 0 %, deleted');
-      assert.equal(imageOf(kube, service), 'ragops-test/api:v2', 'the stable one stays on the promoted version');
+      assert.equal(imageOf(kube, service), pinnedV2(), 'the stable one stays on the promoted version');
       const afterEnd = await driver.setWeight(id, 10);
       assert.equal(afterEnd.ok, false, 'an ended canary takes no setWeight');
     });
@@ -334,6 +346,6 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
     assert.ok(report.measurements.every((m) => m.outcome === 'passed'));
     // 10 % once and 50 % once, then 0 % and the deletion: no continue-as-new shifted again.
     assert.deepEqual(canaryWrites('long', from), ['PATCH', 'PATCH', 'PATCH', 'DELETE']);
-    assert.equal(imageOf(kube, 'long'), 'ragops-test/api:v2');
+    assert.equal(imageOf(kube, 'long'), pinnedV2(), 'promoted by digest');
   });
 });

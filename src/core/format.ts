@@ -17,3 +17,9 @@ export function mibPerSecond(bytes: number, durationMs: number): number {
 export function compactStamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
+
+/** "api:1.4 (api@sha256:…)": the tag people know and the digest it was, once each. */
+export function versionLabel(version: { image: string | null; pinned: string | null }): string {
+  if (!version.image) return version.pinned ?? 'nothing';
+  return version.pinned && version.pinned !== version.image ? `${version.image} (${version.pinned})` : version.image;
+}

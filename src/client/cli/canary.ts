@@ -13,6 +13,8 @@ import {
 } from '../api/canary.js';
 import { InvalidInput } from '../api/runbooks.js';
 import type { CanaryReport } from '../../workflows/canary/report.js';
+import { versionLabel } from '../../core/format.js';
+import { canaryDetailsMarkdown } from '../../core/canaryDetails.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
 
 /** One line an operator reads: outcome, step, weight, and why it is paused. */
@@ -58,12 +60,19 @@ export function addCanaryCommands(program: Command): void {
   canary
     .command('status <workflowId>')
     .description("print a canary's state: step, weight, paused and why, measurements, digests")
-    .action(async (workflowId: string) => {
+    .option('--json', 'the whole status as JSON')
+    .action(async (workflowId: string, o: { json?: boolean }) => {
       await withClient(async ({ client, namespace }) => {
         const report = await canaryStatus(client, workflowId);
+        if (o.json) {
+          console.log(JSON.stringify(report, null, 2));
+          return;
+        }
         console.log(`${workflowId}: ${canaryLine(report)}`);
         console.log(`  ${webUiUrl(namespace, workflowId)}`);
-        console.log(JSON.stringify(report, null, 2));
+        console.log(`  stable ${report.stable ? versionLabel(report.stable) : 'not recorded yet'}; canary ${report.canary?.pinned ?? 'not started yet'}`);
+        console.log('');
+        console.log(canaryDetailsMarkdown(report));
       });
     });
   canary

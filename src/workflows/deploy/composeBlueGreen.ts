@@ -8,7 +8,8 @@ import type { StepTracker } from '../lib/steps.js';
 import { describeChecks, runChecks, type DeployReport } from './report.js';
 import { StepFailed, type Saga } from './saga.js';
 import type { DeployStrategy } from './strategy.js';
-import { deployTargetOps, versionLabel, type PulledImage, type RunningVersion } from './targets.js';
+import { versionLabel } from '../../core/format.js';
+import { deployTargetOps, type PulledImage, type RunningVersion } from './targets.js';
 import type { RollbackWindow } from './window.js';
 
 /**

@@ -13,7 +13,8 @@ import { composeBlueGreenStrategy } from './composeBlueGreen.js';
 import { NOT_VERIFIED, statusQuery, type DeployReport } from './report.js';
 import { rollingStrategy } from './rolling.js';
 import { Saga, StepFailed } from './saga.js';
-import { deployTargetOps, versionLabel, type RunningVersion } from './targets.js';
+import { versionLabel } from '../../core/format.js';
+import { deployTargetOps, type RunningVersion } from './targets.js';
 import { RollbackWindow } from './window.js';
 
 const describeVersion = (v: RunningVersion) => (v.image ? `${v.image}${v.digest ? ` (${v.digest})` : ''}` : 'nothing running');

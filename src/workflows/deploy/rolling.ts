@@ -3,7 +3,8 @@ import type { StepTracker } from '../lib/steps.js';
 import { describeChecks, runChecks, type DeployReport } from './report.js';
 import { StepFailed, type Saga } from './saga.js';
 import type { DeployStrategy } from './strategy.js';
-import { versionLabel, type DeployTargetOps, type PulledImage } from './targets.js';
+import { versionLabel } from '../../core/format.js';
+import type { DeployTargetOps, PulledImage } from './targets.js';
 
 /** Rolling: the service itself moves to the new image; a failure deploys the recorded version again. */
 export function rollingStrategy(plan: DeployPlan, ops: DeployTargetOps, steps: StepTracker, report: DeployReport): DeployStrategy {

@@ -43,12 +43,6 @@ export interface DeployTargetOps {
   canaryPinned(): Promise<string | null>;
 }
 
-/** "api:1.4 (api@sha256:…)": the tag people know and the digest it was, once each. */
-export function versionLabel(version: Pick<RunningVersion, 'image' | 'pinned'>): string {
-  if (!version.image) return version.pinned ?? 'nothing';
-  return version.pinned && version.pinned !== version.image ? `${version.image} (${version.pinned})` : version.image;
-}
-
 const NOTHING_RECORDED: RolloutResult = { ok: false, evidence: 'nothing was running before this deploy: there is no version to go back to' };
 
 function composeOps(plan: DeployPlan & { target: { type: 'compose' } }): DeployTargetOps {
