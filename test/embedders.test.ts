@@ -190,6 +190,18 @@ describe('the real model, without an API key', () => {
     assert.equal((await server.stats()).inputsEmbedded, 20);
   });
 
+  test('a batch refused whole for its size (413) whose halves are accepted: split until it fits, in order', async () => {
+    await server.reset();
+    await server.faults({ maxInputs: 3 });
+    const rows = Array.from({ length: 8 }, (_, i) => `row ${i} on keyset paging`);
+    const result = await embedTexts({ embedder: ollama, texts: rows, keys: rows.map((_, i) => i), retry: FAST_RETRY });
+    await server.reset();
+    const direct = await embedTexts({ embedder: ollama, texts: rows });
+    assert.equal(result.vectors.length, 8);
+    rows.forEach((_, i) => assert.ok(cosine(result.vectors[i]!, direct.vectors[i]!) > 0.9999, `row ${i} out of place`));
+    assert.equal(result.requests, 7, '8 refused, 4 refused, 2 + 2, 4 refused, 2 + 2');
+  });
+
   test('probeEmbedder tells the vector size and the model', async () => {
     assert.deepEqual(await probeEmbedder({ embedder: openai }), { dimensions: 384, model: MINILM, configuredModel: MINILM, modelMatches: true, modelReported: true });
   });

