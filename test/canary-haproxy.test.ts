@@ -79,8 +79,8 @@ after(async () => {
   await Promise.allSettled([env?.stop(), prometheus?.stop(), temporal?.stop(), store?.remove()]);
 });
 
-function startCanary(image: string) {
-  const input: CanaryInput = { stack: 'prod', service: 'api', image };
+function startCanary(image: string, steps?: CanaryInput['steps']) {
+  const input: CanaryInput = { stack: 'prod', service: 'api', image, ...(steps ? { steps } : {}) };
   return temporal.client.workflow.start('canary', { taskQueue, workflowId: uniqueName('canary-prod-api'), args: [input] });
 }
 
@@ -246,6 +246,41 @@ describe('canary on Compose behind HAProxy, judged by Prometheus (real container
       assert.deepEqual(await env.containersOf('api-canary'), [], 'api-canary is removed');
       const stillStable = await fetch(env.haproxy.url);
       assert.equal((await stillStable.text()).trim(), 'c2', 'the stable service (c2 since the first test) serves');
+    } finally {
+      await probe.stop();
+    }
+  });
+
+  test('no traffic at all to the canary (probes off): the run pauses as inconclusive at 10 % and does not promote; resume after traffic starts carries on to promotion', async () => {
+    const handle = await startCanary(CANARY_APP_IMAGES.c1, [{ setWeight: 10 }, { pause: { duration: '7s' } }, { setWeight: 50 }, { pause: { duration: '4s' } }]);
+    const status = () => handle.query<CanaryReport>('status');
+    let paused: CanaryReport | undefined;
+    for (let i = 0; i < 150 && !paused; i++) {
+      const report = await status().catch(() => undefined);
+      if (report?.paused) paused = report;
+      else await sleep(200);
+    }
+    assert.ok(paused, 'the run paused');
+    assert.match(paused.paused!.reason, /inconclusive, not enough data: error-rate/);
+    assert.equal(paused.weight, 10);
+    assert.ok(paused.measurements.every((m) => m.outcome === 'inconclusive'), JSON.stringify(paused.measurements));
+
+    await sleep(INTERVAL_S * 2 * 1000 + 1000); // well past the 7 s pause step, two intervals more
+    const held = await status();
+    assert.equal(held.outcome, 'running', 'no promotion on missing data');
+    assert.ok(held.paused && held.stepIndex === 1 && held.weight === 10, JSON.stringify(held));
+    assert.deepEqual(await env.serverWeights(), { stable: 90, canary: 10 }, 'HAProxy holds the weight while paused');
+
+    const probe = startProbe(`${env.haproxy.url}`, () => env.canaryWeight());
+    try {
+      const requests = REQUESTS.replaceAll('{{interval}}', `${INTERVAL_S}s`);
+      for (let i = 0; i < 100 && ((await prometheus.queryValue(requests).catch(() => null)) ?? 0) < 2; i++) await sleep(200);
+      await handle.signal('resume');
+      const report = (await handle.result()) as CanaryReport;
+      assert.equal(report.outcome, 'promoted', JSON.stringify(report));
+      const outcomes = report.measurements.map((m) => m.outcome);
+      assert.ok(outcomes.indexOf('passed') > outcomes.lastIndexOf('inconclusive'), `inconclusive before resume, passing after: ${outcomes.join(', ')}`);
+      assert.deepEqual(await env.serverWeights(), { stable: 100, canary: 0 });
     } finally {
       await probe.stop();
     }
