@@ -319,7 +319,7 @@ describe('the real model behind an API key', () => {
   const KEY = 'sk-ragops-test-0123456789abcdef';
   let server: TestEmbeddingServer;
   before(async () => {
-    server = await startEmbeddingServer({ apiKey: KEY });
+    server = await startEmbeddingServer({ apiKey: KEY, cacheSize: 16 });
   });
   after(async () => {
     await server?.stop();
@@ -352,6 +352,19 @@ describe('the real model behind an API key', () => {
     const stats = await server.stats();
     assert.equal(stats.inputsEmbedded, 1);
     assert.equal(stats.requests, 4, 'one request per refused call: no retry');
+    await server.reset();
+  });
+
+  test('with a cache, a text embedded again is served from it, the same vector', async () => {
+    process.env.RAGOPS_TEST_EMBED_KEY = KEY;
+    await server.reset();
+    const embedder: EmbedderInput = { type: 'ollama', url: server.url, model: MINILM_OLLAMA, apiKey: { env: 'RAGOPS_TEST_EMBED_KEY' } };
+    const first = await embedTexts({ embedder, texts: ['cached text', 'other text'] });
+    const again = await embedTexts({ embedder, texts: ['cached text'] });
+    assert.deepEqual(again.vectors[0], first.vectors[0]);
+    const stats = await server.stats();
+    assert.equal(stats.cacheHits, 1);
+    assert.equal(stats.inputsEmbedded, 3);
   });
 
   test('a key reference that is not set: a ConfigError naming where it was looked for', async () => {

@@ -33,6 +33,11 @@ export interface EmbeddingServerOptions {
   models?: string[];
   /** torch CPU threads (default 1: the machine's cores are shared). */
   threads?: number;
+  /**
+   * Keep the vectors of this many distinct texts and serve them again without the model (it
+   * is deterministic). For tests that embed one corpus many times; not for benchmarks. Default 0.
+   */
+  cacheSize?: number;
 }
 
 export interface EmbeddingFaults {
@@ -57,6 +62,8 @@ export interface EmbeddingStats {
   inputsEmbedded: number;
   /** Requests refused with a 4xx after auth (unknown model, input too long, bad body). */
   refused: number;
+  /** Inputs answered from the cache (cacheSize), counted in inputsEmbedded too. */
+  cacheHits: number;
   faultsServed: { status429: number; status500: number };
   pending: { status429: number; status500: number };
   dimensions: number;
@@ -108,6 +115,7 @@ export async function startEmbeddingServer(options: EmbeddingServerOptions = {})
   const args = [EMBEDDING_SERVER, String(port), '--threads', String(options.threads ?? 1)];
   if (options.maxTokens !== undefined) args.push('--max-tokens', String(options.maxTokens));
   if (options.allowTruncate) args.push('--allow-truncate');
+  if (options.cacheSize) args.push('--cache-size', String(options.cacheSize));
   if (options.apiKey !== undefined) args.push('--api-key-env', 'RAGOPS_TEST_EMBEDDER_KEY');
   for (const model of options.models ?? []) args.push('--model', model);
 

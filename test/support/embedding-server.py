@@ -25,8 +25,12 @@ variable holding it, or --api-key), the embedding routes want `Authorization: Be
 (401 otherwise); the admin routes are open. Prints one line starting "embedding-server ready"
 once the model is loaded and the port is bound.
 
+With --cache-size N the vectors of the last N distinct texts are kept and served again
+without running the model (the model is deterministic: the same text gives the same vector);
+tests that embed one corpus many times use it, benchmarks do not. Counted as cacheHits.
+
 Usage: embedding-server.py PORT [--max-tokens 256] [--allow-truncate] [--api-key-env NAME]
-                                [--model NAME ...] [--threads 1]
+                                [--model NAME ...] [--threads 1] [--cache-size 0]
 """
 
 import argparse
@@ -37,6 +41,7 @@ import struct
 import sys
 import threading
 import time
+from collections import OrderedDict
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -60,6 +65,7 @@ def parse_args():
     parser.add_argument("--api-key", help="the bearer API key (visible in ps: prefer --api-key-env)")
     parser.add_argument("--model", action="append", dest="models", help="a model name to answer to (repeatable)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--cache-size", type=int, default=0, help="keep the vectors of this many distinct texts (0: none)")
     return parser.parse_args()
 
 
@@ -90,6 +96,7 @@ def fresh_state():
         "requestsByRoute": {"openai": 0, "ollama": 0},
         "inputsEmbedded": 0,
         "refused": 0,
+        "cacheHits": 0,
         "faultsServed": {"status429": 0, "status500": 0},
         "pending": {"status429": 0, "status500": 0},
         "retryAfterSeconds": 1,
@@ -107,10 +114,32 @@ def token_count(text):
     return len(TOKENIZER(text, add_special_tokens=True, truncation=False)["input_ids"])
 
 
+CACHE = OrderedDict()  # text -> vector, least recently used first; guarded by MODEL_LOCK
+
+
 def embed(texts):
     with MODEL_LOCK:
-        vectors = MODEL.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    return [[float(x) for x in row] for row in vectors]
+        vectors = [CACHE.get(t) for t in texts] if ARGS.cache_size > 0 else [None] * len(texts)
+        missing = sorted({t for t, v in zip(texts, vectors) if v is None})
+        if missing:
+            encoded = MODEL.encode(missing, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            fresh = {t: [float(x) for x in row] for t, row in zip(missing, encoded)}
+        else:
+            fresh = {}
+        hits = 0
+        for i, t in enumerate(texts):
+            if vectors[i] is None:
+                vectors[i] = fresh[t]
+            else:
+                hits += 1
+            if ARGS.cache_size > 0:
+                CACHE[t] = vectors[i]
+                CACHE.move_to_end(t)
+        while len(CACHE) > ARGS.cache_size:
+            CACHE.popitem(last=False)
+    with STATE_LOCK:
+        STATE["cacheHits"] += hits
+    return vectors
 
 
 class Refusal(Exception):
@@ -151,7 +180,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/admin/stats":
             with STATE_LOCK:
-                stats = {key: STATE[key] for key in ("requests", "requestsByRoute", "inputsEmbedded", "refused", "faultsServed", "pending")}
+                stats = {key: STATE[key] for key in ("requests", "requestsByRoute", "inputsEmbedded", "refused", "cacheHits", "faultsServed", "pending")}
                 stats = json.loads(json.dumps(stats))
             stats.update({"dimensions": DIMENSIONS, "maxTokens": ARGS.max_tokens, "models": MODELS})
             self.send_json(200, stats)
