@@ -19,6 +19,7 @@ import {
   utf8,
   uuidV5,
 } from '../src/core/reingest.js';
+import { reingestReferenceIssues, reingestSchema } from '../src/config/stacks/reingest.js';
 import { isOwnedCollection } from '../src/core/runNames.js';
 
 describe('names', () => {
@@ -217,5 +218,58 @@ describe('progress', () => {
     assert.equal(formatEta(12), '12 s');
     assert.equal(formatEta(245), '4 min 05 s');
     assert.equal(formatEta(3720), '1 h 02 min');
+  });
+});
+
+describe("the stacks file's reingest section", () => {
+  const issues = (value: unknown) => {
+    const parsed = reingestSchema.safeParse(value);
+    return parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  };
+
+  test("the issue's example parses; sources come out tagged by kind, S3 fields defaulted", () => {
+    const section = reingestSchema.parse({
+      sources: {
+        chunks: { postgres: 'app', query: 'SELECT id, text, document_id, updated_at FROM chunks', key: 'id', text: 'text', payload: ['document_id', 'updated_at'], updatedAt: 'updated_at' },
+        dump: { s3: { bucket: 'rag-exports', prefix: 'chunks/' } },
+      },
+      embedders: { minilm: { type: 'openai', url: 'http://127.0.0.1:8080/v1', model: 'all-MiniLM-L6-v2', apiKey: { env: 'EMBED_KEY' } } },
+      golden: [{ query: 'how do I restore a snapshot', expect: [1042, 1043] }],
+      gate: { k: 10, minRecall: 0.9, minOverlapWithLive: 0.6 },
+    });
+    assert.equal(section.sources['chunks']?.kind, 'postgres');
+    assert.deepEqual(section.sources['dump'], { kind: 's3', s3: { bucket: 'rag-exports', prefix: 'chunks/' }, key: 'id', text: 'text', payload: [] });
+    assert.deepEqual(reingestSchema.parse({}).gate, { k: 10, minRecall: 0.9 });
+  });
+
+  test('mistakes are named by their field', () => {
+    assert.deepEqual(issues({ sources: { a: { postgres: 'app', key: 'id; drop', payload: ['x y'] } } }), [
+      'sources.a.key: "id; drop" is not a column name: letters, digits and "_", not starting with a digit (max 63)',
+      'sources.a.payload.0: "x y" is not a column name: letters, digits and "_", not starting with a digit (max 63)',
+      'sources.a.query: a PostgreSQL source needs the `query` whose rows are re-ingested',
+      'sources.a.text: a PostgreSQL source needs its `text` column, the text that is embedded',
+    ]);
+    assert.match(issues({ sources: { a: {} } })[0]!, /^sources\.a\.postgres: a source reads either `postgres: <database label>` with a `query`, or `s3: \{ bucket, prefix \}`/);
+    assert.deepEqual(issues({ sources: { a: { s3: { bucket: 'bkt' }, query: 'SELECT 1', updatedAt: 'u' } } }), [
+      'sources.a.query: an S3 source has no query: its objects are JSONL, one row per line',
+      'sources.a.updatedAt: the catch-up pass by `updatedAt` is for PostgreSQL sources only',
+    ]);
+    assert.deepEqual(issues({ sources: { a: { postgres: 'app', query: 'SELECT 1; DROP TABLE x', key: 'id', text: 't' } } }), [
+      'sources.a.query: no ";": the query is run as a subquery of the keyset page, so it is one statement without a terminator',
+    ]);
+    assert.deepEqual(issues({ sources: { a: { postgres: 'app', query: 'DELETE FROM x', key: 'id', text: 't' } } }), ['sources.a.query: one SELECT statement (or WITH ... SELECT): it is run as a subquery']);
+    assert.deepEqual(issues({ golden: [{ query: 'q', expect: [] }] }), ['golden.0.expect: list the source keys (ids) this query must find']);
+    assert.deepEqual(issues({ gate: { k: 2 }, golden: [{ query: 'q', expect: [1, 2, 3] }] }), ['golden.0.expect: 3 expected keys cannot all be in the top 2 (gate.k)']);
+    assert.deepEqual(issues({ gate: { minRecall: 1.5 } }).length, 1);
+    assert.deepEqual(issues({ extra: 1 }).length, 1);
+    assert.equal(issues({ embedders: { minilm: { type: 'word2vec' } } }).length > 0, true);
+  });
+
+  test('references to the rest of the stack', () => {
+    const section = reingestSchema.parse({
+      sources: { a: { postgres: 'app', query: 'SELECT 1 AS id, 2 AS t', key: 'id', text: 't' }, b: { s3: { bucket: 'bkt' } } },
+    });
+    assert.deepEqual(reingestReferenceIssues(section, { postgresLabels: ['app'], storeType: 's3' }), []);
+    assert.deepEqual(reingestReferenceIssues(section, { postgresLabels: ['main'], storeType: 'fs' }).map((i) => i.path.join('.')), ['sources.a.postgres', 'sources.b.s3']);
   });
 });

@@ -154,11 +154,11 @@ export async function openPostgresSource(target: PostgresTarget, source: Postgre
   }
 
   return {
-    page(after, limit) {
+    async page(after, limit) {
       const sql = keysetPageSql(source, { after: after !== undefined }, name);
       return readPage(sql, after === undefined ? [limit] : [after, limit], limit, `reading the page after key ${after ?? '(start)'}`);
     },
-    catchUpPage(since, after, limit) {
+    async catchUpPage(since, after, limit) {
       const sql = keysetPageSql(source, { after: after !== undefined, since: true }, name);
       return readPage(sql, after === undefined ? [since, limit] : [since, after, limit], limit, `reading rows updated after ${since} (after key ${after ?? '(start)'})`);
     },
