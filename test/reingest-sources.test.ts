@@ -1,8 +1,11 @@
 // Re-ingestion sources against real services: a 5,000-chunk PostgreSQL table read by a
-// non-superuser role (password by reference) in keyset pages, and the same corpus as JSONL
-// objects in moto's S3, streamed line by line and resumed from a checkpoint.
+// non-superuser role (password by reference) in keyset pages — on the machine's server, and on a
+// cluster of the test's own that checks the password (scram) over verified TLS — and the same
+// corpus as JSONL objects in moto's S3, streamed line by line and resumed from a checkpoint.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -14,6 +17,8 @@ import { postgresTargetSchema, storeSchema, type S3StoreConfig } from '../src/co
 import { reingestSchema, type PostgresSource, type S3Source } from '../src/config/stacks/reingest.js';
 import { buildCorpus, goldenQueries, jsonlLine, loadCorpus, writeCorpusJsonl, type Chunk } from './support/corpus.js';
 import { startMoto, s3StoreConfig, type TestMoto } from './support/moto.js';
+import { startPgCluster, type PgCluster } from './support/pgcluster.js';
+import { tempDir } from './support/ragops.js';
 
 type Failure = Error & { nonRetryable?: boolean; type?: string };
 async function failure(attempt: Promise<unknown>): Promise<Failure> {
@@ -198,6 +203,51 @@ describe('reingest source: PostgreSQL', () => {
     const error = await failure(openPostgresSource(target(), { ...source, payload: ['document_id', 'x"y'] }, 'chunks'));
     assert.equal(error.nonRetryable, true);
     assert.match(error.message, /payload column "x"y" is not a column name/);
+  });
+});
+
+describe('reingest source: PostgreSQL with scram-sha-256 over verified TLS', () => {
+  // The machine's server trusts loopback, so a password there proves nothing: this cluster checks it.
+  let cluster: PgCluster;
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => {
+    [cluster, dir] = await Promise.all([startPgCluster(), tempDir('reingest-pg')]);
+    const admin = await cluster.connect();
+    await admin.query(`CREATE ROLE reader LOGIN NOSUPERUSER PASSWORD 'reader-secret'`);
+    await admin.query('CREATE DATABASE app');
+    await admin.end();
+    const app = await cluster.connect('app');
+    await loadCorpus(app, corpus.slice(0, 1000));
+    await app.query('GRANT SELECT ON chunks TO reader');
+    await app.end();
+    await writeFile(join(dir.path, 'pw'), 'reader-secret\n');
+    await writeFile(join(dir.path, 'wrong'), 'not-it\n');
+  });
+  after(async () => {
+    await Promise.allSettled([cluster?.stop(), dir?.remove()]);
+  });
+
+  const source = (): PostgresSource => ({ kind: 'postgres', postgres: 'app', query: 'SELECT id, text FROM chunks', key: 'id', text: 'text', payload: [] });
+  const target = (passwordFile: string) =>
+    postgresTargetSchema.parse({ name: 'app', host: '127.0.0.1', port: cluster.port, database: 'app', user: 'reader', password: { file: join(dir.path, passwordFile) }, sslmode: 'verify-full', sslrootcert: cluster.caFile });
+
+  test('the password from a file reference and verify-full TLS: pages read', async () => {
+    const reader = await openPostgresSource(target('pw'), source(), 'chunks');
+    try {
+      const page = await reader.page('990', 100);
+      assert.deepEqual(page.rows.map((r) => r.key), ['991', '992', '993', '994', '995', '996', '997', '998', '999', '1000']);
+      assert.equal(page.done, true);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test('a wrong password fails at once, naming the reference to check, never the password', async () => {
+    const error = await failure(openPostgresSource(target('wrong'), source(), 'chunks'));
+    assert.equal(error.nonRetryable, true);
+    assert.equal(error.type, 'AuthenticationFailed');
+    assert.match(error.message, /cannot connect to PostgreSQL app at 127\.0\.0\.1:\d+\/app as reader: authentication failed/);
+    assert.doesNotMatch(error.message, /not-it|reader-secret/);
   });
 });
 
