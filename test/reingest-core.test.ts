@@ -121,6 +121,16 @@ describe('cloneCollectionConfig', () => {
     assert.equal((live.config.quantization_config as { scalar: { quantile: number } }).scalar.quantile, 0.99);
   });
 
+  test("the collection's metadata and an enabled strict mode go with it; a disabled one does not", () => {
+    const live = info({ vectors: { size: 4, distance: 'Cosine' } });
+    live.config.metadata = { team: 'search', note: null };
+    live.config.strict_mode_config = { enabled: true, max_query_limit: 100, unindexed_filtering_retrieve: false, search_max_hnsw_ef: null };
+    const clone = cloneCollectionConfig(live);
+    assert.deepEqual(clone.create.metadata, { team: 'search' });
+    assert.deepEqual(clone.create.strict_mode_config, { enabled: true, max_query_limit: 100, unindexed_filtering_retrieve: false });
+    assert.equal(cloneCollectionConfig(info({ vectors: { size: 4, distance: 'Cosine' } })).create.strict_mode_config, undefined);
+  });
+
   test("the embedder's size replaces the live one and the change is named", () => {
     const clone = cloneCollectionConfig(info({ vectors: { size: 768, distance: 'Cosine' } }), { vectorSize: 384 });
     assert.deepEqual(clone.create.vectors, { size: 384, distance: 'Cosine' });

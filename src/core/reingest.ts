@@ -181,8 +181,9 @@ const structuredCloneJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)
  * The `PUT /collections/{new}` body and the payload indexes of a collection like `live`: its
  * vectors (named or not, distance, per-vector HNSW/quantization/on_disk/datatype), sparse
  * vectors, sharding, replication, on_disk_payload, HNSW, WAL, optimizers (the fields the
- * create body accepts; nulls are defaults and left out), quantization and strict mode when
- * enabled; the embedder's size (and distance) replace the live ones when they differ.
+ * create body accepts; nulls are defaults and left out), quantization, strict mode when
+ * enabled and the collection's metadata; the embedder's size (and distance) replace the live
+ * ones when they differ.
  */
 export function cloneCollectionConfig(live: CollectionInfo, options: CloneOptions = {}): ClonedCollection {
   const { config } = live;
@@ -248,6 +249,8 @@ export function cloneCollectionConfig(live: CollectionInfo, options: CloneOption
   if (config.quantization_config) create.quantization_config = structuredCloneJson(config.quantization_config);
   const strict = config.strict_mode_config as ({ enabled?: boolean | null } & Record<string, unknown>) | null | undefined;
   if (strict?.enabled === true) create.strict_mode_config = withoutNulls(strict) as Schemas['StrictModeConfig'];
+  const metadata = withoutNulls(config.metadata as Record<string, unknown> | null | undefined);
+  if (metadata) create.metadata = structuredCloneJson(metadata);
 
   return {
     create,

@@ -318,7 +318,8 @@ export function createQdrantReingestActivities() {
       } catch (error) {
         throw invalid(`Qdrant at ${qdrant.url}: cloning "${live}" (behind "${alias}"): ${(error as Error).message}`);
       }
-      return { alias, live, livePoints: info.points_count ?? (await exactCount(session, qdrant, live)), collection, clone };
+      // points_count in the info is an estimate on a big collection; the plan records the exact figure.
+      return { alias, live, livePoints: await exactCount(session, qdrant, live), collection, clone };
     },
 
     async readCollectionInfo({ qdrant, collection }: { qdrant: QdrantEndpoint; collection: string }): Promise<Schemas['CollectionInfo']> {
