@@ -112,7 +112,7 @@ test('a worker killed with SIGKILL during a timed pause: a new worker carries on
   assert.deepEqual(canaryWrites('paused', from), ['PATCH', 'PATCH', 'PATCH', 'DELETE'], '10 %, 50 %, 0 %, deleted: nothing shifted twice');
   assert.equal(await scheduledActivities(handle.workflowId, 'setTrafficWeight'), 3, 'three weights asked for: 10, 50, 0');
   assert.equal(await scheduledActivities(handle.workflowId, 'launchCanaryVersion'), 1, 'the canary launched once');
-  assert.equal(imageOf(kube, 'paused'), 'ragops-test/api:v2');
+  assert.equal(imageOf(kube, 'paused'), `ragops-test/api@${kube.images.digestOf('ragops-test/api:v2')}`, 'promoted by the digest the canary ran');
   assert.equal(canaryReplicasOf(kube, 'paused'), undefined);
 });
 
@@ -146,5 +146,5 @@ test('a worker killed with SIGKILL while an analysis measures: the measurement i
   assert.ok(report.measurements.every((m) => m.outcome === 'passed'), JSON.stringify(report.measurements));
   assert.deepEqual(canaryWrites('measuring', from), ['PATCH', 'PATCH', 'PATCH', 'DELETE'], '10 %, 50 %, 0 %, deleted: nothing shifted twice');
   assert.equal(await scheduledActivities(handle.workflowId, 'setTrafficWeight'), 3);
-  assert.equal(imageOf(kube, 'measuring'), 'ragops-test/api:v2');
+  assert.equal(imageOf(kube, 'measuring'), `ragops-test/api@${kube.images.digestOf('ragops-test/api:v2')}`, 'promoted by the digest the canary ran');
 });

@@ -182,17 +182,18 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     while (report.roundInStep < analysis.count) {
       if (steer()) return;
       if (report.paused && (await holdWhilePaused()) === 'steered') return;
+      show();
+      // Each round measures the interval before it, so the first one sees this step's weight
+      // only; a signal meanwhile is acted on first, and the interval starts again.
+      if (await waitFor(signalled(), durationMs(analysis.interval), `analysis ${analysis.metrics.join(', ')}: next round in ${analysis.interval} at ${report.weight} %`)) continue;
       await measureRound(analysis.metrics, analysis.interval);
       // A round that paused the run (inconclusive data, or a pause meanwhile) is not one of the
       // step's rounds: it is measured again after resume, so the step never ends on it.
       if (report.paused) continue;
       report.roundInStep += 1;
       await continueAsNewWhenLong();
-      show();
-      if (report.roundInStep < analysis.count && !report.paused) {
-        await waitFor(signalled(), durationMs(analysis.interval), `analysis ${analysis.metrics.join(', ')}: next round in ${analysis.interval} at ${report.weight} %`);
-      }
     }
+    show();
   };
 
   const continueAsNewWhenLong = async () => {
