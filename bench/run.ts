@@ -1,6 +1,7 @@
 // `npm run bench -- <name> [options]`: runs one benchmark, which prints its figures.
 import { backupUsage, benchBackup } from './backup.js';
 import { benchRestore, restoreUsage } from './restore.js';
+import { benchCanary, canaryUsage } from './canary.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -13,6 +14,11 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: restoreUsage,
     summary: 'ragops restore drill (local disk, 2 jobs; and streamed) against pg_restore -j 2 of the same dump (GIN trigram and btree indexes), with where the time goes',
     run: benchRestore,
+  },
+  canary: {
+    usage: canaryUsage,
+    summary: 'canary reaction times on Compose behind HAProxy with Prometheus: abort/setWeight/pause to effect, breach to weight 0; the probe metric\'s request rate against a raw fetch loop',
+    run: benchCanary,
   },
 };
 
