@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node's own test runner (tsx for TypeScript).
 // Node 20's --test does not glob .ts files, so the list is built here.
+//
+// The files run in two lanes at once, each one file at a time: `data` (PostgreSQL drills,
+// backups, the janitor — tests that count or sweep the shared server's scratch databases and
+// must not see another lane's) and `apps` (deploys, canaries, proxies, metrics, Kubernetes,
+// embedders: containers and loopback servers of their own). Each line of output is prefixed
+// with its lane; the totals of both are printed at the end. RAGOPS_TEST_LANES=1 runs one lane.
 // Usage: node scripts/run-tests.mjs [substring filter...]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((entry) => {
@@ -14,6 +21,9 @@ function findTests(dir) {
   });
 }
 
+/** Files that touch nothing of the shared PostgreSQL's scratch databases. */
+const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|qdrant-standin|qdrant-points|search-attributes|harness)/;
+
 const filters = process.argv.slice(2);
 const files = findTests('test')
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
@@ -22,9 +32,44 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+
+const oneLane = process.env.RAGOPS_TEST_LANES === '1';
+const lanes = oneLane
+  ? [{ name: 'all', files }]
+  : [
+      { name: 'data', files: files.filter((file) => !APPS.test(file)) },
+      { name: 'apps', files: files.filter((file) => APPS.test(file)) },
+    ].filter((lane) => lane.files.length > 0);
+
+const SUMMARY = /^ℹ (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)/;
+
+function runLane({ name, files: laneFiles }) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...laneFiles], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const totals = {};
+    const prefix = lanes.length > 1 ? `[${name}] ` : '';
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        const summary = SUMMARY.exec(line);
+        if (summary) totals[summary[1]] = Number(summary[2]);
+        (stream === child.stdout ? process.stdout : process.stderr).write(`${prefix}${line}\n`);
+      });
+    }
+    child.on('close', (code, signal) => resolve({ name, code: code ?? (signal ? 1 : 0), totals }));
+  });
+}
+
+const results = await Promise.all(lanes.map(runLane));
+if (lanes.length > 1) {
+  const sum = (key) => results.reduce((total, result) => total + (result.totals[key] ?? 0), 0);
+  console.log('');
+  for (const result of results) console.log(`lane ${result.name}: ${result.totals.tests ?? 0} tests, ${result.totals.pass ?? 0} pass, ${result.totals.fail ?? 0} fail, ${((result.totals.duration_ms ?? 0) / 1000).toFixed(0)} s, exit ${result.code}`);
+  console.log(`all lanes: tests ${sum('tests')}, pass ${sum('pass')}, fail ${sum('fail')}, cancelled ${sum('cancelled')}, skipped ${sum('skipped')}`);
+}
+const failed = results.some((result) => result.code !== 0);
+// A run that executed no test is a failure, whatever the runner's exit code says.
+const executed = results.reduce((total, result) => total + (result.totals.tests ?? 0), 0);
+if (executed === 0) console.error('no test was executed');
+process.exit(failed || executed === 0 ? 1 : 0);
