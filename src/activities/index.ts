@@ -12,6 +12,9 @@ import { createStoreActivities } from './store/index.js';
 import { createTemporalActivities } from './temporal/index.js';
 import { createTrafficActivities } from './traffic/index.js';
 import { createMetricsActivities } from './metrics/index.js';
+import { createEmbedderActivities } from './embedders/index.js';
+import { createReingestActivities } from './reingest/index.js';
+import { createSourceActivities } from './sources/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -37,6 +40,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createHttpActivities(),
     ...createTrafficActivities(),
     ...createMetricsActivities(),
+    ...createEmbedderActivities(),
+    ...createSourceActivities(),
+    ...createReingestActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

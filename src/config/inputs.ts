@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { backupId, collectionName, componentLabel, databaseName, stackName } from './names.js';
 import { imageReference, serviceName } from './stacks/deploy.js';
-import { canaryStepSchema } from './stacks/canary.js';
+import { canaryStepSchema, durationText } from './stacks/canary.js';
+import { embedderName } from './stacks/embedders.js';
 
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
@@ -94,3 +95,36 @@ export const canaryInputSchema = z
   .strict();
 export type CanaryInput = z.input<typeof canaryInputSchema>;
 export type CanaryOptions = z.output<typeof canaryInputSchema>;
+
+export const reingestInputSchema = z
+  .object({
+    stack: stackName,
+    /** The alias queries go through; it points at the live collection and is switched to the new one. */
+    alias: collectionName,
+    /** A source of the stack's `reingest.sources`. */
+    source: componentLabel,
+    /** An embedder of the stack's `reingest.embedders`. */
+    embedder: embedderName,
+    /** Source rows read per page (one checkpoint per page). */
+    pageSize: z.number().int().min(1).max(10_000).default(500),
+    /** Texts per embedding request. */
+    batchSize: z.number().int().min(1).max(2048).default(64),
+    /** Embedding requests in flight at once. */
+    concurrency: z.number().int().min(1).max(32).default(2),
+    /** `manual`: the switch waits for the `approve` update. */
+    approve: z.enum(['auto', 'manual']).default('auto'),
+    /** How long a manual approval is waited for before the run gives up (the new collection is deleted). */
+    approveTimeout: durationText.default('24h'),
+    /** After the switch: how long `rollback` can switch back before the old collection is deleted. */
+    window: durationText.default('24h'),
+    /** When the model changes: the new collection's vector size (default: the probe embedding's) and distance. */
+    vectorSize: z.number().int().min(1).max(65_536).optional(),
+    distance: z.enum(['Cosine', 'Euclid', 'Dot', 'Manhattan']).optional(),
+    /** With named vectors: the one the embedder fills. */
+    vectorName: z.string().min(1).max(255).optional(),
+    /** Keep the new collection when the gate fails (for a look), instead of deleting it. */
+    keepOnFailure: z.boolean().default(false),
+  })
+  .strict();
+export type ReingestInput = z.input<typeof reingestInputSchema>;
+export type ReingestOptions = z.output<typeof reingestInputSchema>;

@@ -4,6 +4,9 @@ import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
 import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
+import type { GoldenQuery, ReingestGate, ReingestSource, S3StoreConfig } from './stacks/index.js';
+import type { EmbedderConfig } from './stacks/embedders.js';
+import type { ReingestOptions } from './inputs.js';
 
 /**
  * What a run will touch, resolved from the stacks file by the run's first step. It holds
@@ -96,4 +99,19 @@ export interface PruneTarget {
   store: StoreConfig;
   storeLocation: string;
   retention: RetentionPolicy;
+}
+
+/** A re-ingestion, as the plan step resolved it from the stacks file (secrets stay references). */
+export interface ReingestPlan {
+  stack: string;
+  /** Names the new collection; made once per execution (recorded in history). */
+  runTag: string;
+  options: ReingestOptions;
+  qdrant: Pick<QdrantPlan, 'url' | 'apiKey'>;
+  source: ReingestSource;
+  /** The stack's database (PostgreSQL source) or S3 store settings (S3 source without its own). */
+  connections: { postgres?: PostgresTarget; store?: S3StoreConfig };
+  embedder: EmbedderConfig;
+  golden: GoldenQuery[];
+  gate: ReingestGate;
 }

@@ -5,6 +5,7 @@ import { databaseExists, withPostgresAdmin } from '../postgres/session.js';
 import { createBackupPlanActivities } from './backup.js';
 import { createDeployPlanActivities } from './deploy.js';
 import { createPrunePlanActivities } from './prune.js';
+import { createReingestPlanActivities } from './reingest.js';
 import { createRestorePlanActivities, type ExistenceProbes } from './restore.js';
 import type { LoadStacks } from './stacks.js';
 
@@ -19,5 +20,6 @@ export function createPlanActivities(deps: { loadStacks?: LoadStacks } = {}) {
     ...createRestorePlanActivities({ loadStacks: deps.loadStacks, exists }),
     ...createDeployPlanActivities({ loadStacks: deps.loadStacks }),
     ...createPrunePlanActivities({ loadStacks: deps.loadStacks }),
+    ...createReingestPlanActivities({ loadStacks: deps.loadStacks }),
   };
 }

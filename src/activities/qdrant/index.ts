@@ -1,5 +1,6 @@
 import { createQdrantCollectionActivities } from './collections.js';
 import { createQdrantDrillActivities } from './drill.js';
+import { createQdrantReingestActivities } from './reingest.js';
 import { createQdrantSnapshotActivities } from './snapshots.js';
 
 export type { QdrantEndpoint } from './client.js';
@@ -9,5 +10,6 @@ export function createQdrantActivities() {
     ...createQdrantCollectionActivities(),
     ...createQdrantSnapshotActivities(),
     ...createQdrantDrillActivities(),
+    ...createQdrantReingestActivities(),
   };
 }

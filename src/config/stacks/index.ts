@@ -5,6 +5,7 @@ import { deploySchema, serviceName } from './deploy.js';
 import { drillSchema } from './drill.js';
 import { postgresTargetSchema } from './postgres.js';
 import { qdrantTargetSchema } from './qdrant.js';
+import { reingestReferenceIssues, reingestSchema } from './reingest.js';
 import { retentionSchema } from './retention.js';
 import { storeSchema } from './store.js';
 
@@ -13,6 +14,8 @@ export * from './deploy.js';
 export * from './drill.js';
 export * from './postgres.js';
 export * from './qdrant.js';
+export * from './reingest.js';
+export * from './embedders.js';
 export * from './retention.js';
 export * from './store.js';
 
@@ -26,6 +29,8 @@ export const stackSchema = z
     deploy: deploySchema.optional(),
     /** Per deploy service: how its canary runs (steps, traffic shifter, metrics). */
     canary: z.record(serviceName, canarySchema).optional(),
+    /** Blue-green re-ingestion of Qdrant collections: sources, embedders, golden queries and the gate. */
+    reingest: reingestSchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {
@@ -39,6 +44,11 @@ export const stackSchema = z
       }
       seen.add(target.name);
     });
+    if (stack.reingest) {
+      const issues = reingestReferenceIssues(stack.reingest, { postgresLabels: stack.postgres.map((target) => target.name), storeType: stack.store.type });
+      for (const issue of issues) ctx.addIssue({ code: 'custom', path: ['reingest', ...issue.path], message: issue.message });
+      if (!stack.qdrant) ctx.addIssue({ code: 'custom', path: ['reingest'], message: 'reingest needs the stack\'s qdrant (url, apiKey) to create and switch collections' });
+    }
   });
 export type StackConfig = z.infer<typeof stackSchema>;
 

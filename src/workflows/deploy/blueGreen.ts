@@ -8,7 +8,8 @@ import { describeChecks, runChecks, type DeployReport } from './report.js';
 import { StepFailed, type Saga } from './saga.js';
 import type { DeployStrategy } from './strategy.js';
 import type { PulledImage, RunningVersion } from './targets.js';
-import type { RollbackWindow } from './window.js';
+import type { RollbackWindow } from '../lib/rollbackWindow.js';
+import type { RollbackResult } from './report.js';
 
 type Colour = 'blue' | 'green';
 type KubernetesPlan = DeployPlan & { target: { type: 'kubernetes' } };
@@ -22,7 +23,7 @@ const checksOf = (bg: BlueGreen, colour: Colour) => [...(bg.health[colour] ?? []
  * switches back; afterwards it is scaled to zero. Any failure or cancellation before that
  * puts the selector and the idle colour back as they were.
  */
-export function blueGreenStrategy(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): DeployStrategy {
+export function blueGreenStrategy(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow<RollbackResult>): DeployStrategy {
   const section = plan.config.blueGreen;
   if (plan.target.type !== 'kubernetes' || !section || !isKubernetesBlueGreen(section)) throw ApplicationFailure.nonRetryable('blueGreen needs a Kubernetes target and a blueGreen section', 'InvalidInput');
   const { target, container } = plan as KubernetesPlan;

@@ -10,7 +10,8 @@ import { StepFailed, type Saga } from './saga.js';
 import type { DeployStrategy } from './strategy.js';
 import { versionLabel } from '../../core/format.js';
 import { deployTargetOps, type PulledImage, type RunningVersion } from './targets.js';
-import type { RollbackWindow } from './window.js';
+import type { RollbackWindow } from '../lib/rollbackWindow.js';
+import type { RollbackResult } from './report.js';
 
 /**
  * Blue-green on Compose, as a two-step canary through the stack's traffic shifter
@@ -21,7 +22,7 @@ import type { RollbackWindow } from './window.js';
  * stable service rolls to the new digest, is checked, takes the traffic back and the canary
  * is removed. Any failure or cancellation before that undoes it newest first (the saga).
  */
-export function composeBlueGreenStrategy(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): DeployStrategy {
+export function composeBlueGreenStrategy(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow<RollbackResult>): DeployStrategy {
   const target = plan.target;
   if (target.type !== 'compose' || !plan.config.blueGreen || isKubernetesBlueGreen(plan.config.blueGreen)) {
     throw ApplicationFailure.nonRetryable('blue-green on Compose needs a Compose target and a blueGreen section with the checks of the new version', 'InvalidInput');

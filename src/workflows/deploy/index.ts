@@ -10,12 +10,12 @@ import { deployClaims } from '../../core/leases.js';
 import type { BackupReport } from '../backup.js';
 import { blueGreenStrategy } from './blueGreen.js';
 import { composeBlueGreenStrategy } from './composeBlueGreen.js';
-import { NOT_VERIFIED, statusQuery, type DeployReport } from './report.js';
+import { NOT_VERIFIED, rollbackUpdate, statusQuery, type DeployReport, type RollbackResult } from './report.js';
 import { rollingStrategy } from './rolling.js';
 import { Saga, StepFailed } from './saga.js';
 import { versionLabel } from '../../core/format.js';
 import { deployTargetOps, type RunningVersion } from './targets.js';
-import { RollbackWindow } from './window.js';
+import { RollbackWindow } from '../lib/rollbackWindow.js';
 
 const describeVersion = (v: RunningVersion) => (v.image ? `${v.image}${v.digest ? ` (${v.digest})` : ''}` : 'nothing running');
 
@@ -28,7 +28,12 @@ const describeVersion = (v: RunningVersion) => (v.image ? `${v.image}${v.digest 
 export async function deploy(rawInput: unknown): Promise<DeployReport> {
   const options = parseInput(deployInputSchema, rawInput, 'deploy');
   const steps = new StepTracker('deploy', options.stack);
-  const window = new RollbackWindow(options.strategy);
+  const window = new RollbackWindow(rollbackUpdate, {
+    notApplicable: options.strategy === 'blueGreen' ? undefined : 'this is a rolling deploy: it has no rollback window (it rolls back by itself when a step fails); to go back now, deploy the previous image',
+    notOpen: 'the new colour is not live yet: there is nothing to roll back; cancel the run to stop the deploy',
+    closed: (at) => `the rollback window closed at ${at}; the old colour is scaled to zero — deploy the previous image to go back`,
+    description: 'blue-green: switch back to the old colour while the window is open; returns the verified result',
+  });
   upsertSearchAttributes([
     { key: RagopsService, value: options.service },
     { key: RagopsImage, value: options.image },
@@ -46,7 +51,7 @@ export async function deploy(rawInput: unknown): Promise<DeployReport> {
   }
 }
 
-async function runSaga(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow): Promise<DeployReport> {
+async function runSaga(plan: DeployPlan, options: DeployOptions, steps: StepTracker, report: DeployReport, window: RollbackWindow<RollbackResult>): Promise<DeployReport> {
   const ops = deployTargetOps(plan);
   const strategy =
     options.strategy !== 'blueGreen'

@@ -1,0 +1,141 @@
+// The ingest step of a re-ingestion: source pages → embeddings → points in the run's new
+// collection. Each page is read, embedded in batches (at most `concurrency` requests in
+// flight) and upserted with wait=true before its checkpoint is heartbeated, so a retried or
+// resumed attempt starts after the last page that is really in Qdrant, and point ids derived
+// from the source keys make a page written twice land on the same points.
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ReingestPlan } from '../../config/plan.js';
+import { formatEta, pointIdOf, progressOf } from '../../core/reingest.js';
+import { embedTexts, type EmbedTextsResult } from '../embedders/index.js';
+import { openQdrant } from '../qdrant/client.js';
+import { upsertBatch, type ReingestPoint } from '../qdrant/reingest.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { openReingestSource, type SourceCheckpoint, type SourceRow } from '../sources/index.js';
+
+/** Where an ingestion stands; carried by the workflow from call to call (and across continue-as-new). */
+export interface IngestProgress {
+  /** After the last page that is in Qdrant; undefined before the first. */
+  checkpoint: SourceCheckpoint | undefined;
+  rows: number;
+  pages: number;
+  embedRequests: number;
+  embedRetries: number;
+  /** Embedding time summed over batches, ms: with `rows`, the embedder's own rate. */
+  embedMs: number;
+}
+
+export interface IngestPagesInput {
+  plan: ReingestPlan;
+  collection: string;
+  vectorName?: string;
+  from: IngestProgress;
+  /** Pages read by this call at most; the workflow records the checkpoint between calls. */
+  maxPages: number;
+  /** For rate and ETA in the heartbeats: when the ingestion began (ms) and the source's rows. */
+  startedAtMs: number;
+  totalRows?: number;
+}
+
+export interface IngestPagesResult extends IngestProgress {
+  done: boolean;
+}
+
+export const emptyIngestProgress = (): IngestProgress => ({ checkpoint: undefined, rows: 0, pages: 0, embedRequests: 0, embedRetries: 0, embedMs: 0 });
+
+/** Runs `work` over `items` with at most `limit` at once; results in order. */
+async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/** The point of a row: its id from the key; its payload the declared fields, the key and the text. */
+export function pointOf(row: SourceRow, vector: number[], plan: Pick<ReingestPlan, 'source'>): ReingestPoint {
+  return { id: pointIdOf(row.key), vector, payload: { ...row.payload, [plan.source.key]: row.key, [plan.source.text]: row.text } };
+}
+
+function refuseOtherModel(plan: ReingestPlan, result: EmbedTextsResult): void {
+  if (result.modelMatches) return;
+  throw ApplicationFailure.nonRetryable(
+    `embedder "${plan.options.embedder}" answered with model "${result.model}", not the configured "${result.configuredModel}": vectors of another model are not written into the new collection`,
+    'EmbedderModelMismatch',
+  );
+}
+
+export function createReingestIngestActivities() {
+  return {
+    /**
+     * Up to `maxPages` pages from the checkpoint: embedded, upserted, checkpointed. Resumes from
+     * the last heartbeat of an earlier attempt when it is ahead of `from`.
+     */
+    async ingestReingestPages(input: IngestPagesInput): Promise<IngestPagesResult> {
+      const { plan, collection, vectorName } = input;
+      const beat = new ProgressHeartbeat(`ingest into ${collection}`);
+      const earlier = beat.previousDetails<{ progress?: IngestProgress }>()?.progress;
+      let progress: IngestProgress = earlier && earlier.pages > input.from.pages ? earlier : input.from;
+      const pagesAtStart = progress.pages;
+      const qdrant = await openQdrant(plan.qdrant);
+      const reader = await openReingestSource(plan.options.source, plan.source, plan.connections);
+      const show = () => {
+        const rate = progressOf(progress.rows, Date.now() - input.startedAtMs, input.totalRows);
+        const last = progress.checkpoint?.kind === 'postgres' ? ` after key ${progress.checkpoint.lastKey}` : '';
+        beat.phase(
+          `ingesting: ${progress.rows}${input.totalRows === undefined ? '' : ` of ${input.totalRows}`} rows${rate.percent === undefined ? '' : ` (${rate.percent} %)`}, ${rate.rowsPerSecond} rows/s, ETA ${formatEta(rate.etaSeconds)}${last}`,
+        );
+        beat.beat({ progress, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds }, true);
+      };
+      const work = async (): Promise<IngestPagesResult> => {
+        let done = false;
+        while (!done && progress.pages - pagesAtStart < input.maxPages) {
+          beat.signal.throwIfAborted();
+          const page = await reader.page(progress.checkpoint, plan.options.pageSize);
+          const batches = chunks(page.rows, plan.options.batchSize);
+          let requests = 0;
+          let retries = 0;
+          let embedMs = 0;
+          await inPool(batches, plan.options.concurrency, async (rows) => {
+            const started = Date.now();
+            const embedded = await embedTexts({
+              embedder: plan.embedder,
+              texts: rows.map((row) => row.text),
+              keys: rows.map((row) => row.key),
+              keyName: plan.source.key,
+              signal: beat.signal,
+              onRetry: (event) => beat.phase(`embedder answered ${event.status ?? 'nothing'} (${event.reason.slice(0, 80)}): retry ${event.retry} in ${Math.round(event.delayMs / 100) / 10} s`),
+            });
+            embedMs += Date.now() - started;
+            requests += embedded.requests;
+            retries += embedded.retries;
+            refuseOtherModel(plan, embedded);
+            await upsertBatch(qdrant, plan.qdrant, { collection, ...(vectorName ? { vectorName } : {}), points: rows.map((row, i) => pointOf(row, embedded.vectors[i]!, plan)) });
+          });
+          progress = {
+            checkpoint: page.checkpoint,
+            rows: progress.rows + page.rows.length,
+            pages: progress.pages + 1,
+            embedRequests: progress.embedRequests + requests,
+            embedRetries: progress.embedRetries + retries,
+            embedMs: progress.embedMs + embedMs,
+          };
+          done = page.done;
+          show();
+        }
+        return { ...progress, done };
+      };
+      try {
+        return await beat.during(work(), { progress });
+      } finally {
+        await reader.close();
+      }
+    },
+  };
+}
