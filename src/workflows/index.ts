@@ -5,3 +5,4 @@ export { restore } from './restore.js';
 export { deploy } from './deploy/index.js';
 export { lease } from './lease.js';
 export { canary } from './canary/index.js';
+export { reingest } from './reingest/index.js';

@@ -1,14 +1,14 @@
 // Typed helpers to start and steer a canary: one run per service (workflow id
 // `canary-<stack>-<service>`, refused while one runs), the signals pause/resume/promote/abort,
 // the setWeight update (a refusal comes back with the workflow's reason) and the status query.
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { canaryInputSchema, type CanaryInput } from '../../config/inputs.js';
 import { formatIssues } from '../../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsService } from '../../core/searchAttributes.js';
 import type { canary } from '../../workflows/index.js';
 import type { CanaryReport } from '../../workflows/canary/report.js';
-import { InvalidInput, runbookSearchAttributes, RunInProgress, type StartOptions } from './runbooks.js';
+import { askUpdate, InvalidInput, runbookSearchAttributes, RunInProgress, type StartOptions, type UpdateAnswer } from './runbooks.js';
 import { webUiUrl } from './connect.js';
 
 export const canaryWorkflowId = (input: { stack: string; service: string }) => `canary-${input.stack}-${input.service}`;
@@ -65,20 +65,9 @@ export const abortCanary = (client: Client, workflowId: string, reason?: string)
 export const canaryStatus = (client: Client, workflowId: string) => handleOf(client, workflowId).query<CanaryReport>('status');
 
 /** Whether a `setWeight` update was refused (with the validator's reason) or applied. */
-export type SetWeightAnswer = { accepted: false; reason: string } | { accepted: true; result: { weight: number; detail: string } };
+export type SetWeightAnswer = UpdateAnswer<{ weight: number; detail: string }>;
 
 /** Sets the canary's weight now; the workflow's validator may refuse, and its reason comes back. */
-export async function setCanaryWeight(client: Client, workflowId: string, weight: number, force = false): Promise<SetWeightAnswer> {
-  const handle = handleOf(client, workflowId);
-  try {
-    return { accepted: true, result: await handle.executeUpdate<{ weight: number; detail: string }, [{ weight: number; force?: boolean }]>('setWeight', { args: [{ weight, force }] }) };
-  } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) {
-      const cause = error.cause as Error | undefined;
-      return { accepted: false, reason: cause?.message ?? error.message };
-    }
-    const status = await handle.describe().then((d) => d.status.name, () => undefined);
-    if (status && status !== 'RUNNING') return { accepted: false, reason: `the canary has ended (${status.toLowerCase()}): its weight can no longer change` };
-    throw error;
-  }
+export function setCanaryWeight(client: Client, workflowId: string, weight: number, force = false): Promise<SetWeightAnswer> {
+  return askUpdate(client, workflowId, 'setWeight', [{ weight, force }], (status) => `the canary has ended (${status}): its weight can no longer change`);
 }

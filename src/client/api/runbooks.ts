@@ -5,18 +5,20 @@ import {
   backupInputSchema,
   deployInputSchema,
   pruneInputSchema,
+  reingestInputSchema,
   restoreInputSchema,
   verifyInputSchema,
   type BackupInput,
   type DeployInput,
   type PruneInput,
+  type ReingestInput,
   type RestoreInput,
   type VerifyInput,
 } from '../../config/inputs.js';
 import { formatIssues } from '../../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
-import type { backup, deploy, pruneBackups, restore, verifyBackup } from '../../workflows/index.js';
+import type { backup, deploy, pruneBackups, reingest, restore, verifyBackup } from '../../workflows/index.js';
 import type { RollbackResult } from '../../workflows/deploy/report.js';
 import { webUiUrl } from './connect.js';
 
@@ -36,6 +38,7 @@ export const checkPruneInput = (input: unknown): PruneInput => checkInput(pruneI
 export const checkVerifyInput = (input: unknown): VerifyInput => checkInput(verifyInputSchema, input, 'verifyBackup');
 export const checkRestoreInput = (input: unknown): RestoreInput => checkInput(restoreInputSchema, input, 'restore');
 export const checkDeployInput = (input: unknown): DeployInput => checkInput(deployInputSchema, input, 'deploy');
+export const checkReingestInput = (input: unknown): ReingestInput => checkInput(reingestInputSchema, input, 'reingest');
 
 export function runbookSearchAttributes(runbook: string, stack: string): SearchAttributePair[] {
   return [
@@ -64,6 +67,7 @@ export const runbookWorkflowIds = {
   pruneBackups: (input: { stack: string }) => `prune-${input.stack}`,
   restore: (input: { stack: string; targetStack?: string }) => `restore-${input.targetStack ?? input.stack}`,
   deploy: (input: { stack: string; service: string }) => `deploy-${input.stack}-${input.service}`,
+  reingest: (input: { stack: string; alias: string }) => `reingest-${input.stack}-${input.alias}`,
 };
 
 /** Names the run that holds the id: its run id, what it is doing, since when, and its Web UI link. */
@@ -89,7 +93,7 @@ export interface StartOptions {
   workflowId?: string;
 }
 
-type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy;
+type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy | typeof reingest;
 
 async function start<W extends Runbook>(
   client: Client,
@@ -152,28 +156,41 @@ export function startDeploy(client: Client, input: DeployInput, options: StartOp
   ]);
 }
 
+export function startReingest(client: Client, input: ReingestInput, options: StartOptions = {}) {
+  const summary = `reingest of alias ${input.alias} from ${input.source} with ${input.embedder} (stack ${input.stack}${input.approve === 'manual' ? ', approve: manual' : ''})`;
+  return start<typeof reingest>(client, 'reingest', runbookWorkflowIds.reingest(input), checkReingestInput(input), summary, options);
+}
+
+/** Whether an update was refused (with the workflow's reason) or answered with its result. */
+export type UpdateAnswer<R> = { accepted: false; reason: string } | { accepted: true; result: R };
+
+/**
+ * Sends an update that a workflow's validator may refuse; the refusal's reason comes back
+ * instead of being lost, and so does the end of a run that takes no updates any more.
+ */
+export async function askUpdate<R>(client: Client, workflowId: string, name: string, args: unknown[], whenEnded: (status: string) => string): Promise<UpdateAnswer<R>> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    return { accepted: true, result: await (args.length === 0 ? handle.executeUpdate<R, []>(name) : handle.executeUpdate<R, [unknown, ...unknown[]]>(name, { args: args as [unknown, ...unknown[]] })) };
+  } catch (error) {
+    if (error instanceof WorkflowUpdateFailedError) {
+      const cause = error.cause as Error | undefined;
+      return { accepted: false, reason: cause?.message ?? error.message };
+    }
+    const status = await handle.describe().then((d) => d.status.name, () => undefined);
+    if (status && status !== 'RUNNING') return { accepted: false, reason: whenEnded(status.toLowerCase()) };
+    throw error;
+  }
+}
+
 /** Whether a `rollback` update was refused (with the workflow's reason) or answered with its result. */
-export type RollbackAnswer = { accepted: false; reason: string } | { accepted: true; result: RollbackResult };
+export type RollbackAnswer = UpdateAnswer<RollbackResult>;
 
 /**
  * Asks a blue-green deploy to switch back while its window is open, and waits for the
  * verified result. A deploy that cannot roll back (rolling, window not open or closed,
  * a rollback already running) refuses, and the reason comes back instead of being lost.
  */
-export async function requestRollback(client: Client, workflowId: string): Promise<RollbackAnswer> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    return { accepted: true, result: await handle.executeUpdate<RollbackResult, []>('rollback') };
-  } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError) {
-      const cause = error.cause as Error | undefined;
-      return { accepted: false, reason: cause?.message ?? error.message };
-    }
-    // A run that has ended takes no updates: say what became of it rather than a gRPC error.
-    const status = await handle.describe().then((d) => d.status.name, () => undefined);
-    if (status && status !== 'RUNNING') {
-      return { accepted: false, reason: `the deploy has ended (${status.toLowerCase()}): its rollback window is closed — deploy the previous image to go back` };
-    }
-    throw error;
-  }
+export function requestRollback(client: Client, workflowId: string): Promise<RollbackAnswer> {
+  return askUpdate<RollbackResult>(client, workflowId, 'rollback', [], (status) => `the deploy has ended (${status}): its rollback window is closed — deploy the previous image to go back`);
 }

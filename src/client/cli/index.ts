@@ -4,6 +4,7 @@ import { taskQueueFromEnv } from '../../config/temporal.js';
 import { addBackupCommands } from './backup.js';
 import { addCanaryCommands } from './canary.js';
 import { addDeployCommands } from './deploy.js';
+import { addReingestCommands } from './reingest.js';
 import { addJanitorCommand } from './janitor.js';
 import { addPruneCommands } from './prune.js';
 import { addRestoreCommands } from './restore.js';
@@ -54,6 +55,7 @@ addRestoreCommands(program);
 addPruneCommands(program);
 addDeployCommands(program);
 addCanaryCommands(program);
+addReingestCommands(program);
 addScheduleCommands(program);
 addJanitorCommand(program);
 

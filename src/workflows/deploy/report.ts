@@ -1,5 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { RollbackRequest } from '../lib/rollbackWindow.js';
+import type { CallerRequest } from '../lib/rollbackWindow.js';
 import type { HttpEvidence } from '../../activities/http/index.js';
 import type { HttpCheck } from '../../config/stacks/deploy.js';
 import type { BackupReport } from '../backup.js';
@@ -11,7 +11,7 @@ import type { DeployPlan } from '../../config/plan.js';
 export const statusQuery = defineQuery<DeployReport>('status');
 
 /** Blue-green: switch back to the old colour while the window is open; returns the verified result. */
-export const rollbackUpdate = defineUpdate<RollbackResult, RollbackRequest>('rollback');
+export const rollbackUpdate = defineUpdate<RollbackResult, CallerRequest>('rollback');
 
 export interface RollbackResult {
   /** Every compensating action succeeded. */

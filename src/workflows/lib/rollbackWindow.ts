@@ -11,8 +11,8 @@ export interface RollbackWindowTexts {
   description: string;
 }
 
-/** Who asked for a rollback, as the caller said (the CLI sends user@host). */
-export type RollbackRequest = [{ by?: string }?];
+/** Who asks (for a rollback, an approval), as the caller said: the CLI sends user@host. */
+export type CallerRequest = [{ by?: string }?];
 
 /**
  * A rollback window and the `rollback` update that acts in it. The validator refuses, with the
@@ -27,8 +27,8 @@ export class RollbackWindow<R> {
   requestedBy?: string;
   private result?: R;
 
-  constructor(update: UpdateDefinition<R, RollbackRequest>, private readonly texts: RollbackWindowTexts) {
-    setHandler<R, RollbackRequest, UpdateDefinition<R, RollbackRequest>>(
+  constructor(update: UpdateDefinition<R, CallerRequest>, private readonly texts: RollbackWindowTexts) {
+    setHandler<R, CallerRequest, UpdateDefinition<R, CallerRequest>>(
       update,
       async (request) => {
         this.requested = true;
