@@ -15,7 +15,7 @@ import { openPostgresSource, keysetPageSql } from '../src/activities/sources/pos
 import { linesOf, openS3Source, type S3Position } from '../src/activities/sources/s3.js';
 import { postgresTargetSchema, storeSchema, type S3StoreConfig } from '../src/config/stacks/index.js';
 import { reingestSchema, type PostgresSource, type S3Source } from '../src/config/stacks/reingest.js';
-import { buildCorpus, goldenQueries, jsonlLine, loadCorpus, writeCorpusJsonl, type Chunk } from './support/corpus.js';
+import { buildCorpus, estimatedTokens, goldenQueries, jsonlLine, loadCorpus, writeCorpusJsonl, type Chunk } from './support/corpus.js';
 import { startMoto, s3StoreConfig, type TestMoto } from './support/moto.js';
 import { startPgCluster, type PgCluster } from './support/pgcluster.js';
 import { tempDir } from './support/ragops.js';
@@ -39,7 +39,11 @@ describe('the test corpus', () => {
   test('5,000 distinct chunks of 300–600 characters, the same every time, with golden queries found in exactly one chunk', () => {
     assert.equal(corpus.length, 5000);
     assert.deepEqual(corpus.map((c) => c.id), Array.from({ length: 5000 }, (_, i) => i + 1));
-    for (const chunk of corpus) assert.ok(chunk.text.length >= 300 && chunk.text.length <= 600, `chunk ${chunk.id} is ${chunk.text.length} characters`);
+    for (const chunk of corpus) {
+      assert.ok(chunk.text.length >= 300 && chunk.text.length <= 600, `chunk ${chunk.id} is ${chunk.text.length} characters`);
+      // The test embedding server refuses inputs over 256 tokens: every chunk stays well under.
+      assert.ok(estimatedTokens(chunk.text) <= 180, `chunk ${chunk.id} may be ${estimatedTokens(chunk.text)} tokens`);
+    }
     assert.equal(new Set(corpus.map((c) => c.text)).size, 5000);
     const golden = goldenQueries(corpus);
     assert.equal(golden.length, 20);
