@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
-import { openReingestSource, type SourceCheckpoint } from '../src/activities/sources/index.js';
+import { createSourceActivities, openReingestSource, type SourceCheckpoint } from '../src/activities/sources/index.js';
 import { openPostgresSource, keysetPageSql } from '../src/activities/sources/postgres.js';
 import { linesOf, openS3Source, type S3Position } from '../src/activities/sources/s3.js';
 import { postgresTargetSchema, storeSchema, type S3StoreConfig } from '../src/config/stacks/index.js';
@@ -145,7 +146,7 @@ describe('reingest source: PostgreSQL', () => {
       assert.equal(end.rows.length, 10);
       assert.equal(end.done, true);
       const none = await reader.page({ kind: 'postgres', lastKey: '5000' }, 100);
-      assert.deepEqual(none, { rows: [], checkpoint: { kind: 'postgres', lastKey: '5000' }, done: true });
+      assert.deepEqual({ ...none, snapshotAt: undefined }, { rows: [], checkpoint: { kind: 'postgres', lastKey: '5000' }, done: true, snapshotAt: undefined });
       assert.match((await failure(reader.page({ kind: 's3', position: { object: 'x', etag: undefined, byte: 0, line: 0, complete: false } }, 10))).message, /a s3 checkpoint cannot resume it/);
     } finally {
       await reader.close();
@@ -173,6 +174,27 @@ describe('reingest source: PostgreSQL', () => {
     } finally {
       await noUpdatedAt.close();
     }
+  });
+
+  test('through the one reader of both kinds: the catch-up pass, and the count as an activity', async () => {
+    const reader = await openReingestSource('chunks', source, { postgres: target() });
+    try {
+      const first = await reader.page(undefined, 10);
+      assert.ok(first.snapshotAt && !Number.isNaN(Date.parse(first.snapshotAt)));
+      await db.query(`UPDATE chunks SET updated_at = now() WHERE id = 4321`);
+      const changed = await reader.catchUpPage!(first.snapshotAt!, undefined, 10);
+      assert.deepEqual(changed.rows.map((r) => r.key), ['4321']);
+      assert.deepEqual(changed.checkpoint, { kind: 'postgres', lastKey: '4321' });
+    } finally {
+      await reader.close();
+    }
+    const frozen = await openReingestSource('chunks', { ...source, updatedAt: undefined }, { postgres: target() });
+    assert.equal(frozen.catchUpPage, undefined, 'no updatedAt: no catch-up pass');
+    await frozen.close();
+    const counted = await new MockActivityEnvironment().run(createSourceActivities().countReingestSource, { name: 'chunks', source, postgres: target() });
+    assert.deepEqual(counted, { rows: 5000, nullKeys: 0, duplicateKeys: 0 });
+    const noTarget = await failure(new MockActivityEnvironment().run(createSourceActivities().countReingestSource, { name: 'chunks', source }));
+    assert.match(noTarget.message, /source "chunks" reads PostgreSQL "app", and no such database target was given/);
   });
 
   test('a bad query, a missing column or a NULL text fails at once, naming the source and what to fix', async () => {

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { PostgresTarget, S3StoreConfig } from '../../config/stacks/index.js';
 import type { ReingestSource } from '../../config/stacks/reingest.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { openPostgresSource, type SourceCount } from './postgres.js';
+import { openPostgresSource, type PostgresPage, type SourceCount } from './postgres.js';
 import { openS3Source, type S3Position } from './s3.js';
 import type { SourceRow } from './types.js';
 
@@ -24,11 +24,19 @@ export interface SourcePageResult {
   /** After the page's last row; unchanged (the `from`) when the page is empty. */
   checkpoint: SourceCheckpoint | undefined;
   done: boolean;
+  /** PostgreSQL: the page's snapshot time on the server; the first page's is where a catch-up pass starts. */
+  snapshotAt?: string;
 }
 
 /** One way to read either kind of source: pages from a checkpoint, and a count for the parity check. */
 export interface ReingestSourceReader {
   page(from: SourceCheckpoint | undefined, limit: number): Promise<SourcePageResult>;
+  /**
+   * Rows changed after `since` (the first page's snapshotAt), keyset-paged like `page`: only for
+   * PostgreSQL sources that declare `updatedAt`; undefined otherwise (the report then says the
+   * source was not frozen while it was read).
+   */
+  catchUpPage?: (since: string, from: SourceCheckpoint | undefined, limit: number) => Promise<SourcePageResult>;
   count(): Promise<SourceCount>;
   close(): Promise<void>;
 }
@@ -41,12 +49,19 @@ export async function openReingestSource(name: string, source: ReingestSource, c
   if (source.kind === 'postgres') {
     if (!connections.postgres) throw ApplicationFailure.nonRetryable(`source "${name}" reads PostgreSQL "${source.postgres}", and no such database target was given`, 'InvalidInput');
     const reader = await openPostgresSource(connections.postgres, source, name);
+    const result = (from: SourceCheckpoint | undefined, page: PostgresPage): SourcePageResult => ({
+      rows: page.rows,
+      checkpoint: page.lastKey === undefined ? from : { kind: 'postgres', lastKey: page.lastKey },
+      done: page.done,
+      snapshotAt: page.snapshotAt,
+    });
+    const lastKeyOf = (from: SourceCheckpoint | undefined) => {
+      if (from && from.kind !== 'postgres') throw wrongCheckpoint(name, 'postgres', from);
+      return from?.lastKey;
+    };
     return {
-      async page(from, limit) {
-        if (from && from.kind !== 'postgres') throw wrongCheckpoint(name, 'postgres', from);
-        const page = await reader.page(from?.lastKey, limit);
-        return { rows: page.rows, checkpoint: page.lastKey === undefined ? from : { kind: 'postgres', lastKey: page.lastKey }, done: page.done };
-      },
+      page: async (from, limit) => result(from, await reader.page(lastKeyOf(from), limit)),
+      ...(source.updatedAt === undefined ? {} : { catchUpPage: async (since: string, from: SourceCheckpoint | undefined, limit: number) => result(from, await reader.catchUpPage(since, lastKeyOf(from), limit)) }),
       count: () => reader.count(),
       close: () => reader.close(),
     };
