@@ -40,8 +40,6 @@ export interface IngestPagesResult extends IngestProgress {
   done: boolean;
 }
 
-export const emptyIngestProgress = (): IngestProgress => ({ checkpoint: undefined, rows: 0, pages: 0, embedRequests: 0, embedRetries: 0, embedMs: 0 });
-
 /** Runs `work` over `items` with at most `limit` at once; results in order. */
 async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

@@ -1,5 +1,4 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, continueAsNew, ContinueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
-import { emptyIngestProgress } from '../../activities/reingest/index.js';
 import { reingestInputSchema, type ReingestOptions } from '../../config/inputs.js';
 import type { ReingestPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
@@ -18,7 +17,7 @@ function newReport(options: ReingestOptions): ReingestReport {
   return {
     ...{ stack: options.stack, alias: options.alias, source: options.source, embedder: options.embedder, phase: 'plan', outcome: 'running' },
     ...{ live: null, livePoints: null, collection: null, vectorSize: null, configChanges: [], sourceRows: null },
-    ingest: { ...emptyIngestProgress(), startedAtMs: null, rowsPerSecond: 0, etaSeconds: null, done: false },
+    ingest: { checkpoint: undefined, rows: 0, pages: 0, embedRequests: 0, embedRetries: 0, embedMs: 0, startedAtMs: null, rowsPerSecond: 0, etaSeconds: null, done: false },
     ...{ catchUp: null, parity: null, gate: null, switchedAt: null, approvedBy: null, windowUntil: null, rollback: null },
     ...{ oldCollectionDeleted: false, newCollectionDeleted: false, generation: 1 },
   };

@@ -1,0 +1,190 @@
+// The reingest runbook end to end: a worker on the Temporal dev server, a real PostgreSQL table
+// of 5,000 chunks of real prose, the real all-MiniLM-L6-v2 behind the OpenAI-compatible
+// endpoint (test/support/embedding-server.py; it keeps the vectors it computed, so the second
+// run over the same corpus costs little), and the Qdrant stand-in with a live collection behind
+// the alias `docs`.
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { approveReingest, reingestStatus, rollbackReingest } from '../src/client/api/reingest.js';
+import { startReingest } from '../src/client/api/runbooks.js';
+import type { ReingestInput } from '../src/config/inputs.js';
+import type { ReingestReport } from '../src/workflows/reingest/report.js';
+import { buildCorpus, goldenQueries, loadCorpus, unanswerableGolden, type Chunk } from './support/corpus.js';
+import { MINILM, MINILM_DIMENSIONS, startEmbeddingServer, type TestEmbeddingServer } from './support/embedder.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { startQdrantStandin, type QdrantStandin } from './support/qdrant/index.js';
+import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+
+const ROWS = 5_000;
+const QDRANT_KEY = 'reingest-workflow-qdrant-key';
+const EMBED_KEY = 'reingest-workflow-embed-key';
+
+let temporal: TestTemporal;
+let worker: RunningWorker;
+let client: Client;
+let standin: QdrantStandin;
+let qdrant: QdrantClient;
+let embedder: TestEmbeddingServer;
+let db: TestDatabase;
+let store: { path: string; remove(): Promise<void> };
+let chunks: Chunk[];
+const taskQueue = uniqueName('reingest');
+
+function stacks() {
+  const golden = goldenQueries(chunks, 20);
+  const stack = (extra: { golden?: unknown; gate?: unknown } = {}) => ({
+    store: { type: 'fs', path: store.path },
+    postgres: [{ name: 'app', host: '127.0.0.1', port: 5432, database: db.name, user: 'postgres' }],
+    qdrant: { url: standin.url, apiKey: { env: 'REINGEST_TEST_QDRANT_KEY' } },
+    reingest: {
+      sources: {
+        chunks: { postgres: 'app', query: 'SELECT id, text, document_id, updated_at FROM chunks', key: 'id', text: 'text', payload: ['document_id'] },
+      },
+      embedders: { minilm: { type: 'openai', url: embedder.openaiUrl, model: MINILM, apiKey: { env: 'REINGEST_TEST_EMBED_KEY' } } },
+      golden: extra.golden ?? golden,
+      gate: extra.gate ?? { k: 10, minRecall: 0.9 },
+    },
+  });
+  return { stacks: { prod: stack(), unanswerable: stack({ golden: unanswerableGolden(chunks) }) } };
+}
+
+before(async () => {
+  chunks = buildCorpus(ROWS);
+  process.env.REINGEST_TEST_QDRANT_KEY = QDRANT_KEY;
+  process.env.REINGEST_TEST_EMBED_KEY = EMBED_KEY;
+  [temporal, standin, embedder, db, store] = await Promise.all([
+    startTestTemporal(),
+    startQdrantStandin({ apiKey: QDRANT_KEY }),
+    startEmbeddingServer({ apiKey: EMBED_KEY, cacheSize: 2 * ROWS, threads: 2 }),
+    createTestDatabase('reingest'),
+    tempDir('reingest-store'),
+  ]);
+  client = temporal.client;
+  qdrant = new QdrantClient({ url: standin.url, apiKey: QDRANT_KEY, checkCompatibility: false });
+  await loadCorpus(await db.client(), chunks);
+  worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify(stacks()) });
+});
+
+after(async () => {
+  await worker?.stop();
+  await Promise.allSettled([temporal?.stop(), standin?.stop(), embedder?.stop(), db?.drop(), store?.remove()]);
+});
+
+/** The live collection `docs_v1` (384 dimensions, a payload index), empty, behind `docs`; nothing else. */
+beforeEach(async () => {
+  for (const { name } of (await qdrant.getCollections()).collections) await qdrant.deleteCollection(name);
+  await qdrant.createCollection('docs_v1', { vectors: { size: MINILM_DIMENSIONS, distance: 'Cosine' }, hnsw_config: { m: 24, ef_construct: 200 } });
+  await qdrant.createPayloadIndex('docs_v1', { field_name: 'document_id', field_schema: 'keyword', wait: true });
+  await qdrant.upsert('docs_v1', { wait: true, points: [{ id: 999_999, vector: Array.from({ length: MINILM_DIMENSIONS }, (_, i) => (i === 0 ? 1 : 0)), payload: { document_id: 'old' } }] });
+  await qdrant.updateCollectionAliases({ actions: [{ create_alias: { alias_name: 'docs', collection_name: 'docs_v1' } }] });
+});
+
+const aliasTarget = async () => (await qdrant.getAliases()).aliases.find((a) => a.alias_name === 'docs')?.collection_name;
+const collections = async () => (await qdrant.getCollections()).collections.map((c) => c.name).sort();
+
+function start(input: Partial<ReingestInput> & { stack?: string } = {}) {
+  return startReingest(client, { stack: 'prod', alias: 'docs', source: 'chunks', embedder: 'minilm', ...input }, { taskQueue, workflowId: uniqueName('reingest-prod-docs') });
+}
+
+async function waitFor(workflowId: string, what: string, ok: (r: ReingestReport) => boolean, timeoutMs = 300_000): Promise<ReingestReport> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReingestReport | undefined;
+  while (Date.now() < deadline) {
+    last = await reingestStatus(client, workflowId).catch(() => undefined);
+    if (last && ok(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; last status ${JSON.stringify(last)?.slice(0, 2000)}`);
+}
+
+describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible endpoint (real MiniLM), Qdrant stand-in', () => {
+  test('counts equal, golden recall@10 ≥ 0.9, the alias switched, queries through the alias hit the new collection; after the window the old collection is gone', { timeout: 900_000 }, async () => {
+    const handle = await start({ window: '5s' });
+    const switched = await waitFor(handle.workflowId, 'the switch', (r) => r.switchedAt !== null);
+    const collection = switched.collection!;
+    assert.match(collection, /^ragops_reingest_[a-z0-9]{8}_docs$/);
+    assert.equal(await aliasTarget(), collection, 'the alias points at the new collection');
+    assert.ok((await collections()).includes('docs_v1'), 'the old collection is kept during the window');
+    // A query through the alias is answered by the new collection: a golden query finds its chunk.
+    const [golden] = goldenQueries(chunks, 20);
+    const probe = await fetch(`${embedder.openaiUrl}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${EMBED_KEY}` }, body: JSON.stringify({ model: MINILM, input: [golden!.query] }) });
+    const vector = ((await probe.json()) as { data: Array<{ embedding: number[] }> }).data[0]!.embedding;
+    const hits = await qdrant.query('docs', { query: vector, limit: 10, with_payload: true });
+    assert.ok(hits.points.some((p) => p.id === golden!.expect[0]), `the golden chunk ${golden!.expect[0]} is in the top 10 through the alias`);
+    assert.ok(hits.points.every((p) => p.id !== 999_999), "no point of the old collection comes back");
+
+    const report = (await handle.result()) as ReingestReport;
+    assert.equal(report.outcome, 'switched');
+    assert.equal(report.sourceRows, ROWS);
+    assert.deepEqual({ sourceRows: report.parity?.sourceRows, points: report.parity?.points, passed: report.parity?.passed }, { sourceRows: ROWS, points: ROWS, passed: true });
+    assert.equal((await qdrant.count(collection, { exact: true })).count, ROWS);
+    assert.ok(report.gate && report.gate.recall >= 0.9, `recall@10 ${report.gate?.recall}: ${JSON.stringify(report.gate?.perQuery.filter((q) => q.recall < 1))}`);
+    assert.equal(report.gate.queries, 20);
+    assert.equal(report.ingest.rows, ROWS);
+    assert.ok(report.ingest.rowsPerSecond > 0);
+    assert.equal(report.oldCollectionDeleted, true);
+    assert.deepEqual(await collections(), [collection], 'after the window only the new collection is left');
+    assert.equal(await aliasTarget(), collection);
+    const info = await qdrant.getCollection(collection);
+    assert.equal((info.config.hnsw_config as { m: number }).m, 24, "the live collection's HNSW settings are cloned");
+    assert.deepEqual(Object.keys(info.payload_schema ?? {}), ['document_id'], 'and its payload index');
+    const point = (await qdrant.retrieve(collection, { ids: [1042], with_payload: true }))[0];
+    assert.equal(point?.payload?.document_id, chunks[1041]!.documentId, 'the payload is copied from the source row');
+  });
+
+  test('a gate that fails (a golden set the corpus cannot answer): no switch, the alias still on the old collection, the new one deleted, the report has the figures', { timeout: 900_000 }, async () => {
+    const handle = await start({ stack: 'unanswerable' });
+    const failure = await handle.result().then(
+      () => assert.fail('the run switched'),
+      (error: unknown) => error,
+    );
+    assert.ok(failure instanceof WorkflowFailedError, String(failure));
+    const cause = failure.cause as Error & { type?: string; details?: unknown[] };
+    assert.equal(cause.type, 'ReingestGateFailed');
+    assert.match(cause.message, /recall@10 0 is below 0\.9/);
+    const report = cause.details?.[0] as ReingestReport;
+    assert.equal(report.outcome, 'gate failed');
+    assert.equal(report.gate?.recall, 0);
+    assert.equal(report.parity?.passed, true, 'the counts matched: only the gate failed');
+    assert.equal(report.newCollectionDeleted, true);
+    assert.equal(await aliasTarget(), 'docs_v1');
+    assert.deepEqual(await collections(), ['docs_v1']);
+  });
+
+  test('approve: manual — the run waits; approve switches, a second approve is refused; rollback in the window switches back with the old collection intact; a second rollback is refused', { timeout: 900_000 }, async () => {
+    const handle = await start({ approve: 'manual', window: '1h' });
+    const waiting = await waitFor(handle.workflowId, 'the approval wait', (r) => r.phase === 'approve');
+    assert.equal(await aliasTarget(), 'docs_v1', 'nothing switched before approval');
+    const early = await rollbackReingest(client, handle.workflowId, 'ops@test');
+    assert.equal(early.accepted, false);
+    assert.match(early.accepted ? '' : early.reason, /not switched yet/);
+
+    const approved = await approveReingest(client, handle.workflowId, 'alice@test');
+    assert.ok(approved.accepted, JSON.stringify(approved));
+    assert.equal(approved.result.switchedTo, waiting.collection);
+    assert.equal(await aliasTarget(), waiting.collection);
+    const again = await approveReingest(client, handle.workflowId, 'bob@test');
+    assert.equal(again.accepted, false);
+    assert.match(again.accepted ? '' : again.reason, /already approved by alice@test/);
+
+    await waitFor(handle.workflowId, 'the window', (r) => r.phase === 'window');
+    const rolledBack = await rollbackReingest(client, handle.workflowId, 'carol@test');
+    assert.ok(rolledBack.accepted, JSON.stringify(rolledBack));
+    assert.equal(rolledBack.result.to, 'docs_v1');
+    const report = (await handle.result()) as ReingestReport;
+    assert.equal(report.outcome, 'rolled back');
+    assert.equal(report.approvedBy, 'alice@test');
+    assert.equal(report.rollback?.by, 'carol@test');
+    assert.equal(await aliasTarget(), 'docs_v1');
+    assert.deepEqual(await collections(), ['docs_v1'], 'the new collection is deleted, the old one kept');
+    assert.equal((await qdrant.count('docs_v1', { exact: true })).count, 1, 'the old collection is intact');
+    const late = await rollbackReingest(client, handle.workflowId, 'dave@test');
+    assert.equal(late.accepted, false);
+    assert.match(late.accepted ? '' : late.reason, /has ended/);
+  });
+});
