@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
-import { createSourceActivities, openReingestSource, type SourceCheckpoint } from '../src/activities/sources/index.js';
+import { createSourceActivities, openReingestSource, prefetchedPages, type SourceCheckpoint } from '../src/activities/sources/index.js';
 import { openPostgresSource, keysetPageSql } from '../src/activities/sources/postgres.js';
 import { linesOf, openS3Source, type S3Position } from '../src/activities/sources/s3.js';
 import { postgresTargetSchema, storeSchema, type S3StoreConfig } from '../src/config/stacks/index.js';
@@ -173,6 +173,27 @@ describe('reingest source: PostgreSQL', () => {
       assert.match((await failure(noUpdatedAt.catchUpPage('2026-01-01T00:00:00Z', undefined, 10))).message, /declares no updatedAt column/);
     } finally {
       await noUpdatedAt.close();
+    }
+  });
+
+  test('pages read ahead: every row once, the next page read while the caller works on this one', async () => {
+    const reader = await openReingestSource('chunks', source, { postgres: target() });
+    try {
+      const seen: string[] = [];
+      let reads = 0;
+      const counting = { page: (from: SourceCheckpoint | undefined, limit: number) => (reads++, reader.page(from, limit)) };
+      for await (const page of prefetchedPages(counting, { kind: 'postgres', lastKey: '3000' }, 400)) {
+        // The next read is already under way while this page is handled.
+        assert.equal(reads, page.done ? seen.length / 400 + 1 : seen.length / 400 + 2);
+        seen.push(...page.rows.map((r) => String(r.key)));
+      }
+      assert.deepEqual(seen, Array.from({ length: 2000 }, (_, i) => String(3001 + i)));
+      // Stopping early leaves no unhandled read behind, and the reader serves the next call in its own transaction.
+      for await (const page of prefetchedPages(reader, undefined, 10)) if (page.rows.length > 0) break;
+      const [a, b] = await Promise.all([reader.page({ kind: 'postgres', lastKey: '10' }, 5), reader.page({ kind: 'postgres', lastKey: '20' }, 5)]);
+      assert.deepEqual([a.rows.map((r) => r.key), b.rows.map((r) => r.key)], [['11', '12', '13', '14', '15'], ['21', '22', '23', '24', '25']]);
+    } finally {
+      await reader.close();
     }
   });
 

@@ -41,6 +41,27 @@ export interface ReingestSourceReader {
   close(): Promise<void>;
 }
 
+/**
+ * The pages of a reader from a checkpoint on, reading the next page while the caller works on
+ * the current one (at most two pages in memory), so the source's latency hides behind the
+ * embedder's. Ends after the page that says `done`. A page read ahead but not consumed (the
+ * caller stopped) is dropped; its rows are read again from the last consumed checkpoint.
+ */
+export async function* prefetchedPages(reader: Pick<ReingestSourceReader, 'page'>, from: SourceCheckpoint | undefined, limit: number): AsyncGenerator<SourcePageResult> {
+  let next = reader.page(from, limit);
+  for (;;) {
+    const page = await next;
+    if (page.done) {
+      yield page;
+      return;
+    }
+    next = reader.page(page.checkpoint, limit);
+    // The read ahead must not surface as an unhandled rejection when the caller stops early.
+    next.catch(() => undefined);
+    yield page;
+  }
+}
+
 function wrongCheckpoint(name: string, want: string, from: SourceCheckpoint): Error {
   return ApplicationFailure.nonRetryable(`source "${name}" is a ${want} source; a ${from.kind} checkpoint cannot resume it`, 'InvalidInput');
 }

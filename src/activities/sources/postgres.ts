@@ -116,7 +116,16 @@ export async function openPostgresSource(target: PostgresTarget, source: Postgre
   client.on('error', () => undefined);
   const where = `source "${name}" in PostgreSQL ${target.name} (${target.host}:${target.port}/${target.database})`;
 
-  async function inSnapshot<T>(what: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  // One transaction at a time on the one connection: a page read ahead and another call would
+  // otherwise interleave their BEGIN and COMMIT.
+  let queue: Promise<unknown> = Promise.resolve();
+  function inSnapshot<T>(what: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+    const turn = queue.then(() => snapshot(what, run));
+    queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  async function snapshot<T>(what: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await run(client);
