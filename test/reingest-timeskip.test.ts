@@ -47,6 +47,9 @@ function fakes(world: World): Partial<Activities> {
     async planReingestTarget() {
       return { alias: 'docs', live: 'docs_v1', livePoints: 10, collection: NEW, clone: { create: { vectors: { size: 384, distance: 'Cosine' } }, payloadIndexes: [], vectorName: undefined, vectorSize: 384, distance: 'Cosine', changes: [] } } as never;
     },
+    async reingestSourceClock() {
+      return null;
+    },
     async countReingestSource() {
       return { rows: 10, nullKeys: 0, duplicateKeys: 0 };
     },

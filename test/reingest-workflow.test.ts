@@ -37,20 +37,23 @@ const taskQueue = uniqueName('reingest');
 
 function stacks() {
   const golden = goldenQueries(chunks, 20);
-  const stack = (extra: { golden?: unknown; gate?: unknown } = {}) => ({
+  const stack = (extra: { golden?: unknown; gate?: unknown; updatedAt?: boolean } = {}) => ({
     store: { type: 'fs', path: store.path },
     postgres: [{ name: 'app', host: '127.0.0.1', port: 5432, database: db.name, user: 'postgres' }],
     qdrant: { url: standin.url, apiKey: { env: 'REINGEST_TEST_QDRANT_KEY' } },
     reingest: {
       sources: {
-        chunks: { postgres: 'app', query: 'SELECT id, text, document_id, updated_at FROM chunks', key: 'id', text: 'text', payload: ['document_id'] },
+        chunks: {
+          ...{ postgres: 'app', query: 'SELECT id, text, document_id, updated_at FROM chunks', key: 'id', text: 'text', payload: ['document_id'] },
+          ...(extra.updatedAt ? { updatedAt: 'updated_at' } : {}),
+        },
       },
       embedders: { minilm: { type: 'openai', url: embedder.openaiUrl, model: MINILM, apiKey: { env: 'REINGEST_TEST_EMBED_KEY' } } },
       golden: extra.golden ?? golden,
       gate: extra.gate ?? { k: 10, minRecall: 0.9 },
     },
   });
-  return { stacks: { prod: stack(), unanswerable: stack({ golden: unanswerableGolden(chunks) }) } };
+  return { stacks: { prod: stack(), unanswerable: stack({ golden: unanswerableGolden(chunks) }), catchup: stack({ updatedAt: true }) } };
 }
 
 before(async () => {
@@ -186,5 +189,28 @@ describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible e
     const late = await rollbackReingest(client, handle.workflowId, 'dave@test');
     assert.equal(late.accepted, false);
     assert.match(late.accepted ? '' : late.reason, /has ended/);
+  });
+
+  test('rows updated in the source during the ingestion are picked up by the catch-up pass over updated_at; without updatedAt the report says the source was not frozen', { timeout: 900_000 }, async () => {
+    const writer = await db.client();
+    const handle = await start({ stack: 'catchup', window: '1s', pageSize: 100 });
+    await waitFor(handle.workflowId, 'ingestion past the first rows', (r) => r.phase === 'ingest' && r.ingest.rows >= 100 && r.ingest.rows < ROWS - 500, 300_000);
+    // Rows 1..5 are in the new collection already; change them now.
+    await writer.query(`UPDATE chunks SET text = 'changed during the ingestion: ' || text, updated_at = clock_timestamp() WHERE id <= 5`);
+    const report = (await handle.result()) as ReingestReport;
+    try {
+      assert.equal(report.outcome, 'switched');
+      assert.ok(report.catchUp && 'since' in report.catchUp, JSON.stringify(report.catchUp));
+      assert.ok(report.catchUp.progress.rows >= 5, `the catch-up re-read the changed rows: ${JSON.stringify(report.catchUp)}`);
+      const points = await qdrant.retrieve(report.collection!, { ids: [1, 2, 3, 4, 5, 6], with_payload: true });
+      const texts = Object.fromEntries(points.map((p) => [p.id, String(p.payload?.text)]));
+      for (const id of [1, 2, 3, 4, 5]) assert.match(texts[id] ?? '', /^changed during the ingestion: /, `point ${id} has the new text`);
+      assert.doesNotMatch(texts[6] ?? '', /^changed/);
+      assert.equal(report.parity?.points, ROWS);
+    } finally {
+      await writer.query(`UPDATE chunks SET text = substr(text, length('changed during the ingestion: ') + 1) WHERE id <= 5`);
+    }
+    const frozen = (await (await start({ window: '1s' })).result()) as ReingestReport;
+    assert.deepEqual(frozen.catchUp, { skipped: 'source "chunks" declares no updatedAt column: rows changed during the ingestion are not re-read (the source was not frozen)' });
   });
 });

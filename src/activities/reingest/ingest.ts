@@ -9,8 +9,10 @@ import { formatEta, pointIdOf, progressOf } from '../../core/reingest.js';
 import { embedTexts, type EmbedTextsResult } from '../embedders/index.js';
 import { openQdrant } from '../qdrant/client.js';
 import { upsertBatch, type ReingestPoint } from '../qdrant/reingest.js';
+import { connectionFor, openSession } from '../postgres/session.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { openReingestSource, type SourceCheckpoint, type SourceRow } from '../sources/index.js';
+import { openReingestSource, type SourceCheckpoint, type SourcePageResult, type SourceRow } from '../sources/index.js';
+import { openPostgresSource } from '../sources/postgres.js';
 
 /** Where an ingestion stands; carried by the workflow from call to call (and across continue-as-new). */
 export interface IngestProgress {
@@ -34,6 +36,11 @@ export interface IngestPagesInput {
   /** For rate and ETA in the heartbeats: when the ingestion began (ms) and the source's rows. */
   startedAtMs: number;
   totalRows?: number;
+  /**
+   * The catch-up pass: only rows whose `updatedAt` is after this time (the source database's
+   * clock), keyset-paged from the checkpoint like the main pass. PostgreSQL sources only.
+   */
+  catchUpSince?: string;
 }
 
 export interface IngestPagesResult extends IngestProgress {
@@ -61,6 +68,27 @@ export function pointOf(row: SourceRow, vector: number[], plan: Pick<ReingestPla
   return { id: pointIdOf(row.key), vector, payload: { ...row.payload, [plan.source.key]: row.key, [plan.source.text]: row.text } };
 }
 
+interface PageReader {
+  page(from: SourceCheckpoint | undefined, limit: number): Promise<SourcePageResult>;
+  close(): Promise<void>;
+}
+
+/** The rows changed since `since`, as pages with the same checkpoints as the main pass. */
+async function openCatchUp(plan: ReingestPlan, since: string): Promise<PageReader> {
+  const { source } = plan;
+  if (source.kind !== 'postgres' || !source.updatedAt || !plan.connections.postgres) {
+    throw ApplicationFailure.nonRetryable(`source "${plan.options.source}" has no updatedAt column in PostgreSQL: no catch-up pass`, 'InvalidInput');
+  }
+  const reader = await openPostgresSource(plan.connections.postgres, source, plan.options.source);
+  return {
+    async page(from, limit) {
+      const page = await reader.catchUpPage(since, from?.kind === 'postgres' ? from.lastKey : undefined, limit);
+      return { rows: page.rows, checkpoint: page.lastKey === undefined ? from : { kind: 'postgres', lastKey: page.lastKey }, done: page.done };
+    },
+    close: () => reader.close(),
+  };
+}
+
 function refuseOtherModel(plan: ReingestPlan, result: EmbedTextsResult): void {
   if (result.modelMatches) return;
   throw ApplicationFailure.nonRetryable(
@@ -75,19 +103,25 @@ export function createReingestIngestActivities() {
      * Up to `maxPages` pages from the checkpoint: embedded, upserted, checkpointed. Resumes from
      * the last heartbeat of an earlier attempt when it is ahead of `from`.
      */
+    /** The source database's clock when the source declares `updatedAt` (the catch-up pass starts from it); else undefined. */
+    async reingestSourceClock({ plan }: { plan: ReingestPlan }): Promise<string | null> {
+      return (await sourceClock(plan)) ?? null;
+    },
+
     async ingestReingestPages(input: IngestPagesInput): Promise<IngestPagesResult> {
       const { plan, collection, vectorName } = input;
-      const beat = new ProgressHeartbeat(`ingest into ${collection}`);
+      const beat = new ProgressHeartbeat(`${input.catchUpSince ? 'catch up' : 'ingest'} into ${collection}`);
       const earlier = beat.previousDetails<{ progress?: IngestProgress }>()?.progress;
       let progress: IngestProgress = earlier && earlier.pages > input.from.pages ? earlier : input.from;
       const pagesAtStart = progress.pages;
       const qdrant = await openQdrant(plan.qdrant);
-      const reader = await openReingestSource(plan.options.source, plan.source, plan.connections);
+      const reader: PageReader = input.catchUpSince ? await openCatchUp(plan, input.catchUpSince) : await openReingestSource(plan.options.source, plan.source, plan.connections);
+      const doing = input.catchUpSince ? `catching up on rows changed since ${input.catchUpSince}` : 'ingesting';
       const show = () => {
         const rate = progressOf(progress.rows, Date.now() - input.startedAtMs, input.totalRows);
         const last = progress.checkpoint?.kind === 'postgres' ? ` after key ${progress.checkpoint.lastKey}` : '';
         beat.phase(
-          `ingesting: ${progress.rows}${input.totalRows === undefined ? '' : ` of ${input.totalRows}`} rows${rate.percent === undefined ? '' : ` (${rate.percent} %)`}, ${rate.rowsPerSecond} rows/s, ETA ${formatEta(rate.etaSeconds)}${last}`,
+          `${doing}: ${progress.rows}${input.totalRows === undefined ? '' : ` of ${input.totalRows}`} rows${rate.percent === undefined ? '' : ` (${rate.percent} %)`}, ${rate.rowsPerSecond} rows/s, ETA ${formatEta(rate.etaSeconds)}${last}`,
         );
         beat.beat({ progress, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds }, true);
       };
@@ -136,4 +170,19 @@ export function createReingestIngestActivities() {
       }
     },
   };
+}
+
+/**
+ * The source database's clock, read before the first page: rows updated after it (less the
+ * margin, for writers whose transaction began earlier) are re-read by the catch-up pass.
+ */
+export async function sourceClock(plan: ReingestPlan): Promise<string | undefined> {
+  if (plan.source.kind !== 'postgres' || !plan.source.updatedAt || !plan.connections.postgres) return undefined;
+  const client = await openSession(await connectionFor(plan.connections.postgres), 'ragops-reingest-clock');
+  try {
+    const { rows } = await client.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+    return rows[0]!.now.toISOString();
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -7,18 +7,21 @@ import { compensationActivities, quickActivities, streamingActivities } from '..
 import { parseInput } from '../lib/input.js';
 import { RollbackWindow, type CallerRequest } from '../lib/rollbackWindow.js';
 import { StepTracker } from '../lib/steps.js';
+import type { IngestProgress } from '../../activities/reingest/index.js';
 import { approveUpdate, reingestRollbackUpdate, reingestStatusQuery, type AliasRollbackResult, type ReingestCarried, type ReingestReport } from './report.js';
 
 /** Ingest calls (each up to PAGES_PER_CALL pages) per run before continuing as new, so a 10-million-row history stays small. */
 const DEFAULT_CALLS_PER_RUN = 100;
 const PAGES_PER_CALL = 20;
+/** Writers whose transaction began before the clock was read and committed after carry an older updatedAt. */
+const CATCH_UP_MARGIN_MS = 60_000;
 
 function newReport(options: ReingestOptions): ReingestReport {
   return {
     ...{ stack: options.stack, alias: options.alias, source: options.source, embedder: options.embedder, phase: 'plan', outcome: 'running' },
     ...{ live: null, livePoints: null, collection: null, vectorSize: null, configChanges: [], sourceRows: null },
     ingest: { checkpoint: undefined, rows: 0, pages: 0, embedRequests: 0, embedRetries: 0, embedMs: 0, startedAtMs: null, rowsPerSecond: 0, etaSeconds: null, done: false },
-    ...{ catchUp: null, parity: null, gate: null, switchedAt: null, approvedBy: null, windowUntil: null, rollback: null },
+    ...{ sourceClock: null, catchUp: null, parity: null, gate: null, switchedAt: null, approvedBy: null, windowUntil: null, rollback: null },
     ...{ oldCollectionDeleted: false, newCollectionDeleted: false, generation: 1 },
   };
 }
@@ -122,37 +125,64 @@ export async function reingest(rawInput: unknown, carried?: ReingestCarried): Pr
       quickActivities(`create ${target.collection}`).createReingestCollection({ qdrant: resolved.qdrant, collection: target.collection, clone: target.clone }),
       (c) => (c.created ? 'created' : 'already there, as planned'),
     );
+    report.sourceClock = await steps.step('create', 'read the source database\'s clock (the catch-up pass starts from it)', () => quickActivities('source clock').reingestSourceClock({ plan: resolved }), (t) => t ?? 'no updatedAt column: no catch-up pass');
     report.ingest.startedAtMs = Date.now();
     return resolved;
+  };
+
+  /** One call of the ingest activity; continues as new when this run has made enough of them. */
+  const ingestCall = async (resolved: ReingestPlan, from: IngestProgress, catchUpSince?: string) => {
+    const after = from.checkpoint?.kind === 'postgres' ? `after key ${from.checkpoint.lastKey}` : from.rows > 0 ? `after row ${from.rows}` : 'from the start';
+    const what = catchUpSince ? `catch up on rows changed since ${catchUpSince}, ${after}` : `ingest up to ${PAGES_PER_CALL} pages ${after}`;
+    const result = await steps.step(catchUpSince ? 'catch-up' : 'ingest', what, () =>
+      streamingActivities(what).ingestReingestPages({
+        plan: resolved,
+        collection: report.collection!,
+        ...(vectorName ? { vectorName } : {}),
+        from,
+        maxPages: PAGES_PER_CALL,
+        startedAtMs: report.ingest.startedAtMs ?? Date.now(),
+        ...(report.sourceRows === null || catchUpSince ? {} : { totalRows: report.sourceRows }),
+        ...(catchUpSince ? { catchUpSince } : {}),
+      }),
+      (r) => `${r.rows} rows in ${r.pages} pages${r.done ? ', all read' : ''}`,
+    );
+    ingestCalls.thisRun += 1;
+    return result;
+  };
+  const continueAsNewWhenLong = async (resolved: ReingestPlan) => {
+    if (ingestCalls.thisRun < (ingestCallsPerRun ?? DEFAULT_CALLS_PER_RUN)) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof reingest>({ ...input, ...(ingestCallsPerRun ? { ingestCallsPerRun } : {}) }, { report, plan: resolved, ...(vectorName ? { vectorName } : {}), ...(liveVectorName ? { liveVectorName } : {}) });
   };
 
   const ingest = async (resolved: ReingestPlan) => {
     report.phase = 'ingest';
     while (!report.ingest.done) {
       const { startedAtMs, rowsPerSecond, etaSeconds, done, ...from } = report.ingest;
-      const after = from.checkpoint?.kind === 'postgres' ? `after key ${from.checkpoint.lastKey}` : from.rows > 0 ? `after row ${from.rows}` : 'from the start';
-      const result = await steps.step('ingest', `ingest up to ${PAGES_PER_CALL} pages ${after}`, () =>
-        streamingActivities(`ingest ${after}`).ingestReingestPages({
-          plan: resolved,
-          collection: report.collection!,
-          ...(vectorName ? { vectorName } : {}),
-          from,
-          maxPages: PAGES_PER_CALL,
-          startedAtMs: startedAtMs ?? Date.now(),
-          ...(report.sourceRows === null ? {} : { totalRows: report.sourceRows }),
-        }),
-        (r) => `${r.rows} rows in ${r.pages} pages${r.done ? ', all read' : ''}`,
-      );
+      const result = await ingestCall(resolved, from);
       const rate = progressOf(result.rows, Date.now() - (startedAtMs ?? Date.now()), report.sourceRows ?? undefined);
       report.ingest = { ...result, startedAtMs, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds ?? null };
       steps.setSection(`**ingested** ${result.rows}${report.sourceRows === null ? '' : ` of ${report.sourceRows}`} rows · ${rate.rowsPerSecond} rows/s · ETA ${formatEta(rate.etaSeconds)}`);
-      ingestCalls.thisRun += 1;
-      if (!result.done && ingestCalls.thisRun >= (ingestCallsPerRun ?? DEFAULT_CALLS_PER_RUN)) {
-        await condition(allHandlersFinished);
-        await continueAsNew<typeof reingest>({ ...input, ...(ingestCallsPerRun ? { ingestCallsPerRun } : {}) }, { report, plan: resolved, ...(vectorName ? { vectorName } : {}), ...(liveVectorName ? { liveVectorName } : {}) });
-      }
+      if (!result.done) await continueAsNewWhenLong(resolved);
     }
-    report.catchUp = { skipped: 'no catch-up pass: rows changed in the source during the ingestion are not re-read (the source was not frozen)' };
+  };
+
+  /** Rows a writer changed while the pages went by: re-read from the clock (less a margin) and written again. */
+  const catchUp = async (resolved: ReingestPlan) => {
+    if (!report.sourceClock) {
+      report.catchUp = { skipped: `source "${options.source}" declares no updatedAt column: rows changed during the ingestion are not re-read (the source was not frozen)` };
+      return;
+    }
+    report.phase = 'catch-up';
+    if (!report.catchUp || !('since' in report.catchUp)) {
+      report.catchUp = { since: new Date(Date.parse(report.sourceClock) - CATCH_UP_MARGIN_MS).toISOString(), progress: { checkpoint: undefined, rows: 0, pages: 0, embedRequests: 0, embedRetries: 0, embedMs: 0 }, done: false };
+    }
+    while (!report.catchUp.done) {
+      const { done, ...progress } = await ingestCall(resolved, report.catchUp.progress, report.catchUp.since);
+      report.catchUp = { since: report.catchUp.since, progress, done };
+      if (!done) await continueAsNewWhenLong(resolved);
+    }
   };
 
   const validate = async (resolved: ReingestPlan) => {
@@ -226,6 +256,7 @@ export async function reingest(rawInput: unknown, carried?: ReingestCarried): Pr
   try {
     const resolved = plan ?? (await planAndCreate());
     await ingest(resolved);
+    await catchUp(resolved);
     await validate(resolved);
     await approveAndSwitch(resolved);
     await windowAndCleanup(resolved);

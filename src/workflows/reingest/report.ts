@@ -35,8 +35,10 @@ export interface ReingestReport {
   configChanges: string[];
   sourceRows: number | null;
   ingest: IngestProgress & { startedAtMs: number | null; rowsPerSecond: number; etaSeconds: number | null; done: boolean };
-  /** Catch-up of rows changed during the ingestion: rows re-read, or why there was none. */
-  catchUp: { rows: number; since: string } | { skipped: string } | null;
+  /** The source database's clock before the first page, when the source declares `updatedAt`. */
+  sourceClock: string | null;
+  /** The catch-up pass over rows changed during the ingestion (from the clock less a margin), or why there was none. */
+  catchUp: { since: string; progress: IngestProgress; done: boolean } | { skipped: string } | null;
   parity: { sourceRows: number; points: number; passed: boolean; detail: string } | null;
   gate: GateFigures | null;
   liveUnavailable?: string;
