@@ -24,6 +24,8 @@ const NEW = 'ragops_reingest_a1b2c3d4_docs';
 interface World {
   alias: string;
   collections: Set<string>;
+  /** The rows already done when each ingest call began. */
+  ingestCalls: number[];
 }
 
 function fakes(world: World): Partial<Activities> {
@@ -57,8 +59,11 @@ function fakes(world: World): Partial<Activities> {
       world.collections.add(collection);
       return { collection, created: true } as never;
     },
+    // Three calls of 4 rows, 4 rows and 2 rows: keys 1..10.
     async ingestReingestPages({ from }: { from: { rows: number; pages: number } }) {
-      return { ...from, checkpoint: { kind: 'postgres', lastKey: '10' }, rows: 10, pages: from.pages + 1, embedRequests: 1, embedRetries: 0, embedMs: 5, done: true } as never;
+      const rows = Math.min(from.rows + 4, 10);
+      world.ingestCalls.push(from.rows);
+      return { ...from, checkpoint: { kind: 'postgres', lastKey: String(rows) }, rows, pages: from.pages + 1, embedRequests: from.pages + 1, embedRetries: 0, embedMs: 5, done: rows === 10 } as never;
     },
     async countCollectionPoints() {
       return 10;
@@ -111,7 +116,7 @@ describe('reingest rollback window (time-skipping test server, fake activities)'
   }
 
   test('a rollback at hour 23 switches the alias back; the new collection is deleted, the old one kept', async () => {
-    const world: World = { alias: 'docs_v1', collections: new Set(['docs_v1']) };
+    const world: World = { alias: 'docs_v1', collections: new Set(['docs_v1']), ingestCalls: [] };
     await withWorker(world, async (taskQueue) => {
       const handle = await startAndReachWindow(taskQueue);
       assert.equal(world.alias, NEW);
@@ -126,7 +131,7 @@ describe('reingest rollback window (time-skipping test server, fake activities)'
   });
 
   test('at hour 25 the window has closed: the old collection is deleted and a rollback is refused', async () => {
-    const world: World = { alias: 'docs_v1', collections: new Set(['docs_v1']) };
+    const world: World = { alias: 'docs_v1', collections: new Set(['docs_v1']), ingestCalls: [] };
     await withWorker(world, async (taskQueue) => {
       const handle = await startAndReachWindow(taskQueue);
       await env.sleep('25h');
@@ -136,6 +141,19 @@ describe('reingest rollback window (time-skipping test server, fake activities)'
       assert.equal(report.outcome, 'switched');
       assert.equal(report.oldCollectionDeleted, true);
       assert.equal(world.alias, NEW);
+      assert.deepEqual([...world.collections], [NEW]);
+    });
+  });
+
+  test('continue-as-new after each ingest call (threshold set low): every run resumes from the checkpoint it carries, nothing is planned or created twice', async () => {
+    const world: World = { alias: 'docs_v1', collections: new Set(['docs_v1']), ingestCalls: [] };
+    await withWorker(world, async (taskQueue) => {
+      const handle = await env.client.workflow.start('reingest', { taskQueue, workflowId: uniqueName('reingest'), args: [{ ...input, window: '1m', ingestCallsPerRun: 1 }] });
+      const report = (await handle.result()) as ReingestReport;
+      assert.equal(report.generation, 3, 'two continue-as-new');
+      assert.deepEqual(world.ingestCalls, [0, 4, 8], 'each run started after the rows the last one did');
+      assert.equal(report.ingest.rows, 10);
+      assert.equal(report.outcome, 'switched');
       assert.deepEqual([...world.collections], [NEW]);
     });
   });
