@@ -21,8 +21,8 @@ function findTests(dir) {
   });
 }
 
-/** Files that touch nothing of the shared PostgreSQL's scratch databases. */
-const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness)/;
+/** Files that touch nothing of the shared PostgreSQL's scratch databases (prune-scale: a stack without databases, so its janitor sweeps nothing). */
+const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness|prune-scale)/;
 
 const filters = process.argv.slice(2);
 const files = findTests('test')

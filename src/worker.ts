@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkerOptions as WorkerCreateOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { cancellationInterceptor } from './activities/runtime/cancellation.js';
 import { createActivities, type ActivityDeps } from './activities/index.js';
@@ -40,6 +40,17 @@ export function lazyClient(connect: () => Promise<Connection>, namespace: string
 }
 
 /** Builds a worker for the ragops task queue; `run()` it, and it stops on SIGINT/SIGTERM. */
+/**
+ * How every ragops worker runs activities (the test harness's in-process workers too): errors
+ * scrubbed of secrets, cancellation passed down, and heartbeats sent at most a second apart —
+ * not the SDK's 0.8 × the heartbeat timeout — so the progress a retry resumes from (an ingest's
+ * last page, a dump's bytes) is at most a second old when a worker dies.
+ */
+export const activityWorkerOptions: Pick<WorkerCreateOptions, 'interceptors' | 'maxHeartbeatThrottleInterval'> = {
+  interceptors: { activity: [redactingActivityInterceptors, cancellationInterceptor] },
+  maxHeartbeatThrottleInterval: '1s',
+};
+
 export async function createWorker(options: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection; taskQueue: string; namespace: string; closeClient(): Promise<void> }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const stacks = await (options.activityDeps?.loadStacks ?? (() => loadStacksFile()))();
@@ -71,7 +82,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     taskQueue,
     workflowsPath,
     activities: createActivities({ temporalClient: leaseClient.get, ...options.activityDeps }),
-    interceptors: { activity: [redactingActivityInterceptors, cancellationInterceptor] },
+    ...activityWorkerOptions,
     shutdownGraceTime: '30s',
   });
   log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);

@@ -248,15 +248,19 @@ describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible e
   });
 
   test('the embedder answering 429 with Retry-After, then 500s for a while: the run slows down and completes; a 400 for one oversized row fails naming its key', { timeout: 900_000 }, async () => {
-    await embedder.faults({ status429: 2, retryAfterSeconds: 2, status500: 4 });
-    const started = Date.now();
-    const report = (await (await start({ window: '1s' })).result()) as ReingestReport;
+    // Slow pages, so the faults land in the ingest rather than in the plan's probe.
+    await embedder.faults({ delayMs: 100 });
+    const faulty = await start({ window: '1s', pageSize: 50 });
+    await waitFor(faulty.workflowId, 'the ingest', (r) => r.phase === 'ingest', 300_000);
+    const faultsAt = Date.now();
+    await embedder.faults({ delayMs: 100, status429: 2, retryAfterSeconds: 2, status500: 4 });
+    const report = (await faulty.result()) as ReingestReport;
     assert.equal(report.outcome, 'switched');
     assert.equal(report.parity?.points, ROWS);
     const stats = await embedder.stats();
     assert.deepEqual(stats.faultsServed, { status429: 2, status500: 4 });
-    assert.ok(report.ingest.embedRetries >= 1, `the ingest waited out the faults: ${JSON.stringify(report.ingest)}`);
-    assert.ok(Date.now() - started >= 2_000, 'Retry-After: 2 was honoured');
+    assert.ok(report.ingest.embedRetries >= 2, `the ingest waited out the faults: ${JSON.stringify(report.ingest)}`);
+    assert.ok(Date.now() - faultsAt >= 2_000, 'Retry-After: 2 was honoured');
 
     await liveCollectionOnly();
     const handle = await start({ stack: 'oversized' });
@@ -278,10 +282,11 @@ describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible e
     const crashQueue = uniqueName('reingest-crash');
     const configPath = await writeStacksFile(store.path, stacks());
     const env = { REINGEST_TEST_QDRANT_KEY: QDRANT_KEY, REINGEST_TEST_EMBED_KEY: EMBED_KEY, PATH: process.env.PATH ?? '' };
-    // Slow enough to be caught in the middle of an ingest call (20 pages of 100 rows).
-    await embedder.faults({ delayMs: 150 });
+    // About 100 rows/s, so the kill lands mid-call (20 pages of 100 rows) and the heartbeat
+    // checkpoint (at most a second old) is far from both the call's start and the beginning.
+    await embedder.faults({ delayMs: 1_000 });
     let first = spawnWorkerProcess({ address: temporal.address, taskQueue: crashQueue, configPath, env });
-    const handle = await startReingest(client, { stack: 'prod', alias: 'docs', source: 'chunks', embedder: 'minilm', pageSize: 100, window: '1s' }, { taskQueue: crashQueue, workflowId: uniqueName('reingest-crash') });
+    const handle = await startReingest(client, { stack: 'prod', alias: 'docs', source: 'chunks', embedder: 'minilm', pageSize: 100, batchSize: 50, window: '1s' }, { taskQueue: crashQueue, workflowId: uniqueName('reingest-crash') });
     let second: ReturnType<typeof spawnWorkerProcess> | undefined;
     try {
       const deadline = Date.now() + 300_000;

@@ -9,11 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { cancellationInterceptor } from '../../src/activities/runtime/cancellation.js';
 import { createActivities } from '../../src/activities/index.js';
-import { redactingActivityInterceptors } from '../../src/activities/runtime/redactErrors.js';
 import { parseStacksFile } from '../../src/config/load.js';
-import { lazyClient, workflowsPath } from '../../src/worker.js';
+import { activityWorkerOptions, lazyClient, workflowsPath } from '../../src/worker.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -58,7 +56,7 @@ export async function startWorker(options: { address: string; taskQueue: string;
     taskQueue: options.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({ loadStacks: async () => parseStacksFile(options.stacksText, 'test stacks'), temporalClient: client.get }),
-    interceptors: { activity: [redactingActivityInterceptors, cancellationInterceptor] },
+    ...activityWorkerOptions,
   });
   const running = worker.run();
   return {
