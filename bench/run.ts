@@ -2,6 +2,7 @@
 import { backupUsage, benchBackup } from './backup.js';
 import { benchRestore, restoreUsage } from './restore.js';
 import { benchCanary, canaryUsage } from './canary.js';
+import { benchReingest, reingestUsage } from './reingest.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -19,6 +20,11 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: canaryUsage,
     summary: 'canary reaction times on Compose behind HAProxy with Prometheus: abort/setWeight/pause to effect, breach to weight 0; the probe metric\'s request rate against a raw fetch loop',
     run: benchCanary,
+  },
+  reingest: {
+    usage: reingestUsage,
+    summary: 'the reingest runbook (PostgreSQL source, real MiniLM, Qdrant stand-in) in rows/s over the embedder alone doing the same batches, with the worker\'s memory growth',
+    run: benchReingest,
   },
 };
 

@@ -11,7 +11,7 @@ import { openQdrant } from '../qdrant/client.js';
 import { upsertBatch, type ReingestPoint } from '../qdrant/reingest.js';
 import { connectionFor, openSession } from '../postgres/session.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { openReingestSource, type SourceCheckpoint, type SourcePageResult, type SourceRow } from '../sources/index.js';
+import { openReingestSource, prefetchedPages, type SourceCheckpoint, type SourcePageResult, type SourceRow } from '../sources/index.js';
 import { openPostgresSource } from '../sources/postgres.js';
 
 /** Where an ingestion stands; carried by the workflow from call to call (and across continue-as-new). */
@@ -127,9 +127,9 @@ export function createReingestIngestActivities() {
       };
       const work = async (): Promise<IngestPagesResult> => {
         let done = false;
-        while (!done && progress.pages - pagesAtStart < input.maxPages) {
+        // The next page is read while this one is embedded; one read ahead at the end of the call is dropped.
+        for await (const page of prefetchedPages(reader, progress.checkpoint, plan.options.pageSize)) {
           beat.signal.throwIfAborted();
-          const page = await reader.page(progress.checkpoint, plan.options.pageSize);
           const batches = chunks(page.rows, plan.options.batchSize);
           let requests = 0;
           let retries = 0;
@@ -160,6 +160,7 @@ export function createReingestIngestActivities() {
           };
           done = page.done;
           show();
+          if (done || progress.pages - pagesAtStart >= input.maxPages) break;
         }
         return { ...progress, done };
       };
