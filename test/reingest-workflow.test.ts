@@ -160,6 +160,8 @@ describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible e
     assert.deepEqual(Object.keys(info.payload_schema ?? {}), ['document_id'], 'and its payload index');
     const point = (await qdrant.retrieve(collection, { ids: [1042], with_payload: true }))[0];
     assert.equal(point?.payload?.document_id, chunks[1041]!.documentId, 'the payload is copied from the source row');
+    const history = JSON.stringify(await handle.fetchHistory());
+    for (const secret of [EMBED_KEY, QDRANT_KEY]) assert.ok(!history.includes(secret), 'no secret in the history');
   });
 
   test('a gate that fails (a golden set the corpus cannot answer): no switch, the alias still on the old collection, the new one deleted, the report has the figures', { timeout: 900_000 }, async () => {
@@ -311,6 +313,19 @@ describe('reingest: 5,000 chunks from PostgreSQL through the OpenAI-compatible e
       first.kill('SIGKILL');
       await second?.stop();
     }
+  });
+
+  test('cancelled mid-ingest: the new collection is deleted, the alias never moved', { timeout: 900_000 }, async () => {
+    await embedder.faults({ delayMs: 200 });
+    const handle = await start({ pageSize: 50 });
+    const ingesting = await waitFor(handle.workflowId, 'the ingest', (r) => r.phase === 'ingest');
+    await handle.cancel();
+    await handle.result().then(
+      () => assert.fail('the run finished'),
+      (error: unknown) => assert.ok(error instanceof WorkflowFailedError && /cancel/i.test(String(error.cause)), String(error)),
+    );
+    assert.equal(await aliasTarget(), 'docs_v1');
+    assert.deepEqual(await collections(), ['docs_v1'], `${ingesting.collection} is deleted`);
   });
 });
 
