@@ -6,7 +6,6 @@
 // unrelated texts; a 429 with Retry-After then 500s are waited out; a batch with one oversized
 // row fails non-retryable naming that row's key; an unknown model and a wrong API key fail at
 // once (the key in no message); nothing listening is retryable.
-import { ApplicationFailure } from '@temporalio/common';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -28,16 +27,8 @@ import { ollamaErrorText } from '../src/activities/embedders/ollama.js';
 import { findFreePort } from '../src/client/dev/devserver.js';
 import { embedderSchema } from '../src/config/stacks/embedders.js';
 import { MINILM, MINILM_DIMENSIONS, MINILM_OLLAMA, startEmbeddingServer, type TestEmbeddingServer } from './support/embedder.js';
+import { failureOf } from './support/failures.js';
 
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, not ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the call to throw');
-}
 
 const dot = (a: number[], b: number[]) => a.reduce((sum, x, i) => sum + x * b[i]!, 0);
 const norm = (a: number[]) => Math.sqrt(dot(a, a));

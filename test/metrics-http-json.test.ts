@@ -2,7 +2,6 @@
 // app's /stats (behind a token header from the environment): the nested number is measured
 // and judged, the token authenticates yet never reaches the detail or an error, and what
 // cannot be read — nothing at the path, not a number, not JSON — is inconclusive, not passed.
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
@@ -13,6 +12,7 @@ import { numberAt, parseJsonPath } from '../src/activities/metrics/httpJson.js';
 import { createMetricsActivities, type Measurement } from '../src/activities/metrics/index.js';
 import { metricSchema, type MetricConfig, type MetricConfigInput } from '../src/config/stacks/metrics.js';
 import { startMetricsApp, type MetricsApp } from './support/metrics-app.js';
+import { failureOf } from './support/failures.js';
 
 const TOKEN = 'stats-token-8c1d0a7e6f5b4a39';
 const ENV = 'TEST_STATS_TOKEN';
@@ -24,15 +24,6 @@ const measure = (metric: MetricConfigInput): Promise<Measurement> =>
     context: { service: 'api', canary: 'canary', stable: 'stable', interval: '1m' },
   }) as Promise<Measurement>;
 
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, not ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the measurement to throw');
-}
 
 describe('JSON paths', () => {
   test('a.b[0].c, $-rooted and quoted names; what is missing is named', () => {

@@ -16,6 +16,7 @@ import { renderQuery } from '../src/activities/metrics/template.js';
 import { metricSchema, type MetricConfig, type MetricConfigInput } from '../src/config/stacks/metrics.js';
 import { startMetricsApp, startTraffic, type MetricsApp, type Traffic } from './support/metrics-app.js';
 import { startPrometheus, type TestPrometheus } from './support/prometheus.js';
+import { failureOf } from './support/failures.js';
 
 const ERROR_RATE =
   '(sum(increase(http_requests_total{service="{{service}}",version="{{canary}}",code=~"5.."}[{{interval}}])) or vector(0))' +
@@ -24,15 +25,6 @@ const REQUESTS = 'sum(increase(http_requests_total{service="{{service}}",version
 
 const context = (service: string): MetricContext => ({ service, canary: 'canary', stable: 'stable', interval: '10s' });
 
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, not ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected the measurement to throw');
-}
 
 describe('judgeMeasurement', () => {
   const metric = { name: 'error-rate', thresholdRange: { max: 0.05 } };

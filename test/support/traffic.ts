@@ -1,10 +1,8 @@
 // Runs the traffic activities the way a worker does — inside an activity context, behind the
 // worker's cancellation and URL-redacting interceptors — without a server, and unwraps their
 // failures for assertions. Activity-failure log lines (expected in these tests) are kept quiet.
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import assert from 'node:assert/strict';
 import { createTrafficActivities, type TrafficDeps } from '../../src/activities/traffic/index.js';
 import type { WeightReading, WeightResult } from '../../src/activities/traffic/types.js';
 import { cancellationInterceptor } from '../../src/activities/runtime/cancellation.js';
@@ -22,12 +20,4 @@ export function trafficRunner(deps: TrafficDeps = {}) {
   };
 }
 
-/** The ApplicationFailure `promise` rejects with (fails the test if it resolves or throws something else). */
-export async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    (value) => assert.fail(`expected the activity to fail, it returned ${JSON.stringify(value)}`),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof ApplicationFailure, `an ApplicationFailure, got ${String(error)}`);
-  return error;
-}
+export { failureOf } from './failures.js';
