@@ -264,15 +264,16 @@ export async function reingest(rawInput: unknown, carried?: ReingestCarried): Pr
     return report;
   } catch (error) {
     if (error instanceof ContinueAsNew) throw error;
+    // Set before anything waits: a waiting approve update returns as soon as the outcome is not 'running'.
+    if (report.outcome === 'running') report.outcome = error instanceof NoSwitch ? error.outcome : isCancellation(error) ? 'cancelled' : 'failed';
+    report.reason = error instanceof Error ? error.message : String(error);
+    window.settle({ ok: false, alias: options.alias, to: report.live ?? '', detail: `the run ended: ${report.reason}` });
     report.phase = 'finished';
     await CancellationScope.nonCancellable(async () => {
       if (report.switchedAt && !report.rollback && isCancellation(error)) await rollBack(plan!, 'cancelled');
-      else if (!report.switchedAt) await dropNewCollection(error instanceof NoSwitch ? error.outcome : isCancellation(error) ? 'cancelled' : 'the run failed');
+      else if (!report.switchedAt) await dropNewCollection(report.outcome);
     });
-    if (report.outcome === 'running') report.outcome = error instanceof NoSwitch ? error.outcome : isCancellation(error) ? 'cancelled' : report.outcome;
-    report.reason = error instanceof Error ? error.message : String(error);
-    window.settle({ ok: false, alias: options.alias, to: report.live ?? '', detail: `the run ended: ${report.reason}` });
-    steps.finish(`${report.outcome === 'running' ? 'failed' : report.outcome}: ${report.reason}`);
+    steps.finish(`${report.outcome}: ${report.reason}`);
     if (error instanceof NoSwitch) throw ApplicationFailure.create({ type: error.type, nonRetryable: true, message: error.message, details: [report] });
     throw error;
   } finally {

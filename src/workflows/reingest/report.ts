@@ -6,7 +6,7 @@ import type { CallerRequest } from '../lib/rollbackWindow.js';
 
 export type ReingestPhase = 'plan' | 'create' | 'ingest' | 'catch-up' | 'validate' | 'approve' | 'switch' | 'window' | 'finished';
 
-export type ReingestOutcome = 'running' | 'switched' | 'rolled back' | 'gate failed' | 'not approved' | 'cancelled';
+export type ReingestOutcome = 'running' | 'switched' | 'rolled back' | 'gate failed' | 'not approved' | 'cancelled' | 'failed';
 
 export interface AliasRollbackResult {
   ok: boolean;
