@@ -1,0 +1,144 @@
+import { pipeline } from 'node:stream/promises';
+import type { VerificationCheck } from '../../config/manifest.js';
+import type { MirrorComponent } from '../../config/stacks/mirror.js';
+import type { StoreConfig } from '../../config/stacks/index.js';
+import { compareMirrorRestore, mirrorDrillPrefix, type MirrorEntry } from '../../core/mirror.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { HashingMeter } from '../store/hashing.js';
+import { withStore } from '../store/open.js';
+import { StoreObjectMissing } from '../store/types.js';
+import { readEntryList } from './entries.js';
+import { forEachLimited } from './pool.js';
+import { withMirrorSource, type MirrorSource } from './source.js';
+
+export interface MirrorDrillRequest {
+  component: MirrorComponent;
+  store: StoreConfig;
+  /** The backup's entry list (its manifest's mirror artifact `key`). */
+  key: string;
+  /** This drill's run tag: the scratch prefix is `ragops_drill_<runTag>/`. */
+  runTag: string;
+  /** Where to restore, on the component's endpoint with its credentials; default its own bucket. */
+  scratchBucket?: string;
+  concurrency?: number;
+}
+
+/** A VerificationCheck of the mirror component (the manifest's check enum needs 'mirror'). */
+export type MirrorCheck = Omit<VerificationCheck, 'component'> & { component: 'mirror' };
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+const some = (keys: string[]) => keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, … (${keys.length} in all)` : '');
+
+async function drain(stream: AsyncIterable<unknown>): Promise<void> {
+  for await (const _chunk of stream) {
+    // hashed on the way
+  }
+}
+
+/** Deletes every object under ragops' own scratch prefix; returns how many. */
+async function cleanScratch(source: MirrorSource, bucket: string, prefix: string, concurrency: number, signal: AbortSignal): Promise<number> {
+  const keys: string[] = [];
+  for await (const object of source.listOwned(bucket, prefix, signal)) keys.push(object.key);
+  await forEachLimited(keys, concurrency * 2, (key) => source.delete(bucket, key, signal), signal);
+  return keys.length;
+}
+
+export function createMirrorDrillActivities() {
+  return {
+    /**
+     * Restore drill of one mirror backup: every object of its entry list from the store into a
+     * scratch prefix (`ragops_drill_<runTag>/`), then the scratch prefix is listed and each
+     * object read back through SHA-256 and compared with its entry; the prefix is emptied
+     * whatever happens. Bytes gone from the store or a differing list or checksum fail the
+     * drill; an unreachable bucket or store throws (the workflow records it as inconclusive).
+     */
+    async drillMirror(request: MirrorDrillRequest): Promise<MirrorCheck[]> {
+      const { component } = request;
+      const progress = new ProgressHeartbeat(`restore drill mirror ${component.name}`);
+      const signal = progress.signal;
+      const concurrency = request.concurrency ?? 4;
+      const bucket = request.scratchBucket ?? component.bucket;
+      const prefix = mirrorDrillPrefix(request.runTag);
+      const check = (name: string, passed: boolean, detail: string, figures: Record<string, unknown>, started: number, outcome?: MirrorCheck['outcome']): MirrorCheck => ({
+        name, component: 'mirror', artifact: component.name, passed, outcome: outcome ?? (passed ? 'passed' : 'failed'), detail, figures, durationMs: Date.now() - started,
+      });
+
+      return progress.during(withStore(request.store, (store) => withMirrorSource(component, async (source) => {
+        const started = Date.now();
+        const list = await readEntryList(store, request.key, signal);
+        if (list.entries.length === 0) {
+          return [check('restore (mirror)', false, 'the backup holds no objects: nothing to restore or compare', { objects: 0 }, started, 'inconclusive')];
+        }
+        const entries: MirrorEntry[] = list.entries;
+        const state = { phase: 'restoring', restored: 0, bytes: 0, verified: 0, of: entries.length };
+        const beat = () => progress.beat({ ...state });
+        progress.phase('cleaning the scratch prefix');
+        await cleanScratch(source, bucket, prefix, concurrency, signal);
+        try {
+          // 1. From the store into the scratch prefix, hashing what the store gives back.
+          progress.phase('restoring objects');
+          const goneFromStore: string[] = [];
+          const differsInStore: string[] = [];
+          await forEachLimited(entries, concurrency, async (entry) => {
+            let body;
+            try {
+              body = await store.get(entry.storedAt, { signal });
+            } catch (error) {
+              if (!(error instanceof StoreObjectMissing)) throw error;
+              goneFromStore.push(entry.key);
+              return;
+            }
+            const meter = new HashingMeter();
+            body.on('error', (error) => meter.destroy(error));
+            await source.put(bucket, prefix + entry.key, body.pipe(meter), signal);
+            if (meter.bytes !== entry.size || meter.hash.digest('hex') !== entry.sha256) differsInStore.push(entry.key);
+            state.restored += 1;
+            state.bytes += meter.bytes;
+            beat();
+          }, signal);
+          const restoreFigures = { objects: entries.length, restored: state.restored, bytes: state.bytes, goneFromStore: goneFromStore.length, differsInStore: differsInStore.length, scratch: `s3://${bucket}/${prefix}` };
+          const restoreProblems = [
+            goneFromStore.length > 0 ? `${plural(goneFromStore.length, 'object')} whose bytes are gone from the store (${some(goneFromStore)})` : '',
+            differsInStore.length > 0 ? `${plural(differsInStore.length, 'object')} whose stored bytes differ from the entry's size or SHA-256 (${some(differsInStore)})` : '',
+          ].filter(Boolean);
+          const checks = [
+            check('restore (mirror)', restoreProblems.length === 0,
+              restoreProblems.length === 0 ? `restored ${plural(state.restored, 'object')} (${state.bytes} bytes) into s3://${bucket}/${prefix}` : restoreProblems.join('; '),
+              restoreFigures, started),
+          ];
+
+          // 2. What the scratch prefix now holds, read back and hashed, against the entry list.
+          const compareStarted = Date.now();
+          state.phase = 'comparing';
+          progress.phase('comparing objects and checksums');
+          const found: Array<{ key: string; size: number }> = [];
+          for await (const object of source.listOwned(bucket, prefix, signal)) found.push({ key: object.key.slice(prefix.length), size: object.size });
+          const restored: Array<{ key: string; size: number; sha256: string }> = [];
+          await forEachLimited(found, concurrency, async (object) => {
+            const got = await source.get(bucket, prefix + object.key, undefined, signal);
+            if (typeof got === 'string') return; // gone since the listing: counted missing
+            const meter = new HashingMeter();
+            await pipeline(got.body, meter, drain, { signal });
+            restored.push({ key: object.key, size: meter.bytes, sha256: meter.hash.digest('hex') });
+            state.verified += 1;
+            beat();
+          }, signal);
+          const comparison = compareMirrorRestore(entries, restored);
+          const compareProblems = [
+            comparison.missing.length > 0 ? `${plural(comparison.missing.length, 'object')} missing (${some(comparison.missing)})` : '',
+            comparison.unexpected.length > 0 ? `${plural(comparison.unexpected.length, 'object')} not in the backup (${some(comparison.unexpected)})` : '',
+            comparison.mismatched.length > 0 ? `${plural(comparison.mismatched.length, 'object')} with another size or SHA-256 (${some(comparison.mismatched)})` : '',
+          ].filter(Boolean);
+          checks.push(check('objects and checksums (mirror)', compareProblems.length === 0,
+            compareProblems.length === 0 ? `all ${plural(comparison.matched, 'object')} restored with the manifest's keys, sizes and SHA-256` : compareProblems.join('; '),
+            { expected: entries.length, found: found.length, matched: comparison.matched, missing: comparison.missing.length, unexpected: comparison.unexpected.length, mismatched: comparison.mismatched.length },
+            compareStarted));
+          return checks;
+        } finally {
+          progress.phase('cleaning the scratch prefix');
+          await cleanScratch(source, bucket, prefix, concurrency, AbortSignal.timeout(120_000)).catch(() => undefined);
+        }
+      })));
+    },
+  };
+}

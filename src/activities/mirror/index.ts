@@ -1,0 +1,16 @@
+import { createMirrorBackupActivities } from './backup.js';
+import { createMirrorDrillActivities } from './drill.js';
+import { createMirrorPruneActivities } from './prune.js';
+
+export type { MirrorArtifact, MirrorBucketRequest } from './backup.js';
+export type { MirrorCheck, MirrorDrillRequest } from './drill.js';
+export type { DeleteMirrorBytesRequest, DeletedMirrorBytes } from './prune.js';
+
+/** The S3 bucket mirror component: backup, restore drill, and retention's byte-level delete. */
+export function createMirrorActivities() {
+  return {
+    ...createMirrorBackupActivities(),
+    ...createMirrorDrillActivities(),
+    ...createMirrorPruneActivities(),
+  };
+}
