@@ -7,6 +7,7 @@
 // must not see another lane's) and `apps` (deploys, canaries, proxies, metrics, Kubernetes,
 // embedders: containers and loopback servers of their own). Each line of output is prefixed
 // with its lane; the totals of both are printed at the end. RAGOPS_TEST_LANES=1 runs one lane.
+// Each lane picks the ports of the servers its tests start from a range of its own.
 // Usage: node scripts/run-tests.mjs [substring filter...]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,16 +38,18 @@ const oneLane = process.env.RAGOPS_TEST_LANES === '1';
 const lanes = oneLane
   ? [{ name: 'all', files }]
   : [
-      { name: 'data', files: files.filter((file) => !APPS.test(file)) },
-      { name: 'apps', files: files.filter((file) => APPS.test(file)) },
+      { name: 'data', files: files.filter((file) => !APPS.test(file)), ports: '20000-24999' },
+      { name: 'apps', files: files.filter((file) => APPS.test(file)), ports: '25000-29999' },
     ].filter((lane) => lane.files.length > 0);
 
 const SUMMARY = /^ℹ (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)/;
 
-function runLane({ name, files: laneFiles }) {
+function runLane({ name, files: laneFiles, ports }) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...laneFiles], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Servers a lane's tests start take ports from its own range (findFreePort), never the other lane's.
+      env: ports ? { ...process.env, RAGOPS_PORT_RANGE: ports } : process.env,
     });
     const totals = {};
     const prefix = lanes.length > 1 ? `[${name}] ` : '';

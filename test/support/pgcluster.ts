@@ -5,11 +5,11 @@
 // (roles that log in with a client certificate the CA signed, pg_hba `cert`).
 import { execa } from 'execa';
 import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { findFreePort } from '../../src/client/dev/devserver.js';
 
 export interface PgClusterOptions {
   /** false: `ssl = off` and plain `host … scram-sha-256` lines, so nothing can connect over TLS. Default true. */
@@ -48,16 +48,6 @@ async function serverBinDir(): Promise<string> {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
   const [uid, gid] = await Promise.all([execa('id', ['-u', 'postgres']), execa('id', ['-g', 'postgres'])]);
@@ -96,7 +86,7 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
   await chmod(root, 0o755);
   await chown(root, uid, gid);
   const password = `pw-${randomBytes(12).toString('hex')}`;
-  const port = await freePort();
+  const port = await findFreePort();
   let started = false;
   const stop = async () => {
     if (started) await asPostgres([join(bin, 'pg_ctl'), '-D', data, 'stop', '-m', 'fast', '-w']).catch(() => undefined);

@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { findFreePort } from '../../src/client/dev/devserver.js';
 
 export const PROMETHEUS_BIN = process.env.RAGOPS_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 
@@ -27,16 +27,6 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function prometheusConfig(targets: ScrapeTarget[], scrapeIntervalSeconds = 1): string {
   // YAML is a superset of JSON: the configuration is written as JSON.
@@ -67,7 +57,7 @@ export async function startPrometheus(targets: ScrapeTarget[], options: { scrape
   await writeFile(configFile, prometheusConfig(targets, options.scrapeIntervalSeconds));
   let lastError = '';
   for (let attempt = 1; attempt <= 3; attempt += 1) {
-    const port = await freePort();
+    const port = await findFreePort();
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(
       PROMETHEUS_BIN,

@@ -71,18 +71,56 @@ export function findTemporalCli(): string {
   return found;
 }
 
-/** A loopback port that was free a moment ago (the OS picks it). */
-export function findFreePort(): Promise<number> {
+/** Asks the OS for a loopback port that is free now. */
+function portFromOs(port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not read the free port'))));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (bound ? resolve(bound) : reject(new Error('could not read the free port'))));
     });
   });
+}
+
+/** `20000-24999` → its bounds; undefined when unset or malformed. */
+export function portRange(text: string | undefined): { first: number; last: number } | undefined {
+  const match = /^(\d+)-(\d+)$/.exec(text?.trim() ?? '');
+  if (!match) return undefined;
+  const first = Number(match[1]);
+  const last = Number(match[2]);
+  return first >= 1024 && last <= 65535 && first <= last ? { first, last } : undefined;
+}
+
+let nextInRange: number | undefined;
+
+/**
+ * A loopback port that was free a moment ago: the OS picks it, unless RAGOPS_PORT_RANGE
+ * (`20000-24999`) is set; then ports are taken in turn from that range, each checked free.
+ * The test runner gives each of its lanes a range of its own, below the OS's ephemeral ports,
+ * so two lanes starting servers at once never pick the same port — one would otherwise find
+ * the other's server answering on it.
+ */
+export async function findFreePort(): Promise<number> {
+  const range = portRange(process.env.RAGOPS_PORT_RANGE);
+  if (!range) return portFromOs();
+  const span = range.last - range.first + 1;
+  // Each process of a lane starts at its own place, away from the ports its predecessors used.
+  nextInRange ??= range.first + (process.pid % span);
+  for (let tried = 0; tried < span; tried++) {
+    const port = range.first + ((nextInRange - range.first + tried) % span);
+    const free = await portFromOs(port).then(
+      () => true,
+      () => false,
+    );
+    if (free) {
+      nextInRange = port === range.last ? range.first : port + 1;
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port in RAGOPS_PORT_RANGE ${process.env.RAGOPS_PORT_RANGE}`);
 }
 
 export function devServerArgs(opts: Required<Pick<DevServerOptions, 'port' | 'namespace'>> & DevServerOptions): string[] {
