@@ -51,6 +51,20 @@ export class EncryptedStreamCorrupt extends Error {
   }
 }
 
+/** The artifact names a key id the stack has no key for. */
+export class EncryptionKeyUnknown extends Error {
+  constructor(readonly keyId: string, known: readonly string[]) {
+    super(
+      `the artifact was encrypted with key id "${keyId}", which the stack does not have (its keys: ${known.map((id) => `"${id}"`).join(', ')}); add it to encryption.clientSide.previousKeys`,
+    );
+    this.name = 'EncryptionKeyUnknown';
+  }
+}
+
+/** Errors that say the artifact cannot be read as written (a drill fails), not that reading it failed. */
+export const isArtifactDecryptionError = (error: unknown): boolean =>
+  error instanceof EncryptionKeyMismatch || error instanceof EncryptionKeyUnknown || error instanceof EncryptedStreamCorrupt;
+
 /** Parses a 32-byte key given as 64 hex digits or base64 (standard or URL-safe). */
 export function parseEncryptionKey(text: string, keyId: string): Buffer {
   const trimmed = text.trim();
@@ -282,11 +296,7 @@ export async function loadClientSideKeys(config: ClientSideEncryption): Promise<
     key: keys.get(config.keyId)!,
     resolve: (keyId) => {
       const key = keys.get(keyId);
-      if (!key) {
-        throw new Error(
-          `the artifact was encrypted with key id "${keyId}", which the stack does not have (its keys: ${[...keys.keys()].map((id) => `"${id}"`).join(', ')}); add it to encryption.clientSide.previousKeys`,
-        );
-      }
+      if (!key) throw new EncryptionKeyUnknown(keyId, [...keys.keys()]);
       return key;
     },
   };

@@ -1,0 +1,231 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { resolveSecret } from '../../config/secrets.js';
+import type { SecretRef } from '../../config/secretRef.js';
+import type { EncryptionConfig } from '../../config/stacks/encryption.js';
+import { execRunKind, type ExecDumpArtifact, type ExecDumpComponent } from '../../config/stacks/execdump.js';
+import type { StoreConfig } from '../../config/stacks/store.js';
+import { CommandFailed, runCommand, streamCommand } from '../runtime/exec.js';
+import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { isArtifactDecryptionError, withClientSideEncryption } from '../store/encryption.js';
+import { HashingMeter, putHashed } from '../store/hashing.js';
+import { withStore } from '../store/open.js';
+import { execDumpCommands, type ExecCommand } from './commands.js';
+
+export { execCommand, execDumpCommands, describeRun, KUBE_ENV_PROLOGUE } from './commands.js';
+
+export interface ExecDumpDeps {
+  /** Where drills make their scratch directories (default: the OS temp directory). */
+  scratchRoot?: string;
+}
+
+export interface ExecDumpRequest {
+  component: ExecDumpComponent;
+  store: StoreConfig;
+  key: string;
+  /** The stack's `encryption`: with `clientSide`, the artifact is encrypted before the store sees it. */
+  encryption?: EncryptionConfig;
+}
+
+export interface ExecDrillRequest {
+  component: ExecDumpComponent;
+  store: StoreConfig;
+  artifact: ExecDumpArtifact;
+  encryption?: EncryptionConfig;
+}
+
+/** One drill check, as the manifest's VerificationCheck with component "exec". */
+export interface ExecDrillCheckResult {
+  name: string;
+  component: 'exec';
+  artifact: string;
+  passed: boolean;
+  outcome: 'passed' | 'failed' | 'inconclusive';
+  detail: string;
+  figures: Record<string, unknown>;
+  durationMs: number;
+}
+
+/** A figure is a short answer (a count, "ok"), recorded in the manifest. */
+const MAX_FIGURE_CHARS = 4_000;
+
+async function resolveEnv(component: ExecDumpComponent): Promise<Record<string, string>> {
+  const env: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(component.env ?? {})) {
+    try {
+      env[name] = await resolveSecret(ref as SecretRef);
+    } catch (error) {
+      throw new Error(`exec dump ${component.name}: ${name}: ${(error as Error).message}`);
+    }
+  }
+  return env;
+}
+
+const stdinOf = (command: ExecCommand) => (command.stdinText === undefined ? undefined : Readable.from([command.stdinText]));
+
+function figureOf(stdout: string, what: string): string {
+  const figure = stdout.trim();
+  if (figure.length > MAX_FIGURE_CHARS) throw new Error(`${what} printed ${figure.length} characters; a figure is a short answer (a count, "ok"), at most ${MAX_FIGURE_CHARS}`);
+  return figure;
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
+  return {
+    /**
+     * Runs the component's command and streams its stdout through SHA-256 into the store under
+     * `key` (encrypted first when the stack asks). A command that fails, even after writing,
+     * fails the step naming the component and its stderr tail, and leaves no object. The drill
+     * checks' figures are taken first, where the dump runs. A retry starts over under the same key.
+     */
+    async execDump(request: ExecDumpRequest): Promise<ExecDumpArtifact> {
+      const { component, key } = request;
+      const progress = new ProgressHeartbeat(`exec dump ${component.name}`);
+      const env = await resolveEnv(component);
+      const timeoutMs = component.timeoutMinutes * 60_000;
+      return progress.during(withStore(request.store, async (plainStore) => {
+        const { store, encryption } = await withClientSideEncryption(plainStore, request.encryption);
+        const figures: Record<string, string> = {};
+        for (const check of component.drill?.checks ?? []) {
+          if (!check.figure) continue;
+          progress.phase(`figure ${check.name}`);
+          const command = execDumpCommands.figure(component, check.name, check.figure, env);
+          const { stdout } = await runCommand(command, { signal: progress.signal, timeoutMs, stdin: stdinOf(command) });
+          figures[check.name] = figureOf(stdout, command.purpose);
+        }
+        await store.discardUnfinished(key);
+        progress.phase('dumping');
+        const command = execDumpCommands.dump(component, env);
+        const dump = streamCommand(command, { signal: progress.signal, timeoutMs, stdin: stdinOf(command) });
+        const stored = await putHashed(store, key, dump.stdout, {
+          signal: progress.signal,
+          onProgress: progress.bytes,
+          sourceSucceeded: dump.finished,
+          contentType: 'application/octet-stream',
+        });
+        return {
+          component: 'exec' as const,
+          name: component.name,
+          key,
+          ...stored,
+          durationMs: progress.elapsedMs(),
+          kind: execRunKind(component.run),
+          command: [...command.argv],
+          figures,
+          ...(encryption ? { encryption } : {}),
+        };
+      }));
+    },
+
+    /**
+     * Restore drill: streams the artifact (decrypting, hashing) into the drill's restore command,
+     * which restores into a scratch directory of ragops' own, then runs each check there and
+     * compares its figure with the one recorded at backup time (or the fixed `expect`). The
+     * scratch directory is removed whatever happens. A wrong key, a corrupt or altered artifact,
+     * a failing restore or check, or a different figure fail the drill; a check with nothing to
+     * compare against is inconclusive. Store or worker faults throw (the drill could not run).
+     */
+    async drillExecDump(request: ExecDrillRequest): Promise<ExecDrillCheckResult[]> {
+      const { component, artifact } = request;
+      const check = (name: string, outcome: ExecDrillCheckResult['outcome'], detail: string, figures: Record<string, unknown>, started: number): ExecDrillCheckResult => ({
+        name,
+        component: 'exec',
+        artifact: artifact.name,
+        passed: outcome === 'passed',
+        outcome,
+        detail,
+        figures,
+        durationMs: Date.now() - started,
+      });
+      const drill = component.drill;
+      if (!drill) {
+        return [check('restore', 'inconclusive', `exec dump ${component.name} has no drill (drill.restore) in the stacks file: nothing restored`, {}, Date.now())];
+      }
+      const progress = new ProgressHeartbeat(`restore drill ${artifact.name}`);
+      const timeoutMs = drill.timeoutMinutes * 60_000;
+      const scratch = await mkdtemp(join(deps.scratchRoot ?? tmpdir(), `ragops-drill-${component.name}-`));
+      try {
+        return await progress.during(withStore(request.store, async (plainStore) => {
+          const { store } = await withClientSideEncryption(plainStore, request.encryption);
+          const results: ExecDrillCheckResult[] = [];
+          const started = Date.now();
+          progress.phase('restoring');
+          const body = await store.get(artifact.key, { signal: progress.signal });
+          const meter = new HashingMeter(progress.bytes);
+          let sourceError: Error | undefined;
+          body.on('error', (error) => {
+            sourceError ??= error;
+            meter.destroy(error);
+          });
+          body.pipe(meter);
+          const restore = execDumpCommands.drill(component, 'restore', drill.restore, scratch);
+          try {
+            await runCommand(restore, { signal: progress.signal, timeoutMs, stdin: meter });
+          } catch (error) {
+            body.destroy();
+            progress.signal.throwIfAborted();
+            // The artifact's own fault (wrong key, altered or cut ciphertext) says more than the killed restore.
+            const cause = sourceError ?? error;
+            if (sourceError && !isArtifactDecryptionError(sourceError)) throw sourceError; // the store failed: could not check
+            const text = errorText(cause);
+            results.push(check('restore', 'failed', text.includes(artifact.key) ? text : `${artifact.key}: ${text}`, { bytes: meter.bytes }, started));
+            return results;
+          }
+          if (!meter.readableEnded) {
+            body.destroy();
+            meter.destroy();
+            results.push(check('restore', 'failed', `${restore.purpose} exited before reading the whole artifact (${meter.bytes} of ${artifact.size} bytes)`, { bytes: meter.bytes }, started));
+            return results;
+          }
+          const sha256 = meter.hash.digest('hex');
+          const whole = sha256 === artifact.sha256 && meter.bytes === artifact.size;
+          results.push(check(
+            'restore',
+            whole ? 'passed' : 'failed',
+            `restored ${meter.bytes} bytes into a scratch directory; sha256 ${whole ? 'matches' : `${sha256} DIFFERS from`} the manifest${whole ? '' : `'s ${artifact.sha256} (${artifact.size} bytes)`}`,
+            { bytes: meter.bytes, sha256 },
+            started,
+          ));
+          if (!whole) return results;
+
+          for (const configured of drill.checks) {
+            const checkStarted = Date.now();
+            progress.phase(`check ${configured.name}`);
+            const command = execDumpCommands.drill(component, `check "${configured.name}"`, configured.argv, scratch);
+            let figure: string;
+            try {
+              figure = figureOf((await runCommand(command, { signal: progress.signal, timeoutMs })).stdout, command.purpose);
+            } catch (error) {
+              progress.signal.throwIfAborted();
+              results.push(check(configured.name, 'failed', errorText(error), {}, checkStarted));
+              continue;
+            }
+            const expected = artifact.figures?.[configured.name] ?? configured.expect;
+            if (expected === undefined) {
+              const why = configured.figure ? 'the backup recorded no figure for it (taken before the check was configured?)' : 'it has neither figure nor expect';
+              results.push(check(configured.name, 'inconclusive', `printed "${figure}", but nothing to compare with: ${why}`, { figure }, checkStarted));
+              continue;
+            }
+            const same = figure === expected;
+            results.push(check(
+              configured.name,
+              same ? 'passed' : 'failed',
+              same ? `"${figure}" as expected` : `printed "${figure}", expected "${expected}"${configured.figure ? ' (recorded at backup time)' : ''}`,
+              { figure, expected },
+              checkStarted,
+            ));
+          }
+          return results;
+        }));
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+export type ExecDumpActivities = ReturnType<typeof createExecDumpActivities>;
+export { CommandFailed };
