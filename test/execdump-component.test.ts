@@ -22,7 +22,11 @@ const activities = createExecDumpActivities();
 const quiet = new DefaultLogger('ERROR');
 
 function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
-  return new MockActivityEnvironment(undefined, { logger: quiet }).run(fn, ...args);
+  return runIn(new MockActivityEnvironment(undefined, { logger: quiet }), fn, ...args);
+}
+
+function runIn<A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return env.run(fn, ...args);
 }
 
 const component = (input: ExecDumpComponentInput) => execDumpSchema.parse(input);
@@ -88,7 +92,7 @@ describe('exec dump argv builders', () => {
     assert.throws(() => component({ name: 'x', run: { volume: { name: 'v', image: '--privileged' } } }));
     assert.throws(() => component({ name: 'x', run: { kubernetes: { argv: ['x'] } } }), /exactly one of pod and deployment/);
     assert.throws(() => component({ name: 'x', run: { host: { argv: ['x'] } }, env: { 'A-B': { env: 'X' } } }));
-    assert.throws(() => component({ name: 'x', run: { host: { argv: ['x'] } }, env: { A: 'inline' } }));
+    assert.throws(() => component({ name: 'x', run: { host: { argv: ['x'] } }, env: { A: 'inline' } } as unknown as ExecDumpComponentInput));
     assert.throws(() => component({ name: 'x', run: { host: { argv: ['x'] } }, drill: { restore: ['x'], checks: [{ name: 'c', argv: ['y'], figure: ['z'], expect: '1' }] } }), /figure or expect/);
   });
 });
@@ -141,7 +145,7 @@ describe('exec dump and drill', () => {
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
     const beats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => beats.push(details));
-    const artifact = await env.run(activities.execDump, { component: sqlite(), store: storeConfig, key: 'b1/notes.sql' });
+    const artifact = await runIn(env, activities.execDump, { component: sqlite(), store: storeConfig, key: 'b1/notes.sql' });
     execDumpArtifactSchema.parse(artifact);
     assert.equal(artifact.kind, 'host');
     assert.deepEqual(artifact.figures, { rows: String(ROWS) });
@@ -214,7 +218,7 @@ describe('exec dump and drill', () => {
     const pidFile = join(dir.path, 'sleeper.pid');
     const c = component({ name: 'slow', run: { host: { argv: ['sh', '-c', `echo started; echo $$ > ${pidFile}; exec sleep 60`] } } });
     const env = new MockActivityEnvironment(undefined, { logger: quiet });
-    const running = env.run(activities.execDump, { component: c, store: storeConfig, key: 'b6/slow.bin' });
+    const running = runIn(env, activities.execDump, { component: c, store: storeConfig, key: 'b6/slow.bin' });
     let pid = 0;
     for (let i = 0; i < 100 && !pid; i++) {
       await sleep(50);
