@@ -1,0 +1,251 @@
+// The Redis component against redis-servers the tests start on free loopback ports: BGSAVE
+// with the keyspace taken at the fork while a writer keeps writing, the RDB streamed through
+// SHA-256 into a local fs store, and the drill's scratch server loading it with the same keys
+// per database; a password only by reference and never in a child's argv; a damaged artifact;
+// a BGSAVE someone else started, waited out.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import assert from 'node:assert/strict';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RedisArtifact } from '../src/activities/redis/backup.js';
+import { composeContainerCommand, dockerCatCommand, kubectlCatCommand, scratchServerCommand } from '../src/activities/redis/commands.js';
+import { createRedisActivities, type RedisDrillCheck } from '../src/activities/redis/index.js';
+import { compareKeyspace, keyspaceOf, parseInfo } from '../src/activities/redis/info.js';
+import type { RespClient } from '../src/activities/redis/resp.js';
+import type { StoreConfig } from '../src/config/stacks/index.js';
+import { redisTargetSchema } from '../src/config/stacks/redis.js';
+import { tempDir } from './support/ragops.js';
+import { childCommandLines, fillKeys, infoField, pipelined, startRedis, type TestRedis } from './support/redis.js';
+
+const activities = createRedisActivities({ pollMs: 20 });
+const backup = (target: unknown, store: StoreConfig, key: string) =>
+  new MockActivityEnvironment().run(activities.backupRedis, { target: redisTargetSchema.parse(target), store, key }) as Promise<RedisArtifact>;
+const drill = (artifact: RedisArtifact, store: StoreConfig) => new MockActivityEnvironment().run(activities.drillRedis, { artifact, store }) as Promise<RedisDrillCheck[]>;
+
+describe('argv builders and the stacks schema (nothing runs)', () => {
+  test('the RDB is read with docker exec / kubectl exec cat, never a shell, and the scratch server stays on loopback', () => {
+    assert.deepEqual(dockerCatCommand('cache-1', '/data/dump.rdb').argv, ['docker', 'exec', 'cache-1', 'cat', '/data/dump.rdb']);
+    assert.deepEqual(composeContainerCommand('rag', 'redis').argv.slice(0, 2), ['docker', 'ps']);
+    assert.ok(composeContainerCommand('rag', 'redis').argv.includes('label=com.docker.compose.service=redis'));
+    assert.deepEqual(kubectlCatCommand({ namespace: 'rag', deployment: 'redis', container: 'redis', path: '/data/dump.rdb', context: 'prod' }).argv, [
+      'kubectl',
+      '--context=prod',
+      '--namespace=rag',
+      'exec',
+      'deployment/redis',
+      '-c',
+      'redis',
+      '--',
+      'cat',
+      '/data/dump.rdb',
+    ]);
+    const scratch = scratchServerCommand({ dir: '/tmp/x', dbfilename: 'dump.rdb', port: 7001, databases: 16 }).argv;
+    assert.deepEqual(scratch.slice(0, 5), ['redis-server', '--port', '7001', '--bind', '127.0.0.1']);
+    for (const [flag, value] of [['--save', ''], ['--appendonly', 'no'], ['--dir', '/tmp/x'], ['--dbfilename', 'dump.rdb']] as const) {
+      assert.equal(scratch[scratch.indexOf(flag) + 1], value, flag);
+    }
+  });
+
+  test('the schema takes one RDB source, refuses paths and names that could carry syntax, and keeps passwords as references', () => {
+    const base = { name: 'cache', host: 'redis.internal', password: { env: 'REDIS_PASSWORD' } };
+    assert.equal(redisTargetSchema.parse({ ...base, rdb: { path: '/var/lib/redis/dump.rdb' } }).port, 6379);
+    assert.ok(redisTargetSchema.safeParse({ ...base, rdb: { compose: { project: 'rag', service: 'redis', path: '/data/dump.rdb' } } }).success);
+    assert.ok(redisTargetSchema.safeParse({ ...base, rdb: { kubernetes: { namespace: 'rag', pod: 'redis-0', path: '/data/dump.rdb' } } }).success);
+    const bad = [
+      { ...base, rdb: { path: 'dump.rdb' } },
+      { ...base, rdb: { path: '/data/../etc/shadow' } },
+      { ...base, rdb: { docker: { container: 'x; rm -rf /', path: '/data/dump.rdb' } } },
+      { ...base, rdb: { kubernetes: { namespace: 'rag', pod: 'a', deployment: 'b', path: '/d.rdb' } } },
+      { ...base, rdb: { path: '/d.rdb' }, password: 'plain-text' },
+      { ...base, rdb: { path: '/d.rdb' }, extra: 1 },
+      { ...base, rdb: { path: '/d.rdb', docker: { container: 'c', path: '/d.rdb' } } },
+    ];
+    for (const target of bad) assert.equal(redisTargetSchema.safeParse(target).success, false, JSON.stringify(target));
+  });
+
+  test('keyspace figures are compared exactly per database', () => {
+    const fields = parseInfo('# Keyspace\r\ndb0:keys=10,expires=2,avg_ttl=0\r\ndb3:keys=4,expires=0,avg_ttl=0\r\n');
+    assert.deepEqual(keyspaceOf(fields), { db0: { keys: 10, expires: 2 }, db3: { keys: 4, expires: 0 } });
+    assert.equal(compareKeyspace(keyspaceOf(fields), { db0: { keys: 10, expires: 2 }, db3: { keys: 4, expires: 0 } }).passed, true);
+    const short = compareKeyspace(keyspaceOf(fields), { db0: { keys: 10, expires: 2 } });
+    assert.equal(short.passed, false);
+    assert.match(short.detail, /db3: 0 keys/);
+  });
+});
+
+describe('backup while writes continue, then the drill', () => {
+  let redis: TestRedis;
+  let client: RespClient;
+  let store: Awaited<ReturnType<typeof tempDir>>;
+  let storeConfig: StoreConfig;
+
+  before(async () => {
+    [redis, store] = await Promise.all([startRedis(), tempDir('redis-store')]);
+    storeConfig = { type: 'fs', path: store.path };
+    client = await redis.connect();
+    await fillKeys(client, 0, 50_000);
+    await fillKeys(client, 3, 300);
+  });
+  after(async () => {
+    client?.close();
+    await Promise.all([redis?.stop(), store?.remove()]);
+  });
+
+  test('50,000 keys of five types (some with TTL) in db0 and 300 in db3: the manifest keyspace is the fork\'s, and the scratch server loads exactly it', async () => {
+    // Slow the save down (µs per key) so the writer's keys land while the child is writing.
+    await client.command(['CONFIG', 'SET', 'rdb-key-save-delay', '10']);
+    const writer = await redis.connect();
+    let writing = true;
+    let written = 0;
+    const writes = (async () => {
+      while (writing) {
+        const batch = Array.from({ length: 20 }, (_, i) => ['SET', `w:${written + i}`, 'during the backup']);
+        await pipelined(writer, batch);
+        written += batch.length;
+        await delay(5);
+      }
+    })();
+    let artifact: RedisArtifact;
+    try {
+      await delay(50);
+      const writtenBefore = written;
+      artifact = await backup({ name: 'cache', port: redis.port, rdb: { path: redis.rdbPath } }, storeConfig, 'redis/live/cache.rdb');
+      assert.ok(written > writtenBefore, 'the writer kept writing during the backup');
+    } finally {
+      writing = false;
+      await writes;
+      writer.close();
+      await client.command(['CONFIG', 'SET', 'rdb-key-save-delay', '0']);
+    }
+    assert.equal(artifact.component, 'redis');
+    assert.match(artifact.sha256, /^[0-9a-f]{64}$/);
+    assert.ok(artifact.size > 100_000, `${artifact.size} bytes`);
+    assert.equal(artifact.keyspace.db3?.keys, 300);
+    assert.equal(artifact.keyspace.db3?.expires, 30);
+    assert.equal(artifact.keyspace.db0!.expires, 5_000);
+    const live = keyspaceOf(parseInfo(await client.info('keyspace')));
+    assert.ok(artifact.keyspace.db0!.keys >= 50_000 && artifact.keyspace.db0!.keys < live.db0!.keys, `fork ${artifact.keyspace.db0!.keys}, now ${live.db0!.keys}`);
+
+    const checks = await drill(artifact, storeConfig);
+    assert.deepEqual(
+      checks.map((c) => [c.name, c.outcome]),
+      [
+        ['rdb checksum', 'passed'],
+        ['redis keyspace', 'passed'],
+      ],
+      JSON.stringify(checks),
+    );
+    const perDb = checks[1]!.figures.perDb as Record<string, { expected: unknown; restored: unknown }>;
+    assert.deepEqual(Object.keys(perDb), ['db0', 'db3']);
+    for (const figures of Object.values(perDb)) assert.deepEqual(figures.restored, figures.expected);
+    assert.equal((await childCommandLines()).filter((line) => line.includes('ragops-redis-drill')).length, 0, 'the scratch server is stopped');
+  });
+
+  test('a BGSAVE already running is waited out, then ours is taken', async () => {
+    // The delay is the child's from its fork: the save started here is slow, ours is not.
+    await client.command(['CONFIG', 'SET', 'rdb-key-save-delay', '10']);
+    try {
+      const savesBefore = Number(await infoField(client, 'persistence', 'rdb_saves'));
+      assert.equal(await client.command(['BGSAVE']), 'Background saving started');
+      await client.command(['CONFIG', 'SET', 'rdb-key-save-delay', '0']);
+      assert.equal(await infoField(client, 'persistence', 'rdb_bgsave_in_progress'), '1');
+      const artifact = await backup({ name: 'cache', port: redis.port, rdb: { path: redis.rdbPath } }, storeConfig, 'redis/busy/cache.rdb');
+      assert.equal(Number(await infoField(client, 'persistence', 'rdb_saves')), savesBefore + 2, 'the running save, then ours');
+      assert.equal(artifact.keyspace.db3?.keys, 300);
+    } finally {
+      await client.command(['CONFIG', 'SET', 'rdb-key-save-delay', '0']);
+    }
+  });
+
+  test('a damaged artifact fails the drill\'s checksum, and no server is started', async () => {
+    const artifact = await backup({ name: 'cache', port: redis.port, rdb: { path: redis.rdbPath } }, storeConfig, 'redis/damaged/cache.rdb');
+    const file = await open(join(store.path, 'redis/damaged/cache.rdb'), 'r+');
+    try {
+      const byte = Buffer.alloc(1);
+      await file.read(byte, 0, 1, 1_000);
+      byte[0] = byte[0]! ^ 0xff;
+      await file.write(byte, 0, 1, 1_000);
+    } finally {
+      await file.close();
+    }
+    const checks = await drill(artifact, storeConfig);
+    assert.deepEqual(checks.map((c) => [c.name, c.outcome]), [['rdb checksum', 'failed']]);
+    assert.match(checks[0]!.detail, /damaged/);
+    assert.match(checks[0]!.detail, /redis\/damaged\/cache\.rdb/);
+  });
+
+  test('a file that is not an RDB fails the backup at once, saying so', async () => {
+    await assert.rejects(backup({ name: 'cache', port: redis.port, rdb: { path: join(redis.dir, 'redis.conf') } }, storeConfig, 'redis/wrong/cache.rdb'), (error: Error & { nonRetryable?: boolean }) => {
+      assert.match(error.message, /not an RDB file/);
+      assert.equal(error.nonRetryable, true);
+      return true;
+    });
+  });
+});
+
+describe('a password-protected server: the password by reference, never in argv', () => {
+  const password = 'rds-Secret-9f3a1c';
+  let redis: TestRedis;
+  let store: Awaited<ReturnType<typeof tempDir>>;
+
+  before(async () => {
+    [redis, store] = await Promise.all([startRedis({ password }), tempDir('redis-auth-store')]);
+    const client = await redis.connect();
+    await fillKeys(client, 0, 2_000);
+    client.close();
+    process.env.TEST_REDIS_PASSWORD = password;
+  });
+  after(async () => {
+    delete process.env.TEST_REDIS_PASSWORD;
+    await Promise.all([redis?.stop(), store?.remove()]);
+  });
+
+  test('backup and drill pass with the env reference; no child\'s command line holds the password', async () => {
+    const storeConfig: StoreConfig = { type: 'fs', path: store.path };
+    const target = { name: 'secure', port: redis.port, password: { env: 'TEST_REDIS_PASSWORD' }, rdb: { path: redis.rdbPath } };
+    const seen = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const line of await childCommandLines()) seen.add(line);
+        await delay(10);
+      }
+    })();
+    let checks: RedisDrillCheck[];
+    try {
+      const artifact = await backup(target, storeConfig, 'redis/auth/secure.rdb');
+      assert.deepEqual(artifact.keyspace, { db0: { keys: 2_000, expires: 200 } });
+      assert.doesNotMatch(JSON.stringify(artifact), new RegExp(password));
+      checks = await drill(artifact, storeConfig);
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    assert.deepEqual(checks.map((c) => c.outcome), ['passed', 'passed'], JSON.stringify(checks));
+    const scratch = [...seen].filter((line) => line.startsWith('redis-server'));
+    assert.ok(scratch.length > 0, 'the scratch server was seen');
+    for (const line of seen) assert.ok(!line.includes(password), `a child's argv holds the password: ${line}`);
+    for (const spec of [scratchServerCommand({ dir: '/d', dbfilename: 'f', port: 1, databases: 16 }), dockerCatCommand('c', '/d.rdb')]) {
+      assert.doesNotMatch(JSON.stringify(spec), new RegExp(password));
+    }
+  });
+
+  test('a wrong password fails at once (non-retryable) without repeating either password', async () => {
+    process.env.TEST_REDIS_WRONG = 'not-the-password-77';
+    try {
+      await assert.rejects(
+        backup({ name: 'secure', port: redis.port, password: { env: 'TEST_REDIS_WRONG' }, rdb: { path: redis.rdbPath } }, { type: 'fs', path: store.path }, 'redis/auth/wrong.rdb'),
+        (error: Error & { nonRetryable?: boolean }) => {
+          assert.equal(error.nonRetryable, true);
+          assert.match(error.message, /AUTH with the password was refused/);
+          assert.ok(!error.message.includes(password) && !error.message.includes('not-the-password-77'), error.message);
+          return true;
+        },
+      );
+    } finally {
+      delete process.env.TEST_REDIS_WRONG;
+    }
+  });
+});
