@@ -56,6 +56,8 @@ describe('exec dump argv builders', () => {
       'docker', 'run', '--rm', '--network', 'none', '--log-driver', 'none', '-v', 'nosia_rails-storage:/source:ro', 'busybox:1.36', 'tar', 'c', '-C', '/source', '.',
     ]);
     assert.deepEqual(execDumpCommands.figure(c, 'files', ['find', '/source', '-type', 'f'], {}).argv.slice(-4), ['find', '/source', '-type', 'f']);
+    const neo4j = component({ name: 'graph', run: { volume: { name: 'neo4j_data', image: 'neo4j:5.26-enterprise', mountPath: '/data', argv: ['neo4j-admin', 'database', 'dump', 'neo4j', '--to-stdout'] } } });
+    assert.deepEqual(execDumpCommands.dump(neo4j, {}).argv.slice(7), ['-v', 'neo4j_data:/data:ro', 'neo4j:5.26-enterprise', 'neo4j-admin', 'database', 'dump', 'neo4j', '--to-stdout']);
   });
 
   test('kubernetes: kubectl exec, secrets on stdin through a sh prologue', () => {

@@ -60,16 +60,16 @@ export function execCommand(run: ExecRun, args: readonly string[] | undefined, e
     };
   }
   if ('volume' in run) {
-    const { name, image } = run.volume;
+    const { name, image, mountPath, readOnly } = run.volume;
     return {
       argv: [
         'docker', 'run', '--rm',
         // No network, and no log driver: an attached container's stdout would also fill its json log.
         '--network', 'none', '--log-driver', 'none',
         ...names.flatMap((variable) => ['-e', variable]),
-        '-v', `${name}:/source:ro`,
+        '-v', `${name}:${mountPath}${readOnly ? ':ro' : ''}`,
         image,
-        ...(args ?? ['tar', 'c', '-C', '/source', '.']),
+        ...(args ?? run.volume.argv ?? ['tar', 'c', '-C', mountPath, '.']),
       ],
       env,
       inheritEnv: DOCKER_INHERITED_ENV,

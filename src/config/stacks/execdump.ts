@@ -40,8 +40,14 @@ const volumeRun = z
     volume: z
       .object({
         name: dockerObjectName,
-        /** Any local image with `tar` (busybox, alpine, debian): nothing else runs in it. */
+        /** Any local image with `tar` (busybox, alpine, debian), or the one `argv` needs. */
         image: imageRef,
+        /** Where the volume is mounted, read-only. */
+        mountPath: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path').default('/source'),
+        /** false only for a tool that must lock the files it reads (neo4j-admin takes its store lock). */
+        readOnly: z.boolean().default(true),
+        /** Instead of `tar c -C <mountPath> .`, e.g. `neo4j-admin database dump neo4j --to-stdout` over a stopped Neo4j's /data. */
+        argv: argv.optional(),
       })
       .strict(),
   })
