@@ -5,7 +5,9 @@
 // a BGSAVE someone else started, waited out.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
-import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -107,6 +109,9 @@ describe('backup while writes continue, then the drill', () => {
         await delay(5);
       }
     })();
+    // Keys that exist at the fork and expire before the drill: a scratch master would drop them while loading.
+    await pipelined(client, [['SELECT', 5], ...Array.from({ length: 100 }, (_, i) => ['SET', `short:${i}`, 'x', 'PX', 1_500]), ['SELECT', 0]]);
+    const shortSetAt = Date.now();
     let artifact: RedisArtifact;
     try {
       await delay(50);
@@ -128,6 +133,8 @@ describe('backup while writes continue, then the drill', () => {
     const live = keyspaceOf(parseInfo(await client.info('keyspace')));
     assert.ok(artifact.keyspace.db0!.keys >= 50_000 && artifact.keyspace.db0!.keys < live.db0!.keys, `fork ${artifact.keyspace.db0!.keys}, now ${live.db0!.keys}`);
 
+    assert.deepEqual(artifact.keyspace.db5, { keys: 100, expires: 100 });
+    await delay(Math.max(0, shortSetAt + 1_700 - Date.now()));
     const checks = await drill(artifact, storeConfig);
     assert.deepEqual(
       checks.map((c) => [c.name, c.outcome]),
@@ -138,7 +145,7 @@ describe('backup while writes continue, then the drill', () => {
       JSON.stringify(checks),
     );
     const perDb = checks[1]!.figures.perDb as Record<string, { expected: unknown; restored: unknown }>;
-    assert.deepEqual(Object.keys(perDb), ['db0', 'db3']);
+    assert.deepEqual(Object.keys(perDb), ['db0', 'db3', 'db5']);
     for (const figures of Object.values(perDb)) assert.deepEqual(figures.restored, figures.expected);
     assert.equal((await childCommandLines()).filter((line) => line.includes('ragops-redis-drill')).length, 0, 'the scratch server is stopped');
   });
@@ -174,6 +181,49 @@ describe('backup while writes continue, then the drill', () => {
     assert.deepEqual(checks.map((c) => [c.name, c.outcome]), [['rdb checksum', 'failed']]);
     assert.match(checks[0]!.detail, /damaged/);
     assert.match(checks[0]!.detail, /redis\/damaged\/cache\.rdb/);
+  });
+
+  test('a scratch server that will not start is inconclusive, with its log tail; an RDB it cannot load fails the drill', async () => {
+    const artifact = await backup({ name: 'cache', port: redis.port, rdb: { path: redis.rdbPath } }, storeConfig, 'redis/load/cache.rdb');
+    const missing = createRedisActivities({ redisServer: join(store.path, 'no-such-redis-server') });
+    const notStarted = (await new MockActivityEnvironment().run(missing.drillRedis, { artifact, store: storeConfig })) as RedisDrillCheck[];
+    assert.deepEqual(notStarted.map((c) => [c.name, c.outcome]), [['rdb checksum', 'passed'], ['rdb load', 'inconclusive']]);
+    assert.match(notStarted[1]!.detail, /did not start/);
+
+    // A truncated RDB whose manifest entry matches it: the checksum passes, the load does not.
+    const whole = await readFile(join(store.path, 'redis/load/cache.rdb'));
+    const truncated = whole.subarray(0, Math.floor(whole.length / 2));
+    await writeFile(join(store.path, 'redis/load/truncated.rdb'), truncated);
+    const sha256 = createHash('sha256').update(truncated).digest('hex');
+    const checks = await drill({ ...artifact, key: 'redis/load/truncated.rdb', size: truncated.length, sha256 }, storeConfig);
+    assert.deepEqual(checks.map((c) => [c.name, c.outcome]), [['rdb checksum', 'passed'], ['rdb load', 'failed']], JSON.stringify(checks));
+    assert.match(checks[1]!.detail, /does not load.*log ends/s);
+  });
+
+  test('a cancelled drill stops its scratch server and removes its directory', async () => {
+    const artifact = await backup({ name: 'cache', port: redis.port, rdb: { path: redis.rdbPath } }, storeConfig, 'redis/cancel/cache.rdb');
+    // A "server" that notes its arguments and never answers, so the drill is cancelled while it waits.
+    const hang = join(store.path, 'hanging-redis-server');
+    const argsFile = join(store.path, 'hanging-args');
+    await writeFile(hang, `#!/bin/sh\necho "$@" > ${argsFile}\nexec sleep 61\n`, { mode: 0o755 });
+    const env = new MockActivityEnvironment();
+    const running = env.run(createRedisActivities({ redisServer: hang }).drillRedis, { artifact, store: storeConfig });
+    running.catch(() => undefined);
+    for (let i = 0; !(await childCommandLines()).some((line) => line.includes('sleep 61')); i++) {
+      assert.ok(i < 200, 'the scratch server was started');
+      await delay(20);
+    }
+    const args = (await readFile(argsFile, 'utf8')).trim().split(' ');
+    const dir = args[args.indexOf('--dir') + 1]!;
+    assert.match(dir, /ragops-redis-drill-/);
+    assert.ok(existsSync(join(dir, 'dump.rdb')), 'the RDB was downloaded for the server');
+    env.cancel();
+    await assert.rejects(running);
+    for (let i = 0; (await childCommandLines()).some((line) => line.includes('sleep 61')); i++) {
+      assert.ok(i < 300, 'the scratch server is killed');
+      await delay(20);
+    }
+    assert.equal(existsSync(dir), false, 'the drill directory is removed');
   });
 
   test('a file that is not an RDB fails the backup at once, saying so', async () => {

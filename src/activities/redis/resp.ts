@@ -96,7 +96,11 @@ export class RespClient {
   /** Connects, then AUTH when a password is given. Connection errors stay retryable; a refused AUTH does not. */
   static async connect(endpoint: RedisEndpoint, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RespClient> {
     const where = `cannot connect to ${endpoint.label}`;
-    const ca = endpoint.tlsCa ? await readFile(endpoint.tlsCa) : undefined;
+    const ca = endpoint.tlsCa
+      ? await readFile(endpoint.tlsCa).catch((error: NodeJS.ErrnoException) => {
+          throw ApplicationFailure.nonRetryable(`${where}: the CA file ${endpoint.tlsCa} (tlsCa) cannot be read (${error.code ?? error.message}); mount it on the worker`, 'ConfigError');
+        })
+      : undefined;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const target = endpoint.host.startsWith('/') ? { path: endpoint.host } : { host: endpoint.host, port: endpoint.port };
       const ready = endpoint.tls ? 'secureConnect' : 'connect';
