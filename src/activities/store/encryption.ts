@@ -99,6 +99,53 @@ function checkKey(key: Buffer, keyId: string): void {
 }
 
 /**
+ * Cuts a byte stream into frames of `size` bytes, holding back the last one (1 to `size`
+ * bytes, or none) until the end, since only then is it known to be the last. Full frames are
+ * cut from each write without copying it whole; only a frame spanning writes is copied.
+ */
+class Framer {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+
+  constructor(private readonly size: number) {}
+
+  get bytesHeld(): number {
+    return this.heldBytes;
+  }
+
+  /** Emits every frame that more data now follows. */
+  write(chunk: Buffer, emit: (frame: Buffer) => void): void {
+    if (this.heldBytes > 0) {
+      const need = this.size - this.heldBytes;
+      if (chunk.length <= need) {
+        this.held.push(chunk);
+        this.heldBytes += chunk.length;
+        return;
+      }
+      if (need > 0) this.held.push(chunk.subarray(0, need));
+      emit(this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.size));
+      chunk = chunk.subarray(need);
+    }
+    let offset = 0;
+    while (chunk.length - offset > this.size) {
+      emit(chunk.subarray(offset, offset + this.size));
+      offset += this.size;
+    }
+    const rest = chunk.subarray(offset);
+    this.held = [rest];
+    this.heldBytes = rest.length;
+  }
+
+  /** The last frame (possibly empty). */
+  end(): Buffer {
+    const last = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldBytes);
+    this.held = [];
+    this.heldBytes = 0;
+    return last;
+  }
+}
+
+/**
  * Encrypts a stream: writes the header, then sealed chunks. Holds at most one chunk of
  * plaintext (plus what a single write brings), so memory stays bounded.
  */
@@ -113,8 +160,7 @@ export function encryptStream(key: Buffer, keyId: string): Transform {
   const prefix = randomBytes(PREFIX_BYTES);
   const header = Buffer.concat([wrapAad(id), wrapNonce, wrapped, wrapper.getAuthTag(), prefix]);
 
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  const framer = new Framer(ENCRYPTION_CHUNK_BYTES);
   let counter = 0;
   let headerSent = false;
 
@@ -122,7 +168,9 @@ export function encryptStream(key: Buffer, keyId: string): Transform {
     if (counter >= MAX_CHUNKS) throw new Error('artifact too large to encrypt (over 2^32 chunks)');
     const cipher = createCipheriv('aes-256-gcm', dataKey, chunkNonce(prefix, counter++, last));
     cipher.setAAD(header);
-    return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    const sealed = cipher.update(plaintext);
+    cipher.final();
+    return Buffer.concat([sealed, cipher.getAuthTag()], sealed.length + TAG_BYTES);
   };
 
   return new Transform({
@@ -132,20 +180,7 @@ export function encryptStream(key: Buffer, keyId: string): Transform {
           this.push(header);
           headerSent = true;
         }
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        // Strictly more than a chunk: the last chunk is held back until the end, to be sealed as last.
-        if (pendingBytes > ENCRYPTION_CHUNK_BYTES) {
-          const buffered = Buffer.concat(pending, pendingBytes);
-          let offset = 0;
-          while (buffered.length - offset > ENCRYPTION_CHUNK_BYTES) {
-            this.push(seal(buffered.subarray(offset, offset + ENCRYPTION_CHUNK_BYTES), false));
-            offset += ENCRYPTION_CHUNK_BYTES;
-          }
-          const rest = buffered.subarray(offset);
-          pending = [rest];
-          pendingBytes = rest.length;
-        }
+        framer.write(chunk, (plaintext) => this.push(seal(plaintext, false)));
         callback();
       } catch (error) {
         callback(error as Error);
@@ -154,8 +189,7 @@ export function encryptStream(key: Buffer, keyId: string): Transform {
     flush(callback: TransformCallback) {
       try {
         if (!headerSent) this.push(header);
-        this.push(seal(Buffer.concat(pending, pendingBytes), true));
-        pending = [];
+        this.push(seal(framer.end(), true));
         callback();
       } catch (error) {
         callback(error as Error);
@@ -179,20 +213,14 @@ export function decryptStream(resolveKey: KeyResolver, options: { artifact?: str
     if (options.artifact && !error.message.startsWith(`${options.artifact}: `)) error.message = `${options.artifact}: ${error.message}`;
     return error;
   };
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  /** Bytes before the header is whole (it is small); then the framer holds them. */
+  let headerBytesSeen: Buffer[] = [];
+  const framer = new Framer(SEALED_CHUNK_BYTES);
   let header: Buffer | undefined;
   let keyId = '';
   let dataKey: Buffer | undefined;
   let prefix: Buffer | undefined;
   let counter = 0;
-
-  const take = (): Buffer => {
-    const buffered = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    return buffered;
-  };
 
   const open = (sealed: Buffer, last: boolean): Buffer => {
     if (sealed.length < TAG_BYTES) throw new EncryptedStreamCorrupt(`truncated: chunk ${counter} has ${sealed.length} bytes, less than its tag`);
@@ -200,7 +228,8 @@ export function decryptStream(resolveKey: KeyResolver, options: { artifact?: str
     decipher.setAAD(header!);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     try {
-      const plaintext = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+      const plaintext = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+      decipher.final(); // GCM returns nothing here; it throws when the tag does not match
       counter += 1;
       return plaintext;
     } catch {
@@ -242,34 +271,33 @@ export function decryptStream(resolveKey: KeyResolver, options: { artifact?: str
 
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      const work = async () => {
-        if (!dataKey) {
-          const buffered = take();
-          const used = await readHeader(buffered);
-          pending = [used === undefined ? buffered : buffered.subarray(used)];
-          pendingBytes = pending[0]!.length;
-          if (used === undefined) return;
+      const emit = (sealed: Buffer) => this.push(open(sealed, false));
+      if (dataKey) {
+        try {
+          framer.write(chunk, emit);
+          return callback();
+        } catch (error) {
+          return callback(named(error as Error));
         }
-        // Strictly more than one sealed chunk: the one left at the end is opened as the last.
-        if (pendingBytes > SEALED_CHUNK_BYTES) {
-          const buffered = take();
-          let offset = 0;
-          while (buffered.length - offset > SEALED_CHUNK_BYTES) {
-            this.push(open(buffered.subarray(offset, offset + SEALED_CHUNK_BYTES), false));
-            offset += SEALED_CHUNK_BYTES;
+      }
+      headerBytesSeen.push(chunk);
+      const buffered = Buffer.concat(headerBytesSeen);
+      readHeader(buffered).then(
+        (used) => {
+          if (used === undefined) {
+            headerBytesSeen = [buffered];
+            return callback();
           }
-          pending = [buffered.subarray(offset)];
-          pendingBytes = pending[0]!.length;
-        }
-      };
-      work().then(() => callback(), (error: Error) => callback(named(error)));
+          headerBytesSeen = [];
+          framer.write(buffered.subarray(used), emit);
+          callback();
+        },
+      ).catch((error: Error) => callback(named(error)));
     },
     flush(callback: TransformCallback) {
       try {
-        if (!dataKey) throw new EncryptedStreamCorrupt(`truncated: it ends inside its header (${pendingBytes} bytes)`);
-        this.push(open(take(), true));
+        if (!dataKey) throw new EncryptedStreamCorrupt(`truncated: it ends inside its header (${Buffer.concat(headerBytesSeen).length} bytes)`);
+        this.push(open(framer.end(), true));
         callback();
       } catch (error) {
         callback(named(error as Error));
