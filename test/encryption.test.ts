@@ -9,6 +9,7 @@ import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { encryptionSchema } from '../src/config/stacks/encryption.js';
 import {
   ENCRYPTION_CHUNK_BYTES,
+  encryptedSizeOf,
   decryptStream,
   encryptStream,
   encryptingStore,
@@ -63,9 +64,35 @@ describe('chunked AES-256-GCM streams', () => {
       const ciphertext = await encrypt(plaintext);
       const chunks = Math.max(1, Math.ceil(size / ENCRYPTION_CHUNK_BYTES));
       assert.equal(ciphertext.length, headerLength(ciphertext) + size + 16 * chunks);
+      assert.equal(ciphertext.length, encryptedSizeOf(size, KEY_ID));
       assert.ok((await decrypt(ciphertext)).equals(plaintext));
     });
   }
+
+  test('writes of any size, around chunk boundaries, come back the same', async () => {
+    let seed = 7;
+    const next = (limit: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % limit;
+    const sizes = [ENCRYPTION_CHUNK_BYTES - 1, 2 * ENCRYPTION_CHUNK_BYTES, 3 * ENCRYPTION_CHUNK_BYTES + 17];
+    for (const size of sizes) {
+      const plaintext = randomBytes(size);
+      const pieces: Buffer[] = [];
+      for (let at = 0; at < size; ) {
+        const length = [0, 1, ENCRYPTION_CHUNK_BYTES, ENCRYPTION_CHUNK_BYTES + 16, next(3 * ENCRYPTION_CHUNK_BYTES)][next(5)]!;
+        pieces.push(plaintext.subarray(at, at + length));
+        at += length;
+      }
+      const ciphertext = await collect(Readable.from(pieces, { objectMode: false }).pipe(encryptStream(KEY, KEY_ID)));
+      const cut: Buffer[] = [];
+      for (let at = 0; at < ciphertext.length; ) {
+        const length = [1, 16, ENCRYPTION_CHUNK_BYTES + 16, next(3 * ENCRYPTION_CHUNK_BYTES)][next(4)]!;
+        cut.push(ciphertext.subarray(at, at + length));
+        at += length;
+      }
+      const out = decryptStream(() => KEY);
+      Readable.from(cut, { objectMode: false }).pipe(out);
+      assert.ok((await collect(out)).equals(plaintext), `size ${size}`);
+    }
+  });
 
   test('the ciphertext does not contain a plaintext marker, and two encryptions differ', async () => {
     const marker = Buffer.from('PLAINTEXT-MARKER-ragops-7f3a');

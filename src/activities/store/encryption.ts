@@ -32,6 +32,8 @@ const NONCE_BYTES = 12;
 const PREFIX_BYTES = 7;
 const KEY_BYTES = 32;
 const SEALED_CHUNK_BYTES = ENCRYPTION_CHUNK_BYTES + TAG_BYTES;
+/** Magic, version, key id length. */
+const FIXED_HEADER_BYTES = MAGIC.length + 2;
 /** Chunks per artifact before the 32-bit counter would wrap: 256 TiB. */
 const MAX_CHUNKS = 2 ** 32;
 
@@ -198,10 +200,15 @@ export function encryptStream(key: Buffer, keyId: string): Transform {
   });
 }
 
+/** The size of what encryptStream writes for `plaintextBytes` under `keyId` (a stored object's size, for checks). */
+export function encryptedSizeOf(plaintextBytes: number, keyId: string): number {
+  const headerBytes = FIXED_HEADER_BYTES + keyIdBytes(keyId).length + NONCE_BYTES + KEY_BYTES + TAG_BYTES + PREFIX_BYTES;
+  return headerBytes + plaintextBytes + TAG_BYTES * Math.max(1, Math.ceil(plaintextBytes / ENCRYPTION_CHUNK_BYTES));
+}
+
 /** The key for a key id read from an artifact's header; throws (naming the id) when there is none. */
 export type KeyResolver = (keyId: string) => Buffer | Promise<Buffer>;
 
-const FIXED_HEADER_BYTES = MAGIC.length + 2;
 
 /**
  * Decrypts what encryptStream wrote, verifying every chunk before passing it on; errors name
