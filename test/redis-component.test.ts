@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -224,6 +224,35 @@ describe('backup while writes continue, then the drill', () => {
       await delay(20);
     }
     assert.equal(existsSync(dir), false, 'the drill directory is removed');
+  });
+
+  test('through a container: docker ps finds the Compose service, docker exec cat streams the RDB; a failing exec fails the backup with its stderr', async () => {
+    // A stand-in docker CLI on PATH: `ps` prints a container id, `exec <id> cat <path>` cats the host's file.
+    const bin = join(store.path, 'fake-bin');
+    await mkdir(bin, { recursive: true });
+    const calls = join(store.path, 'docker-calls');
+    await writeFile(
+      join(bin, 'docker'),
+      `#!/bin/sh\necho "$@" >> ${calls}\ncase "$1" in\n  ps) echo 0123abcd ;;\n  exec) [ "$2" = 0123abcd ] || { echo "Error: No such container: $2" >&2; exit 1; }; exec cat "$4" ;;\n  *) exit 2 ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const artifact = await backup({ name: 'cache', port: redis.port, rdb: { compose: { project: 'rag', service: 'redis', path: redis.rdbPath } } }, storeConfig, 'redis/compose/cache.rdb');
+      assert.match(artifact.source, /Compose service redis \(project rag\)/);
+      assert.equal(artifact.sha256, createHash('sha256').update(await readFile(join(store.path, 'redis/compose/cache.rdb'))).digest('hex'));
+      const logged = await readFile(calls, 'utf8');
+      assert.match(logged, /^ps --quiet --no-trunc --filter label=com.docker.compose.project=rag --filter label=com.docker.compose.service=redis/m);
+      assert.match(logged, new RegExp(`^exec 0123abcd cat ${redis.rdbPath}$`, 'm'));
+      await assert.rejects(
+        backup({ name: 'cache', port: redis.port, rdb: { docker: { container: 'gone', path: redis.rdbPath } } }, storeConfig, 'redis/docker/cache.rdb'),
+        /docker exec cat .* in container gone failed \(exit code 1\): Error: No such container: gone/,
+      );
+      assert.equal(existsSync(join(store.path, 'redis/docker/cache.rdb')), false, 'no artifact is left under the key');
+    } finally {
+      process.env.PATH = path;
+    }
   });
 
   test('a file that is not an RDB fails the backup at once, saying so', async () => {

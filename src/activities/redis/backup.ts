@@ -158,7 +158,11 @@ class RdbHeader extends Transform {
   private head = Buffer.alloc(0);
   version: number | undefined;
 
-  constructor(private readonly where: string) {
+  /** `sourceFinished`: a producer that failed (a `docker exec` of a missing container) says why, not "empty file". */
+  constructor(
+    private readonly where: string,
+    private readonly sourceFinished: Promise<unknown>,
+  ) {
     super();
   }
 
@@ -177,7 +181,10 @@ class RdbHeader extends Transform {
   }
 
   override _flush(callback: (error?: Error | null) => void): void {
-    callback(this.version === undefined ? ApplicationFailure.nonRetryable(`${this.where} is empty or shorter than an RDB header`, 'NotAnRdbFile') : null);
+    this.sourceFinished.then(
+      () => callback(this.version === undefined ? ApplicationFailure.nonRetryable(`${this.where} is empty or shorter than an RDB header`, 'NotAnRdbFile') : null),
+      (error: Error) => callback(error),
+    );
   }
 }
 
@@ -237,7 +244,7 @@ export function createRedisBackupActivities(deps: RedisDeps = {}) {
             const stored = await withStore(storeConfig, async (store) => {
               await store.discardUnfinished(key);
               const rdb = await openRdb(target, signal);
-              const header = new RdbHeader(`the RDB read from ${rdb.source}`);
+              const header = new RdbHeader(`the RDB read from ${rdb.source}`, rdb.finished);
               rdb.stream.on('error', (error) => header.destroy(error));
               const piped = rdb.stream.pipe(header);
               const headerDone = new Promise<void>((resolve, reject) => {
