@@ -167,6 +167,11 @@ describe('exec dump and drill', () => {
     assert.match(differing[2]!.detail, /printed "4000", expected "3999"/);
     const older = await run(activities.drillExecDump, { component: sqlite(), store: storeConfig, artifact: { ...artifact, figures: {} } });
     assert.equal(older[2]!.outcome, 'inconclusive');
+    // A restore command that exits 0 without reading the artifact does not pass.
+    const lazy = component({ ...sqlite(), drill: { restore: ['true'], checks: [] } });
+    const unread = await run(activities.drillExecDump, { component: lazy, store: storeConfig, artifact });
+    assert.equal(unread[0]!.outcome, 'failed');
+    assert.match(unread[0]!.detail, /exited before reading the whole artifact/);
   });
 
   test('client-side encryption: the stored object holds no plaintext, the drill passes, a wrong key fails it naming the artifact', async () => {
@@ -272,6 +277,18 @@ describe('exec dump and drill', () => {
       assert.match(listing.stdout, /\.\/docs\/2026\/doc-10\.txt/);
       const checks = await run(activities.drillExecDump, { component: c, store: storeConfig, artifact });
       assert.deepEqual(checks.map((check) => [check.name, check.outcome]), [['restore', 'passed'], ['tree', 'passed']], JSON.stringify(checks, null, 2));
+    });
+
+    test('a volume that does not exist fails at once, and is not created', async () => {
+      const missing = `${volume}-missing`;
+      const c = component({ name: 'uploads', run: { volume: { name: missing, image } } });
+      await assert.rejects(run(activities.execDump, { component: c, store: storeConfig, key: 'b9/uploads.tar' }), (error: Error & { nonRetryable?: boolean }) => {
+        assert.match(error.message, new RegExp(`exec dump uploads: the Docker volume "${missing}" does not exist`));
+        assert.equal(error.nonRetryable, true);
+        return true;
+      });
+      assert.equal((await execa('docker', ['volume', 'inspect', missing], { reject: false })).exitCode, 1);
+      assert.equal(await store.exists('b9/uploads.tar'), false);
     });
 
     test('docker exec in a running container, a secret passed by name', async () => {

@@ -121,6 +121,18 @@ export const execDumpCommands = {
   /** A drill check's backup-time figure, run where the dump runs. */
   figure: (component: ExecDumpComponent, check: string, args: readonly string[], env: Record<string, string>): ExecCommand =>
     execCommand(component.run, args, env, `figure "${check}" of exec dump ${component.name} (in ${describeRun(component.run)})`),
+  /**
+   * `docker run -v <name>:…` creates a volume that does not exist, so a mistyped name would back
+   * up an empty one: the volume must be there first.
+   */
+  volumeExists: (component: ExecDumpComponent): CommandSpec | undefined =>
+    'volume' in component.run
+      ? {
+          argv: ['docker', 'volume', 'inspect', '--format', '{{.Name}}', component.run.volume.name],
+          inheritEnv: DOCKER_INHERITED_ENV,
+          purpose: `docker volume inspect ${component.run.volume.name} (exec dump ${component.name})`,
+        }
+      : undefined,
   /** A drill command on the worker's host, with {scratch} replaced by the drill's scratch directory. */
   drill: (component: ExecDumpComponent, what: string, args: readonly string[], scratch: string): CommandSpec => ({
     argv: asArgv(args.map((arg) => arg.split(SCRATCH_PLACEHOLDER).join(scratch))),

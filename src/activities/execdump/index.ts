@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,16 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
       const timeoutMs = component.timeoutMinutes * 60_000;
       return progress.during(withStore(request.store, async (plainStore) => {
         const { store, encryption } = await withClientSideEncryption(plainStore, request.encryption);
+        const volumeCheck = execDumpCommands.volumeExists(component);
+        if (volumeCheck) {
+          await runCommand(volumeCheck, { signal: progress.signal, timeoutMs: 60_000 }).catch((error: unknown) => {
+            if (!(error instanceof CommandFailed) || !/no such volume/i.test(error.stderrTail)) throw error;
+            throw ApplicationFailure.nonRetryable(
+              `exec dump ${component.name}: the Docker volume "${(component.run as { volume: { name: string } }).volume.name}" does not exist (docker volume ls lists the volumes; Compose prefixes them with the project name)`,
+              'ExecDumpVolumeMissing',
+            );
+          });
+        }
         const figures: Record<string, string> = {};
         for (const check of component.drill?.checks ?? []) {
           if (!check.figure) continue;
