@@ -160,7 +160,12 @@ export function createRedisDrillActivities(deps: RedisDeps = {}) {
             const loadStarted = Date.now();
             progress.phase('loading into a scratch redis-server');
             const databases = Math.max(16, highestDb(artifact.keyspace) + 1);
-            const scratch = await startScratch(dir, dbfilename, databases, deps, signal);
+            let scratch = await startScratch(dir, dbfilename, databases, deps, signal);
+            // The free port was taken between our probe and the server's bind: another port, twice at most.
+            for (let retry = 0; retry < 2 && 'exited' in scratch.started && /Address already in use/i.test(scratch.logTail()); retry++) {
+              await scratch.stop();
+              scratch = await startScratch(dir, dbfilename, databases, deps, signal);
+            }
             try {
               if ('exited' in scratch.started) {
                 const tail = scratch.logTail();
