@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { MirrorComponent } from '../../config/stacks/mirror.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { mergeEntries, mirrorFigures, planMirror, storePrefixOf, type MirrorCopy, type MirrorEntry, type MirrorSourceObject } from '../../core/mirror.js';
@@ -110,7 +111,6 @@ async function copyOne(source: MirrorSource, store: ArtifactStore, planned: Mirr
       current = { ...version, storedAt: storedAtOf(version) };
       continue;
     }
-    await store.discardUnfinished(current.storedAt);
     const stored = await putHashed(store, current.storedAt, got.body, { signal, contentType: 'application/octet-stream' });
     if (stored.size !== current.size) {
       await store.delete(current.storedAt).catch(() => undefined);
@@ -141,6 +141,7 @@ export function createMirrorBackupActivities() {
       }
       const progress = new ProgressHeartbeat(`mirror ${component.name}`);
       const signal = progress.signal;
+      setMaxListeners(64, signal); // every concurrent request listens to it
       const storedAtOf = storedAtFor(objectsPrefix);
       const state: MirrorProgress = { phase: 'listing', listed: 0, objects: 0, toCopy: 0, copied: 0, bytesCopied: 0, checkpointed: 0, resumed: 0 };
       const beat = () => progress.beat({ ...state, bytes: state.bytesCopied });
@@ -177,6 +178,8 @@ export function createMirrorBackupActivities() {
         state.copied = copied.length;
         state.objects = copied.length + plan.reference.length;
         progress.phase('copying objects');
+        // What an interrupted attempt left half-written (large objects' multipart uploads): one sweep, not one call per object.
+        for (const upload of await store.listUnfinishedUploads(objectsPrefix)) await store.abortUpload(upload).catch(() => undefined);
 
         let checkpointing: Promise<void> | undefined;
         let lastCheckpointAt = Date.now();

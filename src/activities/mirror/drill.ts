@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import type { VerificationCheck } from '../../config/manifest.js';
 import type { MirrorComponent } from '../../config/stacks/mirror.js';
@@ -56,6 +57,7 @@ export function createMirrorDrillActivities() {
       const { component } = request;
       const progress = new ProgressHeartbeat(`restore drill mirror ${component.name}`);
       const signal = progress.signal;
+      setMaxListeners(64, signal); // every concurrent request listens to it
       const concurrency = request.concurrency ?? 4;
       const bucket = request.scratchBucket ?? component.bucket;
       const prefix = mirrorDrillPrefix(request.runTag);

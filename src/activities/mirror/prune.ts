@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { setMaxListeners } from 'node:events';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { planMirrorPrune, type MirrorEntry } from '../../core/mirror.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
@@ -38,6 +39,7 @@ export function createMirrorPruneActivities() {
     async deleteMirrorBytes({ store: storeConfig, pruned, keptKeys }: DeleteMirrorBytesRequest): Promise<DeletedMirrorBytes> {
       const progress = new ProgressHeartbeat(`delete mirror bytes ${pruned.key}`);
       const signal = progress.signal;
+      setMaxListeners(64, signal); // every concurrent request listens to it
       return progress.during(withStore(storeConfig, async (store) => {
         const kept: MirrorEntry[][] = [];
         for (const key of keptKeys) {
