@@ -65,7 +65,13 @@ describe('S3 bucket mirror on moto', () => {
   after(async () => moto?.stop());
 
   test('the first backup copies all 1,000 objects, with their SHA-256, under its own prefix', async () => {
-    first = await backup('20261206T100000Z-aaaaaaaa');
+    const environment = env();
+    const beats: Array<Record<string, unknown>> = [];
+    environment.on('heartbeat', (details: Record<string, unknown>) => beats.push(details));
+    first = await backup('20261206T100000Z-aaaaaaaa', undefined, environment);
+    const copying = beats.filter((beat) => beat.phase === 'copying objects' && typeof beat.copied === 'number');
+    assert.ok(copying.length > 0, `heartbeats carry the copy's progress: ${JSON.stringify(beats.slice(-2))}`);
+    assert.ok(copying.every((beat) => typeof beat.bytesCopied === 'number' && typeof beat.toCopy === 'number'));
     assert.deepEqual(
       { objects: first.objects, copied: first.copied, referenced: first.referenced, bytesReferenced: first.bytesReferenced },
       { objects: 1000, copied: 1000, referenced: 0, bytesReferenced: 0 },

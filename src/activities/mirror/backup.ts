@@ -50,7 +50,6 @@ export interface MirrorArtifact {
 
 /** Heartbeat details: how far the copy is; a retry resumes from the store's checkpoint and objects. */
 export interface MirrorProgress {
-  phase: string;
   listed: number;
   objects: number;
   toCopy: number;
@@ -143,7 +142,7 @@ export function createMirrorBackupActivities() {
       const signal = progress.signal;
       setMaxListeners(64, signal); // every concurrent request listens to it
       const storedAtOf = storedAtFor(objectsPrefix);
-      const state: MirrorProgress = { phase: 'listing', listed: 0, objects: 0, toCopy: 0, copied: 0, bytesCopied: 0, checkpointed: 0, resumed: 0 };
+      const state: MirrorProgress = { listed: 0, objects: 0, toCopy: 0, copied: 0, bytesCopied: 0, checkpointed: 0, resumed: 0 };
       const beat = () => progress.beat({ ...state, bytes: state.bytesCopied });
 
       return progress.during(withStore(request.store, (store) => withMirrorSource(component, async (source) => {
@@ -173,7 +172,6 @@ export function createMirrorBackupActivities() {
           state.resumed += 1;
           beat();
         }
-        state.phase = 'copying';
         state.toCopy = toCopy.length;
         state.copied = copied.length;
         state.objects = copied.length + plan.reference.length;

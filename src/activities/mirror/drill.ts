@@ -72,7 +72,7 @@ export function createMirrorDrillActivities() {
           return [check('restore (mirror)', false, 'the backup holds no objects: nothing to restore or compare', { objects: 0 }, started, 'inconclusive')];
         }
         const entries: MirrorEntry[] = list.entries;
-        const state = { phase: 'restoring', restored: 0, bytes: 0, verified: 0, of: entries.length };
+        const state = { restored: 0, bytes: 0, verified: 0, of: entries.length };
         const beat = () => progress.beat({ ...state });
         progress.phase('cleaning the scratch prefix');
         await cleanScratch(source, bucket, prefix, concurrency, signal);
@@ -111,7 +111,6 @@ export function createMirrorDrillActivities() {
 
           // 2. What the scratch prefix now holds, read back and hashed, against the entry list.
           const compareStarted = Date.now();
-          state.phase = 'comparing';
           progress.phase('comparing objects and checksums');
           const found: Array<{ key: string; size: number }> = [];
           for await (const object of source.listOwned(bucket, prefix, signal)) found.push({ key: object.key.slice(prefix.length), size: object.size });
@@ -138,7 +137,10 @@ export function createMirrorDrillActivities() {
           return checks;
         } finally {
           progress.phase('cleaning the scratch prefix');
-          await cleanScratch(source, bucket, prefix, concurrency, AbortSignal.timeout(120_000)).catch(() => undefined);
+          // Also after a cancellation: its own deadline, not the activity's signal.
+          const cleanup = AbortSignal.timeout(120_000);
+          setMaxListeners(64, cleanup);
+          await cleanScratch(source, bucket, prefix, concurrency, cleanup).catch(() => undefined);
         }
       })));
     },

@@ -52,7 +52,7 @@ export function createMirrorPruneActivities() {
               'MirrorReferencesUnreadable',
             );
           }
-          progress.beat({ phase: 'reading kept entry lists', read: kept.length, of: keptKeys.length });
+          progress.beat({ keptListsRead: kept.length, of: keptKeys.length });
         }
 
         let prunedEntries: MirrorEntry[] = [];
@@ -68,7 +68,7 @@ export function createMirrorPruneActivities() {
         for await (const object of store.list(pruned.objectsPrefix)) sizes.set(object.key, object.size);
 
         const plan = planMirrorPrune({ entries: prunedEntries, ownedKeys: sizes.keys() }, kept);
-        const state = { phase: 'deleting', deleted: 0, bytesDeleted: 0, of: plan.delete.length, stillReferenced: plan.stillReferenced.length };
+        const state = { deleted: 0, bytesDeleted: 0, of: plan.delete.length, stillReferenced: plan.stillReferenced.length };
         await forEachLimited(plan.delete, DELETE_CONCURRENCY, async (key) => {
           await store.delete(key);
           state.deleted += 1;
