@@ -124,7 +124,7 @@ describe('S3 bucket mirror on moto', () => {
     assert.ok(checks.every((check) => check.outcome === 'passed'), JSON.stringify(checks, null, 1));
   });
 
-  test('a copy interrupted mid-way resumes: the retry keeps what the first attempt stored, and a drill catches bytes gone from the store', async () => {
+  test('a copy interrupted mid-way resumes: the retry keeps what the first attempt stored, a drill catches bytes gone from the store, and the next backup copies them again', async () => {
     await putEach(moto, Array.from({ length: 60 }, (_, n): [string, string] => [`docs/${docKey(n * 13 + 3)}`, body(n * 13 + 3, 3)]));
     const third = keys('20261206T120000Z-cccccccc');
     const interrupted = env();
@@ -151,5 +151,9 @@ describe('S3 bucket mirror on moto', () => {
     assert.equal(checks[0]!.outcome, 'failed');
     assert.match(checks[0]!.detail, new RegExp(`gone from the store \\(${victim.key.replace(/[.]/g, '\\.')}`));
     assert.equal(checks[1]!.outcome, 'failed', 'the missing object is missing from the scratch prefix too');
+
+    // The next backup does not reference bytes that are gone: it copies that object again.
+    const fourth = await backup('20261206T130000Z-dddddddd', result.key);
+    assert.deepEqual({ objects: fourth.objects, copied: fourth.copied, referenced: fourth.referenced }, { objects: 1004, copied: 1, referenced: 1003 });
   });
 });

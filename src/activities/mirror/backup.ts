@@ -192,7 +192,7 @@ export function createMirrorBackupActivities() {
               checkpointing = undefined;
             });
         };
-        await forEachLimited(toCopy, request.concurrency ?? 4, async (planned) => {
+        const copyAll = (list: MirrorCopy[]) => forEachLimited(list, request.concurrency ?? 4, async (planned) => {
           const entry = await copyOne(source, store, planned, storedAtOf, signal);
           if (entry) {
             copied.push(entry);
@@ -203,10 +203,27 @@ export function createMirrorBackupActivities() {
           beat();
           checkpoint();
         }, signal);
+        await copyAll(toCopy);
+
+        // Bytes referenced from earlier backups must still be there when the list says so: one
+        // pruned meanwhile (retention racing this run) has its objects copied after all.
+        progress.phase('checking referenced bytes');
+        const stillThere = await storedKeysUnder(store, plan.reference.map((entry) => storePrefixOf(entry.storedAt)));
+        const vanished = plan.reference.filter((entry) => !stillThere.has(entry.storedAt));
+        const referenced = vanished.length === 0 ? plan.reference : plan.reference.filter((entry) => stillThere.has(entry.storedAt));
+        if (vanished.length > 0) {
+          state.objects -= vanished.length;
+          state.toCopy += vanished.length;
+          progress.phase('copying objects whose referenced bytes vanished');
+          await copyAll(vanished.map((entry) => {
+            const version = { key: entry.key, size: entry.size, etag: entry.etag };
+            return { ...version, storedAt: storedAtOf(version) };
+          }));
+        }
         await checkpointing;
 
         progress.phase('writing the entry list');
-        const entries = mergeEntries(copied, plan.reference);
+        const entries = mergeEntries(copied, referenced);
         await store.discardUnfinished(key);
         const body = entryListBody({ formatVersion: 1, component: 'mirror', name: component.name, bucket: component.bucket, prefix: component.prefix, entries });
         const stored = await putHashed(store, key, body, { signal, contentType: 'application/json' });
