@@ -85,10 +85,15 @@ async function storedKeysUnder(store: ArtifactStore, prefixes: Iterable<string>)
   return sizes;
 }
 
-async function previousEntries(store: ArtifactStore, previousKey: string | undefined, signal: AbortSignal): Promise<{ entries: MirrorEntry[]; unusable?: string }> {
+async function previousEntries(store: ArtifactStore, component: MirrorComponent, previousKey: string | undefined, signal: AbortSignal): Promise<{ entries: MirrorEntry[]; unusable?: string }> {
   if (!previousKey) return { entries: [] };
   try {
-    return { entries: (await readEntryList(store, previousKey, signal)).entries };
+    const list = await readEntryList(store, previousKey, signal);
+    // Same key and ETag in another bucket is not the same object.
+    if (list.bucket !== component.bucket || list.prefix !== component.prefix) {
+      return { entries: [], unusable: `${previousKey} mirrors s3://${list.bucket}/${list.prefix}, not s3://${component.bucket}/${component.prefix}` };
+    }
+    return { entries: list.entries };
   } catch (error) {
     // Copying everything again is always safe; only slower.
     if (error instanceof StoreObjectMissing || error instanceof MirrorEntryListUnreadable) return { entries: [], unusable: error.message };
@@ -151,7 +156,7 @@ export function createMirrorBackupActivities() {
           state.listed = count;
           beat();
         });
-        const previous = await previousEntries(store, previousKey, signal);
+        const previous = await previousEntries(store, component, previousKey, signal);
         const available = await storedKeysUnder(store, previous.entries.map((entry) => storePrefixOf(entry.storedAt)));
         const plan = planMirror(listed, previous.entries, storedAtOf, (storedAt) => available.has(storedAt));
 
