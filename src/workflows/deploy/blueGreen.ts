@@ -85,7 +85,7 @@ export function blueGreenStrategy(plan: DeployPlan, options: DeployOptions, step
       const requested = await steps.step(
         'window',
         `keep ${live} for ${options.rollbackWindowSeconds} s (update "rollback" switches back)`,
-        () => window.wait(options.rollbackWindowSeconds),
+        () => window.wait(`${options.rollbackWindowSeconds}s`, `rollback window ${options.rollbackWindowSeconds} s: then the old colour is scaled down`),
         (asked) => (asked ? 'rollback requested' : 'window closed'),
       );
       if (requested) {

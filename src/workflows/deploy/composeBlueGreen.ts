@@ -83,7 +83,7 @@ export function composeBlueGreenStrategy(plan: DeployPlan, options: DeployOption
       const requested = await steps.step(
         'window',
         `keep ${service} (${versionLabel(previous)}) for ${options.rollbackWindowSeconds} s (update "rollback" switches back)`,
-        () => window.wait(options.rollbackWindowSeconds),
+        () => window.wait(`${options.rollbackWindowSeconds}s`, `rollback window ${options.rollbackWindowSeconds} s: then the switch is made final`),
         (asked) => (asked ? 'rollback requested' : 'window closed'),
       );
       if (requested) {

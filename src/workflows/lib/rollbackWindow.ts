@@ -47,7 +47,7 @@ export class RollbackWindow<R> {
     if (this.state === 'closed') throw new Error(this.texts.closed(this.closedAt!));
   }
 
-  /** Waits for the window to pass; true when a rollback was asked for in it. */
+  /** Waits for the window to pass (a number is milliseconds, as in Temporal; or "600s"); true when a rollback was asked for in it. */
   async wait(timeout: string | number, summary?: string): Promise<boolean> {
     this.state = 'open';
     const requested = await (summary ? condition(() => this.requested, timeout, { summary }) : condition(() => this.requested, timeout));
