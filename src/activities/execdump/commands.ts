@@ -1,6 +1,6 @@
 import { SCRATCH_PLACEHOLDER, execRunKind, type ExecDumpComponent, type ExecRun } from '../../config/stacks/execdump.js';
 import { DOCKER_INHERITED_ENV } from '../compose/commands.js';
-import { KUBECTL_INHERITED_ENV } from '../kubernetes/commands.js';
+import { KUBECTL_INHERITED_ENV, kubectlArgv } from '../kubernetes/commands.js';
 import type { CommandSpec } from '../runtime/exec.js';
 
 // Exec dumps as data: each kind of place a command runs in becomes one argv array (Kamal's
@@ -79,11 +79,8 @@ export function execCommand(run: ExecRun, args: readonly string[] | undefined, e
   const target = run.kubernetes;
   const withEnv = names.length > 0;
   return {
-    argv: [
-      'kubectl',
-      ...(target.kubeconfig ? [`--kubeconfig=${target.kubeconfig}`] : []),
-      ...(target.context ? [`--context=${target.context}`] : []),
-      `--namespace=${target.namespace}`,
+    argv: kubectlArgv(
+      target,
       'exec',
       ...(withEnv ? ['-i'] : []),
       target.pod ? `pod/${target.pod}` : `deployment/${target.deployment}`,
@@ -91,7 +88,7 @@ export function execCommand(run: ExecRun, args: readonly string[] | undefined, e
       '--',
       ...(withEnv ? ['sh', '-c', KUBE_ENV_PROLOGUE, 'ragops-exec'] : []),
       ...(args ?? target.argv),
-    ],
+    ),
     inheritEnv: KUBECTL_INHERITED_ENV,
     purpose,
     ...(withEnv ? { stdinText: kubeEnvStdin(env) } : {}),

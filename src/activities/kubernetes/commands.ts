@@ -14,15 +14,20 @@ export interface KubeTarget {
  */
 export const KUBECTL_INHERITED_ENV = ['KUBECONFIG', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'] as const;
 
+/** `kubectl [--kubeconfig=…] [--context=…] --namespace=… <args>`: every kubectl argv starts so. */
+export function kubectlArgv(target: Pick<KubeTarget, 'kubeconfig' | 'context' | 'namespace'>, ...args: string[]): [string, ...string[]] {
+  return [
+    'kubectl',
+    ...(target.kubeconfig ? [`--kubeconfig=${target.kubeconfig}`] : []),
+    ...(target.context ? [`--context=${target.context}`] : []),
+    `--namespace=${target.namespace}`,
+    ...args,
+  ];
+}
+
 function kubectl(target: KubeTarget, purpose: string, ...args: string[]): CommandSpec {
   return {
-    argv: [
-      'kubectl',
-      ...(target.kubeconfig ? [`--kubeconfig=${target.kubeconfig}`] : []),
-      ...(target.context ? [`--context=${target.context}`] : []),
-      `--namespace=${target.namespace}`,
-      ...args,
-    ],
+    argv: kubectlArgv(target, ...args),
     inheritEnv: KUBECTL_INHERITED_ENV,
     purpose: `kubectl ${purpose} (namespace ${target.namespace}${target.context ? `, context ${target.context}` : ''})`,
   };

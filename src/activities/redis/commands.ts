@@ -1,6 +1,6 @@
 import type { RedisRdbSource } from '../../config/stacks/redis.js';
 import { DOCKER_INHERITED_ENV } from '../compose/commands.js';
-import { KUBECTL_INHERITED_ENV } from '../kubernetes/commands.js';
+import { KUBECTL_INHERITED_ENV, kubectlArgv } from '../kubernetes/commands.js';
 import type { CommandSpec } from '../runtime/exec.js';
 
 // Every command here is data (an argv array): none carries a password — the Redis connection
@@ -41,18 +41,7 @@ export type KubernetesRdbSource = Extract<RedisRdbSource, { kubernetes: unknown 
 export function kubectlCatCommand(source: KubernetesRdbSource): CommandSpec {
   const target = source.pod ?? `deployment/${source.deployment}`;
   return {
-    argv: [
-      'kubectl',
-      ...(source.kubeconfig ? [`--kubeconfig=${source.kubeconfig}`] : []),
-      ...(source.context ? [`--context=${source.context}`] : []),
-      `--namespace=${source.namespace}`,
-      'exec',
-      target,
-      ...(source.container ? ['-c', source.container] : []),
-      '--',
-      'cat',
-      source.path,
-    ],
+    argv: kubectlArgv(source, 'exec', target, ...(source.container ? ['-c', source.container] : []), '--', 'cat', source.path),
     inheritEnv: KUBECTL_INHERITED_ENV,
     purpose: `kubectl exec cat ${source.path} in ${target}${source.container ? ` (container ${source.container})` : ''} (namespace ${source.namespace}${source.context ? `, context ${source.context}` : ''})`,
   };
