@@ -14,6 +14,7 @@ import { isArtifactDecryptionError, withClientSideEncryption } from '../store/en
 import { HashingMeter, putHashed } from '../store/hashing.js';
 import { withStore } from '../store/open.js';
 import { execDumpCommands, type ExecCommand } from './commands.js';
+import { drillChecksOf, type DrillCheck } from '../runtime/drillCheck.js';
 
 export { execCommand, execDumpCommands, describeRun, KUBE_ENV_PROLOGUE } from './commands.js';
 
@@ -38,16 +39,7 @@ export interface ExecDrillRequest {
 }
 
 /** One drill check, as the manifest's VerificationCheck with component "exec". */
-export interface ExecDrillCheckResult {
-  name: string;
-  component: 'exec';
-  artifact: string;
-  passed: boolean;
-  outcome: 'passed' | 'failed' | 'inconclusive';
-  detail: string;
-  figures: Record<string, unknown>;
-  durationMs: number;
-}
+export type ExecDrillCheckResult = DrillCheck<'exec'>;
 
 /** A figure is a short answer (a count, "ok"), recorded in the manifest. */
 const MAX_FIGURE_CHARS = 4_000;
@@ -141,16 +133,7 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
      */
     async drillExecDump(request: ExecDrillRequest): Promise<ExecDrillCheckResult[]> {
       const { component, artifact } = request;
-      const check = (name: string, outcome: ExecDrillCheckResult['outcome'], detail: string, figures: Record<string, unknown>, started: number): ExecDrillCheckResult => ({
-        name,
-        component: 'exec',
-        artifact: artifact.name,
-        passed: outcome === 'passed',
-        outcome,
-        detail,
-        figures,
-        durationMs: Date.now() - started,
-      });
+      const check = drillChecksOf('exec', artifact.name);
       const drill = component.drill;
       if (!drill) {
         return [check('restore', 'inconclusive', `exec dump ${component.name} has no drill (drill.restore) in the stacks file: nothing restored`, {}, Date.now())];

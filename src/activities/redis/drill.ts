@@ -14,18 +14,10 @@ import type { RedisArtifact, RedisDeps } from './backup.js';
 import { scratchServerCommand } from './commands.js';
 import { compareKeyspace, highestDb, keyspaceOf, numberField, parseInfo } from './info.js';
 import { RespClient } from './resp.js';
+import { drillChecksOf, type DrillCheck } from '../runtime/drillCheck.js';
 
 /** As VerificationCheck (config/manifest.ts), with component 'redis' (proposed addition to its enum). */
-export interface RedisDrillCheck {
-  name: string;
-  component: 'redis';
-  artifact: string;
-  passed: boolean;
-  outcome: 'passed' | 'failed' | 'inconclusive';
-  detail: string;
-  figures: Record<string, unknown>;
-  durationMs: number;
-}
+export type RedisDrillCheck = DrillCheck<'redis'>;
 
 export interface DrillRedisRequest {
   artifact: RedisArtifact;
@@ -119,16 +111,7 @@ export function createRedisDrillActivities(deps: RedisDeps = {}) {
     async drillRedis({ artifact, store: storeConfig }: DrillRedisRequest): Promise<RedisDrillCheck[]> {
       const progress = new ProgressHeartbeat(`redis drill ${artifact.name}`);
       const signal = progress.signal;
-      const check = (name: string, outcome: RedisDrillCheck['outcome'], detail: string, figures: Record<string, unknown>, since: number): RedisDrillCheck => ({
-        name,
-        component: 'redis',
-        artifact: artifact.name,
-        passed: outcome === 'passed',
-        outcome,
-        detail,
-        figures,
-        durationMs: Date.now() - since,
-      });
+      const check = drillChecksOf('redis', artifact.name);
       const dir = await mkdtemp(join(deps.scratchDir ?? tmpdir(), 'ragops-redis-drill-'));
       try {
         return await progress.during(
