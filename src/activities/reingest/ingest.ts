@@ -11,6 +11,7 @@ import { openQdrant } from '../qdrant/client.js';
 import { upsertBatch, type ReingestPoint } from '../qdrant/reingest.js';
 import { connectionFor, openSession } from '../postgres/session.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { runPagePipeline, Slots } from './pagePipeline.js';
 import { openReingestSource, prefetchedPages, type SourceCheckpoint, type SourcePageResult, type SourceRow } from '../sources/index.js';
 import { openPostgresSource } from '../sources/postgres.js';
 
@@ -45,20 +46,6 @@ export interface IngestPagesInput {
 
 export interface IngestPagesResult extends IngestProgress {
   done: boolean;
-}
-
-/** Runs `work` over `items` with at most `limit` at once; results in order. */
-async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 const chunks = <T>(items: readonly T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
@@ -99,21 +86,20 @@ function refuseOtherModel(plan: ReingestPlan, result: EmbedTextsResult): void {
 
 export function createReingestIngestActivities() {
   return {
-    /**
-     * Up to `maxPages` pages from the checkpoint: embedded, upserted, checkpointed. Resumes from
-     * the last heartbeat of an earlier attempt when it is ahead of `from`.
-     */
     /** The source database's clock when the source declares `updatedAt` (the catch-up pass starts from it); else undefined. */
     async reingestSourceClock({ plan }: { plan: ReingestPlan }): Promise<string | null> {
       return (await sourceClock(plan)) ?? null;
     },
 
+    /**
+     * Up to `maxPages` pages from the checkpoint: embedded, upserted, checkpointed. Resumes from
+     * the last heartbeat of an earlier attempt when it is ahead of `from`.
+     */
     async ingestReingestPages(input: IngestPagesInput): Promise<IngestPagesResult> {
       const { plan, collection, vectorName } = input;
       const beat = new ProgressHeartbeat(`${input.catchUpSince ? 'catch up' : 'ingest'} into ${collection}`);
       const earlier = beat.previousDetails<{ progress?: IngestProgress }>()?.progress;
       let progress: IngestProgress = earlier && earlier.pages > input.from.pages ? earlier : input.from;
-      const pagesAtStart = progress.pages;
       const qdrant = await openQdrant(plan.qdrant);
       const reader: PageReader = input.catchUpSince ? await openCatchUp(plan, input.catchUpSince) : await openReingestSource(plan.options.source, plan.source, plan.connections);
       const doing = input.catchUpSince ? `catching up on rows changed since ${input.catchUpSince}` : 'ingesting';
@@ -125,43 +111,52 @@ export function createReingestIngestActivities() {
         );
         beat.beat({ progress, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds }, true);
       };
+      const slots = new Slots(plan.options.concurrency);
+      interface PageWritten { requests: number; retries: number; embedMs: number }
+      /** Embeds a batch in one of the `concurrency` slots, then writes it outside the slot. */
+      const writeBatch = async (rows: SourceRow[], signal: AbortSignal): Promise<PageWritten> => {
+        let embedStartedAt = 0;
+        const embedded = await slots.run(async () => {
+          signal.throwIfAborted();
+          embedStartedAt = Date.now();
+          return embedTexts({
+            embedder: plan.embedder,
+            texts: rows.map((row) => row.text),
+            keys: rows.map((row) => row.key),
+            keyName: plan.source.key,
+            signal,
+            onRetry: (event) => beat.phase(`embedder answered ${event.status ?? 'nothing'} (${event.reason.slice(0, 80)}): retry ${event.retry} in ${Math.round(event.delayMs / 100) / 10} s`),
+          });
+        });
+        const embedMs = Date.now() - embedStartedAt;
+        refuseOtherModel(plan, embedded);
+        await upsertBatch(qdrant, plan.qdrant, { collection, ...(vectorName ? { vectorName } : {}), points: rows.map((row, i) => pointOf(row, embedded.vectors[i]!, plan)) });
+        return { requests: embedded.requests, retries: embedded.retries, embedMs };
+      };
       const work = async (): Promise<IngestPagesResult> => {
         let done = false;
-        // The next page is read while this one is embedded; one read ahead at the end of the call is dropped.
-        for await (const page of prefetchedPages(reader, progress.checkpoint, plan.options.pageSize)) {
-          beat.signal.throwIfAborted();
-          const batches = chunks(page.rows, plan.options.batchSize);
-          let requests = 0;
-          let retries = 0;
-          let embedMs = 0;
-          await inPool(batches, plan.options.concurrency, async (rows) => {
-            const started = Date.now();
-            const embedded = await embedTexts({
-              embedder: plan.embedder,
-              texts: rows.map((row) => row.text),
-              keys: rows.map((row) => row.key),
-              keyName: plan.source.key,
-              signal: beat.signal,
-              onRetry: (event) => beat.phase(`embedder answered ${event.status ?? 'nothing'} (${event.reason.slice(0, 80)}): retry ${event.retry} in ${Math.round(event.delayMs / 100) / 10} s`),
-            });
-            embedMs += Date.now() - started;
-            requests += embedded.requests;
-            retries += embedded.retries;
-            refuseOtherModel(plan, embedded);
-            await upsertBatch(qdrant, plan.qdrant, { collection, ...(vectorName ? { vectorName } : {}), points: rows.map((row, i) => pointOf(row, embedded.vectors[i]!, plan)) });
-          });
-          progress = {
-            checkpoint: page.checkpoint,
-            rows: progress.rows + page.rows.length,
-            pages: progress.pages + 1,
-            embedRequests: progress.embedRequests + requests,
-            embedRetries: progress.embedRetries + retries,
-            embedMs: progress.embedMs + embedMs,
-          };
-          done = page.done;
-          show();
-          if (done || progress.pages - pagesAtStart >= input.maxPages) break;
-        }
+        await runPagePipeline<SourcePageResult, PageWritten>({
+          // The source reads the next page while this one is embedded.
+          pages: prefetchedPages(reader, progress.checkpoint, plan.options.pageSize),
+          signal: beat.signal,
+          start: async (page, signal) => {
+            const batches = await Promise.all(chunks(page.rows, plan.options.batchSize).map((rows) => writeBatch(rows, signal)));
+            return batches.reduce((sum, b) => ({ requests: sum.requests + b.requests, retries: sum.retries + b.retries, embedMs: sum.embedMs + b.embedMs }), { requests: 0, retries: 0, embedMs: 0 });
+          },
+          isLast: (page, pagesStarted) => page.done || pagesStarted >= input.maxPages,
+          commit: (page, written) => {
+            progress = {
+              checkpoint: page.checkpoint,
+              rows: progress.rows + page.rows.length,
+              pages: progress.pages + 1,
+              embedRequests: progress.embedRequests + written.requests,
+              embedRetries: progress.embedRetries + written.retries,
+              embedMs: progress.embedMs + written.embedMs,
+            };
+            done = page.done;
+            show();
+          },
+        });
         return { ...progress, done };
       };
       try {
