@@ -39,6 +39,20 @@ function parseOptions(args: string[]) {
   return { sizes, batchSize, concurrency };
 }
 
+/**
+ * One POST; again once if the server had closed the kept-alive connection while it sat idle
+ * (the runbook's run between the two halves is longer than the server's idle timeout).
+ */
+async function postOnce(url: string, body: string): Promise<Response> {
+  const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  try {
+    return await post();
+  } catch (error) {
+    if (!(error instanceof TypeError && /other side closed|ECONNRESET/.test(String((error as { cause?: unknown }).cause)))) throw error;
+    return post();
+  }
+}
+
 /** The embedder alone: every text in `batchSize` batches, `concurrency` requests in flight; rows and seconds taken. */
 async function embedderAlone(embedder: TestEmbeddingServer, texts: string[], batchSize: number, concurrency: number): Promise<{ rows: number; seconds: number }> {
   const batches = Array.from({ length: Math.ceil(texts.length / batchSize) }, (_, i) => texts.slice(i * batchSize, (i + 1) * batchSize));
@@ -48,7 +62,7 @@ async function embedderAlone(embedder: TestEmbeddingServer, texts: string[], bat
     Array.from({ length: concurrency }, async () => {
       while (next < batches.length) {
         const input = batches[next++]!;
-        const response = await fetch(`${embedder.openaiUrl}/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MINILM, input }) });
+        const response = await postOnce(`${embedder.openaiUrl}/embeddings`, JSON.stringify({ model: MINILM, input }));
         if (!response.ok) throw new Error(`embedder answered ${response.status}: ${await response.text()}`);
         await response.json();
       }
