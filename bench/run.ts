@@ -3,6 +3,8 @@ import { backupUsage, benchBackup } from './backup.js';
 import { benchRestore, restoreUsage } from './restore.js';
 import { benchCanary, canaryUsage } from './canary.js';
 import { benchReingest, reingestUsage } from './reingest.js';
+import { benchEncryption, encryptionUsage } from './encryption.js';
+import { benchMirror, mirrorUsage } from './mirror.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -25,6 +27,16 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: reingestUsage,
     summary: 'the reingest runbook (PostgreSQL source, real MiniLM, Qdrant stand-in) in rows/s over the embedder alone doing the same batches, with the worker\'s memory growth',
     run: benchReingest,
+  },
+  encryption: {
+    usage: encryptionUsage,
+    summary: 'a ragops postgres backup to an fs store with client-side encryption over the same backup without it, and the bytes each stored',
+    run: benchEncryption,
+  },
+  mirror: {
+    usage: mirrorUsage,
+    summary: 'the S3 mirror (moto source, fs store): a second backup after 1 % of the objects changed over the first, full one, with what each copied',
+    run: benchMirror,
   },
 };
 
