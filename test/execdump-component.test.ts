@@ -5,7 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,7 @@ import { KUBE_ENV_PROLOGUE, createExecDumpActivities, execCommand, execDumpComma
 import { FsStore } from '../src/activities/store/fs.js';
 import { runCommand } from '../src/activities/runtime/exec.js';
 import { execDumpArtifactSchema, execDumpSchema, type ExecDumpComponentInput } from '../src/config/stacks/execdump.js';
-import { encryptionSchema } from '../src/config/stacks/encryption.js';
+import { clientSideEncryptionSchema } from '../src/config/stacks/encryption.js';
 import { ensureTestImages } from './support/docker-images.js';
 import { tempDir } from './support/ragops.js';
 
@@ -174,32 +174,40 @@ describe('exec dump and drill', () => {
     assert.match(unread[0]!.detail, /exited before reading the whole artifact/);
   });
 
-  test('client-side encryption: the stored object holds no plaintext, the drill passes, a wrong key fails it naming the artifact', async () => {
-    const encryption = encryptionSchema.parse({ clientSide: { keyId: 'exec-test-key', key: { env: 'TEST_EXEC_KEY' } } });
-    const artifact = await run(activities.execDump, { component: sqlite(), store: storeConfig, key: 'b2/notes.sql', encryption });
-    assert.deepEqual(artifact.encryption, { scheme: 'ragops-aes-256-gcm-stream-v1', keyId: 'exec-test-key' });
+  test('client-side encryption: the stored object holds no plaintext, the drill passes; a wrong key stops the drill naming the artifact, and cut ciphertext fails it', async () => {
+    const encryption = { clientSide: clientSideEncryptionSchema.parse({ keyId: 'exec-test-key', key: { env: 'TEST_EXEC_KEY' } }) };
+    const encrypted = { ...storeConfig, encryption };
+    const artifact = await run(activities.execDump, { component: sqlite(), store: encrypted, key: 'b2/notes.sql' });
     const stored = await readFile(store.localPath('b2/notes.sql'));
     assert.equal(stored.indexOf(MARKER), -1);
     assert.ok(stored.length > artifact.size);
-    const checks = await run(activities.drillExecDump, { component: sqlite(), store: storeConfig, artifact, encryption });
+    const checks = await run(activities.drillExecDump, { component: sqlite(), store: encrypted, artifact });
     assert.ok(checks.every((c) => c.outcome === 'passed'), JSON.stringify(checks, null, 2));
 
-    const wrong = encryptionSchema.parse({ clientSide: { keyId: 'exec-test-key', key: { env: 'TEST_EXEC_WRONG_KEY' } } });
-    const failed = await run(activities.drillExecDump, { component: sqlite(), store: storeConfig, artifact, encryption: wrong });
-    assert.equal(failed.length, 1);
-    assert.equal(failed[0]!.outcome, 'failed');
-    assert.match(failed[0]!.detail, /^b2\/notes\.sql: the key "exec-test-key" cannot decrypt/);
-    assert.equal(failed[0]!.artifact, 'notes');
+    // A key that does not open the artifact may be the stack's configuration, not the backup: no verdict.
+    const wrong = { ...storeConfig, encryption: { clientSide: clientSideEncryptionSchema.parse({ keyId: 'exec-test-key', key: { env: 'TEST_EXEC_WRONG_KEY' } }) } };
+    await assert.rejects(run(activities.drillExecDump, { component: sqlite(), store: wrong, artifact }), (error: Error) => {
+      assert.equal(error.name, 'EncryptionKeyMismatch');
+      assert.match(error.message, /^b2\/notes\.sql: the key "exec-test-key" cannot decrypt/);
+      return true;
+    });
+
+    // Ciphertext cut short is the backup's fault: the drill fails.
+    await writeFile(store.localPath('b2/notes.sql'), stored.subarray(0, stored.length - 100));
+    const cut = await run(activities.drillExecDump, { component: sqlite(), store: encrypted, artifact });
+    assert.equal(cut[0]!.outcome, 'failed');
+    assert.match(cut[0]!.detail, /b2\/notes\.sql: .*(truncated|fails authentication)/);
+    assert.equal(cut[0]!.artifact, 'notes');
   });
 
   test('a command that exits non-zero fails naming the component and its stderr tail, and leaves no object', async () => {
-    const encryption = encryptionSchema.parse({ clientSide: { keyId: 'exec-test-key', key: { env: 'TEST_EXEC_KEY' } } });
+    const encryption = { clientSide: clientSideEncryptionSchema.parse({ keyId: 'exec-test-key', key: { env: 'TEST_EXEC_KEY' } }) };
     for (const [key, withEncryption] of [['b3/broken.bin', undefined], ['b4/broken.bin', encryption]] as const) {
       const broken = component({
         name: 'broken',
         run: { host: { argv: ['sh', '-c', 'head -c 300000 /dev/urandom; echo "Error: database is locked (/data/app.db)" >&2; exit 3'] } },
       });
-      await assert.rejects(run(activities.execDump, { component: broken, store: storeConfig, key, encryption: withEncryption }), (error: Error) => {
+      await assert.rejects(run(activities.execDump, { component: broken, store: withEncryption ? { ...storeConfig, encryption: withEncryption } : storeConfig, key }), (error: Error) => {
         assert.match(error.message, /exec dump broken \(in the worker host\) failed \(exit code 3\): Error: database is locked \(\/data\/app\.db\)/);
         return true;
       });

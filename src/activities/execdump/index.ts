@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { resolveSecret } from '../../config/secrets.js';
 import type { SecretRef } from '../../config/secretRef.js';
-import type { EncryptionConfig } from '../../config/stacks/encryption.js';
 import { execRunKind, type ExecDumpArtifact, type ExecDumpComponent } from '../../config/stacks/execdump.js';
 import type { StoreConfig } from '../../config/stacks/store.js';
 import { CommandFailed, runCommand, streamCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { isArtifactDecryptionError, withClientSideEncryption } from '../store/encryption.js';
+import { isArtifactDecryptionError } from '../store/encryption.js';
 import { HashingMeter, putHashed } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import { execDumpCommands, type ExecCommand } from './commands.js';
 import { drillChecksOf, type DrillCheck } from '../runtime/drillCheck.js';
 
@@ -26,16 +25,14 @@ export interface ExecDumpDeps {
 export interface ExecDumpRequest {
   component: ExecDumpComponent;
   store: StoreConfig;
+  /** With `encryption.clientSide`, the artifact is encrypted before the store sees it. */
   key: string;
-  /** The stack's `encryption`: with `clientSide`, the artifact is encrypted before the store sees it. */
-  encryption?: EncryptionConfig;
 }
 
 export interface ExecDrillRequest {
   component: ExecDumpComponent;
   store: StoreConfig;
   artifact: ExecDumpArtifact;
-  encryption?: EncryptionConfig;
 }
 
 /** One drill check, as the manifest's VerificationCheck with component "exec". */
@@ -79,8 +76,7 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
       const progress = new ProgressHeartbeat(`exec dump ${component.name}`);
       const env = await resolveEnv(component);
       const timeoutMs = component.timeoutMinutes * 60_000;
-      return progress.during(withStore(request.store, async (plainStore) => {
-        const { store, encryption } = await withClientSideEncryption(plainStore, request.encryption);
+      return progress.during(withArtifactStore(request.store, async (store) => {
         const volumeCheck = execDumpCommands.volumeExists(component);
         if (volumeCheck) {
           await runCommand(volumeCheck, { signal: progress.signal, timeoutMs: 60_000 }).catch((error: unknown) => {
@@ -118,7 +114,6 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
           kind: execRunKind(component.run),
           command: [...command.argv],
           figures,
-          ...(encryption ? { encryption } : {}),
         };
       }));
     },
@@ -142,8 +137,7 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
       const timeoutMs = drill.timeoutMinutes * 60_000;
       const scratch = await mkdtemp(join(deps.scratchRoot ?? tmpdir(), `ragops-drill-${component.name}-`));
       try {
-        return await progress.during(withStore(request.store, async (plainStore) => {
-          const { store } = await withClientSideEncryption(plainStore, request.encryption);
+        return await progress.during(withArtifactStore(request.store, async (store) => {
           const results: ExecDrillCheckResult[] = [];
           const started = Date.now();
           progress.phase('restoring');

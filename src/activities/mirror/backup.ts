@@ -6,7 +6,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { mergeEntries, mirrorFigures, planMirror, storePrefixOf, type MirrorCopy, type MirrorEntry, type MirrorSourceObject } from '../../core/mirror.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { hashStored, putHashed } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { artifactView, withStore } from '../store/open.js';
 import { StoreObjectMissing, type ArtifactStore } from '../store/types.js';
 import { checkpointKeyOf, entryListBody, MirrorEntryListUnreadable, readCheckpoint, readEntryList, writeCheckpoint } from './entries.js';
 import { forEachLimited } from './pool.js';
@@ -150,7 +150,10 @@ export function createMirrorBackupActivities() {
       const state: MirrorProgress = { listed: 0, objects: 0, toCopy: 0, copied: 0, bytesCopied: 0, checkpointed: 0, resumed: 0 };
       const beat = () => progress.beat({ ...state, bytes: state.bytesCopied });
 
-      return progress.during(withStore(request.store, (store) => withMirrorSource(component, async (source) => {
+      // The entry list and checkpoints are an index, plaintext like the manifest; the objects are content, encrypted when the store asks.
+      return progress.during(withStore(request.store, async (store) => {
+        const objects = await artifactView(store, request.store);
+        return withMirrorSource(component, async (source) => {
         progress.phase('listing source');
         const listed = await listAll(source.list(component.bucket, component.prefix, signal), (count) => {
           state.listed = count;
@@ -172,7 +175,7 @@ export function createMirrorBackupActivities() {
             continue;
           }
           const earlier = recorded.get(planned.storedAt);
-          const sha256 = earlier && earlier.key === planned.key && earlier.etag === planned.etag ? earlier.sha256 : (await hashStored(store, planned.storedAt, { signal })).sha256;
+          const sha256 = earlier && earlier.key === planned.key && earlier.etag === planned.etag ? earlier.sha256 : (await hashStored(objects, planned.storedAt, { signal })).sha256;
           copied.push({ key: planned.key, size: planned.size, etag: planned.etag, sha256, storedAt: planned.storedAt });
           state.resumed += 1;
           beat();
@@ -198,7 +201,7 @@ export function createMirrorBackupActivities() {
             });
         };
         const copyAll = (list: MirrorCopy[]) => forEachLimited(list, request.concurrency ?? 4, async (planned) => {
-          const entry = await copyOne(source, store, planned, storedAtOf, signal);
+          const entry = await copyOne(source, objects, planned, storedAtOf, signal);
           if (entry) {
             copied.push(entry);
             state.copied += 1;
@@ -248,7 +251,8 @@ export function createMirrorBackupActivities() {
           resumed: state.resumed,
           durationMs: progress.elapsedMs(),
         };
-      })));
+      });
+      }));
     },
   };
 }

@@ -6,7 +6,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { compareMirrorRestore, mirrorDrillPrefix, type MirrorEntry } from '../../core/mirror.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { artifactView, withStore } from '../store/open.js';
 import { StoreObjectMissing } from '../store/types.js';
 import { readEntryList } from './entries.js';
 import { forEachLimited } from './pool.js';
@@ -65,7 +65,9 @@ export function createMirrorDrillActivities() {
         name, component: 'mirror', artifact: component.name, passed, outcome: outcome ?? (passed ? 'passed' : 'failed'), detail, figures, durationMs: Date.now() - started,
       });
 
-      return progress.during(withStore(request.store, (store) => withMirrorSource(component, async (source) => {
+      return progress.during(withStore(request.store, async (store) => {
+        const objects = await artifactView(store, request.store);
+        return withMirrorSource(component, async (source) => {
         const started = Date.now();
         const list = await readEntryList(store, request.key, signal);
         if (list.entries.length === 0) {
@@ -84,7 +86,7 @@ export function createMirrorDrillActivities() {
           await forEachLimited(entries, concurrency, async (entry) => {
             let body;
             try {
-              body = await store.get(entry.storedAt, { signal });
+              body = await objects.get(entry.storedAt, { signal });
             } catch (error) {
               if (!(error instanceof StoreObjectMissing)) throw error;
               goneFromStore.push(entry.key);
@@ -142,7 +144,8 @@ export function createMirrorDrillActivities() {
           setMaxListeners(64, cleanup);
           await cleanScratch(source, bucket, prefix, concurrency, cleanup).catch(() => undefined);
         }
-      })));
+            });
+      }));
     },
   };
 }

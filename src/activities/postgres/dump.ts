@@ -3,7 +3,7 @@ import type { PostgresTarget, StoreConfig } from '../../config/stacks/index.js';
 import { runCommand, streamCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import { CommandFailed } from '../runtime/exec.js';
 import type { ArtifactStore } from '../store/types.js';
 import { pgDumpCommand, pgDumpGlobalsCommand, pgToolVersionCommand, type PgConnection } from './commands.js';
@@ -58,7 +58,7 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
         requireToolVersion('pg_dump', versionLine, Math.floor(Number(num) / 10_000), `the server ${target.host}:${target.port}`);
         const databaseSettings = await readDatabaseSettings(session);
         // Beats all along: the dump streams, but the exact counts of big tables may outlast it.
-        return await progress.during(withStore(storeConfig, async (store) => {
+        return await progress.during(withArtifactStore(storeConfig, async (store) => {
           const globals = await dumpGlobals(connection, store, globalsKeyOf(key), progress, deps);
           await store.discardUnfinished(key);
           progress.phase('uploading');

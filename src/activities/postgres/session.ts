@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { PostgresTarget, StoreConfig } from '../../config/stacks/index.js';
 import { resolveOptionalSecret } from '../../config/secrets.js';
 import { isOwnedDatabase } from '../../core/runNames.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import type { ArtifactStore } from '../store/types.js';
 import type { PgConnection } from './commands.js';
 import { connectFailure } from './errors.js';
@@ -109,7 +109,7 @@ export async function withPostgresAdmin<T>(target: PostgresTarget, storeConfig: 
   const admin = await openSession({ ...connection, database: 'postgres' }, 'ragops-restore-admin');
   try {
     if (!storeConfig) return await use({ admin, connection, store: undefined as never });
-    return await withStore(storeConfig, (store) => use({ admin, connection, store }));
+    return await withArtifactStore(storeConfig, (store) => use({ admin, connection, store }));
   } finally {
     await admin.end().catch(() => undefined);
   }

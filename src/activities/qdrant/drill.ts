@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { QdrantArtifact, VerificationCheck } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import { openQdrant, type QdrantEndpoint } from './client.js';
 import { deleteOwnedCollection } from './collections.js';
 import { comparePoints, countPoints, qdrantCheck, samplePointsFindThemselves } from './points.js';
@@ -41,7 +41,7 @@ export function createQdrantDrillActivities() {
       const { qdrant, artifact, scratchCollection, method } = request;
       const progress = new ProgressHeartbeat(`restore drill ${artifact.name} (${method})`);
       const session = await openQdrant(qdrant);
-      return progress.during(withStore(request.store, async (store) => {
+      return progress.during(withArtifactStore(request.store, async (store) => {
         await deleteOwnedCollection(session, qdrant, scratchCollection);
         try {
           const started = Date.now();
@@ -76,7 +76,7 @@ export function createQdrantDrillActivities() {
       if (!request.backupId || !request.runTag || !request.backupStack) {
         throw ApplicationFailure.nonRetryable('restoreQdrantCollection needs backupStack, backupId and runTag (for the safety snapshot)', 'InvalidInput');
       }
-      return progress.during(withStore(request.store, (store) =>
+      return progress.during(withArtifactStore(request.store, (store) =>
         restoreOntoTarget({
           session, qdrant, store, artifact, target: collection, method: request.method,
           backupStack: request.backupStack!, backupId: request.backupId!, runTag: request.runTag!, progress,

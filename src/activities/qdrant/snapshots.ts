@@ -5,7 +5,7 @@ import type { QdrantArtifact } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import type { ArtifactStore } from '../store/types.js';
 import { describeFailure, openQdrant, qdrantCall, type QdrantEndpoint, type QdrantSession } from './client.js';
 import { countPoints } from './points.js';
@@ -59,7 +59,7 @@ export function createQdrantSnapshotActivities() {
       }
       progress.phase('storing snapshot');
       try {
-        const stored = await withStore(request.store, (store) => storeSnapshot(session, qdrant, collection, snapshot, store, key, progress));
+        const stored = await withArtifactStore(request.store, (store) => storeSnapshot(session, qdrant, collection, snapshot, store, key, progress));
         return {
           component: 'qdrant',
           name: collection,

@@ -8,7 +8,7 @@ import { resolveOptionalSecret } from '../../config/secrets.js';
 import { runCommand, streamCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { putHashed } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import { composeContainerCommand, dockerCatCommand, kubectlCatCommand } from './commands.js';
 import { keyspaceOf, numberField, parseInfo, requireNumber, type Keyspace } from './info.js';
 import { RespClient, RespError, type RedisEndpoint } from './resp.js';
@@ -241,7 +241,7 @@ export function createRedisBackupActivities(deps: RedisDeps = {}) {
             const fork = await forkSave(client, endpoint.label, pollMs, signal);
             await waitForSave(client, fork, endpoint.label, pollMs, signal);
             progress.phase('uploading');
-            const stored = await withStore(storeConfig, async (store) => {
+            const stored = await withArtifactStore(storeConfig, async (store) => {
               await store.discardUnfinished(key);
               const rdb = await openRdb(target, signal);
               const header = new RdbHeader(`the RDB read from ${rdb.source}`, rdb.finished);

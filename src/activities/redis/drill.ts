@@ -9,7 +9,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { CommandFailed, streamCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter } from '../store/hashing.js';
-import { withStore } from '../store/open.js';
+import { withArtifactStore } from '../store/open.js';
 import type { RedisArtifact, RedisDeps } from './backup.js';
 import { scratchServerCommand } from './commands.js';
 import { compareKeyspace, highestDb, keyspaceOf, numberField, parseInfo } from './info.js';
@@ -121,7 +121,7 @@ export function createRedisDrillActivities(deps: RedisDeps = {}) {
             const downloadStarted = Date.now();
             progress.phase('downloading');
             const meter = new HashingMeter(progress.bytes);
-            await withStore(storeConfig, async (store) => {
+            await withArtifactStore(storeConfig, async (store) => {
               const body = await store.get(artifact.key, { signal });
               await pipeline(body, meter, createWriteStream(join(dir, dbfilename)), { signal });
             });

@@ -5,9 +5,9 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { mibPerSecond } from '../../core/format.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { hashStored } from './hashing.js';
-import { withStore } from './open.js';
+import { withArtifactStore, withStore } from './open.js';
 import { StoreObjectMissing, type ArtifactStore } from './types.js';
-import { backupKeys, backupIdPattern } from '../../core/storeKeys.js';
+import { backupKeys, backupIdPattern, isMirrorObjectKey } from '../../core/storeKeys.js';
 
 export interface VerificationSummary {
   key: string;
@@ -57,7 +57,8 @@ export interface BackupPage {
   next?: string;
 }
 
-type GroupedBackup = BackupListing & ObjectsOfBackup & { hasManifest: boolean };
+/** `onlyMirrorObjects`: what a pruned backup leaves for later backups that reference its mirrored objects. */
+type GroupedBackup = BackupListing & ObjectsOfBackup & { hasManifest: boolean; onlyMirrorObjects: boolean };
 
 /**
  * The store key right after every key of `backupId`: ids all have one length, and "0"
@@ -89,20 +90,22 @@ export async function listBackupPage(
         more = true;
         break;
       }
-      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], unreadable: [], verificationKeys: [], lockObjects: [], hasManifest: false };
+      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], unreadable: [], verificationKeys: [], lockObjects: [], hasManifest: false, onlyMirrorObjects: true };
       byId.set(backupId, listing);
     }
     listing.objects += 1;
     listing.bytes += object.size;
     if (object.lastModified.toISOString() > listing.lastModified) listing.lastModified = object.lastModified.toISOString();
     const path = rest.join('/');
+    if (!isMirrorObjectKey(object.key)) listing.onlyMirrorObjects = false;
     if (path === 'manifest.json') listing.hasManifest = true;
     else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
     else if (path.startsWith('locks/')) listing.lockObjects.push({ key: object.key, lastModified: object.lastModified.toISOString() });
     progress.keysListed += 1;
     options.onProgress?.(progress);
   }
-  const groups = [...byId.values()];
+  // Mirrored bytes a pruned backup left because later backups reference them are not a backup of their own.
+  const groups = [...byId.values()].filter((group) => !group.onlyMirrorObjects);
   const listings: BackupListing[] = new Array(groups.length);
   let nextIndex = 0;
   const reader = async () => {
@@ -113,7 +116,7 @@ export async function listBackupPage(
     }
   };
   await Promise.all(Array.from({ length: READ_CONCURRENCY }, reader));
-  return { listings, next: more ? groups.at(-1)?.backupId : undefined };
+  return { listings, next: more ? [...byId.keys()].at(-1) : undefined };
 }
 
 /** A JSON object read and checked, or why it could not be: a failed GET and a bad body are told apart. */
@@ -217,6 +220,29 @@ export async function findManifest(store: ArtifactStore, stack: string, backupId
   return { refused: `stack "${stack}" has no complete backup in ${store.location}` };
 }
 
+/** How many manifests, newest first, are read looking for the previous backup of a mirror. */
+const PREVIOUS_MIRROR_SEARCH = 200;
+
+/**
+ * Per mirror name, the entry list of the newest complete backup (of any plan) that has it: the
+ * next mirror copies only what changed since. A name not found within the newest
+ * PREVIOUS_MIRROR_SEARCH backups is absent (everything is copied).
+ */
+export async function previousMirrorKeys(store: ArtifactStore, stack: string, names: readonly string[]): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  if (names.length === 0) return found;
+  for (const id of (await backupIdsIn(store, stack)).slice(0, PREVIOUS_MIRROR_SEARCH)) {
+    const raw = await readJson(store, backupKeys.manifest(stack, id)).catch(() => undefined);
+    const parsed = raw === undefined ? undefined : manifestSchema.safeParse(raw);
+    if (!parsed?.success) continue;
+    for (const artifact of parsed.data.artifacts) {
+      if (artifact.component === 'mirror' && names.includes(artifact.name) && found[artifact.name] === undefined) found[artifact.name] = artifact.key;
+    }
+    if (names.every((name) => found[name] !== undefined)) break;
+  }
+  return found;
+}
+
 /** Every backup set of a stack found in the store, newest first, complete or not. */
 export async function listBackupsIn(store: ArtifactStore, stack: string): Promise<BackupListing[]> {
   const listings: BackupListing[] = [];
@@ -261,7 +287,9 @@ export function createCatalogActivities() {
     async checkStoredArtifact({ store: storeConfig, artifact }: { store: StoreConfig; artifact: Artifact }): Promise<VerificationCheck> {
       const progress = new ProgressHeartbeat(`checksum ${artifact.key}`);
       const globals = artifact.component === 'postgres' && artifact.globals && 'key' in artifact.globals ? artifact.globals : undefined;
-      return withStore(storeConfig, async (store) => {
+      // A mirror's artifact is its entry list, an index kept in plaintext like the manifest.
+      const open = artifact.component === 'mirror' ? withStore : withArtifactStore;
+      return open(storeConfig, async (store) => {
         const dump = await reReadStored(store, artifact.key, artifact, progress);
         const roles = globals ? await reReadStored(store, globals.key, globals, progress, 'roles ') : undefined;
         const parts = [dump, ...(roles ? [roles] : [])];

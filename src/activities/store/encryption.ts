@@ -63,9 +63,12 @@ export class EncryptionKeyUnknown extends Error {
   }
 }
 
-/** Errors that say the artifact cannot be read as written (a drill fails), not that reading it failed. */
-export const isArtifactDecryptionError = (error: unknown): boolean =>
-  error instanceof EncryptionKeyMismatch || error instanceof EncryptionKeyUnknown || error instanceof EncryptedStreamCorrupt;
+/**
+ * Errors that say the artifact is not as written (a drill fails). A key that does not open it
+ * (EncryptionKeyMismatch, EncryptionKeyUnknown) is not among them: that may be the stack's
+ * configuration, not the backup, and a failed drill would let retention delete a good backup.
+ */
+export const isArtifactDecryptionError = (error: unknown): boolean => error instanceof EncryptedStreamCorrupt;
 
 /** Parses a 32-byte key given as 64 hex digits or base64 (standard or URL-safe). */
 export function parseEncryptionKey(text: string, keyId: string): Buffer {

@@ -1,5 +1,6 @@
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { resolveOptionalSecret } from '../../config/secrets.js';
+import { encryptingStore, loadClientSideKeys } from './encryption.js';
 import { FsStore } from './fs.js';
 import { S3Store } from './s3.js';
 import type { ArtifactStore } from './types.js';
@@ -25,4 +26,19 @@ export async function withStore<T>(config: StoreConfig, use: (store: ArtifactSto
   } finally {
     store.close();
   }
+}
+
+/**
+ * The store for an artifact's bytes: encrypting and decrypting when the store config carries
+ * `encryption.clientSide` (manifests, evidence and locks stay readable through `withStore`).
+ * To read a backup, pass the config `storeForArtifact` made from its manifest entry.
+ */
+export async function withArtifactStore<T>(config: StoreConfig, use: (store: ArtifactStore) => Promise<T>): Promise<T> {
+  return withStore(config, async (plain) => use(await artifactView(plain, config)));
+}
+
+/** `plain` as artifact bytes are written and read: through the config's client-side encryption, if any. */
+export async function artifactView(plain: ArtifactStore, config: StoreConfig): Promise<ArtifactStore> {
+  const clientSide = config.encryption?.clientSide;
+  return clientSide ? encryptingStore(plain, await loadClientSideKeys(clientSide)) : plain;
 }

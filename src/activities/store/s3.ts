@@ -15,6 +15,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { S3StoreConfig } from '../../config/stacks/index.js';
 import { storeLocation } from './location.js';
+import { s3EncryptionParams } from './encryption.js';
 import { StoreObjectMissing, type ArtifactStore, type StoredObject, type UnfinishedUpload } from './types.js';
 
 export interface S3Credentials {
@@ -53,7 +54,15 @@ export class S3Store implements ArtifactStore {
   async put(key: string, body: Readable, options: { signal?: AbortSignal; contentType?: string } = {}): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.config.bucket, Key: this.objectKey(key), Body: body, ContentType: options.contentType },
+      params: {
+        Bucket: this.config.bucket,
+        Key: this.objectKey(key),
+        Body: body,
+        ContentType: options.contentType,
+        ...s3EncryptionParams(this.config.encryption, new Date()),
+        // Object Lock refuses a PutObject without an integrity checksum.
+        ...(this.config.encryption?.objectLock ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+      },
       partSize: this.config.partSizeMiB * 1024 * 1024,
       queueSize: this.config.uploadConcurrency,
       leavePartsOnError: false,

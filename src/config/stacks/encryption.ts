@@ -64,3 +64,29 @@ export type EncryptionConfig = z.infer<typeof encryptionSchema>;
 export const CLIENT_SIDE_SCHEME = 'ragops-aes-256-gcm-stream-v1' as const;
 export const artifactEncryptionSchema = z.object({ scheme: z.literal(CLIENT_SIDE_SCHEME), keyId: encryptionKeyId });
 export type ArtifactEncryption = z.infer<typeof artifactEncryptionSchema>;
+
+/** What the manifest records of artifacts written to this store: the scheme and current key id, when it encrypts. */
+export function artifactEncryptionFor(store: { encryption?: { clientSide?: ClientSideEncryption } }): ArtifactEncryption | undefined {
+  const clientSide = store.encryption?.clientSide;
+  return clientSide ? { scheme: CLIENT_SIDE_SCHEME, keyId: clientSide.keyId } : undefined;
+}
+
+/**
+ * The store config to read one artifact with: decrypting exactly when the manifest says the
+ * artifact was encrypted (a plaintext backup taken before encryption was turned on stays
+ * readable). `refused` when the artifact needs a key id the stack no longer lists.
+ */
+export function storeForArtifact<S extends { encryption?: { clientSide?: ClientSideEncryption } }>(
+  store: S,
+  artifact: { key: string; encryption?: ArtifactEncryption },
+): { store: S } | { refused: string } {
+  const clientSide = store.encryption?.clientSide;
+  if (!artifact.encryption) return { store: clientSide ? { ...store, encryption: { ...store.encryption, clientSide: undefined } } : store };
+  const known = clientSide ? [clientSide.keyId, ...clientSide.previousKeys.map((previous) => previous.keyId)] : [];
+  if (!known.includes(artifact.encryption.keyId)) {
+    return {
+      refused: `artifact ${artifact.key} is encrypted with key id "${artifact.encryption.keyId}", and the stack's store.encryption.clientSide ${clientSide ? `lists only ${known.map((id) => `"${id}"`).join(', ')}` : 'is not set'}: add that key (as keyId or in previousKeys) to read it`,
+    };
+  }
+  return { store };
+}

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { secretRef } from '../secretRef.js';
+import { clientSideEncryptionSchema, encryptionSchema } from './encryption.js';
 
 const fsStoreSchema = z
   .object({
     type: z.literal('fs'),
     path: z.string().min(1),
+    /** Client-side encryption of every artifact; server-side encryption and Object Lock are S3's. */
+    encryption: z.object({ clientSide: clientSideEncryptionSchema.optional() }).strict().optional(),
   })
   .strict();
 
@@ -23,6 +26,8 @@ const s3StoreSchema = z
     secretAccessKey: secretRef.optional(),
     partSizeMiB: z.number().int().min(5).max(512).default(8),
     uploadConcurrency: z.number().int().min(1).max(16).default(2),
+    /** Client-side encryption of every artifact, SSE-S3 / SSE-KMS and Object Lock retention on upload. */
+    encryption: encryptionSchema.optional(),
   })
   .strict();
 

@@ -6,7 +6,8 @@ const retry: ActivityOptions['retry'] = {
   backoffCoefficient: 2,
   maximumInterval: '30s',
   maximumAttempts: 10,
-  nonRetryableErrorTypes: ['InvalidInput', 'ConfigError'],
+  // A key that cannot open an artifact, or ciphertext that is not as written, fails the same way every time.
+  nonRetryableErrorTypes: ['InvalidInput', 'ConfigError', 'EncryptionKeyMismatch', 'EncryptionKeyUnknown', 'EncryptedStreamCorrupt'],
 };
 
 /**
@@ -35,6 +36,14 @@ export function quickActivities(summary: string) {
 
 export function streamingActivities(summary: string) {
   return proxyActivities<Activities>({ ...streaming, summary });
+}
+
+/**
+ * Streams from an operator's own command (exec dumps): one that exits non-zero usually does so
+ * again the same way, so a few tries, then the run says why instead of retrying for minutes.
+ */
+export function operatorCommandActivities(summary: string) {
+  return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 3 }, summary });
 }
 
 /** Best-effort housekeeping (the janitor): a few tries, then the runbook goes on without it. */

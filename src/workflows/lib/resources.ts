@@ -39,7 +39,7 @@ export async function withBackupHeld<T>(
  * error (unreachable store or server, timeout, a worker-side fault) only says the drill
  * could not finish: *inconclusive*.
  */
-export const BACKUP_FAULT_TYPES: readonly string[] = ['RestoreFailed', 'ChecksumMismatch', 'StoreObjectMissing'];
+export const BACKUP_FAULT_TYPES: readonly string[] = ['RestoreFailed', 'ChecksumMismatch', 'StoreObjectMissing', 'EncryptedStreamCorrupt'];
 
 /** The type of the error at the root of a failed step (see StepTracker.step), if any. */
 function faultType(error: unknown): string | undefined {
