@@ -28,6 +28,9 @@ function fakeActivities(calls: string[], overrides: Partial<Activities> = {}): P
         components: ['postgres', 'qdrant'],
         postgres: [{ name: 'app', host: 'h', port: 5432, database: 'appdb', user: 'u', sanityChecks: [] }],
         qdrant: { url: 'http://q:6333', collections: ['docs'] },
+        redis: [],
+        mirrors: [],
+        execDumps: [],
       };
     },
     async dumpPostgres({ key }): Promise<PostgresArtifact> {

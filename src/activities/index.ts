@@ -15,6 +15,9 @@ import { createMetricsActivities } from './metrics/index.js';
 import { createEmbedderActivities } from './embedders/index.js';
 import { createReingestActivities } from './reingest/index.js';
 import { createSourceActivities } from './sources/index.js';
+import { createRedisActivities } from './redis/index.js';
+import { createMirrorActivities } from './mirror/index.js';
+import { createExecDumpActivities } from './execdump/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -43,6 +46,9 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createEmbedderActivities(),
     ...createSourceActivities(),
     ...createReingestActivities(),
+    ...createRedisActivities(),
+    ...createMirrorActivities(),
+    ...createExecDumpActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

@@ -3,9 +3,15 @@ import { backupId, collectionName, componentLabel, databaseName, stackName } fro
 import { imageReference, serviceName } from './stacks/deploy.js';
 import { canaryStepSchema, durationText } from './stacks/canary.js';
 import { embedderName } from './stacks/embedders.js';
+import { BACKUP_COMPONENT_KINDS, backupPlanName } from './stacks/plans.js';
 
 export const componentKind = z.enum(['postgres', 'qdrant']);
 export type ComponentKind = z.infer<typeof componentKind>;
+
+const backupComponentsField = z
+  .array(z.enum(BACKUP_COMPONENT_KINDS))
+  .min(1, 'list at least one component (postgres, qdrant, redis, mirror, exec), or leave the field out for all')
+  .optional();
 
 const componentsField = z
   .array(componentKind)
@@ -15,13 +21,19 @@ const componentsField = z
 export const backupInputSchema = z
   .object({
     stack: stackName,
-    components: componentsField,
+    /** One of the stack's named backup plans: its components, recorded in the manifest, pruned by its retention. */
+    plan: backupPlanName.optional(),
+    components: backupComponentsField,
     collections: z.array(collectionName).min(1, 'list at least one collection, or leave the field out').optional(),
     verify: z.enum(['none', 'checksum']).default('none'),
-    /** Apply the stack's retention policy after the manifest is written (when it has one). */
+    /** Apply the retention policy (the plan's, else the stack's) after the manifest is written (when there is one). */
     prune: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  .refine((input) => input.plan === undefined || (input.components === undefined && input.collections === undefined), {
+    message: 'a plan names its own components: give plan, or components/collections, not both',
+    path: ['plan'],
+  });
 export type BackupInput = z.input<typeof backupInputSchema>;
 export type BackupOptions = z.output<typeof backupInputSchema>;
 
@@ -62,6 +74,8 @@ export type RestoreOptions = z.output<typeof restoreInputSchema>;
 export const pruneInputSchema = z
   .object({
     stack: stackName,
+    /** Prune this backup plan's backups by its retention; without it, the backups made without a plan. */
+    plan: backupPlanName.optional(),
     /** Plan only: report what would be deleted and aborted, touch nothing. */
     dryRun: z.boolean().default(false),
   })

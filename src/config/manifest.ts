@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { backupId, collectionName, componentLabel, stackName } from './names.js';
+import { artifactEncryptionSchema } from './stacks/encryption.js';
+import { execDumpArtifactSchema } from './stacks/execdump.js';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 
@@ -9,6 +11,8 @@ const artifactBase = {
   size: z.number().int().nonnegative(),
   sha256: sha256Hex,
   durationMs: z.number().nonnegative(),
+  /** Client-side encryption (scheme and key id, never the key); size and sha256 are then the plaintext's. */
+  encryption: artifactEncryptionSchema.optional(),
 };
 
 const databasePrivilege = z.enum(['CREATE', 'TEMPORARY', 'CONNECT']);
@@ -78,7 +82,44 @@ export const qdrantArtifactSchema = z.object({
 });
 export type QdrantArtifact = z.infer<typeof qdrantArtifactSchema>;
 
-export const artifactSchema = z.discriminatedUnion('component', [postgresArtifactSchema, qdrantArtifactSchema]);
+const keyCount = z.number().int().nonnegative();
+
+export const redisArtifactSchema = z.object({
+  component: z.literal('redis'),
+  ...artifactBase,
+  name: componentLabel,
+  /** Keys and expiring keys per database ("db0") at the fork of the BGSAVE that wrote this RDB. */
+  keyspace: z.record(z.string(), z.object({ keys: keyCount, expires: keyCount })),
+  /** The server's clock at the fork: the RDB's point in time. */
+  savedAt: z.iso.datetime(),
+  redisVersion: z.string(),
+  rdbVersion: z.number().int().nonnegative(),
+  /** Where the bytes were read: "host path /data/dump.rdb", "container …", "pod …". */
+  source: z.string(),
+});
+export type RedisArtifact = z.infer<typeof redisArtifactSchema>;
+
+/** A bucket mirror: `key`, `size` and `sha256` are its entry list's, which says where each object's bytes live. */
+export const mirrorArtifactSchema = z.object({
+  component: z.literal('mirror'),
+  ...artifactBase,
+  name: componentLabel,
+  bucket: z.string(),
+  prefix: z.string(),
+  objects: keyCount,
+  copied: keyCount,
+  referenced: keyCount,
+  bytesCopied: keyCount,
+  bytesReferenced: keyCount,
+  previousKey: z.string().optional(),
+  previousUnusable: z.string().optional(),
+  resumed: keyCount,
+});
+export type MirrorArtifact = z.infer<typeof mirrorArtifactSchema>;
+
+export const execArtifactSchema = execDumpArtifactSchema.extend(artifactBase).extend({ component: z.literal('exec'), name: componentLabel });
+
+export const artifactSchema = z.discriminatedUnion('component', [postgresArtifactSchema, qdrantArtifactSchema, redisArtifactSchema, mirrorArtifactSchema, execArtifactSchema]);
 export type Artifact = z.infer<typeof artifactSchema>;
 
 export const qdrantAliasSchema = z.object({ alias: z.string(), collection: z.string() });
@@ -93,6 +134,8 @@ export const manifestSchema = z.object({
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   store: z.string(),
+  /** The stack's backup plan this backup ran (its retention applies); absent: every component, the stack's retention. */
+  plan: z.string().optional(),
   artifacts: z.array(artifactSchema),
   qdrant: z.object({ url: z.string(), version: z.string(), aliases: z.array(qdrantAliasSchema) }).optional(),
   checksumVerifiedAt: z.iso.datetime().optional(),
@@ -108,7 +151,7 @@ export type DrillOutcome = z.infer<typeof drillOutcomeSchema>;
 
 export const verificationCheckSchema = z.object({
   name: z.string(),
-  component: z.enum(['postgres', 'qdrant', 'store']),
+  component: z.enum(['postgres', 'qdrant', 'redis', 'mirror', 'exec', 'store']),
   artifact: z.string(),
   /** True only when the check passed; an inconclusive check has `passed: false`. */
   passed: z.boolean(),

@@ -2,7 +2,7 @@ import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.
 import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
-import type { PostgresTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
+import type { BackupComponentKind, ExecDumpComponent, MirrorComponent, PostgresTarget, RedisTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
 import type { GoldenQuery, ReingestGate, ReingestSource, S3StoreConfig } from './stacks/index.js';
 import type { EmbedderConfig } from './stacks/embedders.js';
@@ -20,10 +20,18 @@ export interface BackupPlan {
   runTag: string;
   store: StoreConfig;
   storeLocation: string;
-  components: ComponentKind[];
+  components: BackupComponentKind[];
   postgres: PostgresTarget[];
   qdrant?: QdrantPlan;
+  // Absent from plans recorded before these components existed (histories replay with none).
+  redis?: RedisTarget[];
+  /** With the entry list of the newest backup that has each mirror: only what changed since is copied. */
+  mirrors?: Array<{ component: MirrorComponent; previousKey?: string }>;
+  execDumps?: ExecDumpComponent[];
+  /** The policy pruning after this backup applies: the plan's (else the stack's). */
   retention?: RetentionPolicy;
+  /** The stack's named backup plan this run follows, recorded in the manifest. */
+  planName?: string;
 }
 
 export interface QdrantPlan {
@@ -42,6 +50,9 @@ export interface VerifyPlan {
   manifest: Manifest;
   /** The stack's current Postgres target for each label in the backup. */
   postgresTargets: Record<string, PostgresTarget>;
+  /** The stack's current mirror and exec dump settings for each label in the backup (their drills use them). */
+  mirrors?: Record<string, MirrorComponent>;
+  execDumps?: Record<string, ExecDumpComponent>;
   qdrant?: Pick<QdrantPlan, 'url' | 'apiKey'>;
   drill: { localDisk: boolean; tempDir?: string; jobs: number; samplePoints: number; qdrantRecovery: Array<'upload' | 'location'> };
 }
@@ -98,7 +109,10 @@ export interface PruneTarget {
   stack: string;
   store: StoreConfig;
   storeLocation: string;
+  /** The plan's policy (its own, else the stack's), or the stack's for backups made without a plan. */
   retention: RetentionPolicy;
+  /** Only this plan's backups are pruned; undefined: only those made without a plan. */
+  plan?: string;
 }
 
 /** A re-ingestion, as the plan step resolved it from the stacks file (secrets stay references). */

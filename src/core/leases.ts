@@ -45,7 +45,8 @@ export function bareUrl(url: string): string {
 export const leaseTargets = {
   postgres: (db: { host: string; port: number; database: string }) => `postgres:${db.host}:${db.port}/${db.database}`,
   qdrant: (url: string, collection: string) => `qdrant:${bareUrl(url)}/${collection}`,
-  backup: (stack: string) => `backup:${stack}`,
+  /** One backup at a time per stack and plan: plans on their own rhythms (Redis hourly, Postgres every 6 h) overlap freely. */
+  backup: (stack: string, plan?: string) => (plan ? `backup:${stack}:${plan}` : `backup:${stack}`),
   verify: (stack: string) => `verify:${stack}`,
   prune: (stack: string) => `prune:${stack}`,
   service: (stack: string, service: string) => `service:${stack}/${service}`,
@@ -105,9 +106,9 @@ export function release(holders: LeaseHolder[], workflowId: string): LeaseHolder
 
 // What each runbook holds while it runs (README "Exclusion").
 
-export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant'>): LeaseClaim[] {
+export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant' | 'planName'>): LeaseClaim[] {
   return [
-    { target: leaseTargets.backup(plan.stack), mode: 'exclusive' },
+    { target: leaseTargets.backup(plan.stack, plan.planName), mode: 'exclusive' },
     ...plan.postgres.map((db): LeaseClaim => ({ target: leaseTargets.postgres(db), mode: 'shared' })),
     ...(plan.qdrant?.collections ?? []).map((collection): LeaseClaim => ({ target: leaseTargets.qdrant(plan.qdrant!.url, collection), mode: 'shared' })),
   ];

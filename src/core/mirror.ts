@@ -1,5 +1,6 @@
 // The S3 bucket mirror's bookkeeping, pure: what a new backup copies and what it references,
 // and which stored bytes a pruned backup may lose without breaking a kept one.
+import { backupKeys } from './storeKeys.js';
 
 /** One object of a mirror backup, as its entry list records it. */
 export interface MirrorEntry {
@@ -151,11 +152,8 @@ export function mirrorDrillPrefix(runTag: string): string {
   return `${MIRROR_DRILL_PREFIX}${runTag}/`;
 }
 
-/** Suggested store layout of a mirror component inside a backup (next to its other artifacts). */
-export const mirrorKeys = {
-  entries: (stack: string, backupId: string, name: string) => `${stack}/${backupId}/mirror/${name}.entries.json`,
-  objectsPrefix: (stack: string, backupId: string, name: string) => `${stack}/${backupId}/mirror/${name}/objects/`,
-};
+/** The store layout of a mirror component inside a backup (next to its other artifacts). */
+export const mirrorKeys = { entries: backupKeys.mirrorEntries, objectsPrefix: backupKeys.mirrorObjectsPrefix };
 
 /**
  * How a drill's restored objects compare with the entry list: keys missing or unexpected in

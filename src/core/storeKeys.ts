@@ -18,4 +18,12 @@ export const backupKeys = {
     `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,
   postgresDump: (stack: string, id: string, label: string) => `${stack}/${id}/postgres/${label}.dump`,
   qdrantSnapshot: (stack: string, id: string, collection: string) => `${stack}/${id}/qdrant/${collection}.snapshot`,
+  redisRdb: (stack: string, id: string, label: string) => `${stack}/${id}/redis/${label}.rdb`,
+  execDump: (stack: string, id: string, label: string, extension: string) => `${stack}/${id}/exec/${label}${extension}`,
+  /** A mirror's entry list (its artifact) and the prefix of the objects this backup copied. */
+  mirrorEntries: (stack: string, id: string, label: string) => `${stack}/${id}/mirror/${label}.entries.json`,
+  mirrorObjectsPrefix: (stack: string, id: string, label: string) => `${stack}/${id}/mirror/${label}/objects/`,
 };
+
+/** Keys of mirrored objects: only retention's mirror-aware delete removes them (a later backup may reference them). */
+export const isMirrorObjectKey = (key: string) => /^[^/]+\/[^/]+\/mirror\/[^/]+\/objects\//.test(key);

@@ -1,7 +1,7 @@
 import { ApplicationFailure, isCancellation, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
 import { type Artifact, type Manifest } from '../config/manifest.js';
-import { quickActivities, streamingActivities } from './lib/activities.js';
+import { operatorCommandActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { formatBytes, mibPerSecond } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { StepTracker } from './lib/steps.js';
@@ -11,6 +11,7 @@ import type { BackupOptions } from '../config/inputs.js';
 import type { BackupPlan } from '../config/plan.js';
 import { runRetentionAfterBackup } from './pruneBackups.js';
 import { backupKeys } from '../core/storeKeys.js';
+import { artifactEncryptionFor } from '../config/stacks/encryption.js';
 
 export interface BackupReport {
   backupId: string;
@@ -42,7 +43,8 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
     'plan',
     'resolve the stack',
     () => quickActivities(`plan backup of ${options.stack}`).resolveBackupPlan({ options }),
-    (p) => `${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s) → ${p.storeLocation}`,
+    (p) =>
+      `${p.planName ? `plan ${p.planName}: ` : ''}${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s), ${p.redis?.length ?? 0} Redis, ${p.mirrors?.length ?? 0} mirror(s), ${p.execDumps?.length ?? 0} exec dump(s) → ${p.storeLocation}`,
   );
   return withLeases(steps, 'backup', backupClaims(plan), () => backUp(options, info, startedAt, steps, plan));
 }
@@ -51,7 +53,7 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
 async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: string, steps: StepTracker, plan: BackupPlan): Promise<BackupReport> {
 
   const { backupId } = plan;
-  steps.setHeadline(`**backup** of stack \`${options.stack}\` → \`${backupId}\``);
+  steps.setHeadline(`**backup** of stack \`${options.stack}\`${plan.planName ? ` (plan \`${plan.planName}\`)` : ''} → \`${backupId}\``);
 
   const artifacts: Artifact[] = [];
   for (const target of plan.postgres) {
@@ -89,6 +91,52 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
     qdrant = { url: plan.qdrant.url, ...described };
   }
 
+  for (const target of plan.redis ?? []) {
+    artifacts.push(
+      await steps.step(
+        'redis',
+        `BGSAVE ${target.name}, stream its RDB`,
+        () => streamingActivities(`back up Redis ${target.name}`).backupRedis({ target, store: plan.store, key: backupKeys.redisRdb(plan.stack, backupId, target.name) }),
+        (artifact) => `${describeArtifact(artifact)}, ${artifact.component === 'redis' ? Object.values(artifact.keyspace).reduce((sum, db) => sum + db.keys, 0) : 0} keys`,
+      ),
+    );
+  }
+
+  for (const { component, previousKey } of plan.mirrors ?? []) {
+    artifacts.push(
+      await steps.step(
+        'mirror',
+        `mirror s3://${component.bucket}/${component.prefix}`,
+        () =>
+          streamingActivities(`mirror ${component.name}`).mirrorBucket({
+            component,
+            store: plan.store,
+            key: backupKeys.mirrorEntries(plan.stack, backupId, component.name),
+            objectsPrefix: backupKeys.mirrorObjectsPrefix(plan.stack, backupId, component.name),
+            ...(previousKey ? { previousKey } : {}),
+          }),
+        (artifact) =>
+          artifact.component === 'mirror'
+            ? `${artifact.objects} objects: ${artifact.copied} copied (${formatBytes(artifact.bytesCopied)}), ${artifact.referenced} unchanged and referenced (${formatBytes(artifact.bytesReferenced)})`
+            : '',
+      ),
+    );
+  }
+
+  for (const component of plan.execDumps ?? []) {
+    artifacts.push(
+      await steps.step(
+        'exec',
+        `exec dump ${component.name}`,
+        () => operatorCommandActivities(`exec dump ${component.name}`).execDump({ component, store: plan.store, key: backupKeys.execDump(plan.stack, backupId, component.name, component.extension) }),
+        (artifact) => describeArtifact(artifact),
+      ),
+    );
+  }
+  // What the manifest says of client-side encryption: the scheme and key id each artifact was written with.
+  const encryption = artifactEncryptionFor(plan.store);
+  if (encryption) artifacts.forEach((artifact, index) => (artifacts[index] = { ...artifact, encryption }));
+
   let checksumVerifiedAt: string | undefined;
   if (options.verify === 'checksum') {
     for (const artifact of artifacts) {
@@ -117,6 +165,7 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
     startedAt,
     finishedAt: new Date().toISOString(),
     store: plan.storeLocation,
+    ...(plan.planName ? { plan: plan.planName } : {}),
     artifacts,
     qdrant,
     checksumVerifiedAt,
@@ -129,7 +178,7 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
   let retention: BackupReport['retention'];
   if (options.prune && plan.retention) {
     retention = await steps
-      .step('retention', 'apply the retention policy', () => runRetentionAfterBackup(plan.stack), (r) => `${r.total.deleted} deleted, ${r.total.kept} kept`)
+      .step('retention', 'apply the retention policy', () => runRetentionAfterBackup(plan.stack, plan.planName), (r) => `${r.total.deleted} deleted, ${r.total.kept} kept`)
       .then((r) => ({ workflowId: `${info.workflowId}-prune`, deleted: r.total.deleted, kept: r.total.kept }))
       .catch((error: unknown) => {
         if (isCancellation(error)) throw error;

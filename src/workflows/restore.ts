@@ -7,6 +7,8 @@ import { withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
 import { restoreClaims } from '../core/leases.js';
+import { storeForArtifact } from '../config/stacks/encryption.js';
+import type { Artifact } from '../config/manifest.js';
 
 export interface RestoreReport {
   stack: string;
@@ -67,6 +69,13 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s)`,
   );
   steps.setHeadline(`**restore** of backup \`${plan.backupId}\` (stack \`${plan.stack}\`) into stack \`${plan.targetStack}\``);
+  // Each artifact is read as it was written (decrypted when its manifest entry says so); a key the stack no longer has stops the run before anything is touched.
+  const storeFor = (artifact: Artifact) => {
+    const readable = storeForArtifact(plan.store, artifact);
+    if ('refused' in readable) throw ApplicationFailure.nonRetryable(readable.refused, 'InvalidInput');
+    return readable.store;
+  };
+  plan.manifest.artifacts.forEach(storeFor);
   const stagingDatabaseFor = (label: string) => ownedDatabaseName('restore', plan.runTag, label);
 
   const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, postgres: [], qdrant: [], aliases: [] };
@@ -94,7 +103,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
             () =>
               streamingActivities(`recover ${step.source}`).restoreQdrantCollection({
                 qdrant: endpoint,
-                store: plan.store,
+                store: storeFor(artifact),
                 artifact,
                 collection: step.collection,
                 method: options.recovery,
@@ -172,7 +181,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
             () =>
               streamingActivities(`restore ${step.label}`).restorePostgresDatabase({
                 target: step.target,
-                store: plan.store,
+                store: storeFor(artifact),
                 artifact,
                 backupId: plan.backupId,
                 database: step.database,

@@ -9,6 +9,7 @@ import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
 import { verifyClaims } from '../core/leases.js';
 import { backupKeys } from '../core/storeKeys.js';
+import { storeForArtifact } from '../config/stacks/encryption.js';
 
 export interface VerifyReport {
   stack: string;
@@ -55,35 +56,40 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'verifyBackup' },
     async () => {
       const found: VerificationCheck[] = [];
-      if (options.depth === 'checksum') {
-        for (const artifact of artifacts) {
+      for (const artifact of artifacts) {
+        // Each artifact is read as it was written: decrypted only when its manifest entry says it was encrypted.
+        const readable = storeForArtifact(plan.store, artifact);
+        if ('refused' in readable) {
+          found.push({ name: 'read', component: artifact.component, artifact: artifact.name, passed: false, outcome: 'inconclusive', detail: readable.refused, figures: {}, durationMs: 0 });
+          continue;
+        }
+        const store = readable.store;
+        if (options.depth === 'checksum') {
           found.push(
             ...(await recordChecks(steps, 'checksum', `checksum ${artifact.key}`, artifact, () =>
-              streamingActivities(`checksum ${artifact.name}`).checkStoredArtifact({ store: plan.store, artifact }),
+              streamingActivities(`checksum ${artifact.name}`).checkStoredArtifact({ store, artifact }),
             )),
           );
+          continue;
         }
-        return found;
-      }
-      // At restore depth each restore hashes what it reads (or hands Qdrant the manifest's
-      // checksum to verify), so a separate checksum pass would only read everything twice.
-      for (const artifact of artifacts) {
+        // At restore depth each restore hashes what it reads (or hands Qdrant the manifest's
+        // checksum to verify), so a separate checksum pass would only read everything twice.
         if (artifact.component === 'postgres') {
           const target = plan.postgresTargets[artifact.name]!;
           const scratchDatabase = scratchDatabaseFor(artifact.name);
           found.push(
             ...(await recordChecks(steps, 'restore', `restore ${artifact.name} into ${scratchDatabase}`, artifact, () =>
-              streamingActivities(`restore drill ${artifact.name}`).drillPostgresRestore({ target, store: plan.store, artifact, scratchDatabase, mode: plan.drill }),
+              streamingActivities(`restore drill ${artifact.name}`).drillPostgresRestore({ target, store, artifact, scratchDatabase, mode: plan.drill }),
             )),
           );
-        } else {
+        } else if (artifact.component === 'qdrant') {
           for (const method of plan.drill.qdrantRecovery) {
             const scratchCollection = scratchCollectionFor(artifact.name, method);
             found.push(
               ...(await recordChecks(steps, 'restore', `recover ${artifact.name} into ${scratchCollection} (${method})`, artifact, () =>
                 streamingActivities(`restore drill ${artifact.name} (${method})`).drillQdrantRestore({
                   qdrant: plan.qdrant!,
-                  store: plan.store,
+                  store,
                   artifact,
                   scratchCollection,
                   method,
@@ -92,6 +98,26 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
               )),
             );
           }
+        } else if (artifact.component === 'redis') {
+          found.push(
+            ...(await recordChecks(steps, 'restore', `load ${artifact.name}'s RDB into a scratch redis-server`, artifact, () =>
+              streamingActivities(`restore drill ${artifact.name}`).drillRedis({ artifact, store }),
+            )),
+          );
+        } else if (artifact.component === 'mirror') {
+          const component = plan.mirrors![artifact.name]!;
+          found.push(
+            ...(await recordChecks(steps, 'restore', `restore ${artifact.name} into a scratch prefix of s3://${component.bucket}`, artifact, () =>
+              streamingActivities(`restore drill ${artifact.name}`).drillMirror({ component, store, key: artifact.key, runTag: plan.runTag }),
+            )),
+          );
+        } else {
+          const component = plan.execDumps![artifact.name]!;
+          found.push(
+            ...(await recordChecks(steps, 'restore', `restore ${artifact.name} with its drill command`, artifact, () =>
+              streamingActivities(`restore drill ${artifact.name}`).drillExecDump({ component, store, artifact }),
+            )),
+          );
         }
       }
       return found;

@@ -38,10 +38,26 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       if (hasSnapshots && !stack.qdrant && options.depth === 'restore') {
         throw invalidInput(`stack "${options.stack}" no longer configures Qdrant, where the drill would recover its snapshots`);
       }
-      const recovery = stack.drill?.qdrantRecovery ?? (stack.store.type === 's3' ? 'both' : 'upload');
-      if (recovery !== 'upload' && stack.store.type !== 's3') {
-        throw invalidInput(`drill.qdrantRecovery: "${recovery}" needs an S3 store (Qdrant fetches a presigned URL); this stack's store is ${stack.store.type}`);
+      // A presigned URL would hand Qdrant ciphertext: client-side encrypted snapshots are uploaded decrypted.
+      const encrypted = stack.store.encryption?.clientSide !== undefined;
+      const recovery = stack.drill?.qdrantRecovery ?? (stack.store.type === 's3' && !encrypted ? 'both' : 'upload');
+      if (recovery !== 'upload' && (stack.store.type !== 's3' || encrypted)) {
+        throw invalidInput(
+          `drill.qdrantRecovery: "${recovery}" needs an S3 store without client-side encryption (Qdrant fetches the snapshot itself from a presigned URL); this stack's store is ${stack.store.type}${encrypted ? ', client-side encrypted' : ''}`,
+        );
       }
+      const configuredByName = <T extends { name: string }>(kind: 'mirror' | 'exec', configured: T[]): Record<string, T> => {
+        const found: Record<string, T> = {};
+        for (const artifact of manifest.artifacts) {
+          if (artifact.component !== kind) continue;
+          const component = configured.find((candidate) => candidate.name === artifact.name);
+          if (!component && options.depth === 'restore') {
+            throw invalidInput(`stack "${options.stack}" no longer configures the ${kind === 'mirror' ? 'mirror' : 'exec dump'} "${artifact.name}", whose drill restores with its settings`);
+          }
+          if (component) found[artifact.name] = component;
+        }
+        return found;
+      };
       return {
         stack: options.stack,
         backupId: manifest.backupId,
@@ -50,6 +66,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         storeLocation,
         manifest,
         postgresTargets,
+        mirrors: configuredByName('mirror', stack.mirrors),
+        execDumps: configuredByName('exec', stack.execDumps),
         qdrant: stack.qdrant ? { url: stack.qdrant.url, apiKey: stack.qdrant.apiKey } : undefined,
         drill: {
           localDisk: stack.drill?.localDisk ?? false,

@@ -146,6 +146,5 @@ export const execDumpArtifactSchema = z.object({
   command: z.array(z.string()),
   /** Drill check name → the figure its `figure` command printed at backup time. */
   figures: z.record(z.string(), z.string()).default({}),
-  encryption: z.object({ scheme: z.string(), keyId: z.string() }).optional(),
 });
 export type ExecDumpArtifact = z.infer<typeof execDumpArtifactSchema>;

@@ -8,6 +8,10 @@ import { qdrantTargetSchema } from './qdrant.js';
 import { reingestReferenceIssues, reingestSchema } from './reingest.js';
 import { retentionSchema } from './retention.js';
 import { storeSchema } from './store.js';
+import { redisTargetSchema } from './redis.js';
+import { mirrorComponentSchema } from './mirror.js';
+import { execDumpSchema } from './execdump.js';
+import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels } from './plans.js';
 
 export * from './canary.js';
 export * from './deploy.js';
@@ -18,13 +22,27 @@ export * from './reingest.js';
 export * from './embedders.js';
 export * from './retention.js';
 export * from './store.js';
+export * from './redis.js';
+export * from './mirror.js';
+export * from './execdump.js';
+export * from './encryption.js';
+export * from './plans.js';
 
 export const stackSchema = z
   .object({
     postgres: z.array(postgresTargetSchema).default([]),
     qdrant: qdrantTargetSchema.optional(),
+    /** Redis servers: BGSAVE, then the RDB file streamed into the store. */
+    redis: z.array(redisTargetSchema).default([]),
+    /** S3 / MinIO buckets (or prefixes) mirrored incrementally into the store. */
+    mirrors: z.array(mirrorComponentSchema).default([]),
+    /** Commands whose stdout is the artifact: SQLite, Neo4j, Keycloak exports, volume tars. */
+    execDumps: z.array(execDumpSchema).default([]),
     store: storeSchema,
+    /** The retention of backups made without a plan. */
     retention: retentionSchema.optional(),
+    /** Named sets of components, each with its own retention (`ragops backup --plan`, `ragops schedule backup --plan`). */
+    plans: z.record(backupPlanName, backupPlanSchema).optional(),
     drill: drillSchema.optional(),
     deploy: deploySchema.optional(),
     /** Per deploy service: how its canary runs (steps, traffic shifter, metrics). */
@@ -37,13 +55,23 @@ export const stackSchema = z
     for (const service of Object.keys(stack.canary ?? {})) {
       if (!stack.deploy?.services[service]) ctx.addIssue({ code: 'custom', path: ['canary', service], message: `"${service}" is not a service of this stack's deploy section` });
     }
-    const seen = new Set<string>();
-    stack.postgres.forEach((target, index) => {
-      if (seen.has(target.name)) {
-        ctx.addIssue({ code: 'custom', path: ['postgres', index, 'name'], message: `duplicate label "${target.name}"` });
+    for (const kind of ['postgres', 'redis', 'mirrors', 'execDumps'] as const) {
+      const seen = new Set<string>();
+      stack[kind].forEach((component, index) => {
+        if (seen.has(component.name)) ctx.addIssue({ code: 'custom', path: [kind, index, 'name'], message: `duplicate label "${component.name}"` });
+        seen.add(component.name);
+      });
+    }
+    for (const [name, plan] of Object.entries(stack.plans ?? {})) {
+      const selection = parseSelectors(plan.components);
+      const configured = { postgres: stack.postgres, redis: stack.redis, mirror: stack.mirrors, exec: stack.execDumps };
+      for (const [kind, components] of Object.entries(configured) as Array<[keyof typeof configured, Array<{ name: string }>]>) {
+        const { unknown } = pickLabels(selection, kind, components.map((c) => c.name));
+        if (selection[kind] !== undefined && components.length === 0) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: `the stack configures no ${kind}` });
+        for (const label of unknown) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: `${kind}:${label} is not configured on this stack` });
       }
-      seen.add(target.name);
-    });
+      if (selection.qdrant !== undefined && !stack.qdrant) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: 'the stack configures no qdrant' });
+    }
     if (stack.reingest) {
       const issues = reingestReferenceIssues(stack.reingest, { postgresLabels: stack.postgres.map((target) => target.name), storeType: stack.store.type });
       for (const issue of issues) ctx.addIssue({ code: 'custom', path: ['reingest', ...issue.path], message: issue.message });
