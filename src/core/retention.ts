@@ -31,6 +31,8 @@ export interface RetentionCandidate {
   lastModified: string;
   /** Has a manifest that parses. */
   complete: boolean;
+  /** The backup plan its manifest records; absent for backups made without one (and incomplete ones). */
+  plan?: string;
   /** manifest.json is there but does not parse (e.g. written by a newer ragops). */
   problem?: string;
   /** The newest conclusive (passed or failed) drill of any depth, and of restore depth. */
@@ -209,6 +211,28 @@ export function planRetention(backups: RetentionCandidate[], now: Date, policy: 
     (keepIt ? kept : deleted).push({ backupId, time, state, reasons: reasons.get(backupId)!, objects, bytes });
   }
   return { now: now.toISOString(), kept, deleted };
+}
+
+/**
+ * Retention of one backup plan's backups (`plan` undefined: those made without a plan) by its
+ * policy. Complete backups of other plans are kept untouched, whatever their age; incomplete
+ * leftovers belong to no plan and are judged with this policy's grace.
+ */
+export function planRetentionOfPlan(backups: RetentionCandidate[], now: Date, policy: RetentionPolicy, plan: string | undefined): RetentionPlan {
+  const ofPlan = (backup: RetentionCandidate) => !backup.complete || backup.plan === plan;
+  const result = planRetention(backups.filter(ofPlan), now, policy);
+  const others: RetentionDecision[] = backups
+    .filter((backup) => !ofPlan(backup))
+    .map(({ backupId, time, objects, bytes, plan: other }) => ({
+      backupId,
+      time,
+      state: 'good' as const,
+      reasons: [`${other === undefined ? 'made without a plan' : `plan "${other}"`}: not ${plan === undefined ? 'a backup made without a plan' : `plan "${plan}"`}; its own retention keeps it`],
+      objects,
+      bytes,
+    }));
+  const newestFirst = (a: RetentionDecision, b: RetentionDecision) => Date.parse(b.time) - Date.parse(a.time) || compareText(b.backupId, a.backupId);
+  return { now: result.now, kept: [...result.kept, ...others].sort(newestFirst), deleted: result.deleted };
 }
 
 /**

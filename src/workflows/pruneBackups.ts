@@ -3,7 +3,7 @@ import { pruneInputSchema } from '../config/inputs.js';
 import { housekeepingActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { formatBytes } from '../core/format.js';
 import { parseInput } from './lib/input.js';
-import { describePolicy, planRetention, planUploadCleanup, type BackupState, type RetentionCandidate, type UploadSummary } from '../core/retention.js';
+import { describePolicy, planRetentionOfPlan, planUploadCleanup, type BackupState, type RetentionCandidate, type UploadSummary } from '../core/retention.js';
 import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
 import { pruneClaims } from '../core/leases.js';
@@ -63,8 +63,8 @@ export async function pruneBackups(rawInput: unknown, continued?: PruneContinuat
   const target = await steps.step(
     'plan',
     'resolve the stack and its retention policy',
-    () => quickActivities(`resolve ${options.stack}`).resolvePruneTarget({ stack: options.stack }),
-    (t) => `${describePolicy(t.retention)} → ${t.storeLocation}`,
+    () => quickActivities(`resolve ${options.stack}`).resolvePruneTarget({ stack: options.stack, ...(options.plan ? { plan: options.plan } : {}) }),
+    (t) => `${t.plan ? `plan ${t.plan}: ` : ''}${describePolicy(t.retention)} → ${t.storeLocation}`,
   );
   return withLeases(steps, 'pruneBackups', pruneClaims(target.stack), () => prune(options, steps, target));
 }
@@ -93,7 +93,7 @@ async function prune(options: PruneOptions, steps: StepTracker, target: PruneTar
     'decide',
     `decide what to keep of ${candidates.length} backup(s)`,
     async () => ({
-      plan: planRetention(candidates, now, target.retention),
+      plan: planRetentionOfPlan(candidates, now, target.retention, target.plan),
       uploads: planUploadCleanup(unfinishedUploads, now, target.retention),
     }),
     (p) => `keep ${p.plan.kept.length}, delete ${p.plan.deleted.length}, abort ${p.uploads.abort.length} upload(s)`,
@@ -201,10 +201,10 @@ async function deleteInBatches(options: PruneOptions, steps: StepTracker, progre
  * prunes as a child workflow, so the prune keeps its own history and report (a child that
  * continues as new is still one child to `executeChild`).
  */
-export function runRetentionAfterBackup(stack: string): Promise<PruneReport> {
+export function runRetentionAfterBackup(stack: string, plan: string | undefined): Promise<PruneReport> {
   return executeChild(pruneBackups, {
-    args: [{ stack, dryRun: false }],
+    args: [{ stack, dryRun: false, ...(plan ? { plan } : {}) }],
     workflowId: `${workflowInfo().workflowId}-prune`,
-    staticSummary: `prune of stack ${stack} after backup`,
+    staticSummary: `prune of stack ${stack}${plan ? ` (plan ${plan})` : ''} after backup`,
   });
 }

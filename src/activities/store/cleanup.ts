@@ -6,7 +6,8 @@ import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { listBackupPage, type BackupListing, type VerificationSummary } from './catalog.js';
 import { withStore } from './open.js';
 import type { ArtifactStore, StoredObject } from './types.js';
-import { backupKeys } from '../../core/storeKeys.js';
+import { backupKeys, isMirrorObjectKey } from '../../core/storeKeys.js';
+import { deleteMirrorBytesIn } from '../mirror/prune.js';
 
 /** One page of a stack's retention candidates (see listBackupPage). */
 export interface PruneListing {
@@ -53,6 +54,7 @@ export function toRetentionCandidate(listing: BackupListing): RetentionCandidate
     time: listing.manifest?.startedAt ?? timeOfBackupId(listing.backupId),
     lastModified: listing.lastModified,
     complete: listing.manifest !== undefined,
+    ...(listing.manifest?.plan === undefined ? {} : { plan: listing.manifest.plan }),
     problem: listing.problem,
     lastVerification: drill(listing.lastConclusiveVerification),
     lastRestoreVerification: drill(listing.lastRestoreVerification),
@@ -110,6 +112,7 @@ async function deleteOneBackup(
   counts: { objects: number; bytes: number },
   onObject: (counts: { objects: number; bytes: number; remaining: number }) => void,
   signal: AbortSignal,
+  mirrorEntryLists: () => Promise<string[]>,
 ): Promise<DeletedBackup> {
   const found: StoredObject[] = [];
   for await (const object of store.list(backupKeys.prefix(stack, backupId))) found.push(object);
@@ -119,15 +122,53 @@ async function deleteOneBackup(
   const manifest = found.find((object) => object.key === manifestKey);
   if (manifest && !complete) return { backupId, ...counts, skipped: 'a manifest appeared after the listing: the backup may have just finished' };
 
-  const ordered = manifest ? [manifest, ...found.filter((object) => object !== manifest)] : found;
-  for (const [index, object] of ordered.entries()) {
+  const removeObject = async (object: StoredObject, remaining: number) => {
     signal.throwIfAborted();
     await store.delete(object.key);
     counts.objects += 1;
     counts.bytes += object.size;
-    onObject({ ...counts, remaining: ordered.length - index - 1 });
+    onObject({ ...counts, remaining });
+  };
+  // Mirrored objects are left to the mirror-aware delete: a later backup may reference them.
+  const rest = found.filter((object) => object !== manifest && !isMirrorObjectKey(object.key));
+  if (manifest) await removeObject(manifest, rest.length);
+  const mirrors = mirrorNamesIn(found.map((object) => object.key), stack, backupId);
+  if (mirrors.length > 0) {
+    const kept = (await mirrorEntryLists()).filter((key) => !key.startsWith(backupKeys.prefix(stack, backupId)));
+    for (const name of mirrors) {
+      const result = await deleteMirrorBytesIn(
+        store,
+        { pruned: { key: backupKeys.mirrorEntries(stack, backupId, name), objectsPrefix: backupKeys.mirrorObjectsPrefix(stack, backupId, name) }, keptKeys: kept },
+        { beat: () => onObject({ ...counts, remaining: rest.length }), signal },
+      );
+      counts.objects += result.deleted;
+      counts.bytes += result.bytesDeleted;
+    }
   }
+  for (const [index, object] of rest.entries()) await removeObject(object, rest.length - index - 1);
   return { backupId, ...counts };
+}
+
+/** The mirror components a backup's keys show (an entry list, or copied objects). */
+function mirrorNamesIn(keys: string[], stack: string, backupId: string): string[] {
+  const mirrorPrefix = `${backupKeys.prefix(stack, backupId)}mirror/`;
+  const names = new Set<string>();
+  for (const key of keys) {
+    if (!key.startsWith(mirrorPrefix)) continue;
+    const rest = key.slice(mirrorPrefix.length);
+    const entries = /^([^/]+)\.entries\.json$/.exec(rest);
+    const objects = /^([^/]+)\/objects\//.exec(rest);
+    const name = entries?.[1] ?? objects?.[1];
+    if (name) names.add(name);
+  }
+  return [...names];
+}
+
+/** Every mirror entry list of the stack's backups (any plan, complete or not): what other backups may reference. */
+async function listMirrorEntryLists(store: ArtifactStore, stack: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const object of store.list(`${stack}/`)) if (/^[^/]+\/[^/]+\/mirror\/[^/]+\.entries\.json$/.test(object.key)) keys.push(object.key);
+  return keys;
 }
 
 export function createCleanupActivities() {
@@ -176,6 +217,9 @@ export function createCleanupActivities() {
       const queue = backups.filter((backup) => !finished.has(backup.backupId));
       return withStore(storeConfig, async (store) => {
         beat();
+        // Listed once per batch, when a backup with a mirror comes up; lists of backups deleted meanwhile only keep more bytes.
+        let entryLists: Promise<string[]> | undefined;
+        const mirrorEntryLists = () => (entryLists ??= listMirrorEntryLists(store, stack));
         let failed = false;
         const worker = async () => {
           for (let backup = queue.shift(); backup && !failed; backup = queue.shift()) {
@@ -185,7 +229,7 @@ export function createCleanupActivities() {
               const result = await deleteOneBackup(store, stack, backup, counts, ({ objects, bytes }) => {
                 state.partial[backupId] = { objects, bytes };
                 beat();
-              }, progress.signal);
+              }, progress.signal, mirrorEntryLists);
               delete state.partial[backupId];
               state.done.push(result);
               beat();
@@ -212,7 +256,7 @@ export function createCleanupActivities() {
       const counts = { objects: previous?.objects ?? 0, bytes: previous?.bytes ?? 0 };
       return withStore(storeConfig, async (store) => {
         progress.beat(counts, true);
-        return deleteOneBackup(store, stack, { backupId, complete }, counts, (details) => progress.beat(details, true), progress.signal);
+        return deleteOneBackup(store, stack, { backupId, complete }, counts, (details) => progress.beat(details, true), progress.signal, () => listMirrorEntryLists(store, stack));
       });
     },
     /** Aborts unfinished uploads (S3 multipart uploads, fs ".partial" files); one already gone counts as done. */
