@@ -65,7 +65,7 @@ describe('ragops CLI', () => {
     const verify = await ragops(['verify', 'run', '--stack', 'prod', '--backup-id', 'latest'], { env });
     assert.equal(verify.exitCode, 2);
     assert.match(verify.all ?? '', /invalid verifyBackup input: backupId: a backup id looks like/);
-    const component = await ragops(['backup', 'run', '--stack', 'prod', '--component', 'redis'], { env });
+    const component = await ragops(['backup', 'run', '--stack', 'prod', '--component', 'mongodb'], { env });
     assert.equal(component.exitCode, 2);
     assert.match(component.all ?? '', /components\[0\]/);
   });

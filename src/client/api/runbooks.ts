@@ -62,9 +62,9 @@ export class RunInProgress extends Error {
 
 /** One workflow id per runbook and target, so the server itself refuses a second run. */
 export const runbookWorkflowIds = {
-  backup: (input: { stack: string }) => `backup-${input.stack}`,
+  backup: (input: { stack: string; plan?: string }) => `backup-${input.stack}${input.plan ? `-${input.plan}` : ''}`,
   verifyBackup: (input: { stack: string }) => `verify-${input.stack}`,
-  pruneBackups: (input: { stack: string }) => `prune-${input.stack}`,
+  pruneBackups: (input: { stack: string; plan?: string }) => `prune-${input.stack}${input.plan ? `-${input.plan}` : ''}`,
   restore: (input: { stack: string; targetStack?: string }) => `restore-${input.targetStack ?? input.stack}`,
   deploy: (input: { stack: string; service: string }) => `deploy-${input.stack}-${input.service}`,
   reingest: (input: { stack: string; alias: string }) => `reingest-${input.stack}-${input.alias}`,
@@ -122,7 +122,7 @@ async function start<W extends Runbook>(
 }
 
 export function backupSummary(input: BackupInput): string {
-  const components = input.components?.join(' + ') ?? 'all components';
+  const components = input.plan ? `plan ${input.plan}` : (input.components?.join(' + ') ?? 'all components');
   return `backup of stack ${input.stack} (${components}${input.verify === 'checksum' ? ', checksum-verified' : ''})`;
 }
 
@@ -135,7 +135,7 @@ export function startBackup(client: Client, input: BackupInput, options: StartOp
 }
 
 export function startPrune(client: Client, input: PruneInput, options: StartOptions = {}) {
-  const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}`;
+  const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}${input.plan ? ` (plan ${input.plan})` : ''}`;
   return start<typeof pruneBackups>(client, 'pruneBackups', runbookWorkflowIds.pruneBackups(input), checkPruneInput(input), summary, options);
 }
 

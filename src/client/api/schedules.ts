@@ -30,11 +30,12 @@ export type BackupScheduleOptions = ScheduleOptions<BackupInput>;
 const RUNBOOKS: Record<ScheduledRunbook, { idPart: string; check(input: unknown): { stack: string }; summary(input: never): string }> = {
   backup: { idPart: 'backup', check: checkBackupInput, summary: (input: BackupInput) => backupSummary(input) },
   verifyBackup: { idPart: 'verify', check: checkVerifyInput, summary: (input: VerifyInput) => verifySummary(input) },
-  pruneBackups: { idPart: 'prune', check: checkPruneInput, summary: (input: PruneInput) => `prune of stack ${input.stack}` },
+  pruneBackups: { idPart: 'prune', check: checkPruneInput, summary: (input: PruneInput) => `prune of stack ${input.stack}${input.plan ? ` (plan ${input.plan})` : ''}` },
 };
 
-export function scheduleIdFor(runbook: ScheduledRunbook, stack: string): string {
-  return `ragops-${RUNBOOKS[runbook].idPart}-${stack}`;
+/** ragops-backup-prod, or ragops-backup-prod-redis-hourly for a plan's schedule. */
+export function scheduleIdFor(runbook: ScheduledRunbook, stack: string, plan?: string): string {
+  return `ragops-${RUNBOOKS[runbook].idPart}-${stack}${plan ? `-${plan}` : ''}`;
 }
 
 export function backupScheduleId(stack: string): string {
@@ -57,7 +58,7 @@ export async function createRunbookSchedule<I extends { stack: string }>(client:
   const input = checkSchedule(runbook, options);
   const { idPart, summary } = RUNBOOKS[runbook];
   return client.schedule.create({
-    scheduleId: options.scheduleId ?? scheduleIdFor(runbook, input.stack),
+    scheduleId: options.scheduleId ?? scheduleIdFor(runbook, input.stack, (input as { plan?: string }).plan),
     spec: { cronExpressions: [options.cron], timezone: options.timezone },
     action: {
       type: 'startWorkflow',

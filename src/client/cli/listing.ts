@@ -6,12 +6,13 @@ export function formatBackupListing(listings: BackupListing[]): string {
   const rows = listings.map((listing) => {
     const manifest = listing.manifest;
     const state = manifest ? (manifest.checksumVerifiedAt ? 'complete, checksum-verified' : 'complete') : listing.problem ?? 'INCOMPLETE (no manifest)';
-    const artifacts = manifest ? `${manifest.artifacts.length} artifact(s)` : `${listing.objects} object(s)`;
+    const kinds = manifest ? [...new Set(manifest.artifacts.map((artifact) => artifact.component))].join('+') : '';
+    const artifacts = manifest ? `${manifest.plan ? `${manifest.plan}: ` : ''}${manifest.artifacts.length} ${kinds || 'artifact(s)'}` : `${listing.objects} object(s)`;
     const verified = listing.lastVerification
       ? `${listing.lastVerification.depth} drill ${listing.lastVerification.outcome === 'passed' ? 'passed' : listing.lastVerification.outcome.toUpperCase()} ${listing.lastVerification.finishedAt}`
       : 'never verified';
     const unreadable = listing.unreadable.length > 0 ? `  (${listing.unreadable.length} file(s) UNREADABLE: ${listing.unreadable.join('; ')})` : '';
-    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(16)}  ${state.padEnd(28)}  ${verified}${unreadable}`;
+    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(24)}  ${state.padEnd(28)}  ${verified}${unreadable}`;
   });
-  return [`BACKUP ID                    SIZE        CONTENTS          ${'STATE'.padEnd(28)}  LAST VERIFICATION`, ...rows].join('\n');
+  return [`BACKUP ID                    SIZE        ${'CONTENTS'.padEnd(24)}  ${'STATE'.padEnd(28)}  LAST VERIFICATION`, ...rows].join('\n');
 }

@@ -29,7 +29,7 @@ async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBa
   const options: ScheduleOptions<I> = {
     input,
     cron: flags.cron,
-    scheduleId: flags.id ?? scheduleIdFor(runbook, flags.stack),
+    scheduleId: flags.id ?? scheduleIdFor(runbook, flags.stack, (input as { plan?: string }).plan),
     timezone: flags.timezone,
     catchupWindow: flags.catchupWindow,
     pauseOnFailure: flags.pauseOnFailure ?? false,
@@ -46,13 +46,16 @@ export function addScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('Temporal Schedules of ragops runbooks (overlapping runs are skipped)');
   scheduleCommand(schedule, 'backup', 'create a Schedule that runs backup')
     .addOption(new Option('--verify <depth>', 'verify after writing').choices(['none', 'checksum']).default('none'))
-    .action((flags: CommonScheduleFlags & { verify: 'none' | 'checksum' }) => create('backup', flags, { stack: flags.stack, verify: flags.verify }));
+    .option('--plan <name>', "one of the stack's backup plans (its components and retention); default every component")
+    .action((flags: CommonScheduleFlags & { verify: 'none' | 'checksum'; plan?: string }) =>
+      create('backup', flags, { stack: flags.stack, verify: flags.verify, ...(flags.plan ? { plan: flags.plan } : {}) }),
+    );
   scheduleCommand(schedule, 'verify', 'create a Schedule that drills the latest backup')
     .addOption(new Option('--depth <depth>', 'drill depth').choices(['checksum', 'restore']).default('restore'))
     .action((flags: CommonScheduleFlags & { depth: 'checksum' | 'restore' }) => create('verifyBackup', flags, { stack: flags.stack, depth: flags.depth }));
-  scheduleCommand(schedule, 'prune', "create a Schedule that applies the stack's retention policy").action((flags: CommonScheduleFlags) =>
-    create('pruneBackups', flags, { stack: flags.stack, dryRun: false }),
-  );
+  scheduleCommand(schedule, 'prune', "create a Schedule that applies the stack's retention policy")
+    .option('--plan <name>', "prune this backup plan's backups by its retention (default: the backups made without a plan)")
+    .action((flags: CommonScheduleFlags & { plan?: string }) => create('pruneBackups', flags, { stack: flags.stack, dryRun: false, ...(flags.plan ? { plan: flags.plan } : {}) })),
   schedule
     .command('list')
     .description('list ragops schedules')
