@@ -154,104 +154,104 @@ export function createMirrorBackupActivities() {
       return progress.during(withStore(request.store, async (store) => {
         const objects = await artifactView(store, request.store);
         return withMirrorSource(component, async (source) => {
-        progress.phase('listing source');
-        const listed = await listAll(source.list(component.bucket, component.prefix, signal), (count) => {
-          state.listed = count;
-          beat();
+          progress.phase('listing source');
+          const listed = await listAll(source.list(component.bucket, component.prefix, signal), (count) => {
+            state.listed = count;
+            beat();
+          });
+          const previous = await previousEntries(store, component, previousKey, signal);
+          const available = await storedKeysUnder(store, previous.entries.map((entry) => storePrefixOf(entry.storedAt)));
+          const plan = planMirror(listed, previous.entries, storedAtOf, (storedAt) => available.has(storedAt));
+
+          // What an earlier attempt of this backup already copied.
+          const recorded = new Map((await readCheckpoint(store, key, signal)).map((entry) => [entry.storedAt, entry]));
+          const own = await storedKeysUnder(store, [objectsPrefix]);
+          const copied: MirrorEntry[] = [];
+          const toCopy: MirrorCopy[] = [];
+          progress.phase('checking earlier attempts');
+          for (const planned of plan.copy) {
+            if (own.get(planned.storedAt) !== planned.size) {
+              toCopy.push(planned);
+              continue;
+            }
+            const earlier = recorded.get(planned.storedAt);
+            const sha256 = earlier && earlier.key === planned.key && earlier.etag === planned.etag ? earlier.sha256 : (await hashStored(objects, planned.storedAt, { signal })).sha256;
+            copied.push({ key: planned.key, size: planned.size, etag: planned.etag, sha256, storedAt: planned.storedAt });
+            state.resumed += 1;
+            beat();
+          }
+          state.toCopy = toCopy.length;
+          state.copied = copied.length;
+          state.objects = copied.length + plan.reference.length;
+          progress.phase('copying objects');
+          // What an interrupted attempt left half-written (large objects' multipart uploads): one sweep, not one call per object.
+          for (const upload of await store.listUnfinishedUploads(objectsPrefix)) await store.abortUpload(upload).catch(() => undefined);
+
+          let checkpointing: Promise<void> | undefined;
+          let lastCheckpointAt = Date.now();
+          const checkpoint = () => {
+            if (checkpointing || copied.length === state.checkpointed || Date.now() - lastCheckpointAt < CHECKPOINT_EVERY_MS) return;
+            const snapshot = copied.slice();
+            checkpointing = writeCheckpoint(store, key, snapshot, signal)
+              .then(() => void (state.checkpointed = snapshot.length))
+              .catch(() => undefined) // best effort: a retry re-hashes what the checkpoint misses
+              .finally(() => {
+                lastCheckpointAt = Date.now();
+                checkpointing = undefined;
+              });
+          };
+          const copyAll = (list: MirrorCopy[]) => forEachLimited(list, request.concurrency ?? 4, async (planned) => {
+            const entry = await copyOne(source, objects, planned, storedAtOf, signal);
+            if (entry) {
+              copied.push(entry);
+              state.copied += 1;
+              state.objects += 1;
+              state.bytesCopied += entry.size;
+            }
+            beat();
+            checkpoint();
+          }, signal);
+          await copyAll(toCopy);
+
+          // Bytes referenced from earlier backups must still be there when the list says so: one
+          // pruned meanwhile (retention racing this run) has its objects copied after all.
+          progress.phase('checking referenced bytes');
+          const stillThere = await storedKeysUnder(store, plan.reference.map((entry) => storePrefixOf(entry.storedAt)));
+          const vanished = plan.reference.filter((entry) => !stillThere.has(entry.storedAt));
+          const referenced = vanished.length === 0 ? plan.reference : plan.reference.filter((entry) => stillThere.has(entry.storedAt));
+          if (vanished.length > 0) {
+            state.objects -= vanished.length;
+            state.toCopy += vanished.length;
+            progress.phase('copying objects whose referenced bytes vanished');
+            await copyAll(vanished.map((entry) => {
+              const version = { key: entry.key, size: entry.size, etag: entry.etag };
+              return { ...version, storedAt: storedAtOf(version) };
+            }));
+          }
+          await checkpointing;
+
+          progress.phase('writing the entry list');
+          const entries = mergeEntries(copied, referenced);
+          await store.discardUnfinished(key);
+          const body = entryListBody({ formatVersion: 1, component: 'mirror', name: component.name, bucket: component.bucket, prefix: component.prefix, entries });
+          const stored = await putHashed(store, key, body, { signal, contentType: 'application/json' });
+          await store.delete(checkpointKeyOf(key)).catch(() => undefined);
+          const figures = mirrorFigures(entries, objectsPrefix);
+          return {
+            component: 'mirror' as const,
+            name: component.name,
+            key,
+            size: stored.size,
+            sha256: stored.sha256,
+            bucket: component.bucket,
+            prefix: component.prefix,
+            ...figures,
+            ...(previousKey ? { previousKey } : {}),
+            ...(previous.unusable ? { previousUnusable: previous.unusable } : {}),
+            resumed: state.resumed,
+            durationMs: progress.elapsedMs(),
+          };
         });
-        const previous = await previousEntries(store, component, previousKey, signal);
-        const available = await storedKeysUnder(store, previous.entries.map((entry) => storePrefixOf(entry.storedAt)));
-        const plan = planMirror(listed, previous.entries, storedAtOf, (storedAt) => available.has(storedAt));
-
-        // What an earlier attempt of this backup already copied.
-        const recorded = new Map((await readCheckpoint(store, key, signal)).map((entry) => [entry.storedAt, entry]));
-        const own = await storedKeysUnder(store, [objectsPrefix]);
-        const copied: MirrorEntry[] = [];
-        const toCopy: MirrorCopy[] = [];
-        progress.phase('checking earlier attempts');
-        for (const planned of plan.copy) {
-          if (own.get(planned.storedAt) !== planned.size) {
-            toCopy.push(planned);
-            continue;
-          }
-          const earlier = recorded.get(planned.storedAt);
-          const sha256 = earlier && earlier.key === planned.key && earlier.etag === planned.etag ? earlier.sha256 : (await hashStored(objects, planned.storedAt, { signal })).sha256;
-          copied.push({ key: planned.key, size: planned.size, etag: planned.etag, sha256, storedAt: planned.storedAt });
-          state.resumed += 1;
-          beat();
-        }
-        state.toCopy = toCopy.length;
-        state.copied = copied.length;
-        state.objects = copied.length + plan.reference.length;
-        progress.phase('copying objects');
-        // What an interrupted attempt left half-written (large objects' multipart uploads): one sweep, not one call per object.
-        for (const upload of await store.listUnfinishedUploads(objectsPrefix)) await store.abortUpload(upload).catch(() => undefined);
-
-        let checkpointing: Promise<void> | undefined;
-        let lastCheckpointAt = Date.now();
-        const checkpoint = () => {
-          if (checkpointing || copied.length === state.checkpointed || Date.now() - lastCheckpointAt < CHECKPOINT_EVERY_MS) return;
-          const snapshot = copied.slice();
-          checkpointing = writeCheckpoint(store, key, snapshot, signal)
-            .then(() => void (state.checkpointed = snapshot.length))
-            .catch(() => undefined) // best effort: a retry re-hashes what the checkpoint misses
-            .finally(() => {
-              lastCheckpointAt = Date.now();
-              checkpointing = undefined;
-            });
-        };
-        const copyAll = (list: MirrorCopy[]) => forEachLimited(list, request.concurrency ?? 4, async (planned) => {
-          const entry = await copyOne(source, objects, planned, storedAtOf, signal);
-          if (entry) {
-            copied.push(entry);
-            state.copied += 1;
-            state.objects += 1;
-            state.bytesCopied += entry.size;
-          }
-          beat();
-          checkpoint();
-        }, signal);
-        await copyAll(toCopy);
-
-        // Bytes referenced from earlier backups must still be there when the list says so: one
-        // pruned meanwhile (retention racing this run) has its objects copied after all.
-        progress.phase('checking referenced bytes');
-        const stillThere = await storedKeysUnder(store, plan.reference.map((entry) => storePrefixOf(entry.storedAt)));
-        const vanished = plan.reference.filter((entry) => !stillThere.has(entry.storedAt));
-        const referenced = vanished.length === 0 ? plan.reference : plan.reference.filter((entry) => stillThere.has(entry.storedAt));
-        if (vanished.length > 0) {
-          state.objects -= vanished.length;
-          state.toCopy += vanished.length;
-          progress.phase('copying objects whose referenced bytes vanished');
-          await copyAll(vanished.map((entry) => {
-            const version = { key: entry.key, size: entry.size, etag: entry.etag };
-            return { ...version, storedAt: storedAtOf(version) };
-          }));
-        }
-        await checkpointing;
-
-        progress.phase('writing the entry list');
-        const entries = mergeEntries(copied, referenced);
-        await store.discardUnfinished(key);
-        const body = entryListBody({ formatVersion: 1, component: 'mirror', name: component.name, bucket: component.bucket, prefix: component.prefix, entries });
-        const stored = await putHashed(store, key, body, { signal, contentType: 'application/json' });
-        await store.delete(checkpointKeyOf(key)).catch(() => undefined);
-        const figures = mirrorFigures(entries, objectsPrefix);
-        return {
-          component: 'mirror' as const,
-          name: component.name,
-          key,
-          size: stored.size,
-          sha256: stored.sha256,
-          bucket: component.bucket,
-          prefix: component.prefix,
-          ...figures,
-          ...(previousKey ? { previousKey } : {}),
-          ...(previous.unusable ? { previousUnusable: previous.unusable } : {}),
-          resumed: state.resumed,
-          durationMs: progress.elapsedMs(),
-        };
-      });
       }));
     },
   };

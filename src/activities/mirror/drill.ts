@@ -68,83 +68,83 @@ export function createMirrorDrillActivities() {
       return progress.during(withStore(request.store, async (store) => {
         const objects = await artifactView(store, request.store);
         return withMirrorSource(component, async (source) => {
-        const started = Date.now();
-        const list = await readEntryList(store, request.key, signal);
-        if (list.entries.length === 0) {
-          return [check('restore (mirror)', false, 'the backup holds no objects: nothing to restore or compare', { objects: 0 }, started, 'inconclusive')];
-        }
-        const entries: MirrorEntry[] = list.entries;
-        const state = { restored: 0, bytes: 0, verified: 0, of: entries.length };
-        const beat = () => progress.beat({ ...state });
-        progress.phase('cleaning the scratch prefix');
-        await cleanScratch(source, bucket, prefix, concurrency, signal);
-        try {
-          // 1. From the store into the scratch prefix, hashing what the store gives back.
-          progress.phase('restoring objects');
-          const goneFromStore: string[] = [];
-          const differsInStore: string[] = [];
-          await forEachLimited(entries, concurrency, async (entry) => {
-            let body;
-            try {
-              body = await objects.get(entry.storedAt, { signal });
-            } catch (error) {
-              if (!(error instanceof StoreObjectMissing)) throw error;
-              goneFromStore.push(entry.key);
-              return;
-            }
-            const meter = new HashingMeter();
-            body.on('error', (error) => meter.destroy(error));
-            await source.put(bucket, prefix + entry.key, body.pipe(meter), signal);
-            if (meter.bytes !== entry.size || meter.hash.digest('hex') !== entry.sha256) differsInStore.push(entry.key);
-            state.restored += 1;
-            state.bytes += meter.bytes;
-            beat();
-          }, signal);
-          const restoreFigures = { objects: entries.length, restored: state.restored, bytes: state.bytes, goneFromStore: goneFromStore.length, differsInStore: differsInStore.length, scratch: `s3://${bucket}/${prefix}` };
-          const restoreProblems = [
-            goneFromStore.length > 0 ? `${plural(goneFromStore.length, 'object')} whose bytes are gone from the store (${some(goneFromStore)})` : '',
-            differsInStore.length > 0 ? `${plural(differsInStore.length, 'object')} whose stored bytes differ from the entry's size or SHA-256 (${some(differsInStore)})` : '',
-          ].filter(Boolean);
-          const checks = [
-            check('restore (mirror)', restoreProblems.length === 0,
-              restoreProblems.length === 0 ? `restored ${plural(state.restored, 'object')} (${state.bytes} bytes) into s3://${bucket}/${prefix}` : restoreProblems.join('; '),
-              restoreFigures, started),
-          ];
-
-          // 2. What the scratch prefix now holds, read back and hashed, against the entry list.
-          const compareStarted = Date.now();
-          progress.phase('comparing objects and checksums');
-          const found: Array<{ key: string; size: number }> = [];
-          for await (const object of source.listOwned(bucket, prefix, signal)) found.push({ key: object.key.slice(prefix.length), size: object.size });
-          const restored: Array<{ key: string; size: number; sha256: string }> = [];
-          await forEachLimited(found, concurrency, async (object) => {
-            const got = await source.get(bucket, prefix + object.key, undefined, signal);
-            if (typeof got === 'string') return; // gone since the listing: counted missing
-            const meter = new HashingMeter();
-            await pipeline(got.body, meter, drain, { signal });
-            restored.push({ key: object.key, size: meter.bytes, sha256: meter.hash.digest('hex') });
-            state.verified += 1;
-            beat();
-          }, signal);
-          const comparison = compareMirrorRestore(entries, restored);
-          const compareProblems = [
-            comparison.missing.length > 0 ? `${plural(comparison.missing.length, 'object')} missing (${some(comparison.missing)})` : '',
-            comparison.unexpected.length > 0 ? `${plural(comparison.unexpected.length, 'object')} not in the backup (${some(comparison.unexpected)})` : '',
-            comparison.mismatched.length > 0 ? `${plural(comparison.mismatched.length, 'object')} with another size or SHA-256 (${some(comparison.mismatched)})` : '',
-          ].filter(Boolean);
-          checks.push(check('objects and checksums (mirror)', compareProblems.length === 0,
-            compareProblems.length === 0 ? `all ${plural(comparison.matched, 'object')} restored with the manifest's keys, sizes and SHA-256` : compareProblems.join('; '),
-            { expected: entries.length, found: found.length, matched: comparison.matched, missing: comparison.missing.length, unexpected: comparison.unexpected.length, mismatched: comparison.mismatched.length },
-            compareStarted));
-          return checks;
-        } finally {
+          const started = Date.now();
+          const list = await readEntryList(store, request.key, signal);
+          if (list.entries.length === 0) {
+            return [check('restore (mirror)', false, 'the backup holds no objects: nothing to restore or compare', { objects: 0 }, started, 'inconclusive')];
+          }
+          const entries: MirrorEntry[] = list.entries;
+          const state = { restored: 0, bytes: 0, verified: 0, of: entries.length };
+          const beat = () => progress.beat({ ...state });
           progress.phase('cleaning the scratch prefix');
-          // Also after a cancellation: its own deadline, not the activity's signal.
-          const cleanup = AbortSignal.timeout(120_000);
-          setMaxListeners(64, cleanup);
-          await cleanScratch(source, bucket, prefix, concurrency, cleanup).catch(() => undefined);
-        }
-            });
+          await cleanScratch(source, bucket, prefix, concurrency, signal);
+          try {
+            // 1. From the store into the scratch prefix, hashing what the store gives back.
+            progress.phase('restoring objects');
+            const goneFromStore: string[] = [];
+            const differsInStore: string[] = [];
+            await forEachLimited(entries, concurrency, async (entry) => {
+              let body;
+              try {
+                body = await objects.get(entry.storedAt, { signal });
+              } catch (error) {
+                if (!(error instanceof StoreObjectMissing)) throw error;
+                goneFromStore.push(entry.key);
+                return;
+              }
+              const meter = new HashingMeter();
+              body.on('error', (error) => meter.destroy(error));
+              await source.put(bucket, prefix + entry.key, body.pipe(meter), signal);
+              if (meter.bytes !== entry.size || meter.hash.digest('hex') !== entry.sha256) differsInStore.push(entry.key);
+              state.restored += 1;
+              state.bytes += meter.bytes;
+              beat();
+            }, signal);
+            const restoreFigures = { objects: entries.length, restored: state.restored, bytes: state.bytes, goneFromStore: goneFromStore.length, differsInStore: differsInStore.length, scratch: `s3://${bucket}/${prefix}` };
+            const restoreProblems = [
+              goneFromStore.length > 0 ? `${plural(goneFromStore.length, 'object')} whose bytes are gone from the store (${some(goneFromStore)})` : '',
+              differsInStore.length > 0 ? `${plural(differsInStore.length, 'object')} whose stored bytes differ from the entry's size or SHA-256 (${some(differsInStore)})` : '',
+            ].filter(Boolean);
+            const checks = [
+              check('restore (mirror)', restoreProblems.length === 0,
+                restoreProblems.length === 0 ? `restored ${plural(state.restored, 'object')} (${state.bytes} bytes) into s3://${bucket}/${prefix}` : restoreProblems.join('; '),
+                restoreFigures, started),
+            ];
+
+            // 2. What the scratch prefix now holds, read back and hashed, against the entry list.
+            const compareStarted = Date.now();
+            progress.phase('comparing objects and checksums');
+            const found: Array<{ key: string; size: number }> = [];
+            for await (const object of source.listOwned(bucket, prefix, signal)) found.push({ key: object.key.slice(prefix.length), size: object.size });
+            const restored: Array<{ key: string; size: number; sha256: string }> = [];
+            await forEachLimited(found, concurrency, async (object) => {
+              const got = await source.get(bucket, prefix + object.key, undefined, signal);
+              if (typeof got === 'string') return; // gone since the listing: counted missing
+              const meter = new HashingMeter();
+              await pipeline(got.body, meter, drain, { signal });
+              restored.push({ key: object.key, size: meter.bytes, sha256: meter.hash.digest('hex') });
+              state.verified += 1;
+              beat();
+            }, signal);
+            const comparison = compareMirrorRestore(entries, restored);
+            const compareProblems = [
+              comparison.missing.length > 0 ? `${plural(comparison.missing.length, 'object')} missing (${some(comparison.missing)})` : '',
+              comparison.unexpected.length > 0 ? `${plural(comparison.unexpected.length, 'object')} not in the backup (${some(comparison.unexpected)})` : '',
+              comparison.mismatched.length > 0 ? `${plural(comparison.mismatched.length, 'object')} with another size or SHA-256 (${some(comparison.mismatched)})` : '',
+            ].filter(Boolean);
+            checks.push(check('objects and checksums (mirror)', compareProblems.length === 0,
+              compareProblems.length === 0 ? `all ${plural(comparison.matched, 'object')} restored with the manifest's keys, sizes and SHA-256` : compareProblems.join('; '),
+              { expected: entries.length, found: found.length, matched: comparison.matched, missing: comparison.missing.length, unexpected: comparison.unexpected.length, mismatched: comparison.mismatched.length },
+              compareStarted));
+            return checks;
+          } finally {
+            progress.phase('cleaning the scratch prefix');
+            // Also after a cancellation: its own deadline, not the activity's signal.
+            const cleanup = AbortSignal.timeout(120_000);
+            setMaxListeners(64, cleanup);
+            await cleanScratch(source, bucket, prefix, concurrency, cleanup).catch(() => undefined);
+          }
+        });
       }));
     },
   };
