@@ -40,7 +40,12 @@ export async function recoverSnapshot(
 ): Promise<void> {
   const path = `/collections/${encodeURIComponent(collection)}/snapshots`;
   if (method === 'location') {
-    if (!store.presignedGetUrl) throw ApplicationFailure.nonRetryable(`recovery by location needs an S3 store; ${store.location} has no URL Qdrant could fetch`, 'InvalidInput');
+    if (!store.presignedGetUrl) {
+      throw ApplicationFailure.nonRetryable(
+        `recovery by location needs an S3 store without client-side encryption (Qdrant fetches the snapshot itself); ${store.location} gives no URL for ${artifact.key}: recover by upload`,
+        'InvalidInput',
+      );
+    }
     const location = await store.presignedGetUrl(artifact.key, PRESIGNED_URL_SECONDS);
     // Raw HTTP rather than the client's recoverSnapshot: the cancellation signal must reach the request.
     const request = session.fetch(`${path}/recover?wait=true`, {
