@@ -183,6 +183,22 @@ describe('components through the workflows: Redis, a bucket mirror and a SQLite 
       assert.deepEqual(pruned.deleted, [], `plan ${plan}: ${JSON.stringify(pruned.deleted)}`);
     }
   });
+  test('two hourly backups pruned in one batch, each referencing the other\'s bytes: the newest still restores object for object', async () => {
+    const made: string[] = [];
+    for (const version of [3, 4]) {
+      await Promise.all(Array.from({ length: 4 }, (_, n) => moto.s3.send(new PutObjectCommand({ Bucket: SOURCE, Key: `docs/${n * 7 + version}.txt`, Body: object(n * 7 + version, version) }))));
+      made.push((await (await startBackup(temporal.client, { stack: 'prod', plan: 'hourly', prune: false }, { taskQueue })).result()).backupId);
+    }
+    // The newest is the restore-verified one minVerified protects, so the two before it both go.
+    const drilled = await (await startVerify(temporal.client, { stack: 'prod', backupId: made[1]!, depth: 'restore' }, { taskQueue })).result();
+    assert.equal(drilled.outcome, 'passed');
+    const pruned = await (await startPrune(temporal.client, { stack: 'prod', plan: 'hourly', dryRun: false }, { taskQueue })).result();
+    assert.deepEqual(pruned.deleted.map((d) => d.backupId).sort(), [backups.hourly2, made[0]!].sort());
+    const drill = await (await startVerify(temporal.client, { stack: 'prod', backupId: made[1]!, depth: 'restore' }, { taskQueue })).result();
+    assert.equal(drill.outcome, 'passed', JSON.stringify(drill.checks, null, 2));
+    backups.hourly2 = made[1]!;
+  });
+
   test('drilled with a wrong key, the run stops naming each artifact it could not open, and judges nothing (the backup is not marked bad)', async () => {
     const wrongQueue = await workerWith(stacks('TEST_COMP_WRONG_KEY'));
     const handle = await startVerify(temporal.client, { stack: 'prod', backupId: backups.hourly2, depth: 'restore' }, { taskQueue: wrongQueue });

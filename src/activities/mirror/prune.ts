@@ -40,13 +40,20 @@ export interface MirrorPruneProgress {
  * a kept list that cannot be read deletes nothing. Idempotent: a retry lists again. The
  * pruned backup's entry list itself is left to the caller (delete it after this).
  */
-export async function deleteMirrorBytesIn(store: ArtifactStore, { pruned, keptKeys }: Omit<DeleteMirrorBytesRequest, 'store'>, progress: MirrorPruneProgress): Promise<DeletedMirrorBytes> {
+export async function deleteMirrorBytesIn(
+  store: ArtifactStore,
+  { pruned, keptKeys }: Omit<DeleteMirrorBytesRequest, 'store'>,
+  progress: MirrorPruneProgress,
+  options: { keptListsMayVanish?: boolean } = {},
+): Promise<DeletedMirrorBytes> {
   const { signal } = progress;
   const kept: MirrorEntry[][] = [];
   for (const key of keptKeys) {
     try {
       kept.push((await readEntryList(store, key, signal)).entries);
     } catch (error) {
+      // Listed a moment ago and gone now: its backup was deleted meanwhile (the same prune), so it references nothing.
+      if (error instanceof StoreObjectMissing && options.keptListsMayVanish) continue;
       if (!(error instanceof StoreObjectMissing || error instanceof MirrorEntryListUnreadable)) throw error;
       throw ApplicationFailure.nonRetryable(
         `nothing deleted of ${pruned.key}: the kept backup's mirror entry list cannot be read (${error.message}), so which bytes it needs is unknown; restore that list or prune that backup first`,

@@ -140,6 +140,7 @@ async function deleteOneBackup(
         store,
         { pruned: { key: backupKeys.mirrorEntries(stack, backupId, name), objectsPrefix: backupKeys.mirrorObjectsPrefix(stack, backupId, name) }, keptKeys: kept },
         { beat: () => onObject({ ...counts, remaining: rest.length }), signal },
+        { keptListsMayVanish: true },
       );
       counts.objects += result.deleted;
       counts.bytes += result.bytesDeleted;
