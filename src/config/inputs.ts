@@ -5,7 +5,8 @@ import { canaryStepSchema, durationText } from './stacks/canary.js';
 import { embedderName } from './stacks/embedders.js';
 import { BACKUP_COMPONENT_KINDS, backupPlanName } from './stacks/plans.js';
 
-export const componentKind = z.enum(['postgres', 'qdrant']);
+/** The components a restore can put back (a backup holds more kinds: BACKUP_COMPONENT_KINDS). */
+export const componentKind = z.enum(['postgres', 'qdrant', 'redis']);
 export type ComponentKind = z.infer<typeof componentKind>;
 
 const backupComponentsField = z
@@ -15,7 +16,7 @@ const backupComponentsField = z
 
 const componentsField = z
   .array(componentKind)
-  .min(1, 'list at least one component (postgres, qdrant), or leave the field out for all')
+  .min(1, 'list at least one component (postgres, qdrant, redis), or leave the field out for all')
   .optional();
 
 export const backupInputSchema = z
@@ -50,6 +51,19 @@ export type VerifyOptions = z.output<typeof verifyInputSchema>;
 
 const confirmField = z.string().optional().describe('repeat the target name here to replace an existing one');
 
+/** A new redis-server on this worker's host, loading the backup's RDB from `dir` and left running. */
+const newRedisSchema = z
+  .object({
+    port: z.number().int().min(1).max(65535),
+    dir: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/@+-]+$/, 'an absolute path (letters, digits and . _ / @ + -), e.g. /srv/redis-restored')
+      .refine((path) => !path.split('/').includes('..'), 'a path without ".." segments'),
+    bind: z.string().regex(/^[A-Za-z0-9:][A-Za-z0-9.:-]{0,252}$/, 'an address to listen on, e.g. 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
+  })
+  .strict();
+export type NewRedisInput = z.output<typeof newRedisSchema>;
+
 export const restoreInputSchema = z
   .object({
     stack: stackName,
@@ -61,6 +75,8 @@ export const restoreInputSchema = z
     postgres: z.record(componentLabel, z.object({ database: databaseName.optional(), confirm: confirmField }).strict()).default({}),
     /** Per collection in the backup: the name to restore as (default: its own name). */
     qdrant: z.record(collectionName, z.object({ collection: collectionName.optional(), confirm: confirmField }).strict()).default({}),
+    /** Per Redis label in the backup: into a new redis-server, or over the stack's running one (confirm: the label). */
+    redis: z.record(componentLabel, z.object({ into: newRedisSchema.optional(), confirm: confirmField }).strict()).default({}),
     /** Also point the manifest's aliases at the restored collections. */
     aliases: z.boolean().default(false),
     recovery: z.enum(['upload', 'location']).default('upload'),

@@ -1,6 +1,6 @@
 import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.js';
 import type { CanaryConfig } from './stacks/canary.js';
-import type { ComponentKind } from './inputs.js';
+import type { ComponentKind, NewRedisInput } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
 import type { BackupComponentKind, ExecDumpComponent, MirrorComponent, PostgresTarget, RedisTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
@@ -70,6 +70,9 @@ export interface QdrantRestoreStep {
   replace: boolean;
 }
 
+/** One RDB of the backup: over the stack's Redis in its container (confirmed), or into a new redis-server. */
+export type RedisRestoreStep = { label: string; over: RedisTarget } | { label: string; into: NewRedisInput };
+
 export interface RestorePlan {
   stack: string;
   /** Names this execution's staging databases and marks what it restored. */
@@ -80,6 +83,8 @@ export interface RestorePlan {
   manifest: Manifest;
   postgres: PostgresRestoreStep[];
   qdrant?: { endpoint: Pick<QdrantPlan, 'url' | 'apiKey'>; collections: QdrantRestoreStep[]; aliases: QdrantAlias[] };
+  // Absent from plans recorded before Redis restores (histories replay with none).
+  redis?: RedisRestoreStep[];
   mode: { localDisk: boolean; tempDir?: string; jobs: number };
 }
 

@@ -9,6 +9,8 @@ import { withLeases } from './lib/leases.js';
 import { restoreClaims } from '../core/leases.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
 import type { Artifact } from '../config/manifest.js';
+import type { RedisRestoreStep } from '../config/plan.js';
+import type { RedisRestoreResult } from '../activities/redis/index.js';
 
 export interface RestoreReport {
   stack: string;
@@ -26,6 +28,8 @@ export interface RestoreReport {
     safetySnapshotKey?: string;
   }>;
   aliases: Array<{ alias: string; collection: string }>;
+  /** Each RDB restored: where, the keys per database, the keys with a TTL that expired since the backup. */
+  redis: RedisRestoreResult[];
 }
 
 /**
@@ -66,7 +70,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     'plan',
     'check the backup and the targets',
     () => quickActivities(`plan restore of ${options.stack}`).resolveRestorePlan({ options }),
-    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s)`,
+    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s)${p.redis?.length ? `, ${p.redis.length} Redis` : ''}`,
   );
   steps.setHeadline(`**restore** of backup \`${plan.backupId}\` (stack \`${plan.stack}\`) into stack \`${plan.targetStack}\``);
   // Each artifact is read as it was written (decrypted when its manifest entry says so); a key the stack no longer has stops the run before anything is touched.
@@ -78,7 +82,11 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
   plan.manifest.artifacts.forEach(storeFor);
   const stagingDatabaseFor = (label: string) => ownedDatabaseName('restore', plan.runTag, label);
 
-  const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, postgres: [], qdrant: [], aliases: [] };
+  const redisSteps = plan.redis ?? [];
+  const redisComponent = (step: RedisRestoreStep) =>
+    'over' in step ? `redis ${step.label} → ${step.over.host}:${step.over.port} (its container)` : `redis ${step.label} → new redis-server ${step.into.bind}:${step.into.port}`;
+
+  const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, postgres: [], qdrant: [], aliases: [], redis: [] };
   return withLeases(steps, 'restore', restoreClaims(plan), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'restore' },
@@ -86,6 +94,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
       const states = new Map<string, ComponentState>([
         ...plan.postgres.map((step) => [`postgres ${step.label} → ${step.database}`, 'untouched'] as const),
         ...(plan.qdrant?.collections ?? []).map((step) => [`qdrant ${step.source} → ${step.collection}`, 'untouched'] as const),
+        ...redisSteps.map((step) => [redisComponent(step), 'untouched'] as const),
       ]);
       // patched: runs recorded before the undo drop each replaced original as soon as it is swapped.
       const undoable = patched('restore-undo-on-failure');
@@ -129,6 +138,28 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           );
           report.aliases = aliases;
         }
+      };
+
+      /** Over a running Redis: stop its container, copy the RDB in, start it; or into a new redis-server, left running. */
+      const restoreRedis = async (step: RedisRestoreStep) => {
+        const artifact = plan.manifest.artifacts.find((a) => a.component === 'redis' && a.name === step.label);
+        if (artifact?.component !== 'redis') return;
+        current = redisComponent(step);
+        const activities = streamingActivities(`restore Redis ${step.label}`);
+        const restored = await steps.step(
+          'redis',
+          'over' in step
+            ? `restore ${step.label} over the running Redis ${step.over.host}:${step.over.port} (replacing its data)`
+            : `restore ${step.label} into a new redis-server on ${step.into.bind}:${step.into.port}`,
+          () =>
+            'over' in step
+              ? activities.restoreRedisOverContainer({ artifact, store: storeFor(artifact), target: step.over })
+              : activities.restoreRedisIntoNewServer({ artifact, store: storeFor(artifact), into: step.into, runTag: plan.runTag }),
+          (r) => `${r.detail}${r.server ? `; it keeps running (pid file ${r.server.pidFile})` : ''}`,
+        );
+        report.redis.push(restored);
+        states.set(current, 'restored');
+        current = undefined;
       };
 
       /**
@@ -200,12 +231,16 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           current = undefined;
         }
         if (plan.qdrant) await restoreQdrant(plan.qdrant);
+        for (const step of redisSteps) await restoreRedis(step);
         current = undefined;
       } catch (error) {
         // A database restore that fails leaves the original in place: before the swap it was
         // never touched, and the swap is one transaction that rolls back.
         if (current?.startsWith('postgres')) states.set(current, failureTypes(error).includes('SwapFailed') ? 'rolled back' : 'failed, original untouched');
-        else if (current) states.set(current, 'failed');
+        else if (current?.startsWith('redis')) {
+          const types = failureTypes(error);
+          states.set(current, types.includes('RedisRestoreRefused') || types.includes('ChecksumMismatch') ? 'failed, original untouched' : 'failed');
+        } else if (current) states.set(current, 'failed');
         if (undoable) await CancellationScope.nonCancellable(() => undoRestored(states));
         if (isCancellation(error)) throw error;
         throw failedRestore(error, states);
@@ -218,7 +253,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           );
         }
       }
-      steps.finish(`restored ${report.postgres.length} database(s), ${report.qdrant.length} collection(s)`);
+      steps.finish(`restored ${report.postgres.length} database(s), ${report.qdrant.length} collection(s)${report.redis.length ? `, ${report.redis.length} Redis` : ''}`);
       return report;
     },
     async () => {

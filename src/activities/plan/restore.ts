@@ -1,6 +1,6 @@
 import type { RestoreOptions, VerifyOptions } from '../../config/inputs.js';
 import type { Manifest } from '../../config/manifest.js';
-import type { RestorePlan, VerifyPlan } from '../../config/plan.js';
+import type { RedisRestoreStep, RestorePlan, VerifyPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
 import type { PostgresTarget, StackConfig } from '../../config/stacks/index.js';
 import type { PlanDeps } from './backup.js';
@@ -89,7 +89,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       const targetStackName = options.targetStack ?? options.stack;
       const target = stackFromInput(stacks, targetStackName, 'targetStack');
       const { manifest } = await findBackup(source, options.stack, options.backupId);
-      const wants = (component: 'postgres' | 'qdrant') => !options.components || options.components.includes(component);
+      const wants = (component: 'postgres' | 'qdrant' | 'redis') => !options.components || options.components.includes(component);
       const refusals: string[] = [];
 
       for (const label of Object.keys(options.postgres)) {
@@ -97,6 +97,9 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       }
       for (const name of Object.keys(options.qdrant)) {
         if (!manifest.artifacts.some((a) => a.component === 'qdrant' && a.name === name)) refusals.push(`qdrant.${name}: the backup has no such collection`);
+      }
+      for (const label of Object.keys(options.redis)) {
+        if (!manifest.artifacts.some((a) => a.component === 'redis' && a.name === label)) refusals.push(`redis.${label}: the backup has no such RDB`);
       }
 
       const postgres: RestorePlan['postgres'] = [];
@@ -141,8 +144,35 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
           : [];
         qdrant = { endpoint, collections, aliases };
       }
+      const redis: RedisRestoreStep[] = [];
+      for (const artifact of manifest.artifacts) {
+        if (artifact.component !== 'redis' || !wants('redis')) continue;
+        const label = artifact.name;
+        const choice = options.redis[label] ?? {};
+        if (choice.into) {
+          redis.push({ label, into: choice.into });
+          continue;
+        }
+        const into = `or give redis.${label}.into { port, dir } to restore into a new redis-server instead`;
+        const server = target.redis.find((candidate) => candidate.name === label);
+        if (!server) {
+          refusals.push(`redis.${label}: stack "${targetStackName}" configures no Redis "${label}" to restore over; add it, ${into}`);
+          continue;
+        }
+        const { rdb } = server;
+        if ('path' in rdb || 'kubernetes' in rdb) {
+          const where = 'path' in rdb ? `a host path (${rdb.path})` : `a Kubernetes pod (namespace ${rdb.kubernetes.namespace})`;
+          refusals.push(`redis.${label}: Redis "${label}" keeps its RDB in ${where}; ragops restores over a running Redis only in a container (rdb.compose or rdb.docker), which it can stop, copy the RDB into and start: give redis.${label}.into { port, dir } to restore into a new redis-server`);
+          continue;
+        }
+        if (choice.confirm !== label) {
+          refusals.push(`redis.${label}.confirm: restoring over the running Redis "${label}" (${server.host}:${server.port}) stops its container, replaces all its data and starts it again; set confirm to "${label}", ${into}`);
+        }
+        redis.push({ label, over: server });
+      }
+
       if (refusals.length > 0) throw invalidInput(`restore refused, nothing was touched: ${refusals.join('; ')}`);
-      if (postgres.length === 0 && !qdrant) throw invalidInput('components: nothing in the backup matches the components asked for');
+      if (postgres.length === 0 && !qdrant && redis.length === 0) throw invalidInput('components: nothing in the backup matches the components asked for');
       return {
         stack: options.stack,
         runTag: newRunTag(),
@@ -152,6 +182,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         manifest,
         postgres,
         qdrant,
+        redis,
         mode: { localDisk: target.drill?.localDisk ?? false, tempDir: target.drill?.tempDir, jobs: target.drill?.jobs ?? 2 },
       };
     },

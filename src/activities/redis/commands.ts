@@ -95,3 +95,89 @@ export function scratchServerCommand(server: ScratchServer): CommandSpec {
     purpose: `scratch redis-server on 127.0.0.1:${server.port} loading ${server.dbfilename}`,
   };
 }
+
+/** The container's full id and whether it runs: "<id> true"; fails when there is no such container. */
+export function dockerContainerStateCommand(container: string): CommandSpec {
+  return {
+    argv: ['docker', 'inspect', '--type', 'container', '--format', '{{.Id}} {{.State.Running}}', container],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker inspect of container ${container}`,
+  };
+}
+
+/** Stops the container, giving Redis `graceSeconds` to finish its shutdown before SIGKILL. */
+export function dockerStopCommand(container: string, graceSeconds: number): CommandSpec {
+  return {
+    argv: ['docker', 'stop', '--time', String(graceSeconds), container],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker stop of container ${container}`,
+  };
+}
+
+/** Copies a host file to `path` inside the container, running or not. */
+export function dockerCopyIntoCommand(file: string, container: string, path: string): CommandSpec {
+  return {
+    argv: ['docker', 'cp', file, `${container}:${path}`],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker cp of the RDB to ${path} in container ${container}`,
+  };
+}
+
+/** The last lines the container wrote (Redis logs to stdout in a container). */
+export function dockerLogsTailCommand(container: string, lines: number): CommandSpec {
+  return {
+    argv: ['docker', 'logs', '--tail', String(lines), container],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker logs of container ${container}`,
+  };
+}
+
+export function dockerStartCommand(container: string): CommandSpec {
+  return {
+    argv: ['docker', 'start', container],
+    inheritEnv: DOCKER_INHERITED_ENV,
+    purpose: `docker start of container ${container}`,
+  };
+}
+
+export interface NewRedisServer {
+  port: number;
+  bind: string;
+  /** Holds dump.rdb, and the server's pid file and log. */
+  dir: string;
+  /** At least 16, and more when the RDB holds a database index past 15. */
+  databases: number;
+  /** redis-server's path; PATH when unset. */
+  binary?: string;
+}
+
+/**
+ * A redis-server the operator asked for, loading dir/dump.rdb and then running on its own
+ * (daemonized, so it outlives the worker): no AOF, so the RDB is what it loads.
+ */
+export function newRedisServerCommand(server: NewRedisServer): CommandSpec {
+  return {
+    argv: [
+      server.binary ?? 'redis-server',
+      '--port',
+      String(server.port),
+      '--bind',
+      server.bind,
+      '--dir',
+      server.dir,
+      '--dbfilename',
+      'dump.rdb',
+      '--daemonize',
+      'yes',
+      '--appendonly',
+      'no',
+      '--databases',
+      String(server.databases),
+      '--pidfile',
+      `${server.dir}/redis.pid`,
+      '--logfile',
+      `${server.dir}/redis.log`,
+    ],
+    purpose: `redis-server on ${server.bind}:${server.port} loading ${server.dir}/dump.rdb`,
+  };
+}
