@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { entryListBody } from '../src/activities/mirror/entries.js';
+import { previousMirrorKeys } from '../src/activities/store/catalog.js';
 import { createCleanupActivities } from '../src/activities/store/cleanup.js';
 import { FsStore } from '../src/activities/store/fs.js';
+import type { Manifest } from '../src/config/manifest.js';
 import type { MirrorEntry } from '../src/core/mirror.js';
 import { backupKeys } from '../src/core/storeKeys.js';
 import { tempDir } from './support/ragops.js';
@@ -52,5 +54,51 @@ describe('deleting a batch of mirror backups that reference each other', () => {
       backupKeys.mirrorEntries('prod', newest, 'docs'),
     ].sort();
     assert.deepEqual(left.sort(), expected);
+  });
+});
+
+describe('the previous mirror a new one is planned against', () => {
+  test('the newest backup whose objects were written the way this one will be: encrypted client-side, or not', async () => {
+    const dir = await tempDir('mirror-previous');
+    const store = new FsStore(dir.path);
+    const manifestOf = (backupId: string, encrypted: boolean): Manifest => ({
+      formatVersion: 1,
+      backupId,
+      stack: 'prod',
+      workflowId: 'w',
+      runId: 'r',
+      startedAt: '2026-12-06T10:00:00.000Z',
+      finishedAt: '2026-12-06T10:01:00.000Z',
+      store: dir.path,
+      artifacts: [
+        {
+          component: 'mirror',
+          name: 'docs',
+          key: backupKeys.mirrorEntries('prod', backupId, 'docs'),
+          size: 1,
+          sha256: 'a'.repeat(64),
+          durationMs: 1,
+          bucket: 'src',
+          prefix: '',
+          objects: 1,
+          copied: 1,
+          referenced: 0,
+          bytesCopied: 1,
+          bytesReferenced: 0,
+          resumed: 0,
+          ...(encrypted ? { encryption: { scheme: 'ragops-aes-256-gcm-stream-v1' as const, keyId: 'k1' } } : {}),
+        },
+      ],
+    });
+    try {
+      const [older, newer] = ['20261206T090000Z-plainaaa', '20261206T100000Z-cryptbbb'];
+      await store.put(backupKeys.manifest('prod', older), Readable.from([JSON.stringify(manifestOf(older, false))]));
+      await store.put(backupKeys.manifest('prod', newer), Readable.from([JSON.stringify(manifestOf(newer, true))]));
+      assert.deepEqual(await previousMirrorKeys(store, 'prod', ['docs'], true), { docs: backupKeys.mirrorEntries('prod', newer, 'docs') });
+      assert.deepEqual(await previousMirrorKeys(store, 'prod', ['docs'], false), { docs: backupKeys.mirrorEntries('prod', older, 'docs') });
+      assert.deepEqual(await previousMirrorKeys(store, 'prod', ['other'], false), {});
+    } finally {
+      await dir.remove();
+    }
   });
 });

@@ -61,7 +61,7 @@ export function createBackupPlanActivities(deps: PlanDeps) {
         qdrant = { url: stack.qdrant.url, apiKey: stack.qdrant.apiKey, collections };
       }
       const mirrors = pick('mirror', stack.mirrors);
-      const previous = mirrors.length === 0 ? {} : await withStore(stack.store, (store) => previousMirrorKeys(store, options.stack, mirrors.map((m) => m.name)));
+      const previous = mirrors.length === 0 ? {} : await withStore(stack.store, (store) => previousMirrorKeys(store, options.stack, mirrors.map((m) => m.name), stack.store.encryption?.clientSide !== undefined));
       const runTag = newRunTag();
       const plan: BackupPlan = {
         stack: options.stack,

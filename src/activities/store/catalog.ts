@@ -226,9 +226,11 @@ const PREVIOUS_MIRROR_SEARCH = 200;
 /**
  * Per mirror name, the entry list of the newest complete backup (of any plan) that has it: the
  * next mirror copies only what changed since. A name not found within the newest
- * PREVIOUS_MIRROR_SEARCH backups is absent (everything is copied).
+ * PREVIOUS_MIRROR_SEARCH backups is absent (everything is copied). Only a backup whose objects
+ * were written as this one's will be (both encrypted client-side, or both not) counts: one
+ * backup's objects are all read one way.
  */
-export async function previousMirrorKeys(store: ArtifactStore, stack: string, names: readonly string[]): Promise<Record<string, string>> {
+export async function previousMirrorKeys(store: ArtifactStore, stack: string, names: readonly string[], encrypted: boolean): Promise<Record<string, string>> {
   const found: Record<string, string> = {};
   if (names.length === 0) return found;
   for (const id of (await backupIdsIn(store, stack)).slice(0, PREVIOUS_MIRROR_SEARCH)) {
@@ -236,7 +238,8 @@ export async function previousMirrorKeys(store: ArtifactStore, stack: string, na
     const parsed = raw === undefined ? undefined : manifestSchema.safeParse(raw);
     if (!parsed?.success) continue;
     for (const artifact of parsed.data.artifacts) {
-      if (artifact.component === 'mirror' && names.includes(artifact.name) && found[artifact.name] === undefined) found[artifact.name] = artifact.key;
+      if (artifact.component !== 'mirror' || !names.includes(artifact.name) || found[artifact.name] !== undefined) continue;
+      if ((artifact.encryption !== undefined) === encrypted) found[artifact.name] = artifact.key;
     }
     if (names.every((name) => found[name] !== undefined)) break;
   }
