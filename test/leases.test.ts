@@ -115,6 +115,19 @@ describe('lease targets', () => {
         { target: 'qdrant:http://q:6333/docs2', mode: 'exclusive' },
       ],
     );
+    // Plans have a lease each; Redis servers are held shared by a backup, exclusively by a restore over or into them.
+    const cache = { name: 'cache', host: 'redis', port: 6379, tls: false, rdb: { path: '/data/dump.rdb' } } as never;
+    assert.deepEqual(backupClaims({ stack: 'prod', planName: 'redis-hourly', postgres: [], redis: [cache] }), [
+      { target: 'backup:prod:redis-hourly', mode: 'exclusive' },
+      { target: 'redis:redis:6379', mode: 'shared' },
+    ]);
+    assert.deepEqual(
+      restoreClaims({ postgres: [], redis: [{ label: 'cache', over: cache }, { label: 'old', into: { port: 7000, dir: '/srv/r', bind: '127.0.0.1' } }] }),
+      [
+        { target: 'redis:redis:6379', mode: 'exclusive' },
+        { target: 'redis:127.0.0.1:7000', mode: 'exclusive' },
+      ],
+    );
   });
 });
 
@@ -122,6 +135,8 @@ describe('workflow ids per runbook and target', () => {
   test('one id per target: a second run of the same target collides, other targets do not', async () => {
     const { runbookWorkflowIds } = await import('../src/client/api/runbooks.js');
     assert.equal(runbookWorkflowIds.backup({ stack: 'prod' }), 'backup-prod');
+    assert.equal(runbookWorkflowIds.backup({ stack: 'prod', plan: 'redis-hourly' }), 'backup-prod-redis-hourly');
+    assert.equal(runbookWorkflowIds.pruneBackups({ stack: 'prod', plan: 'redis-hourly' }), 'prune-prod-redis-hourly');
     assert.equal(runbookWorkflowIds.verifyBackup({ stack: 'prod' }), 'verify-prod');
     assert.equal(runbookWorkflowIds.pruneBackups({ stack: 'prod' }), 'prune-prod');
     assert.equal(runbookWorkflowIds.restore({ stack: 'prod' }), 'restore-prod');

@@ -45,6 +45,8 @@ export function bareUrl(url: string): string {
 export const leaseTargets = {
   postgres: (db: { host: string; port: number; database: string }) => `postgres:${db.host}:${db.port}/${db.database}`,
   qdrant: (url: string, collection: string) => `qdrant:${bareUrl(url)}/${collection}`,
+  /** A Redis server (all its databases: an RDB holds them all). */
+  redis: (server: { host: string; port: number }) => `redis:${server.host}:${server.port}`,
   /** One backup at a time per stack and plan: plans on their own rhythms (Redis hourly, Postgres every 6 h) overlap freely. */
   backup: (stack: string, plan?: string) => (plan ? `backup:${stack}:${plan}` : `backup:${stack}`),
   verify: (stack: string) => `verify:${stack}`,
@@ -106,16 +108,19 @@ export function release(holders: LeaseHolder[], workflowId: string): LeaseHolder
 
 // What each runbook holds while it runs (README "Exclusion").
 
-export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant' | 'planName'>): LeaseClaim[] {
+export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant' | 'planName' | 'redis'>): LeaseClaim[] {
   return [
     { target: leaseTargets.backup(plan.stack, plan.planName), mode: 'exclusive' },
+    ...(plan.redis ?? []).map((server): LeaseClaim => ({ target: leaseTargets.redis(server), mode: 'shared' })),
     ...plan.postgres.map((db): LeaseClaim => ({ target: leaseTargets.postgres(db), mode: 'shared' })),
     ...(plan.qdrant?.collections ?? []).map((collection): LeaseClaim => ({ target: leaseTargets.qdrant(plan.qdrant!.url, collection), mode: 'shared' })),
   ];
 }
 
-export function restoreClaims(plan: Pick<RestorePlan, 'postgres' | 'qdrant'>): LeaseClaim[] {
+export function restoreClaims(plan: Pick<RestorePlan, 'postgres' | 'qdrant' | 'redis'>): LeaseClaim[] {
   return [
+    // Over a running Redis, or a new one on a port: either way no backup or other restore may use that server meanwhile.
+    ...(plan.redis ?? []).map((step): LeaseClaim => ({ target: leaseTargets.redis('over' in step ? step.over : { host: step.into.bind, port: step.into.port }), mode: 'exclusive' })),
     ...plan.postgres.map((step): LeaseClaim => ({ target: leaseTargets.postgres({ ...step.target, database: step.database }), mode: 'exclusive' })),
     ...(plan.qdrant?.collections ?? []).map((step): LeaseClaim => ({ target: leaseTargets.qdrant(plan.qdrant!.endpoint.url, step.collection), mode: 'exclusive' })),
   ];
