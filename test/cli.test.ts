@@ -62,6 +62,9 @@ describe('ragops CLI', () => {
     const restore = await ragops(['restore', 'run', '--stack', 'prod', '--database', 'app=bad name!'], { env });
     assert.equal(restore.exitCode, 2);
     assert.match(restore.all ?? '', /invalid restore input: postgres\.app\.database/);
+    const redisInto = await ragops(['restore', 'run', '--stack', 'prod', '--redis-into', 'cache=7001:relative/dir'], { env });
+    assert.equal(redisInto.exitCode, 2);
+    assert.match(redisInto.all ?? '', /invalid restore input: redis\.cache\.into\.dir: an absolute path/);
     const verify = await ragops(['verify', 'run', '--stack', 'prod', '--backup-id', 'latest'], { env });
     assert.equal(verify.exitCode, 2);
     assert.match(verify.all ?? '', /invalid verifyBackup input: backupId: a backup id looks like/);

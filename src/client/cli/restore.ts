@@ -10,9 +10,18 @@ interface RestoreFlags extends RunFlags {
   database?: string[];
   collection?: string[];
   confirm?: string[];
+  redisConfirm?: string[];
+  redisInto?: string[];
   aliases?: boolean;
   roles?: boolean;
   recovery: string;
+}
+
+/** "7001:/srv/redis-restored" → the new server's port and data directory (the schema checks both). */
+function newRedisOf(where: string): { port: number; dir: string } {
+  const colon = where.indexOf(':');
+  if (colon < 1) throw new Error(`--redis-into takes <label>=<port>:<dir>, got "${where}"`);
+  return { port: Number(where.slice(0, colon)), dir: where.slice(colon + 1) };
 }
 
 export function addRestoreCommands(program: Command): void {
@@ -25,10 +34,12 @@ export function addRestoreCommands(program: Command): void {
       .requiredOption('--stack <name>', 'stack the backup belongs to')
       .option('--backup-id <id>', 'the backup to restore (default: the latest complete one)')
       .option('--target-stack <name>', "restore into this stack's servers")
-      .option('--component <kind>', 'postgres or qdrant (repeatable; default all)', collect)
+      .option('--component <kind>', 'postgres, qdrant or redis (repeatable; default all)', collect)
       .option('--database <label=name>', 'restore the dump labelled <label> as database <name> (repeatable)', collect)
       .option('--collection <source=name>', 'restore collection <source> as <name> (repeatable)', collect)
       .option('--confirm <name>', 'replace this existing database or collection (repeatable)', collect)
+      .option('--redis-confirm <label>', "replace the data of the stack's running Redis <label> (stop, RDB in place, start; repeatable)", collect)
+      .option('--redis-into <label=port:dir>', 'restore Redis <label> into a new redis-server on 127.0.0.1:<port> with its data in <dir> (repeatable)', collect)
       .option('--aliases', "point the backup's aliases at the restored collections")
       .option('--roles', "first create the backup's roles the target server lacks (without passwords: set them after)")
       .addOption(new Option('--recovery <method>', 'how Qdrant gets the snapshot').choices(['upload', 'location']).default('upload')),
@@ -41,6 +52,10 @@ export function addRestoreCommands(program: Command): void {
       components: o.component,
       postgres: Object.fromEntries(pairs(o.database, '--database').map(([label, database]) => [label, { database, confirm: confirmed(database) }])),
       qdrant: Object.fromEntries(pairs(o.collection, '--collection').map(([source, collection]) => [source, { collection, confirm: confirmed(collection) }])),
+      redis: {
+        ...Object.fromEntries((o.redisConfirm ?? []).map((label) => [label, { confirm: label }])),
+        ...Object.fromEntries(pairs(o.redisInto, '--redis-into').map(([label, where]) => [label, { into: newRedisOf(where) }])),
+      },
       aliases: o.aliases ?? false,
       roles: o.roles ?? false,
       recovery: o.recovery,
