@@ -252,10 +252,13 @@ export function createRedisBackupActivities(deps: RedisDeps = {}) {
                 header.once('error', reject);
               });
               headerDone.catch(() => undefined);
+              const sourceSucceeded = Promise.all([rdb.finished, headerDone]);
+              // putHashed may fail on the stream's own error first and never await this one.
+              sourceSucceeded.catch(() => undefined);
               const result = await putHashed(store, key, piped, {
                 signal,
                 onProgress: progress.bytes,
-                sourceSucceeded: Promise.all([rdb.finished, headerDone]),
+                sourceSucceeded,
                 contentType: 'application/octet-stream',
               });
               // The file read must be our save's: no save may have forked since.
