@@ -142,6 +142,7 @@ describe('components through the workflows: Redis, a bucket mirror and a SQLite 
     assert.equal(manifest.plan, 'daily');
     const exec = manifest.artifacts[0]!;
     assert.equal(exec.component === 'exec' && exec.figures.rows, '5000');
+    assert.equal((await readStored(PREFIX + exec.key)).includes(MARKER), false, 'the SQLite dump is stored encrypted');
     const drill = await (await startVerify(temporal.client, { stack: 'prod', backupId: report.backupId, depth: 'restore' }, { taskQueue })).result();
     assert.equal(drill.outcome, 'passed', JSON.stringify(drill.checks, null, 2));
     assert.ok(drill.checks.length >= 3 && drill.checks.every((c) => c.component === 'exec'), JSON.stringify(drill.checks));
