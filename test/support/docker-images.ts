@@ -175,31 +175,35 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function withLock<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` holding `lockFile` (created exclusively, holding our pid), across processes: a lock
+ * whose owner is gone, or without an owner and older than LOCK_STALE_MS, is taken over.
+ */
+export async function withLockFile<T>(lockFile: string, what: string, work: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
-      const handle = await open(LOCK_FILE, 'wx');
+      const handle = await open(lockFile, 'wx');
       await handle.writeFile(String(process.pid));
       await handle.close();
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim());
-      const age = await stat(LOCK_FILE).then((s) => Date.now() - s.mtimeMs, () => 0);
+      const owner = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      const age = await stat(lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
       const stale = owner > 0 ? !processAlive(owner) : age > LOCK_STALE_MS;
       if (stale) {
-        await rm(LOCK_FILE, { force: true });
+        await rm(lockFile, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`test images: lock ${LOCK_FILE} held by pid ${owner || '?'} for over ${LOCK_WAIT_MS / 1000} s`);
+      if (Date.now() > deadline) throw new Error(`${what}: lock ${lockFile} held by pid ${owner || '?'} for over ${LOCK_WAIT_MS / 1000} s`);
       await sleep(200);
     }
   }
   try {
     return await work();
   } finally {
-    await rm(LOCK_FILE, { force: true });
+    await rm(lockFile, { force: true });
   }
 }
 
@@ -284,7 +288,7 @@ async function ensure(): Promise<TestImages> {
     .slice(0, 16);
   const result: TestImages = { base: TEST_BASE_IMAGE, tags: { ...TEST_API_IMAGES } };
   if (await allCurrent(hash)) return result;
-  await withLock(async () => {
+  await withLockFile(LOCK_FILE, 'test images', async () => {
     if (await allCurrent(hash)) return; // another process built them while we waited
     await buildAll(busyboxPath, busybox, hash);
   });

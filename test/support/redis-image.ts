@@ -7,18 +7,16 @@
 // Cached as the base is: a label holds the hash of the binary, the libraries and the
 // Dockerfile; a build holds its own lock file and tags a unique temporary tag into place.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { ensureTestImages, TEST_BASE_IMAGE } from './docker-images.js';
+import { ensureTestImages, TEST_BASE_IMAGE, withLockFile } from './docker-images.js';
 
 export const TEST_REDIS_IMAGE = 'ragops-test/redis:latest';
 const REDIS_SERVER = '/usr/bin/redis-server';
 const INPUTS_LABEL = 'org.ragops.test.inputs';
 const LOCK_FILE = join(tmpdir(), 'ragops-test-redis-image.lock');
-const LOCK_WAIT_MS = 120_000;
 
 function dockerfile(base: string): string {
   return `FROM ${base}
@@ -43,42 +41,6 @@ async function librariesOf(binary: string): Promise<string[]> {
 async function labelOf(image: string): Promise<string | undefined> {
   const result = await execa('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${INPUTS_LABEL}" }}`, image], { reject: false });
   return result.failed ? undefined : String(result.stdout).trim();
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function withLock<T>(work: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await open(LOCK_FILE, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number((await readFile(LOCK_FILE, 'utf8').catch(() => '')).trim());
-      const age = await stat(LOCK_FILE).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (owner > 0 ? !processAlive(owner) : age > 300_000) {
-        await rm(LOCK_FILE, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`redis test image: lock ${LOCK_FILE} held by pid ${owner || '?'} for over ${LOCK_WAIT_MS / 1000} s`);
-      await sleep(200);
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    await rm(LOCK_FILE, { force: true });
-  }
 }
 
 async function build(files: string[], hash: string): Promise<void> {
@@ -109,7 +71,7 @@ async function ensure(): Promise<string> {
   for (const file of files) digest.update(file).update('\0').update(await readFile(file));
   const hash = digest.digest('hex').slice(0, 16);
   if ((await labelOf(TEST_REDIS_IMAGE)) === hash) return TEST_REDIS_IMAGE;
-  await withLock(async () => {
+  await withLockFile(LOCK_FILE, 'redis test image', async () => {
     if ((await labelOf(TEST_REDIS_IMAGE)) !== hash) await build(files, hash);
   });
   return TEST_REDIS_IMAGE;
