@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { encryptionSchema } from '../src/config/stacks/encryption.js';
 import {
   ENCRYPTION_CHUNK_BYTES,
@@ -19,6 +19,7 @@ import {
   withClientSideEncryption,
 } from '../src/activities/store/encryption.js';
 import { FsStore } from '../src/activities/store/fs.js';
+import { S3Store } from '../src/activities/store/s3.js';
 import { hashStored, putHashed } from '../src/activities/store/hashing.js';
 import { startMoto, type TestMoto } from './support/moto.js';
 import { tempDir } from './support/ragops.js';
@@ -307,6 +308,38 @@ describe('S3 server-side encryption and Object Lock parameters', () => {
       const sse = s3EncryptionParams(encryptionSchema.parse({ sse: { type: 'AES256' } }), new Date());
       await moto.s3.send(new PutObjectCommand({ Bucket: 'ragops-sse', Key: 'b1/s3.bin', Body: 'y', ...sse }));
       assert.equal((await moto.s3.send(new HeadObjectCommand({ Bucket: 'ragops-sse', Key: 'b1/s3.bin' }))).ServerSideEncryption, 'AES256');
+    });
+
+    // moto keeps no lock headers of CreateMultipartUpload (real S3 does), so only a single-part put is checked here.
+    test('the S3 store puts with Object Lock retention on a bucket created with it: mode and retain-until show in HeadObject', async () => {
+      await moto.s3.send(new CreateBucketCommand({ Bucket: 'ragops-locked', ObjectLockEnabledForBucket: true }));
+      const store = new S3Store(
+        {
+          type: 's3',
+          bucket: 'ragops-locked',
+          prefix: 'backups/',
+          endpoint: moto.endpoint,
+          region: moto.region,
+          forcePathStyle: true,
+          partSizeMiB: 5,
+          uploadConcurrency: 1,
+          encryption: encryptionSchema.parse({ sse: { type: 'AES256' }, objectLock: { mode: 'GOVERNANCE', days: 2 } }),
+        },
+        { accessKeyId: moto.accessKeyId, secretAccessKey: moto.secretAccessKey },
+      );
+      try {
+        const before = Date.now();
+        for (const [key, size] of [['b1/small.bin', 1_000]] as const) {
+          await store.put(key, Readable.from([Buffer.alloc(size, 7)]));
+          const head = await moto.s3.send(new HeadObjectCommand({ Bucket: 'ragops-locked', Key: `backups/${key}` }));
+          assert.equal(head.ObjectLockMode, 'GOVERNANCE', key);
+          assert.equal(head.ServerSideEncryption, 'AES256', key);
+          const until = head.ObjectLockRetainUntilDate!.getTime();
+          assert.ok(until >= before + 2 * 86_400_000 - 5_000 && until <= Date.now() + 2 * 86_400_000 + 5_000, `${key}: retain until ${head.ObjectLockRetainUntilDate?.toISOString()}`);
+        }
+      } finally {
+        store.close();
+      }
     });
   });
 });
