@@ -161,13 +161,14 @@ setup_debian_tools() {
   command -v prometheus >/dev/null || missing+=(prometheus)
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v pgbackrest >/dev/null || missing+=(pgbackrest)
   if [ "${#missing[@]}" -eq 0 ]; then
-    say "haproxy, prometheus, sqlite3 and redis-server present ($(/usr/sbin/haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3); $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3); sqlite3 $(sqlite3 --version | cut -d' ' -f1); $(redis-server --version | cut -d' ' -f1-3))"
+    say "haproxy, prometheus, sqlite3, redis-server and pgbackrest present ($(/usr/sbin/haproxy -v 2>/dev/null | head -n1 | cut -d' ' -f1-3); $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3); sqlite3 $(sqlite3 --version | cut -d' ' -f1); $(redis-server --version | cut -d' ' -f1-3); $(pgbackrest version))"
     return
   fi
   if ! is_root || ! is_debian; then
-    # Only the canary's and the components' tests need them, not `ragops dev`: say so and go on.
-    say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary and component tests need them: apt-get install ${missing[*]}"
+    # Only the canary's, the components' and the PITR tests need them, not `ragops dev`: say so and go on.
+    say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary, component and PITR tests need them: apt-get install ${missing[*]}"
     return
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \

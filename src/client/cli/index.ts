@@ -6,6 +6,7 @@ import { addCanaryCommands } from './canary.js';
 import { addDeployCommands } from './deploy.js';
 import { addReingestCommands } from './reingest.js';
 import { addJanitorCommand } from './janitor.js';
+import { addPitrCommands } from './pitr.js';
 import { addPruneCommands } from './prune.js';
 import { addRestoreCommands } from './restore.js';
 import { addVerifyCommands } from './verify.js';
@@ -58,6 +59,7 @@ addCanaryCommands(program);
 addReingestCommands(program);
 addScheduleCommands(program);
 addJanitorCommand(program);
+addPitrCommands(program);
 
 try {
   await program.parseAsync(process.argv);

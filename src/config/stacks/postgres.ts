@@ -14,6 +14,74 @@ export const sanityCheckSchema = z
   .strict();
 export type SanityCheck = z.infer<typeof sanityCheckSchema>;
 
+// pgBackRest names and paths end up in argv, in the rendered pgbackrest.conf and in the
+// archive_command the server runs through a shell: no spaces, quotes or shell syntax.
+export const pgbackrestStanzaName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'stanza names are letters, digits, ".", "-" and "_", starting with a letter or digit (max 63)');
+
+export const safeAbsolutePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path of letters, digits, ".", "-", "_" and "/"')
+  .refine((path) => !path.split('/').includes('..'), 'a path without ".." segments');
+
+function hasNoPathOrQuery(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return ['', '/'].includes(parsed.pathname) && !parsed.search;
+  } catch {
+    return true; // zod runs this check on a value the URL check refused, and that one already says why
+  }
+}
+
+const pgbackrestPosixRepositorySchema = z.object({ type: z.literal('posix'), path: safeAbsolutePath }).strict();
+
+const pgbackrestS3RepositorySchema = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    /** Rendered as pgBackRest's repo1-path: "/" + the prefix without its trailing "/". */
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
+      .default(''),
+    /** Default: AWS's s3.<region>.amazonaws.com. */
+    endpoint: z
+      .url({ protocol: /^https$/, hostname: /^[A-Za-z0-9.-]+$/, error: 'an https:// URL (pgBackRest talks to S3 over TLS only)' })
+      .refine(hasNoPathOrQuery, 'an endpoint URL without a path or query')
+      .optional(),
+    region: z.string().regex(/^[a-z0-9-]{1,64}$/, 'a region name such as us-east-1').default('us-east-1'),
+    /** Path-style URLs (bucket in the path), as MinIO and moto want. */
+    forcePathStyle: z.boolean().default(false),
+    accessKeyId: secretRef,
+    secretAccessKey: secretRef,
+    /** false only for a test endpoint with a self-signed certificate. */
+    verifyTls: z.boolean().default(true),
+  })
+  .strict();
+
+export const pgbackrestRepositorySchema = z.discriminatedUnion('type', [pgbackrestPosixRepositorySchema, pgbackrestS3RepositorySchema]);
+export type PgbackrestRepository = z.infer<typeof pgbackrestRepositorySchema>;
+
+/** Physical backups and point-in-time recovery of the target's cluster, driven through pgBackRest. */
+export const postgresPhysicalSchema = z
+  .object({
+    stanza: pgbackrestStanzaName,
+    /** Default: a posix repository in the stack's fs store (an s3 store needs it spelled out). */
+    repository: pgbackrestRepositorySchema.optional(),
+    /** Encrypts the repository (aes-256-cbc); fixed at stanza-create, so it must never change afterwards. */
+    cipherPass: secretRef.optional(),
+    /** The cluster's data directory on the worker's host, as the server reports it in `SHOW data_directory`. */
+    pgData: safeAbsolutePath,
+    /** The server's Unix socket directory; default: the target's host when that is a socket directory, else pgBackRest's own default. */
+    socketPath: safeAbsolutePath.optional(),
+    retentionFull: z.number().int().min(1).max(9_999_999).default(2),
+    /** Unset: differential backups live as long as the full backup they depend on. */
+    retentionDiff: z.number().int().min(1).max(9_999_999).optional(),
+  })
+  .strict();
+export type PostgresPhysical = z.infer<typeof postgresPhysicalSchema>;
+
 export const postgresTargetSchema = z
   .object({
     name: componentLabel.describe('label used in manifests and artifact keys'),
@@ -29,6 +97,7 @@ export const postgresTargetSchema = z
     sslcert: z.string().min(1).optional(),
     sslkey: z.string().min(1).optional(),
     sanityChecks: z.array(sanityCheckSchema).default([]),
+    physical: postgresPhysicalSchema.optional(),
   })
   .strict()
   .refine((target) => !target.sslcert === !target.sslkey, { message: 'sslcert and sslkey go together', path: ['sslkey'] });

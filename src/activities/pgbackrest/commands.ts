@@ -1,0 +1,113 @@
+import { pgbackrestStanzaName, safeAbsolutePath } from '../../config/stacks/index.js';
+import type { PgbackrestBackupType } from '../../core/pgbackrest.js';
+import type { CommandSpec } from '../runtime/exec.js';
+
+/**
+ * Which config and stanza a command works on. Every secret is in the config file, so the
+ * argv (seen by `ps` and quoted in errors) and the environment carry none.
+ */
+export interface PgbackrestInvocation {
+  /** The rendered pgbackrest.conf (see config.ts). */
+  configFile: string;
+  stanza: string;
+  /** Default `pgbackrest` on PATH. */
+  binary?: string;
+}
+
+function checked(invocation: PgbackrestInvocation): PgbackrestInvocation {
+  // Also pasted into archive_command, which the server runs through a shell.
+  if (!safeAbsolutePath.safeParse(invocation.configFile).success) throw new Error(`not a plain absolute config file path: ${JSON.stringify(invocation.configFile)}`);
+  if (!pgbackrestStanzaName.safeParse(invocation.stanza).success) throw new Error(`not a stanza name: ${JSON.stringify(invocation.stanza)}`);
+  if (invocation.binary !== undefined && !/^[A-Za-z0-9._/-]+$/.test(invocation.binary)) throw new Error(`not a plain binary path: ${JSON.stringify(invocation.binary)}`);
+  return invocation;
+}
+
+function pgbackrest(invocation: PgbackrestInvocation, command: string, options: string[], purpose: string): CommandSpec {
+  const { configFile, stanza, binary } = checked(invocation);
+  return {
+    argv: [binary ?? 'pgbackrest', `--config=${configFile}`, `--stanza=${stanza}`, ...options, command],
+    purpose: `pgbackrest ${command} of stanza ${stanza}${purpose ? ` (${purpose})` : ''}`,
+  };
+}
+
+export function stanzaCreateCommand(invocation: PgbackrestInvocation): CommandSpec {
+  return pgbackrest(invocation, 'stanza-create', [], '');
+}
+
+/** Checks the configuration, the connection and that a WAL switch reaches the archive. */
+export function checkCommand(invocation: PgbackrestInvocation): CommandSpec {
+  return pgbackrest(invocation, 'check', [], '');
+}
+
+export interface BackupOptions {
+  type: PgbackrestBackupType;
+  /** An immediate checkpoint instead of waiting up to checkpoint_timeout for the next one. */
+  startFast: boolean;
+}
+
+/**
+ * A diff or incr without a prior full backup is made full by pgBackRest itself (its info
+ * says so). Expiry is its own step (expireCommand), so it runs only after the new backup
+ * was checked, and a bad backup never expires the good one before it.
+ */
+export function backupCommand(invocation: PgbackrestInvocation, options: BackupOptions): CommandSpec {
+  return pgbackrest(invocation, 'backup', [`--type=${options.type}`, ...(options.startFast ? ['--start-fast'] : []), '--no-expire-auto'], `${options.type} backup`);
+}
+
+/** The stanza's backups and archive as JSON on stdout (parsed by info.ts). */
+export function infoCommand(invocation: PgbackrestInvocation): CommandSpec {
+  return pgbackrest(invocation, 'info', ['--output=json'], '');
+}
+
+/** Reads back every file in the repository against its checksum; a summary on stdout. */
+export function verifyCommand(invocation: PgbackrestInvocation): CommandSpec {
+  return pgbackrest(invocation, 'verify', ['--output=text', '--verbose'], '');
+}
+
+/** Applies the config's repo1-retention-* to the repository. */
+export function expireCommand(invocation: PgbackrestInvocation): CommandSpec {
+  return pgbackrest(invocation, 'expire', [], '');
+}
+
+export type RecoveryTarget = { type: 'time'; at: Date } | { type: 'immediate' };
+
+/** "2026-12-06 13:45:01.123+00": what recovery_target_time takes, in UTC to the millisecond. */
+export function recoveryTargetTime(at: Date): string {
+  if (Number.isNaN(at.getTime())) throw new Error('the recovery target time is not a valid date');
+  return `${at.toISOString().replace('T', ' ').replace(/Z$/, '')}+00`;
+}
+
+export interface RestoreOptions {
+  /** A new, empty directory: ragops never restores over a data directory in use. */
+  pgData: string;
+  target: RecoveryTarget;
+  /**
+   * 'off' for scratch servers: a drill's server must never push its WAL (a new timeline)
+   * into the archive of the cluster it was restored from. 'preserve' for a restore that
+   * becomes the cluster.
+   */
+  archiving: 'off' | 'preserve';
+  /** The backup to start from; default pgBackRest's choice for the target. */
+  set?: string;
+}
+
+export function restoreCommand(invocation: PgbackrestInvocation, options: RestoreOptions): CommandSpec {
+  if (!safeAbsolutePath.safeParse(options.pgData).success) throw new Error(`not a plain absolute data directory: ${JSON.stringify(options.pgData)}`);
+  if (options.set !== undefined && !/^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$/.test(options.set)) throw new Error(`not a pgBackRest backup label: ${JSON.stringify(options.set)}`);
+  const target =
+    options.target.type === 'time'
+      ? ['--type=time', `--target=${recoveryTargetTime(options.target.at)}`]
+      : ['--type=immediate'];
+  return pgbackrest(
+    invocation,
+    'restore',
+    [...target, '--target-action=promote', `--pg1-path=${options.pgData}`, `--archive-mode=${options.archiving}`, ...(options.set ? [`--set=${options.set}`] : [])],
+    `into ${options.pgData}, ${options.target.type === 'time' ? `to ${options.target.at.toISOString()}` : 'to the end of the backup'}`,
+  );
+}
+
+/** The archive_command for postgresql.conf: a shell string, which the checks above keep free of shell syntax. */
+export function archivePushCommandText(invocation: PgbackrestInvocation): string {
+  const { configFile, stanza, binary } = checked(invocation);
+  return `${binary ?? 'pgbackrest'} --config=${configFile} --stanza=${stanza} archive-push %p`;
+}

@@ -1,0 +1,60 @@
+// What ragops keeps of pgBackRest's own account of a stanza (`pgbackrest info --output=json`),
+// in the shape manifests, reports and metrics use.
+
+export type PgbackrestBackupType = 'full' | 'diff' | 'incr';
+
+export interface PgbackrestBackup {
+  /** pgBackRest's label, e.g. 20261206-134501F or 20261206-134501F_20261206-140003I. */
+  label: string;
+  type: PgbackrestBackupType;
+  /** The backup a diff or incr builds on; none for a full backup. */
+  priorLabel?: string;
+  startedAt: string;
+  stoppedAt: string;
+  lsn: { start: string; stop: string };
+  /** The WAL segments the backup needs to be consistent: the archive range it depends on. */
+  wal: { start: string; stop: string };
+  /** Bytes of the cluster (databaseBytes), of files changed since the prior backup (deltaBytes), and both as stored in the repository. */
+  sizes: { databaseBytes: number; deltaBytes: number; repositoryBytes: number; repositoryDeltaBytes: number };
+  /** pgBackRest found page checksum errors while copying (its `error` flag). */
+  pageChecksumErrors: boolean;
+}
+
+export interface PgbackrestStanzaInfo {
+  stanza: string;
+  /** 0 is "ok"; others are pgBackRest's, e.g. 1 "missing stanza path", 2 "no valid backups". */
+  status: { code: number; message: string };
+  /** Oldest first, as pgBackRest lists them. */
+  backups: PgbackrestBackup[];
+  /** The archived WAL of the current database: its oldest and newest segment names. */
+  archive?: { minWal: string; maxWal: string };
+}
+
+export const newestBackup = (info: PgbackrestStanzaInfo): PgbackrestBackup | undefined => info.backups.at(-1);
+
+export interface AchievableRpo {
+  seconds: number;
+  /**
+   * What the point rests on: the time the newest WAL segment was archived (the server's
+   * pg_stat_archiver.last_archived_time: pgBackRest's info names the segment, not its time),
+   * or the stop of the newest backup (whose WAL pgBackRest checked was archived), whichever is later.
+   */
+  basis: 'archived-wal' | 'backup-stop';
+  recoverableTo: string;
+}
+
+/** now − the newest point a restore can reach, when anything tells it; undefined when nothing does. */
+export function achievableRpo(now: Date, evidence: { lastArchivedAt?: Date; info?: PgbackrestStanzaInfo }): AchievableRpo | undefined {
+  const backup = evidence.info ? newestBackup(evidence.info) : undefined;
+  const points = [
+    ...(evidence.lastArchivedAt ? [{ at: evidence.lastArchivedAt, basis: 'archived-wal' as const }] : []),
+    ...(backup ? [{ at: new Date(backup.stoppedAt), basis: 'backup-stop' as const }] : []),
+  ].filter((point) => !Number.isNaN(point.at.getTime()));
+  const latest = points.reduce<(typeof points)[number] | undefined>((best, point) => (!best || point.at > best.at ? point : best), undefined);
+  if (!latest) return undefined;
+  return {
+    seconds: Math.max(0, Math.round((now.getTime() - latest.at.getTime()) / 1000)),
+    basis: latest.basis,
+    recoverableTo: latest.at.toISOString(),
+  };
+}
