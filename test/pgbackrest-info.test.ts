@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parsePgbackrestInfo } from '../src/activities/pgbackrest/info.js';
 import { achievableRpo, type PgbackrestBackup, type PgbackrestStanzaInfo } from '../src/core/pgbackrest.js';
+import { PGBACKREST_2_45_INFO_JSON, PGBACKREST_2_45_INFO_MISSING_STANZA_JSON, PGBACKREST_2_45_INFO_NO_BACKUP_JSON } from './support/pgbackrest-info-fixture.js';
 
 function backupStoppingAt(stoppedAt: string): PgbackrestBackup {
   return {
@@ -43,5 +45,50 @@ describe('achievableRpo', () => {
     assert.equal(achievableRpo(now, { info: infoWith([]) }), undefined);
     assert.equal(achievableRpo(now, { lastArchivedAt: new Date('nonsense') }), undefined);
     assert.equal(achievableRpo(now, { lastArchivedAt: new Date('2026-12-06T14:00:10Z') })?.seconds, 0);
+  });
+});
+
+describe('parsePgbackrestInfo (pgBackRest 2.45\'s own output)', () => {
+  test('labels, types, prior labels, times, LSN and WAL ranges, sizes, the archive', () => {
+    const info = parsePgbackrestInfo(PGBACKREST_2_45_INFO_JSON, 'explore');
+    assert.deepEqual(info.status, { code: 0, message: 'ok' });
+    assert.deepEqual(info.archive, { minWal: '000000010000000000000001', maxWal: '000000010000000000000008' });
+    assert.deepEqual(info.backups[0], {
+      label: '20261206-140143F',
+      type: 'full', // asked for as a diff: there was no full backup yet
+      startedAt: '2026-12-06T14:01:43.000Z',
+      stoppedAt: '2026-12-06T14:01:45.000Z',
+      lsn: { start: '0/3000028', stop: '0/3000100' },
+      wal: { start: '000000010000000000000003', stop: '000000010000000000000003' },
+      sizes: { databaseBytes: 23291391, deltaBytes: 23291391, repositoryBytes: 3091488, repositoryDeltaBytes: 3091488 },
+      pageChecksumErrors: false,
+    });
+    assert.deepEqual(
+      info.backups.map((backup) => [backup.label, backup.type, backup.priorLabel]),
+      [
+        ['20261206-140143F', 'full', undefined],
+        ['20261206-140143F_20261206-140145I', 'incr', '20261206-140143F'],
+        ['20261206-140143F_20261206-140148D', 'diff', '20261206-140143F'],
+      ],
+    );
+    assert.deepEqual(info.backups[2]?.wal, { start: '000000010000000000000007', stop: '000000010000000000000008' });
+    assert.equal(info.backups[1]?.sizes.repositoryDeltaBytes, 4208);
+  });
+
+  test('a stanza with archived WAL but no backup yet, and a stanza nobody created (exit 0 both)', () => {
+    assert.deepEqual(parsePgbackrestInfo(PGBACKREST_2_45_INFO_NO_BACKUP_JSON, 'app'), {
+      stanza: 'app',
+      status: { code: 2, message: 'no valid backups' },
+      backups: [],
+      archive: { minWal: '000000010000000000000001', maxWal: '000000010000000000000001' },
+    });
+    assert.deepEqual(parsePgbackrestInfo(PGBACKREST_2_45_INFO_MISSING_STANZA_JSON, 'other'), { stanza: 'other', status: { code: 1, message: 'missing stanza path' }, backups: [] });
+  });
+
+  test('what does not fit is named: not JSON, another stanza, a field of another shape', () => {
+    assert.throws(() => parsePgbackrestInfo('ERROR: [055]: unable to load info file', 'explore'), /pgbackrest info of stanza explore did not print JSON: ERROR: \[055\]/);
+    assert.throws(() => parsePgbackrestInfo(PGBACKREST_2_45_INFO_JSON, 'app'), /lists no stanza app \(it lists explore\)/);
+    const changed = PGBACKREST_2_45_INFO_JSON.replace('"type":"incr"', '"type":"block-incr"');
+    assert.throws(() => parsePgbackrestInfo(changed, 'explore'), /unexpected shape at 0\.backup\.1\.type/);
   });
 });

@@ -16,6 +16,8 @@ export interface PgClusterOptions {
   ssl?: boolean;
   /** Roles that log in only with a client certificate whose CN is the role (pg_hba `hostssl … cert`), no password. */
   certRoles?: string[];
+  /** More postgresql.conf lines (e.g. archive_mode, archive_command), given where the cluster lives before it starts. */
+  extraSettings?: (where: { dataDir: string; socketDir: string; port: number }) => string[] | Promise<string[]>;
 }
 
 export interface ClientCertificate {
@@ -33,6 +35,9 @@ export interface PgCluster {
   superuser: { user: 'postgres'; password: string };
   /** The CA that signed the server certificate: what `sslrootcert` points at. */
   caFile: string;
+  /** The data directory (owned by the `postgres` OS user) and the Unix socket directory. */
+  dataDir: string;
+  socketDir: string;
   /** A superuser session (verify-full against the CA) on `database`; the caller ends it. */
   connect(database?: string, as?: { user: string; password: string }): Promise<pg.Client>;
   /** A client certificate for CN `user` signed by this cluster's CA, with its key, in the cluster's directory. */
@@ -114,6 +119,7 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
       `ssl_ca_file = '${tls.ca}'`,
       'fsync = off',
       'shared_buffers = 32MB',
+      ...(options.extraSettings ? await options.extraSettings({ dataDir: data, socketDir: root, port }) : []),
       '',
     ].join('\n'));
     // TLS with a password (or a client certificate, for certRoles) or nothing: a plain TCP
@@ -140,6 +146,8 @@ export async function startPgCluster(options: PgClusterOptions = {}): Promise<Pg
     ssl,
     superuser: { user: 'postgres', password },
     caFile: join(root, 'ca.crt'),
+    dataDir: data,
+    socketDir: root,
     async connect(database = 'postgres', as = { user: 'postgres', password }) {
       const client = new pg.Client({ host: '127.0.0.1', port, database, ...as, ssl: ssl ? { ca } : false });
       client.on('error', () => undefined);

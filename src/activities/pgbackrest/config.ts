@@ -1,4 +1,4 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   safeAbsolutePath,
   type PgbackrestRepository,
@@ -23,7 +23,7 @@ export function repositoryOf(physical: PostgresPhysical, store: StoreConfig, cwd
   if (store.type !== 'fs') {
     throw new Error(`stanza ${physical.stanza}: the stack's store is S3, so physical.repository must say where pgBackRest keeps its repository`);
   }
-  const path = join(isAbsolute(store.path) ? store.path : resolve(cwd, store.path), DEFAULT_REPOSITORY_DIR);
+  const path = join(resolve(cwd, store.path), DEFAULT_REPOSITORY_DIR);
   const checked = safeAbsolutePath.safeParse(path);
   if (!checked.success) {
     throw new Error(`stanza ${physical.stanza}: the default repository ${JSON.stringify(path)} is not a plain absolute path; set physical.repository`);
