@@ -14,6 +14,7 @@ import {
   verifyCommand,
 } from '../src/activities/pgbackrest/commands.js';
 import { parsePgbackrestInfo } from '../src/activities/pgbackrest/info.js';
+import { parsePgbackrestVerify } from '../src/activities/pgbackrest/verify.js';
 import { achievableRpo } from '../src/core/pgbackrest.js';
 import { startArchivingCluster, type ArchivingCluster } from './support/pgbackrest.js';
 
@@ -86,7 +87,10 @@ describe('pgBackRest against a cluster of the test\'s own', { timeout: 120_000 }
 
   test('verify reads the repository back cleanly; expire with nothing to expire succeeds', async () => {
     const verified = await pitr.run(verifyCommand(pitr.invocation));
-    assert.match(verified.stdout, /status: ok/);
+    const clean = parsePgbackrestVerify(verified.stdout, verified.stderr);
+    assert.equal(clean.status, 'ok', verified.stdout);
+    assert.deepEqual(clean.backups.map((backup) => [backup.status, backup.filesChecked === backup.filesValid]), [['valid', true], ['valid', true]]);
+    assert.deepEqual(clean.problems, []);
     await pitr.run(expireCommand(pitr.invocation));
     const info = parsePgbackrestInfo((await pitr.run(infoCommand(pitr.invocation))).stdout, STANZA);
     assert.equal(info.backups.length, 2, 'retention-full=2 keeps the one full backup and its incr');
@@ -99,8 +103,10 @@ describe('pgBackRest against a cluster of the test\'s own', { timeout: 120_000 }
     const bytes = await readFile(victim);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     await writeFile(victim, bytes);
-    const verified = await pitr.run(verifyCommand(pitr.invocation));
-    assert.match(verified.stdout, /^status: error$/m);
-    assert.match(verified.stdout, new RegExp(`backup: ${fullLabel}, status: invalid, .*\\n.*checksum invalid: 1`));
+    const verified = await pitr.run(verifyCommand(pitr.invocation)); // exit code 0
+    const result = parsePgbackrestVerify(verified.stdout, verified.stderr);
+    assert.equal(result.status, 'error');
+    assert.deepEqual(result.backups.map((backup) => [backup.label.startsWith(fullLabel), backup.status, backup.checksumInvalid]), [[true, 'invalid', 1], [true, 'invalid', 1]]);
+    assert.deepEqual(result.problems, [`invalid checksum '${fullLabel}/${victim.split(`/${fullLabel}/`)[1]}'`]);
   });
 });

@@ -20,7 +20,7 @@ describe('pgbackrest argv builders', () => {
     assert.deepEqual(stanzaCreateCommand(invocation).argv, [...head, 'stanza-create']);
     assert.deepEqual(checkCommand(invocation).argv, [...head, 'check']);
     assert.deepEqual(infoCommand(invocation).argv, [...head, '--output=json', 'info']);
-    assert.deepEqual(verifyCommand(invocation).argv, [...head, '--output=text', '--verbose', 'verify']);
+    assert.deepEqual(verifyCommand(invocation).argv, [...head, '--output=text', '--verbose', '--log-level-console=off', '--log-level-stderr=info', 'verify']);
     assert.deepEqual(expireCommand(invocation).argv, [...head, 'expire']);
     for (const spec of [stanzaCreateCommand(invocation), checkCommand(invocation), infoCommand(invocation)]) {
       assert.equal(spec.env, undefined);

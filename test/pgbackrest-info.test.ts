@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parsePgbackrestInfo } from '../src/activities/pgbackrest/info.js';
+import { parsePgbackrestVerify } from '../src/activities/pgbackrest/verify.js';
 import { achievableRpo, type PgbackrestBackup, type PgbackrestStanzaInfo } from '../src/core/pgbackrest.js';
-import { PGBACKREST_2_45_INFO_JSON, PGBACKREST_2_45_INFO_MISSING_STANZA_JSON, PGBACKREST_2_45_INFO_NO_BACKUP_JSON } from './support/pgbackrest-info-fixture.js';
+import {
+  PGBACKREST_2_45_INFO_JSON,
+  PGBACKREST_2_45_INFO_MISSING_STANZA_JSON,
+  PGBACKREST_2_45_INFO_NO_BACKUP_JSON,
+  PGBACKREST_2_45_VERIFY_CORRUPTED,
+  PGBACKREST_2_45_VERIFY_NO_STANZA,
+} from './support/pgbackrest-fixtures.js';
 
 function backupStoppingAt(stoppedAt: string): PgbackrestBackup {
   return {
@@ -90,5 +97,29 @@ describe('parsePgbackrestInfo (pgBackRest 2.45\'s own output)', () => {
     assert.throws(() => parsePgbackrestInfo(PGBACKREST_2_45_INFO_JSON, 'app'), /lists no stanza app \(it lists explore\)/);
     const changed = PGBACKREST_2_45_INFO_JSON.replace('"type":"incr"', '"type":"block-incr"');
     assert.throws(() => parsePgbackrestInfo(changed, 'explore'), /unexpected shape at 0\.backup\.1\.type/);
+  });
+});
+
+describe('parsePgbackrestVerify (pgBackRest 2.45\'s own output)', () => {
+  test('a flipped byte: status error, the backup invalid with its counts, the file named', () => {
+    const result = parsePgbackrestVerify(PGBACKREST_2_45_VERIFY_CORRUPTED.stdout, PGBACKREST_2_45_VERIFY_CORRUPTED.stderr);
+    assert.equal(result.stanza, 'explore');
+    assert.equal(result.status, 'error');
+    assert.deepEqual(result.archives, [{ archiveId: '15-1', walChecked: 1, walValid: 1, missing: 0, checksumInvalid: 0, sizeInvalid: 0, other: 0 }]);
+    assert.deepEqual(result.backups, [
+      { label: '20261206-140507F', status: 'invalid', filesChecked: 964, filesValid: 963, missing: 0, checksumInvalid: 1, sizeInvalid: 0, other: 0 },
+    ]);
+    assert.deepEqual(result.problems, ["invalid checksum '20261206-140507F/pg_data/base/5/2602.gz'"]);
+    assert.deepEqual(result.notes, []);
+  });
+
+  test('no stanza files: status error with pgBackRest\'s own words', () => {
+    const result = parsePgbackrestVerify(PGBACKREST_2_45_VERIFY_NO_STANZA, '');
+    assert.equal(result.status, 'error');
+    assert.deepEqual(result.notes, ['No usable backup.info file', 'No usable archive.info file']);
+  });
+
+  test('no summary is an error, never a pass', () => {
+    assert.throws(() => parsePgbackrestVerify('', 'ERROR: [103]: unable to find a valid repository'), /printed no summary/);
   });
 });

@@ -59,9 +59,12 @@ export function infoCommand(invocation: PgbackrestInvocation): CommandSpec {
   return pgbackrest(invocation, 'info', ['--output=json'], '');
 }
 
-/** Reads back every file in the repository against its checksum; a summary on stdout. */
+/**
+ * Reads back every file in the repository against its checksum: the summary on stdout, and
+ * the files it flags in INFO lines on stderr (verify.ts reads both; the exit code says nothing).
+ */
 export function verifyCommand(invocation: PgbackrestInvocation): CommandSpec {
-  return pgbackrest(invocation, 'verify', ['--output=text', '--verbose'], '');
+  return pgbackrest(invocation, 'verify', ['--output=text', '--verbose', '--log-level-console=off', '--log-level-stderr=info'], '');
 }
 
 /** Applies the config's repo1-retention-* to the repository. */

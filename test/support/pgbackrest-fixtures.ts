@@ -1,5 +1,7 @@
-// `pgbackrest info --output=json` exactly as Debian's pgBackRest 2.45 printed it for stanza
-// "explore": a cluster of the test's own (test/support/pgbackrest.ts), an encrypted posix
+// Output of Debian's pgBackRest 2.45, captured from runs against a cluster of the test's own
+// (test/support/pgbackrest.ts), for the parsers' unit tests.
+
+// `pgbackrest info --output=json` exactly as printed for stanza "explore": an encrypted posix
 // repository, then `backup --type=diff` with no full backup yet (pgBackRest made it full:
 // "WARN: no prior backup exists, diff backup has been changed to full" on stderr), an incr,
 // and a diff. system-id exceeds 2^53, so JSON.parse rounds it; ragops does not read it.
@@ -10,3 +12,34 @@ export const PGBACKREST_2_45_INFO_NO_BACKUP_JSON = `[{"archive":[{"database":{"i
 
 /** A stanza nobody created: pgBackRest exits 0 and says so in the status. */
 export const PGBACKREST_2_45_INFO_MISSING_STANZA_JSON = `[{"archive":[],"backup":[],"cipher":"aes-256-cbc","db":[],"name":"other","repo":[{"cipher":"aes-256-cbc","key":1,"status":{"code":1,"message":"missing stanza path"}}],"status":{"code":1,"lock":{"backup":{"held":false}},"message":"missing stanza path"}}]`;
+
+/**
+ * `verify --output=text --verbose --log-level-console=off --log-level-stderr=info` (2.45), exit
+ * code 0, after a byte of one file of the full backup was flipped.
+ */
+export const PGBACKREST_2_45_VERIFY_CORRUPTED = {
+  stdout: `stanza: explore
+status: error
+  archiveId: 15-1, total WAL checked: 1, total valid WAL: 1
+    missing: 0, checksum invalid: 0, size invalid: 0, other: 0
+  backup: 20261206-140507F, status: invalid, total files checked: 964, total valid files: 963
+    missing: 0, checksum invalid: 1, size invalid: 0, other: 0
+`,
+  stderr: `INFO: verify command begin 2.45: --config=/tmp/ragops-pgbackrest-QQ3UHo/pgbackrest.conf --exec-id=1351-978348f8 --log-level-console=off --log-level-file=off --log-level-stderr=info --output=text --repo1-cipher-pass=<redacted> --repo1-cipher-type=aes-256-cbc --repo1-path=/tmp/ragops-pgbackrest-repo-Ze7SOv --repo1-type=posix --stanza=explore --verbose
+INFO: invalid checksum '20261206-140507F/pg_data/base/5/2602.gz'
+INFO: stanza: explore
+      status: error
+        archiveId: 15-1, total WAL checked: 1, total valid WAL: 1
+          missing: 0, checksum invalid: 0, size invalid: 0, other: 0
+        backup: 20261206-140507F, status: invalid, total files checked: 964, total valid files: 963
+          missing: 0, checksum invalid: 1, size invalid: 0, other: 0
+INFO: verify command end: completed successfully (258ms)
+`,
+};
+
+/** The same (without the log levels) on a repository with no stanza files: exit code 0 too. */
+export const PGBACKREST_2_45_VERIFY_NO_STANZA = `stanza: x
+status: error
+  No usable backup.info file
+  No usable archive.info file
+`;
