@@ -1,6 +1,6 @@
 // A PostgreSQL cluster of the test's own that archives its WAL with pgBackRest into a posix
-// repository in a temp dir: the config rendered by ragops (with a cipher pass, so the
-// repository is encrypted), written mode 0600 for the `postgres` OS user, and the
+// repository in a temp dir (or the repository given): the config rendered by ragops (with a
+// cipher pass, so the repository is encrypted), written mode 0600 for the `postgres` OS user, and the
 // archive_command ragops prints. pgBackRest runs as `postgres` (it must read the data
 // directory, and the server's archive-push writes the same repository). stop() stops the
 // cluster and removes the repository and the config.
@@ -9,7 +9,7 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { postgresTargetSchema } from '../../src/config/stacks/index.js';
+import { postgresTargetSchema, type PgbackrestRepository } from '../../src/config/stacks/index.js';
 import { hasPhysical, renderPgbackrestConfig, type PhysicalPostgresTarget } from '../../src/activities/pgbackrest/config.js';
 import { resolvePgbackrestSecrets, writePgbackrestConfig, type WrittenConfig } from '../../src/activities/pgbackrest/configFile.js';
 import { archivePushCommandText, type PgbackrestInvocation } from '../../src/activities/pgbackrest/commands.js';
@@ -20,6 +20,7 @@ export interface ArchivingCluster {
   cluster: PgCluster;
   target: PhysicalPostgresTarget;
   invocation: PgbackrestInvocation;
+  /** The posix repository's directory (empty and unused with another repository). */
   repositoryPath: string;
   /** The environment variable holding the cipher pass, and its value (to look for it where it must not be). */
   cipherPass: { env: string; value: string };
@@ -36,7 +37,7 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
 
 export const asPostgresUser = (spec: CommandSpec): CommandSpec => ({ ...spec, argv: ['runuser', '-u', 'postgres', '--', ...spec.argv] });
 
-export async function startArchivingCluster(stanza: string): Promise<ArchivingCluster> {
+export async function startArchivingCluster(stanza: string, options: { repository?: PgbackrestRepository } = {}): Promise<ArchivingCluster> {
   const owner = await postgresIds();
   const repositoryPath = await mkdtemp(join(tmpdir(), 'ragops-pgbackrest-repo-'));
   await chown(repositoryPath, owner.uid, owner.gid);
@@ -61,7 +62,7 @@ export async function startArchivingCluster(stanza: string): Promise<ArchivingCl
           host: '127.0.0.1',
           port,
           database: 'postgres',
-          physical: { stanza, pgData: dataDir, socketPath: socketDir, repository: { type: 'posix', path: repositoryPath }, cipherPass: { env: cipherPass.env }, retentionFull: 2 },
+          physical: { stanza, pgData: dataDir, socketPath: socketDir, repository: options.repository ?? { type: 'posix', path: repositoryPath }, cipherPass: { env: cipherPass.env }, retentionFull: 2 },
         });
         if (!hasPhysical(parsed)) throw new Error('the target lost its physical section');
         target = parsed;
