@@ -354,6 +354,8 @@ export function encryptingStore(inner: ArtifactStore, keys: ClientSideKeys): Art
     location: inner.location,
     put(key, body, options) {
       const encrypted = encryptStream(keys.key, keys.keyId);
+      // As in putHashed: the inner store may attach its reader late; its put reports the error.
+      encrypted.on('error', () => undefined);
       body.on('error', (error) => encrypted.destroy(error));
       return inner.put(key, body.pipe(encrypted), options);
     },

@@ -50,6 +50,9 @@ export async function putHashed(
   options: { signal?: AbortSignal; onProgress?: ByteProgress; sourceSucceeded?: Promise<unknown>; contentType?: string } = {},
 ): Promise<StoredArtifact> {
   const meter = new HashingMeter(options.onProgress, options.sourceSucceeded);
+  // A store may start reading only after an await of its own (the fs store's mkdir): a source
+  // that fails before then must not leave the meter's error unheard. The outcome is decided below.
+  meter.on('error', () => undefined);
   source.on('error', (error) => meter.destroy(error));
   const storing = store.put(key, source.pipe(meter), { signal: options.signal, contentType: options.contentType });
   let failedFirst: 'store' | 'source' | undefined;
