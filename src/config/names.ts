@@ -28,3 +28,11 @@ export const hostName = z
   .regex(/^[A-Za-z0-9._:-]{1,253}$|^\/[A-Za-z0-9._/-]+$/, 'a host name, IP address or Unix socket directory');
 
 export const backupId = z.string().regex(backupIdPattern, 'a backup id looks like 20261124T051500Z-1a2b3c4d');
+
+export const s3BucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name');
+
+/** A key prefix of letters, digits, ".", "_" and "-" segments, each ending in "/" (or empty). */
+export const s3KeyPrefix = z
+  .string()
+  .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
+  .default('');

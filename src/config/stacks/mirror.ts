@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { componentLabel } from '../names.js';
+import { componentLabel, s3BucketName } from '../names.js';
 import { secretRef } from '../secretRef.js';
 
 /**
@@ -9,7 +9,7 @@ import { secretRef } from '../secretRef.js';
 export const mirrorComponentSchema = z
   .object({
     name: componentLabel.describe('label used in manifests and artifact keys'),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    bucket: s3BucketName,
     /** Only the objects under this prefix; keys in the manifest are relative to it. */
     prefix: z
       .string()

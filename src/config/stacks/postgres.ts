@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { componentLabel, databaseName, hostName, roleName } from '../names.js';
+import { componentLabel, databaseName, hostName, roleName, s3BucketName, s3KeyPrefix } from '../names.js';
 import { secretRef } from '../secretRef.js';
 
 export const sanityCheckSchema = z
@@ -39,12 +39,9 @@ const pgbackrestPosixRepositorySchema = z.object({ type: z.literal('posix'), pat
 const pgbackrestS3RepositorySchema = z
   .object({
     type: z.literal('s3'),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    bucket: s3BucketName,
     /** Rendered as pgBackRest's repo1-path: "/" + the prefix without its trailing "/". */
-    prefix: z
-      .string()
-      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
-      .default(''),
+    prefix: s3KeyPrefix,
     /** Default: AWS's s3.<region>.amazonaws.com. */
     endpoint: z
       .url({ protocol: /^https$/, hostname: /^[A-Za-z0-9.-]+$/, error: 'an https:// URL (pgBackRest talks to S3 over TLS only)' })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { componentLabel } from '../names.js';
+import { componentLabel, s3BucketName } from '../names.js';
 import { secretRef } from '../secretRef.js';
 import { embedderName, embedderSchema } from './embedders.js';
 
@@ -32,7 +32,7 @@ export const sourceQuery = z
 
 const s3LocationSchema = z
   .object({
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+    bucket: s3BucketName,
     /** Objects whose keys start with this are read, in key order; empty: the whole bucket. */
     prefix: z
       .string()

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { s3BucketName, s3KeyPrefix } from '../names.js';
 import { secretRef } from '../secretRef.js';
 import { clientSideEncryptionSchema, encryptionSchema } from './encryption.js';
 
@@ -14,11 +15,8 @@ const fsStoreSchema = z
 const s3StoreSchema = z
   .object({
     type: z.literal('s3'),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
-    prefix: z
-      .string()
-      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'a key prefix ending in "/" (or empty)')
-      .default(''),
+    bucket: s3BucketName,
+    prefix: s3KeyPrefix,
     region: z.string().min(1).default('us-east-1'),
     endpoint: z.url({ protocol: /^https?$/ }).optional(),
     forcePathStyle: z.boolean().default(false),
