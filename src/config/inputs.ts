@@ -19,6 +19,22 @@ const componentsField = z
   .min(1, 'list at least one component (postgres, qdrant, redis), or leave the field out for all')
   .optional();
 
+/** A time to recover to: ISO 8601 with its zone, so it means one instant wherever it is read. */
+const pointInTime = z.iso.datetime({ offset: true, error: 'a time in ISO 8601 with its zone, e.g. 2026-12-06T14:05:00Z' });
+
+/** A new PostgreSQL cluster on this worker's host, recovered from the pgBackRest repository and left running. */
+const newClusterSchema = z
+  .object({
+    /** A directory that does not exist yet or is empty: ragops never writes over a data directory. */
+    dataDirectory: z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path of letters, digits, ".", "-", "_" and "/", e.g. /srv/pg-recovered')
+      .refine((path) => !path.split('/').includes('..'), 'a path without ".." segments'),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+export type NewClusterInput = z.output<typeof newClusterSchema>;
+
 export const backupInputSchema = z
   .object({
     stack: stackName,
@@ -27,6 +43,8 @@ export const backupInputSchema = z
     components: backupComponentsField,
     collections: z.array(collectionName).min(1, 'list at least one collection, or leave the field out').optional(),
     verify: z.enum(['none', 'checksum']).default('none'),
+    /** pgBackRest's backup type for physical backups (default: the plan's, else incr — made full by pgBackRest when there is no full yet). */
+    physicalType: z.enum(['full', 'diff', 'incr']).optional(),
     /** Apply the retention policy (the plan's, else the stack's) after the manifest is written (when there is one). */
     prune: z.boolean().default(true),
   })
@@ -44,6 +62,11 @@ export const verifyInputSchema = z
     /** Omitted: the newest complete backup. */
     backupId: backupId.optional(),
     depth: z.enum(['checksum', 'restore']).default('restore'),
+    /**
+     * Physical backups: recover to this time (ISO 8601 with a zone) instead of the backup's own
+     * end. Without backupId, the drill uses the newest backup that ended before it.
+     */
+    at: pointInTime.optional(),
   })
   .strict();
 export type VerifyInput = z.input<typeof verifyInputSchema>;
@@ -72,7 +95,15 @@ export const restoreInputSchema = z
     targetStack: stackName.optional(),
     components: componentsField,
     /** Per Postgres label in the backup: the database name to restore into (default: the target's configured one). */
-    postgres: z.record(componentLabel, z.object({ database: databaseName.optional(), confirm: confirmField }).strict()).default({}),
+    /**
+     * Per Postgres label in the backup: the database name to restore into (default: the target's
+     * configured one), or `into` a new cluster from its pgBackRest repository (physical backups).
+     */
+    postgres: z
+      .record(componentLabel, z.object({ database: databaseName.optional(), confirm: confirmField, into: newClusterSchema.optional() }).strict())
+      .default({}),
+    /** With `postgres.<label>.into`: recover to this time (default: the end of the backup). Without backupId, the newest backup that ended before it. */
+    at: pointInTime.optional(),
     /** Per collection in the backup: the name to restore as (default: its own name). */
     qdrant: z.record(collectionName, z.object({ collection: collectionName.optional(), confirm: confirmField }).strict()).default({}),
     /** Per Redis label in the backup: into a new redis-server, or over the stack's running one (confirm: the label). */

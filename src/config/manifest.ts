@@ -122,6 +122,46 @@ export const execArtifactSchema = execDumpArtifactSchema.extend(artifactBase).ex
 export const artifactSchema = z.discriminatedUnion('component', [postgresArtifactSchema, qdrantArtifactSchema, redisArtifactSchema, mirrorArtifactSchema, execArtifactSchema]);
 export type Artifact = z.infer<typeof artifactSchema>;
 
+const walSegment = z.string().regex(/^[0-9A-F]{24}$/);
+const lsn = z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/);
+const pgbackrestType = z.enum(['full', 'diff', 'incr']);
+
+/**
+ * A physical backup pgBackRest made for this backup set: its own account of it (labels, LSN,
+ * WAL range, sizes), not bytes of ragops's — they live in pgBackRest's repository.
+ */
+export const physicalBackupSchema = z.object({
+  /** The Postgres target's label. */
+  name: componentLabel,
+  stanza: z.string(),
+  /** Where the repository is, without secrets: "posix /srv/backups/_pgbackrest", "s3 bucket/prefix". */
+  repository: z.string(),
+  requestedType: pgbackrestType,
+  /** What pgBackRest made: a diff or incr without a prior full becomes full. */
+  type: pgbackrestType,
+  label: z.string(),
+  priorLabel: z.string().optional(),
+  startedAt: z.iso.datetime(),
+  stoppedAt: z.iso.datetime(),
+  lsn: z.object({ start: lsn, stop: lsn }),
+  wal: z.object({ start: walSegment, stop: walSegment }),
+  sizes: z.object({ databaseBytes: keyCount, deltaBytes: keyCount, repositoryBytes: keyCount, repositoryDeltaBytes: keyCount }),
+  /** pgBackRest's page checksum verification while copying found errors. */
+  pageChecksumErrors: z.boolean(),
+  postgresVersion: z.string(),
+  durationMs: z.number().nonnegative(),
+  /** `pgbackrest verify` of this backup, when the run asked for a checksum check. */
+  verify: z.object({ status: z.enum(['ok', 'error']), filesChecked: keyCount, filesValid: keyCount, problems: z.array(z.string()) }).optional(),
+  /** pgBackRest's `expire` after the backup: the retention it ran with and what it removed, or why it did not run. */
+  expire: z
+    .union([
+      z.object({ retentionFull: z.number().int().min(1), retentionDiff: z.number().int().min(1).optional(), protecting: z.string().optional(), expired: z.array(z.string()) }),
+      z.object({ skipped: z.string() }),
+    ])
+    .optional(),
+});
+export type PhysicalBackup = z.infer<typeof physicalBackupSchema>;
+
 export const qdrantAliasSchema = z.object({ alias: z.string(), collection: z.string() });
 export type QdrantAlias = z.infer<typeof qdrantAliasSchema>;
 
@@ -139,6 +179,8 @@ export const manifestSchema = z.object({
   artifacts: z.array(artifactSchema),
   qdrant: z.object({ url: z.string(), version: z.string(), aliases: z.array(qdrantAliasSchema) }).optional(),
   checksumVerifiedAt: z.iso.datetime().optional(),
+  /** Physical backups pgBackRest made (absent in older manifests and stacks without postgres.physical). */
+  physical: z.array(physicalBackupSchema).optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
@@ -151,7 +193,7 @@ export type DrillOutcome = z.infer<typeof drillOutcomeSchema>;
 
 export const verificationCheckSchema = z.object({
   name: z.string(),
-  component: z.enum(['postgres', 'qdrant', 'redis', 'mirror', 'exec', 'store']),
+  component: z.enum(['postgres', 'pgbackrest', 'qdrant', 'redis', 'mirror', 'exec', 'store']),
   artifact: z.string(),
   /** True only when the check passed; an inconclusive check has `passed: false`. */
   passed: z.boolean(),

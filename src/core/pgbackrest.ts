@@ -58,3 +58,22 @@ export function achievableRpo(now: Date, evidence: { lastArchivedAt?: Date; info
     recoverableTo: latest.at.toISOString(),
   };
 }
+
+/** The full backup a label belongs to: "20261206-134501F_20261206-140003I" → "20261206-134501F". */
+export const fullLabelOf = (label: string): string => label.split('_')[0]!;
+
+/**
+ * The repo1-retention-full that `expire` runs with: the policy's, raised so that the newest
+ * full backup a drill has proved good (or one of its diff/incr) is never expired — a
+ * corrupted newer backup must not push out the last one known to restore. Fulls newest first.
+ */
+export function protectedRetentionFull(policy: number, fullsNewestFirst: readonly string[], provedGood: ReadonlySet<string>): { retentionFull: number; protecting?: string } {
+  const newestGood = fullsNewestFirst.findIndex((label) => provedGood.has(label));
+  if (newestGood < 0 || newestGood + 1 <= policy) return { retentionFull: policy };
+  return { retentionFull: newestGood + 1, protecting: fullsNewestFirst[newestGood]! };
+}
+
+/** A drill's measured RPO: how far before its target the newest data it recovered lies. */
+export function measuredRpoSeconds(target: Date, recoveredPoint: Date): number {
+  return Math.round((target.getTime() - recoveredPoint.getTime()) / 1000);
+}

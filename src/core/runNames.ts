@@ -38,3 +38,10 @@ export function backupIdOf(startedAt: Date, tag: string): string {
 
 /** Stands for the collection an alias pointed at when an earlier attempt switched it and nobody can tell any more. */
 export const PREVIOUS_COLLECTION_UNKNOWN = '(switched by an earlier attempt)';
+
+/** A physical drill's scratch data directory (in the temp dir): ragops-pitr-<tag>-<label>. */
+export const OWNED_PITR_DIR = /^ragops-pitr-([a-z0-9]{8})-[A-Za-z0-9_-]+$/;
+
+export function pitrScratchDirName(tag: string, label: string): string {
+  return `ragops-pitr-${checkTag(tag)}-${label}`;
+}

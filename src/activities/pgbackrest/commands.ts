@@ -114,3 +114,25 @@ export function archivePushCommandText(invocation: PgbackrestInvocation): string
   const { configFile, stanza, binary } = checked(invocation);
   return `${binary ?? 'pgbackrest'} --config=${configFile} --stanza=${stanza} archive-push %p`;
 }
+
+export type UserSwitch = 'runuser' | 'sudo';
+
+/** Runs `spec` as another OS user: `runuser` (the worker is root) or `sudo -n` (never prompts). */
+export function asOsUser(spec: CommandSpec, user: string, via: UserSwitch): CommandSpec {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) throw new Error(`not an OS user name: ${JSON.stringify(user)}`);
+  const prefix = via === 'runuser' ? ['runuser', '-u', user, '--'] : ['sudo', '-n', '-u', user, '--'];
+  return { ...spec, argv: [prefix[0]!, ...prefix.slice(1), ...spec.argv] };
+}
+
+/** `expire` with the retention this run computed (protectedRetentionFull), which overrides the config's. */
+export function expireWithRetentionCommand(invocation: PgbackrestInvocation, retentionFull: number): CommandSpec {
+  if (!Number.isInteger(retentionFull) || retentionFull < 1) throw new Error(`not a retention count: ${retentionFull}`);
+  return pgbackrest(invocation, 'expire', [`--repo1-retention-full=${retentionFull}`], `keep ${retentionFull} full backup(s)`);
+}
+
+/** `verify` of one backup set (and the WAL it needs). */
+export function verifySetCommand(invocation: PgbackrestInvocation, label: string): CommandSpec {
+  const spec = verifyCommand(invocation);
+  if (!/^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$/.test(label)) throw new Error(`not a pgBackRest backup label: ${JSON.stringify(label)}`);
+  return { ...spec, argv: [spec.argv[0], ...spec.argv.slice(1, -1), `--set=${label}`, 'verify'] };
+}

@@ -1,7 +1,7 @@
 import type { BackupOptions } from '../../config/inputs.js';
 import type { BackupPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
-import { BACKUP_COMPONENT_KINDS, parseSelectors, pickLabels, type BackupComponentKind, type ComponentSelection, type StackConfig } from '../../config/stacks/index.js';
+import { BACKUP_COMPONENT_KINDS, configuredComponents, parseSelectors, pickLabels, type BackupComponentKind, type ComponentSelection, type StackConfig } from '../../config/stacks/index.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import { storeLocation, withStore } from '../store/open.js';
 import { previousMirrorKeys } from '../store/catalog.js';
@@ -16,9 +16,7 @@ export interface PlanDeps {
 const configuredKinds = (stack: StackConfig): BackupComponentKind[] =>
   BACKUP_COMPONENT_KINDS.filter((kind) => (kind === 'qdrant' ? stack.qdrant !== undefined : componentsOf(stack, kind).length > 0));
 
-function componentsOf(stack: StackConfig, kind: Exclude<BackupComponentKind, 'qdrant'>): Array<{ name: string }> {
-  return { postgres: stack.postgres, redis: stack.redis, mirror: stack.mirrors, exec: stack.execDumps }[kind];
-}
+const componentsOf = (stack: StackConfig, kind: Exclude<BackupComponentKind, 'qdrant'>) => configuredComponents(stack)[kind];
 
 /** What this run backs up: a named plan's components, the kinds asked for, or everything configured. */
 function selectionFor(stack: StackConfig, options: BackupOptions): ComponentSelection {

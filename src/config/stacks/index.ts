@@ -11,7 +11,7 @@ import { storeSchema } from './store.js';
 import { redisTargetSchema } from './redis.js';
 import { mirrorComponentSchema } from './mirror.js';
 import { execDumpSchema } from './execdump.js';
-import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels } from './plans.js';
+import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels, type BackupComponentKind } from './plans.js';
 
 export * from './canary.js';
 export * from './deploy.js';
@@ -64,7 +64,7 @@ export const stackSchema = z
     }
     for (const [name, plan] of Object.entries(stack.plans ?? {})) {
       const selection = parseSelectors(plan.components);
-      const configured = { postgres: stack.postgres, redis: stack.redis, mirror: stack.mirrors, exec: stack.execDumps };
+      const configured = configuredComponents(stack);
       for (const [kind, components] of Object.entries(configured) as Array<[keyof typeof configured, Array<{ name: string }>]>) {
         const { unknown } = pickLabels(selection, kind, components.map((c) => c.name));
         if (selection[kind] !== undefined && components.length === 0) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: `the stack configures no ${kind}` });
@@ -79,6 +79,11 @@ export const stackSchema = z
     }
   });
 export type StackConfig = z.infer<typeof stackSchema>;
+
+/** Each labelled kind's components as configured: pgbackrest is the Postgres targets with a physical section. */
+export function configuredComponents(stack: Pick<StackConfig, 'postgres' | 'redis' | 'mirrors' | 'execDumps'>): Record<Exclude<BackupComponentKind, 'qdrant'>, Array<{ name: string }>> {
+  return { postgres: stack.postgres, pgbackrest: stack.postgres.filter((target) => target.physical !== undefined), redis: stack.redis, mirror: stack.mirrors, exec: stack.execDumps };
+}
 
 export const stacksFileSchema = z
   .object({

@@ -4,7 +4,8 @@ import { retentionSchema } from './retention.js';
 // Named backup plans: each backs up a set of the stack's components on its own schedule and
 // keeps its backups by its own retention, e.g. Redis hourly for 3 days, Qdrant daily for 7.
 
-export const BACKUP_COMPONENT_KINDS = ['postgres', 'qdrant', 'redis', 'mirror', 'exec'] as const;
+// postgres: logical dumps; pgbackrest: physical backups of the targets with a `physical` section.
+export const BACKUP_COMPONENT_KINDS = ['postgres', 'pgbackrest', 'qdrant', 'redis', 'mirror', 'exec'] as const;
 export type BackupComponentKind = (typeof BACKUP_COMPONENT_KINDS)[number];
 
 export const backupPlanName = z
@@ -15,13 +16,15 @@ export const backupPlanName = z
 export const componentSelector = z
   .string()
   .regex(
-    /^(postgres|qdrant|redis|mirror|exec)(:[A-Za-z0-9][A-Za-z0-9_-]{0,254})?$/,
-    'a component is postgres, qdrant, redis, mirror or exec, alone (all of that kind) or with ":<label>" (qdrant: ":<collection>")',
+    /^(postgres|pgbackrest|qdrant|redis|mirror|exec)(:[A-Za-z0-9][A-Za-z0-9_-]{0,254})?$/,
+    'a component is postgres, pgbackrest, qdrant, redis, mirror or exec, alone (all of that kind) or with ":<label>" (qdrant: ":<collection>")',
   );
 
 export const backupPlanSchema = z
   .object({
     components: z.array(componentSelector).min(1, 'list the components this plan backs up'),
+    /** The pgBackRest backup type of this plan's physical backups (a weekly `full` plan, a daily `incr` one). */
+    physical: z.enum(['full', 'diff', 'incr']).optional(),
     /** This plan's backups are kept by this policy; other plans' backups are never touched by it. */
     retention: retentionSchema.optional(),
   })

@@ -72,6 +72,14 @@ export const postgresPhysicalSchema = z
     pgData: safeAbsolutePath,
     /** The server's Unix socket directory; default: the target's host when that is a socket directory, else pgBackRest's own default. */
     socketPath: safeAbsolutePath.optional(),
+    /**
+     * The OS user that owns pgData, as whom pgBackRest runs (it reads the data directory, and
+     * the server's archive-push writes the same repository); unset: the worker's own user.
+     * The worker switches with `runuser` when it runs as root, else `sudo -n`.
+     */
+    osUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'an OS user name').optional(),
+    /** The PostgreSQL server binaries (pg_ctl) for scratch and restored servers; default /usr/lib/postgresql/<major>/bin. */
+    binDir: safeAbsolutePath.optional(),
     retentionFull: z.number().int().min(1).max(9_999_999).default(2),
     /** Unset: differential backups live as long as the full backup they depend on. */
     retentionDiff: z.number().int().min(1).max(9_999_999).optional(),
@@ -95,6 +103,17 @@ export const postgresTargetSchema = z
     sslkey: z.string().min(1).optional(),
     sanityChecks: z.array(sanityCheckSchema).default([]),
     physical: postgresPhysicalSchema.optional(),
+    /**
+     * The column whose newest value says how recent the data is (e.g. public.documents.updated_at):
+     * a point-in-time drill reports it as the recovered point, and RPO is measured against it.
+     */
+    freshness: z
+      .object({
+        table: z.string().regex(/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/, 'a table name, optionally schema-qualified'),
+        column: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'a column name'),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((target) => !target.sslcert === !target.sslkey, { message: 'sslcert and sslkey go together', path: ['sslkey'] });
