@@ -1,4 +1,4 @@
-import { OWNED_COLLECTION, OWNED_DATABASE } from './runNames.js';
+import { OWNED_COLLECTION, OWNED_DATABASE, OWNED_PITR_DIR } from './runNames.js';
 
 /**
  * The run tag in the name of a scratch target ragops may sweep: drill databases and
@@ -20,3 +20,35 @@ export function orphansAmong(names: string[], runningTags: ReadonlySet<string>):
 
 /** Aside-renamed originals a crashed restore left: kept, reported for an operator. */
 export const isAsideOriginal = (name: string): boolean => OWNED_DATABASE.test(name) && name.startsWith('ragops_old_');
+
+/** A physical drill's scratch data directory name: its run tag and the target's label. */
+export function pitrDirParts(name: string): { tag: string; label: string } | undefined {
+  const tag = OWNED_PITR_DIR.exec(name)?.[1];
+  return tag === undefined ? undefined : { tag, label: name.slice(`ragops-pitr-${tag}-`.length) };
+}
+
+/** Scratch data directories whose drill is not running: listed before the running runs, so none is new. */
+export function orphanPitrDirs(names: string[], runningTags: ReadonlySet<string>): string[] {
+  return names.filter((name) => {
+    const parts = pitrDirParts(name);
+    return parts !== undefined && !runningTags.has(parts.tag);
+  });
+}
+
+/** The directory of one call's rendered pgbackrest.conf (mkdtemp's six characters), which holds repository secrets. */
+export const PGBACKREST_CONFIG_DIR = /^ragops-pgbackrest-[A-Za-z0-9]{6}$/;
+
+/** Whether a process's argv names anything inside `dir`, e.g. `--config=<dir>/pgbackrest.conf` or a shell line that does. */
+export const argvMentionsDir = (argv: readonly string[], dir: string): boolean => argv.some((arg) => arg.includes(`${dir}/`));
+
+/** The postmaster's pid: the first line of postmaster.pid; undefined when it holds none. */
+export function postmasterPidOf(pidFile: string): number | undefined {
+  const first = pidFile.split('\n', 1)[0]!.trim();
+  return /^[1-9][0-9]{0,9}$/.test(first) ? Number(first) : undefined;
+}
+
+/** The major version in a data directory's PG_VERSION ("15", or "9.6" before 10). */
+export function pgMajorOf(pgVersionFile: string): string | undefined {
+  const version = pgVersionFile.trim();
+  return /^[0-9]{1,3}(\.[0-9]{1,3})?$/.test(version) ? version : undefined;
+}

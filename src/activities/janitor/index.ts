@@ -10,12 +10,18 @@ import { dropOwnedDatabase, withPostgresAdmin } from '../postgres/session.js';
 import { openQdrant } from '../qdrant/client.js';
 import { deleteOwnedCollection, listCollectionNames } from '../qdrant/collections.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { listPitrLeftovers, sweepPitrLeftovers } from './pitr.js';
 import { runningScratchRuns } from './runningTags.js';
 
 export interface JanitorReport {
   droppedDatabases: string[];
   deletedCollections: string[];
   removedTempDirs: string[];
+  /** Physical drills' scratch data directories (ragops-pitr-*), and those whose server had to be stopped first. */
+  removedPitrDirs: string[];
+  stoppedScratchServers: string[];
+  /** Per-call pgbackrest.conf dirs (ragops-pgbackrest-*) a killed worker left, with the repository's secrets in them. */
+  removedPgbackrestConfigs: string[];
   /** Originals a crashed restore renamed aside (`ragops_old_*`): never dropped here, for an operator to look at. */
   asideOriginals: string[];
   /** Why a kind of leftover was not swept this time. */
@@ -29,7 +35,9 @@ const TEMP_DIR_MIN_AGE_MS = 10 * 60_000;
 /**
  * Removes what crashed or terminated runs of a stack left: scratch databases and collections
  * whose run is no longer running, and local drill dirs older than 10 minutes when no drill or
- * restore runs at all (their names do not say whose they are). Only names ragops owns are touched.
+ * restore runs at all (their names do not say whose they are); physical drills' scratch data
+ * directories of runs no longer running (their server stopped first), and pgBackRest config
+ * dirs (see pitr.ts). Only names ragops owns are touched.
  */
 export interface SweepOptions {
   progress?: ProgressHeartbeat;
@@ -38,7 +46,16 @@ export interface SweepOptions {
 }
 
 export async function sweepOrphans(stack: StackConfig, client: Client, { progress, only = () => true }: SweepOptions = {}): Promise<JanitorReport> {
-  const report: JanitorReport = { droppedDatabases: [], deletedCollections: [], removedTempDirs: [], asideOriginals: [], notes: [] };
+  const report: JanitorReport = {
+    droppedDatabases: [],
+    deletedCollections: [],
+    removedTempDirs: [],
+    removedPitrDirs: [],
+    stoppedScratchServers: [],
+    removedPgbackrestConfigs: [],
+    asideOriginals: [],
+    notes: [],
+  };
   // Listed before the running runs: a target created after this listing is not looked at.
   progress?.phase('listing scratch targets');
   const databases = new Map<string, string[]>();
@@ -51,6 +68,7 @@ export async function sweepOrphans(stack: StackConfig, client: Client, { progres
   const collections = (stack.qdrant ? await listCollectionNames({ url: stack.qdrant.url, apiKey: stack.qdrant.apiKey }) : []).filter(only);
   const tempRoots = [...new Set([tmpdir(), ...(stack.drill?.tempDir ? [stack.drill.tempDir] : [])])];
   const tempDirs = (await Promise.all(tempRoots.map(async (root) => (await readdir(root).catch(() => [])).filter((name) => TEMP_DIR.test(name)).map((name) => join(root, name))))).flat().filter(only);
+  const pitrLeftovers = await listPitrLeftovers(tempRoots, only);
 
   progress?.phase('finding running drills and restores');
   const running = await runningScratchRuns(client);
@@ -85,6 +103,12 @@ export async function sweepOrphans(stack: StackConfig, client: Client, { progres
       report.removedTempDirs.push(dir);
     }
   }
+  const binDirOf = (label: string) => stack.postgres?.find((target) => target.name === label)?.physical?.binDir;
+  const pitr = await sweepPitrLeftovers(pitrLeftovers, running, binDirOf);
+  report.removedPitrDirs.push(...pitr.removedPitrDirs);
+  report.stoppedScratchServers.push(...pitr.stoppedScratchServers);
+  report.removedPgbackrestConfigs.push(...pitr.removedPgbackrestConfigs);
+  report.notes.push(...pitr.notes);
   report.notes.push("Qdrant snapshots left on a node are not swept: their names are Qdrant's, not ragops-owned");
   return report;
 }
