@@ -87,6 +87,7 @@ describe('parsePgbackrestInfo (pgBackRest 2.45\'s own output)', () => {
       stanza: 'app',
       status: { code: 2, message: 'no valid backups' },
       backups: [],
+      postgresVersion: '15',
       archive: { minWal: '000000010000000000000001', maxWal: '000000010000000000000001' },
     });
     assert.deepEqual(parsePgbackrestInfo(PGBACKREST_2_45_INFO_MISSING_STANZA_JSON, 'other'), { stanza: 'other', status: { code: 1, message: 'missing stanza path' }, backups: [] });

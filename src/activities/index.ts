@@ -18,6 +18,7 @@ import { createSourceActivities } from './sources/index.js';
 import { createRedisActivities } from './redis/index.js';
 import { createMirrorActivities } from './mirror/index.js';
 import { createExecDumpActivities } from './execdump/index.js';
+import { createPgbackrestActivities } from './pgbackrest/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -49,6 +50,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createRedisActivities(),
     ...createMirrorActivities(),
     ...createExecDumpActivities(),
+    ...createPgbackrestActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

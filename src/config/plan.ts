@@ -2,7 +2,7 @@ import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.
 import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind, NewRedisInput } from './inputs.js';
 import type { Manifest, QdrantAlias } from './manifest.js';
-import type { BackupComponentKind, ExecDumpComponent, MirrorComponent, PostgresTarget, RedisTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
+import type { BackupComponentKind, PhysicalPostgresTarget, ExecDumpComponent, MirrorComponent, PostgresTarget, RedisTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
 import type { GoldenQuery, ReingestGate, ReingestSource, S3StoreConfig } from './stacks/index.js';
 import type { EmbedderConfig } from './stacks/embedders.js';
@@ -28,6 +28,8 @@ export interface BackupPlan {
   /** With the entry list of the newest backup that has each mirror: only what changed since is copied. */
   mirrors?: Array<{ component: MirrorComponent; previousKey?: string }>;
   execDumps?: ExecDumpComponent[];
+  /** Physical backups pgBackRest takes of these targets' clusters, of the plan's type. */
+  physical?: Array<{ target: PhysicalPostgresTarget; type: 'full' | 'diff' | 'incr' }>;
   /** The policy pruning after this backup applies: the plan's (else the stack's). */
   retention?: RetentionPolicy;
   /** The stack's named backup plan this run follows, recorded in the manifest. */
@@ -50,6 +52,10 @@ export interface VerifyPlan {
   manifest: Manifest;
   /** The stack's current Postgres target for each label in the backup. */
   postgresTargets: Record<string, PostgresTarget>;
+  /** The stack's current physical target for each physical backup in the manifest (absent in older plans). */
+  physicalTargets?: Record<string, PhysicalPostgresTarget>;
+  /** Physical backups are recovered to this time instead of their end. */
+  at?: string;
   /** The stack's current mirror and exec dump settings for each label in the backup (their drills use them). */
   mirrors?: Record<string, MirrorComponent>;
   execDumps?: Record<string, ExecDumpComponent>;

@@ -49,6 +49,8 @@ export const leaseTargets = {
   redis: (server: { host: string; port: number }) => `redis:${server.host}:${server.port}`,
   /** One backup at a time per stack and plan: plans on their own rhythms (Redis hourly, Postgres every 6 h) overlap freely. */
   backup: (stack: string, plan?: string) => (plan ? `backup:${stack}:${plan}` : `backup:${stack}`),
+  /** A pgBackRest stanza of a cluster: one physical backup (and expire) at a time, as pgBackRest's own lock wants. */
+  stanza: (cluster: { host: string; port: number }, stanza: string) => `pgbackrest:${cluster.host}:${cluster.port}/${stanza}`,
   verify: (stack: string) => `verify:${stack}`,
   prune: (stack: string) => `prune:${stack}`,
   service: (stack: string, service: string) => `service:${stack}/${service}`,
@@ -108,8 +110,9 @@ export function release(holders: LeaseHolder[], workflowId: string): LeaseHolder
 
 // What each runbook holds while it runs (README "Exclusion").
 
-export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant' | 'planName' | 'redis'>): LeaseClaim[] {
+export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdrant' | 'planName' | 'redis' | 'physical'>): LeaseClaim[] {
   return [
+    ...(plan.physical ?? []).map(({ target }): LeaseClaim => ({ target: leaseTargets.stanza(target, target.physical.stanza), mode: 'exclusive' })),
     { target: leaseTargets.backup(plan.stack, plan.planName), mode: 'exclusive' },
     ...(plan.redis ?? []).map((server): LeaseClaim => ({ target: leaseTargets.redis(server), mode: 'shared' })),
     ...plan.postgres.map((db): LeaseClaim => ({ target: leaseTargets.postgres(db), mode: 'shared' })),

@@ -28,6 +28,8 @@ export interface PgbackrestStanzaInfo {
   backups: PgbackrestBackup[];
   /** The archived WAL of the current database: its oldest and newest segment names. */
   archive?: { minWal: string; maxWal: string };
+  /** The PostgreSQL version of the current database ("15"). */
+  postgresVersion?: string;
 }
 
 export const newestBackup = (info: PgbackrestStanzaInfo): PgbackrestBackup | undefined => info.backups.at(-1);

@@ -1,6 +1,6 @@
 import { ApplicationFailure, isCancellation, workflowInfo, type WorkflowInfo } from '@temporalio/workflow';
 import { backupInputSchema } from '../config/inputs.js';
-import { type Artifact, type Manifest } from '../config/manifest.js';
+import { type Artifact, type Manifest, type PhysicalBackup } from '../config/manifest.js';
 import { operatorCommandActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { formatBytes, mibPerSecond } from '../core/format.js';
 import { parseInput } from './lib/input.js';
@@ -21,6 +21,8 @@ export interface BackupReport {
   artifacts: Array<{ component: string; name: string; key: string; size: number; sha256: string; durationMs: number; mibPerSecond: number }>;
   total: { artifacts: number; bytes: number; durationMs: number; mibPerSecond: number };
   checksumVerified: boolean;
+  /** Physical backups pgBackRest made: label, type (and what was asked), what expire removed. */
+  physical?: Array<Pick<PhysicalBackup, 'name' | 'label' | 'type' | 'requestedType' | 'expire'>>;
   /** The retention run that followed, when the stack has a policy: its id, or why it failed. */
   retention?: { workflowId: string; deleted: number; kept: number } | { error: string };
 }
@@ -44,7 +46,7 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
     'resolve the stack',
     () => quickActivities(`plan backup of ${options.stack}`).resolveBackupPlan({ options }),
     (p) =>
-      `${p.planName ? `plan ${p.planName}: ` : ''}${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s), ${p.redis?.length ?? 0} Redis, ${p.mirrors?.length ?? 0} mirror(s), ${p.execDumps?.length ?? 0} exec dump(s) → ${p.storeLocation}`,
+      `${p.planName ? `plan ${p.planName}: ` : ''}${p.postgres.length} database(s), ${p.physical?.length ? `${p.physical.length} physical (pgBackRest), ` : ''}${p.qdrant?.collections.length ?? 0} collection(s), ${p.redis?.length ?? 0} Redis, ${p.mirrors?.length ?? 0} mirror(s), ${p.execDumps?.length ?? 0} exec dump(s) → ${p.storeLocation}`,
   );
   return withLeases(steps, 'backup', backupClaims(plan), () => backUp(options, info, startedAt, steps, plan));
 }
@@ -67,6 +69,8 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
       ),
     );
   }
+
+  const physical = await backUpPhysical(options, steps, plan);
 
   let qdrant: Manifest['qdrant'];
   if (plan.qdrant) {
@@ -169,6 +173,7 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
     artifacts,
     qdrant,
     checksumVerifiedAt,
+    ...(physical.length > 0 ? { physical } : {}),
   };
   const manifestKey = await steps.step('manifest', 'write the manifest', () =>
     quickActivities('write manifest').writeManifest({ store: plan.store, manifest }),
@@ -205,6 +210,55 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
     })),
     total: { artifacts: artifacts.length, bytes, durationMs, mibPerSecond: mibPerSecond(bytes, durationMs) },
     checksumVerified: options.verify === 'checksum',
+    ...(physical.length > 0 ? { physical: physical.map(({ name, label, type, requestedType, expire }) => ({ name, label, type, requestedType, ...(expire ? { expire } : {}) })) } : {}),
     retention,
   };
+}
+
+const describePhysical = (b: PhysicalBackup) =>
+  `${b.label}: ${b.type}${b.type !== b.requestedType ? ` (asked for ${b.requestedType}; pgBackRest made it full: no full backup to build on)` : ''}, ${formatBytes(b.sizes.deltaBytes)} copied of ${formatBytes(b.sizes.databaseBytes)}, WAL ${b.wal.start}…${b.wal.stop}`;
+
+/**
+ * pgBackRest's backups of the clusters with a physical section: the backup, its verify when
+ * asked, then pgBackRest's own expire — after the checks, so a bad backup never expires a good
+ * one. A failed expire is reported, not a failed backup.
+ */
+async function backUpPhysical(options: BackupOptions, steps: StepTracker, plan: BackupPlan): Promise<PhysicalBackup[]> {
+  const made: PhysicalBackup[] = [];
+  for (const { target, type } of plan.physical ?? []) {
+    const request = { target, store: plan.store, stack: plan.stack };
+    let backup = await steps.step(
+      'pgbackrest',
+      `pgbackrest backup --type=${type} of ${target.name} (stanza ${target.physical.stanza})`,
+      () => streamingActivities(`pgbackrest backup ${target.name}`).pgbackrestBackup({ ...request, type }),
+      describePhysical,
+    );
+    if (options.verify === 'checksum') {
+      const verify = await steps.step(
+        'verify',
+        `pgbackrest verify ${backup.label}`,
+        () => streamingActivities(`pgbackrest verify ${target.name}`).pgbackrestVerify({ ...request, label: backup.label, priorLabels: backup.priorLabel ? [backup.priorLabel] : [] }),
+        (v) => `${v.status}: ${v.filesValid} of ${v.filesChecked} file(s) valid`,
+      );
+      backup = { ...backup, verify };
+      if (verify.status !== 'ok') {
+        throw ApplicationFailure.nonRetryable(`pgbackrest verify of backup ${backup.label} (${target.name}) found problems: ${verify.problems.join('; ') || 'see pgbackrest verify'}`, 'ChecksumMismatch');
+      }
+    }
+    if (backup.pageChecksumErrors) {
+      backup = { ...backup, expire: { skipped: 'pgBackRest found page checksum errors while copying: nothing is expired on the strength of this backup' } };
+    } else if (options.prune) {
+      const expire = await steps
+        .step('retention', `pgbackrest expire (${target.physical.stanza})`, () => streamingActivities(`pgbackrest expire ${target.name}`).pgbackrestExpire(request), (e) =>
+          'expired' in e ? `kept ${e.retentionFull} full backup(s)${e.protecting ? ` (raised to keep ${e.protecting}, the newest a drill proved good)` : ''}; expired ${e.expired.length ? e.expired.join(', ') : 'nothing'}` : '',
+        )
+        .catch((error: unknown): NonNullable<PhysicalBackup['expire']> => {
+          if (isCancellation(error)) throw error;
+          return { skipped: `expire failed: ${error instanceof Error ? error.message : String(error)}` };
+        });
+      backup = { ...backup, expire };
+    }
+    made.push(backup);
+  }
+  return made;
 }

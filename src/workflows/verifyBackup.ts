@@ -10,6 +10,7 @@ import { withLeases } from './lib/leases.js';
 import { verifyClaims } from '../core/leases.js';
 import { backupKeys } from '../core/storeKeys.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
+import type { VerifyPlan } from '../config/plan.js';
 
 export interface VerifyReport {
   stack: string;
@@ -41,7 +42,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
     () => quickActivities(`plan drill of ${options.stack}`).resolveVerifyPlan({ options }),
     (p) => `backup ${p.backupId}: ${p.manifest.artifacts.length} artifact(s) in ${p.storeLocation}`,
   );
-  steps.setHeadline(`**verifyBackup** (${options.depth} depth) of stack \`${plan.stack}\`, backup \`${plan.backupId}\``);
+  steps.setHeadline(`**verifyBackup** (${options.depth} depth${plan.at ? `, to ${plan.at}` : ''}) of stack \`${plan.stack}\`, backup \`${plan.backupId}\``);
 
   const artifacts = plan.manifest.artifacts;
   // Named after this execution's tag (from the plan, so recorded): only such names are ever dropped.
@@ -120,12 +121,16 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
           );
         }
       }
+      found.push(...(await checkPhysical(steps, plan, options.depth)));
       return found;
     },
     async () => {
       // The drill activities drop their own scratch targets; this covers an attempt that died mid-way.
       if (options.depth !== 'restore') return;
       const activities = quickActivities('drop scratch targets');
+      for (const backup of plan.manifest.physical ?? []) {
+        await streamingActivities(`remove the scratch server of ${backup.name}`).removePgbackrestScratch({ target: plan.physicalTargets![backup.name]!, store: plan.store, backup, runTag: plan.runTag, tempDir: plan.drill.tempDir });
+      }
       for (const artifact of artifacts) {
         if (artifact.component !== 'postgres') continue;
         await activities.dropRunDatabase({ target: plan.postgresTargets[artifact.name]!, database: scratchDatabaseFor(artifact.name) });
@@ -184,4 +189,44 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
         });
   }
   return report;
+}
+
+/**
+ * pgBackRest's backups in the set: `pgbackrest verify` at checksum depth; at restore depth a
+ * recovery (to the plan's `at`, or the backup's end) in a scratch server, whose checks say
+ * what it recovered and how far before the target its newest data lies.
+ */
+async function checkPhysical(steps: StepTracker, plan: VerifyPlan, depth: 'checksum' | 'restore'): Promise<VerificationCheck[]> {
+  const found: VerificationCheck[] = [];
+  for (const backup of plan.manifest.physical ?? []) {
+    const target = plan.physicalTargets![backup.name]!;
+    const request = { target, store: plan.store };
+    const component = { component: 'pgbackrest' as const, name: backup.name };
+    if (depth === 'checksum') {
+      found.push(
+        ...(await recordChecks(steps, 'checksum', `pgbackrest verify ${backup.label}`, component, async () => {
+          const started = Date.now();
+          const verdict = await streamingActivities(`pgbackrest verify ${backup.name}`).pgbackrestVerify({ ...request, label: backup.label, priorLabels: backup.priorLabel ? [backup.priorLabel] : [] });
+          const passed = verdict.status === 'ok';
+          return {
+            name: 'pgbackrest verify',
+            component: 'pgbackrest',
+            artifact: backup.name,
+            passed,
+            outcome: passed ? 'passed' : 'failed',
+            detail: passed ? `${verdict.filesValid} of ${verdict.filesChecked} file(s) of ${backup.label} and the archived WAL valid` : `pgbackrest verify found problems in ${backup.label}: ${verdict.problems.join('; ')}`,
+            figures: { label: backup.label, ...verdict },
+            durationMs: Date.now() - started,
+          };
+        })),
+      );
+      continue;
+    }
+    found.push(
+      ...(await recordChecks(steps, 'restore', `recover ${backup.name} from ${backup.label} ${plan.at ? `to ${plan.at}` : 'to its end'} in a scratch server`, component, () =>
+        streamingActivities(`point-in-time drill ${backup.name}`).drillPgbackrest({ ...request, backup, ...(plan.at ? { at: plan.at } : {}), runTag: plan.runTag, tempDir: plan.drill.tempDir }),
+      )),
+    );
+  }
+  return found;
 }

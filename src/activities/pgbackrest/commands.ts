@@ -129,10 +129,3 @@ export function expireWithRetentionCommand(invocation: PgbackrestInvocation, ret
   if (!Number.isInteger(retentionFull) || retentionFull < 1) throw new Error(`not a retention count: ${retentionFull}`);
   return pgbackrest(invocation, 'expire', [`--repo1-retention-full=${retentionFull}`], `keep ${retentionFull} full backup(s)`);
 }
-
-/** `verify` of one backup set (and the WAL it needs). */
-export function verifySetCommand(invocation: PgbackrestInvocation, label: string): CommandSpec {
-  const spec = verifyCommand(invocation);
-  if (!/^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$/.test(label)) throw new Error(`not a pgBackRest backup label: ${JSON.stringify(label)}`);
-  return { ...spec, argv: [spec.argv[0], ...spec.argv.slice(1, -1), `--set=${label}`, 'verify'] };
-}

@@ -2,14 +2,12 @@ import { join, resolve } from 'node:path';
 import {
   safeAbsolutePath,
   type PgbackrestRepository,
+  type PhysicalPostgresTarget,
   type PostgresPhysical,
-  type PostgresTarget,
   type StoreConfig,
 } from '../../config/stacks/index.js';
 
-export type PhysicalPostgresTarget = PostgresTarget & { physical: PostgresPhysical };
-
-export const hasPhysical = (target: PostgresTarget): target is PhysicalPostgresTarget => target.physical !== undefined;
+export { hasPhysical, type PhysicalPostgresTarget } from '../../config/stacks/index.js';
 
 /**
  * The directory of the default posix repository inside a fs store. Stack names start with a

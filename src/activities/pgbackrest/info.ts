@@ -78,5 +78,6 @@ export function parsePgbackrestInfo(stdout: string, stanza: string): PgbackrestS
     status: entry.status,
     backups: entry.backup.map(toBackup),
     ...(archive?.min && archive.max ? { archive: { minWal: archive.min, maxWal: archive.max } } : {}),
+    ...(currentDb !== undefined ? { postgresVersion: entry.db.find((db) => db.id === currentDb)!.version } : {}),
   };
 }

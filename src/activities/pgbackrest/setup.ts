@@ -47,6 +47,35 @@ export function pitrSetupSteps(target: PhysicalPostgresTarget, store: StoreConfi
   ];
 }
 
+/** The config `--apply` installs: the rendered one, with a header that says what reads it. */
+export function installedPitrConfig(rendered: string, stack: string, label: string): string {
+  return rendered.replace(
+    /^# Rendered by ragops.*\n/,
+    `# Written by \`ragops pitr setup --stack ${stack} --database ${label} --apply\`: the server's archive_command reads it.\n# It holds repository secrets: mode 0600, owned by the cluster's OS user.\n`,
+  );
+}
+
+/** What the server runs now, as `current_setting` reports it. */
+export interface ArchiveSettings {
+  archiveMode: string;
+  walLevel: string;
+}
+
+/**
+ * The ALTER SYSTEM statements that make the server archive through `archiveCommand`, and
+ * whether they need a restart: archive_mode (and wal_level) are read only at server start,
+ * archive_command at a reload. 'always' already archives, also on a standby: it is kept.
+ */
+export function archiveSettingStatements(current: ArchiveSettings, archiveCommand: string): { statements: string[]; restartNeeded: boolean } {
+  const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+  const statements = [
+    ...(current.walLevel === 'minimal' ? ["ALTER SYSTEM SET wal_level = 'replica'"] : []),
+    ...(current.archiveMode === 'always' ? [] : ["ALTER SYSTEM SET archive_mode = 'on'"]),
+    `ALTER SYSTEM SET archive_command = ${literal(archiveCommand)}`,
+  ];
+  return { statements, restartNeeded: current.archiveMode === 'off' || current.walLevel === 'minimal' };
+}
+
 export function formatPitrSetup(heading: string, steps: PitrSetupStep[]): string {
   return [heading, ...steps.flatMap((step, index) => ['', `${index + 1}. ${step.title}:`, ...step.lines.map((line) => (line ? `   ${line}` : ''))])].join('\n');
 }

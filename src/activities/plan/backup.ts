@@ -1,7 +1,7 @@
 import type { BackupOptions } from '../../config/inputs.js';
 import type { BackupPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
-import { BACKUP_COMPONENT_KINDS, configuredComponents, parseSelectors, pickLabels, type BackupComponentKind, type ComponentSelection, type StackConfig } from '../../config/stacks/index.js';
+import { BACKUP_COMPONENT_KINDS, configuredComponents, hasPhysical, parseSelectors, pickLabels, type BackupComponentKind, type ComponentSelection, type StackConfig } from '../../config/stacks/index.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import { storeLocation, withStore } from '../store/open.js';
 import { previousMirrorKeys } from '../store/catalog.js';
@@ -73,6 +73,10 @@ export function createBackupPlanActivities(deps: PlanDeps) {
         redis: pick('redis', stack.redis),
         mirrors: mirrors.map((component) => ({ component, ...(previous[component.name] ? { previousKey: previous[component.name] } : {}) })),
         execDumps: pick('exec', stack.execDumps),
+        physical: pick('pgbackrest', stack.postgres.filter(hasPhysical)).map((target) => ({
+          target,
+          type: options.physicalType ?? (options.plan !== undefined ? stack.plans?.[options.plan]?.physical : undefined) ?? 'incr',
+        })),
         retention: options.plan !== undefined ? (stack.plans?.[options.plan]?.retention ?? stack.retention) : stack.retention,
         ...(options.plan !== undefined ? { planName: options.plan } : {}),
       };

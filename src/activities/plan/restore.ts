@@ -2,20 +2,45 @@ import type { RestoreOptions, VerifyOptions } from '../../config/inputs.js';
 import type { Manifest } from '../../config/manifest.js';
 import type { RedisRestoreStep, RestorePlan, VerifyPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
-import type { PostgresTarget, StackConfig } from '../../config/stacks/index.js';
+import { hasPhysical, type PhysicalPostgresTarget, type PostgresTarget, type StackConfig } from '../../config/stacks/index.js';
 import type { PlanDeps } from './backup.js';
 import { invalidInput, stackFromInput, stacksLoader } from './stacks.js';
-import { findManifest } from '../store/catalog.js';
+import { findManifest, type NewestBackupFilter } from '../store/catalog.js';
 import { withStore } from '../store/open.js';
 import { newRunTag } from './runTag.js';
 
 /** The named backup, or the newest complete one; an incomplete backup is never chosen. */
-async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined): Promise<{ manifest: Manifest; storeLocation: string }> {
+async function findBackup(stack: StackConfig, stackName: string, backupId: string | undefined, at?: string): Promise<{ manifest: Manifest; storeLocation: string }> {
   return withStore(stack.store, async (store) => {
-    const found = await findManifest(store, stackName, backupId);
+    const found = await findManifest(store, stackName, backupId, at !== undefined ? physicalEndedBy(at) : undefined);
     if ('refused' in found) throw invalidInput(found.refused);
     return { manifest: found.manifest, storeLocation: store.location };
   });
+}
+
+/** Backups whose physical backups all ended by `at`: a recovery to `at` can start from them. */
+function physicalEndedBy(at: string): NewestBackupFilter {
+  const by = new Date(at);
+  return {
+    startedBy: by,
+    accept: (manifest) => (manifest.physical ?? []).length > 0 && manifest.physical!.every((backup) => new Date(backup.stoppedAt) <= by),
+    what: `with a physical backup that ended by ${at}`,
+  };
+}
+
+/** The stack's current physical target for each physical backup in the manifest, checked against `at`. */
+function physicalTargetsOf(stack: StackConfig, stackName: string, manifest: Manifest, at: string | undefined): Record<string, PhysicalPostgresTarget> {
+  const targets: Record<string, PhysicalPostgresTarget> = {};
+  for (const backup of manifest.physical ?? []) {
+    const target = stack.postgres.find((candidate) => candidate.name === backup.name);
+    if (!target || !hasPhysical(target)) throw invalidInput(`stack "${stackName}" no longer configures Postgres "${backup.name}" with a physical section, whose pgBackRest repository holds backup ${backup.label}`);
+    if (at !== undefined && new Date(at) < new Date(backup.stoppedAt)) {
+      throw invalidInput(`at: ${at} is before physical backup ${backup.label} of ${backup.name} ended (${backup.stoppedAt}); a recovery can only go forward from a backup: pick an earlier backup, or leave backupId out to use the newest that ended by then`);
+    }
+    targets[backup.name] = target;
+  }
+  if (at !== undefined && Object.keys(targets).length === 0) throw invalidInput(`at: backup ${manifest.backupId} holds no physical (pgBackRest) backup to recover to a point in time`);
+  return targets;
 }
 
 export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> & { exists: ExistenceProbes }) {
@@ -24,7 +49,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
     /** What a drill will check and where; fails on a backup that is missing or incomplete. */
     async resolveVerifyPlan({ options }: { options: VerifyOptions }): Promise<VerifyPlan> {
       const stack = stackFromInput(await loadStacks(), options.stack, 'stack');
-      const { manifest, storeLocation } = await findBackup(stack, options.stack, options.backupId);
+      const { manifest, storeLocation } = await findBackup(stack, options.stack, options.backupId, options.at);
+      const physicalTargets = physicalTargetsOf(stack, options.stack, manifest, options.at);
       const postgresTargets: VerifyPlan['postgresTargets'] = {};
       for (const artifact of manifest.artifacts) {
         if (artifact.component !== 'postgres') continue;
@@ -66,6 +92,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         storeLocation,
         manifest,
         postgresTargets,
+        physicalTargets,
+        ...(options.at !== undefined ? { at: options.at } : {}),
         mirrors: configuredByName('mirror', stack.mirrors),
         execDumps: configuredByName('exec', stack.execDumps),
         qdrant: stack.qdrant ? { url: stack.qdrant.url, apiKey: stack.qdrant.apiKey } : undefined,

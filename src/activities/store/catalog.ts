@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { backupLockSchema, manifestSchema, verificationOutcome, verificationSchema, type Artifact, type DrillOutcome, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
-import { mibPerSecond } from '../../core/format.js';
+import { compactStamp, mibPerSecond } from '../../core/format.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { hashStored } from './hashing.js';
 import { withArtifactStore, withStore } from './open.js';
@@ -190,6 +190,14 @@ export async function backupIdsIn(store: ArtifactStore, stack: string): Promise<
   return [...ids].sort().reverse();
 }
 
+/** Narrows "the newest complete backup": started by a time (its id says when), and accepted by `accept`. */
+export interface NewestBackupFilter {
+  startedBy: Date;
+  accept(manifest: Manifest): boolean;
+  /** Said when none is found: "with a physical backup that ended by …". */
+  what: string;
+}
+
 export type ManifestLookup = { manifest: Manifest } | { refused: string };
 
 /**
@@ -197,7 +205,7 @@ export type ManifestLookup = { manifest: Manifest } | { refused: string };
  * first and stops at the first that parses, so choosing a backup never reads the whole catalog.
  * An incomplete backup (no manifest, or one that does not parse) is never chosen.
  */
-export async function findManifest(store: ArtifactStore, stack: string, backupId?: string): Promise<ManifestLookup> {
+export async function findManifest(store: ArtifactStore, stack: string, backupId?: string, newest?: NewestBackupFilter): Promise<ManifestLookup> {
   const manifestOf = async (id: string) => {
     const raw = await readJson(store, backupKeys.manifest(stack, id)).catch((error: unknown) => {
       if (error instanceof StoreObjectMissing) return undefined;
@@ -214,10 +222,11 @@ export async function findManifest(store: ArtifactStore, stack: string, backupId
     return { refused: `backupId: backup ${backupId} is incomplete (${problem}); it cannot be verified or restored` };
   }
   for (const id of await backupIdsIn(store, stack)) {
+    if (newest && id.slice(0, 16) > compactStamp(newest.startedBy)) continue;
     const found = await manifestOf(id);
-    if ('success' in found && found.success) return { manifest: found.data };
+    if ('success' in found && found.success && (!newest || newest.accept(found.data))) return { manifest: found.data };
   }
-  return { refused: `stack "${stack}" has no complete backup in ${store.location}` };
+  return { refused: `stack "${stack}" has no complete backup${newest ? ` ${newest.what}` : ''} in ${store.location}` };
 }
 
 /** How many manifests, newest first, are read looking for the previous backup of a mirror. */

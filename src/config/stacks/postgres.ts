@@ -118,3 +118,7 @@ export const postgresTargetSchema = z
   .strict()
   .refine((target) => !target.sslcert === !target.sslkey, { message: 'sslcert and sslkey go together', path: ['sslkey'] });
 export type PostgresTarget = z.infer<typeof postgresTargetSchema>;
+
+/** A target whose cluster pgBackRest backs up. */
+export type PhysicalPostgresTarget = PostgresTarget & { physical: PostgresPhysical };
+export const hasPhysical = (target: PostgresTarget): target is PhysicalPostgresTarget => target.physical !== undefined;
