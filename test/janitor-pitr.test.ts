@@ -1,5 +1,5 @@
 // The janitor's sweep of what a crashed physical drill leaves: its scratch data directory,
-// with its server still running (a real one, initdb'd as `postgres`), and the per-call
+// with its server still running (a real one, initdb'd as `postgres` into <dir>/data as drills lay it out), and the per-call
 // pgBackRest config dirs. Only this test's names are looked at (others share the temp dir).
 import { execa, type ResultPromise } from 'execa';
 import assert from 'node:assert/strict';
@@ -8,10 +8,10 @@ import { appendFile, chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, utimes
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { listPitrLeftovers, pgCtlStopCommand, sweepPitrLeftovers } from '../src/activities/janitor/pitr.js';
+import { listPitrLeftovers, sweepPitrLeftovers } from '../src/activities/janitor/pitr.js';
 import { findProcesses } from '../src/activities/runtime/processes.js';
 import { findFreePort } from '../src/client/dev/devserver.js';
-import { argvMentionsDir, orphanPitrDirs, PGBACKREST_CONFIG_DIR, pgMajorOf, pitrDirParts, postmasterPidOf } from '../src/core/janitor.js';
+import { argvMentionsDir, orphanPitrDirs, PGBACKREST_CONFIG_DIR, pitrDirParts, postmasterPidOf } from '../src/core/janitor.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const tag = () => `t${randomBytes(8).toString('hex').slice(0, 7)}`;
@@ -40,10 +40,6 @@ describe('janitor: physical drill leftovers', () => {
     assert.equal(postmasterPidOf('4242\n/var/lib/pg\n1700000000\n'), 4242);
     assert.equal(postmasterPidOf('\n'), undefined);
     assert.equal(postmasterPidOf('-1\n'), undefined);
-    assert.equal(pgMajorOf('15\n'), '15');
-    assert.equal(pgMajorOf('9.6\n'), '9.6');
-    assert.equal(pgMajorOf('../../bin\n'), undefined);
-    assert.deepEqual(pgCtlStopCommand(`${BIN}/pg_ctl`, '/tmp/ragops-pitr-abcd1234-app').argv, [`${BIN}/pg_ctl`, '-D', '/tmp/ragops-pitr-abcd1234-app', 'stop', '-m', 'immediate', '-w', '-t', '60']);
   });
 
   describe('on this host', { timeout: 120_000 }, () => {
@@ -55,18 +51,29 @@ describe('janitor: physical drill leftovers', () => {
     const children: ResultPromise[] = [];
     let mine: Set<string>;
     let postmasterPid = 0;
+    let straggler: ResultPromise;
+    let bystander: ResultPromise;
 
     before(async () => {
       const [uid, gid] = (await Promise.all([execa('id', ['-u', 'postgres']), execa('id', ['-g', 'postgres'])])).map((r) => Number(r.stdout));
-      await mkdir(orphanDir, { mode: 0o700 });
-      await chown(orphanDir, uid!, gid!);
-      await asPostgres([join(BIN, 'initdb'), '-D', orphanDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
-      await appendFile(join(orphanDir, 'postgresql.conf'), [`port = ${await findFreePort()}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${orphanDir}'`, 'fsync = off', 'shared_buffers = 16MB', ''].join('\n'));
-      await asPostgres([join(BIN, 'pg_ctl'), '-D', orphanDir, '-l', join(orphanDir, 'server.log'), '-w', '-t', '60', 'start']);
-      postmasterPid = Number((await readFile(join(orphanDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      // As a drill lays it out: the data directory, and the socket and log beside it.
+      const dataDir = join(orphanDir, 'data');
+      const runDir = join(orphanDir, 'run');
+      await mkdir(orphanDir, { mode: 0o755 });
+      for (const path of [dataDir, runDir]) {
+        await mkdir(path, { mode: 0o700 });
+        await chown(path, uid!, gid!);
+      }
+      await asPostgres([join(BIN, 'initdb'), '-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+      await appendFile(join(dataDir, 'postgresql.conf'), [`port = ${await findFreePort()}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${runDir}'`, 'fsync = off', 'shared_buffers = 16MB', ''].join('\n'));
+      await asPostgres([join(BIN, 'pg_ctl'), '-D', dataDir, '-l', join(runDir, 'server.log'), '-w', '-t', '60', 'start']);
+      postmasterPid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      // What a killed worker's `pgbackrest restore` into the directory would look like.
+      straggler = execa(process.execPath, ['-e', 'setTimeout(() => {}, 300_000)', '--', `--pg1-path=${dataDir}`], { reject: false });
+      children.push(straggler);
 
       // A killed server's postmaster.pid whose pid now belongs to another process: never killed.
-      const bystander = execa('sleep', ['300'], { reject: false });
+      bystander = execa('sleep', ['300'], { reject: false });
       children.push(bystander);
       await mkdir(staleDir);
       await writeFile(join(staleDir, 'postmaster.pid'), `${bystander.pid}\n${staleDir}\n`);
@@ -84,7 +91,7 @@ describe('janitor: physical drill leftovers', () => {
     });
 
     after(async () => {
-      if (isAlive(postmasterPid)) await asPostgres([join(BIN, 'pg_ctl'), '-D', orphanDir, 'stop', '-m', 'immediate', '-w']).catch(() => undefined);
+      if (isAlive(postmasterPid)) await asPostgres([join(BIN, 'pg_ctl'), '-D', join(orphanDir, 'data'), 'stop', '-m', 'immediate', '-w']).catch(() => undefined);
       for (const child of children) child.kill('SIGKILL');
       await Promise.all([...(mine ?? [])].map((dir) => rm(dir, { recursive: true, force: true })));
     });
@@ -101,8 +108,10 @@ describe('janitor: physical drill leftovers', () => {
       assert.deepEqual(sweep.removedPitrDirs.sort(), [orphanDir, staleDir].sort());
       assert.ok(!isAlive(postmasterPid), 'the postmaster is gone');
       assert.deepEqual(await findProcesses((argv) => argv.some((arg) => arg.includes(orphanDir))), []);
-      assert.ok(!sweep.notes.some((note) => /killed/.test(note)), `pg_ctl stopped it: ${sweep.notes.join('; ')}`);
-      assert.ok(isAlive(children[0]!.pid!), 'the process a stale postmaster.pid names is not killed');
+      assert.ok(!sweep.notes.some((note) => /was killed/.test(note)), `pg_ctl stopped it: ${sweep.notes.join('; ')}`);
+      assert.ok(!isAlive(straggler.pid!), 'a process still working in the dir is killed');
+      assert.ok(sweep.notes.some((note) => note.startsWith(`killed what still worked in ${orphanDir}: `) && note.includes(`(pid ${straggler.pid})`)), sweep.notes.join('; '));
+      assert.ok(isAlive(bystander.pid!), 'the process a stale postmaster.pid names is not killed');
       const left = new Set(await readdir(tmpdir()));
       assert.ok(!left.has(orphanDir.split('/').pop()!) && !left.has(staleDir.split('/').pop()!));
       assert.ok(left.has(keptDir.split('/').pop()!), "a running drill's dir is kept");

@@ -46,9 +46,3 @@ export function postmasterPidOf(pidFile: string): number | undefined {
   const first = pidFile.split('\n', 1)[0]!.trim();
   return /^[1-9][0-9]{0,9}$/.test(first) ? Number(first) : undefined;
 }
-
-/** The major version in a data directory's PG_VERSION ("15", or "9.6" before 10). */
-export function pgMajorOf(pgVersionFile: string): string | undefined {
-  const version = pgVersionFile.trim();
-  return /^[0-9]{1,3}(\.[0-9]{1,3})?$/.test(version) ? version : undefined;
-}

@@ -1,8 +1,9 @@
 import { readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { argvMentionsDir, orphanPitrDirs, PGBACKREST_CONFIG_DIR, pgMajorOf, pitrDirParts, postmasterPidOf } from '../../core/janitor.js';
+import { argvMentionsDir, orphanPitrDirs, PGBACKREST_CONFIG_DIR, pitrDirParts, postmasterPidOf } from '../../core/janitor.js';
 import { OWNED_PITR_DIR } from '../../core/runNames.js';
 import { asOsUser } from '../pgbackrest/commands.js';
+import { pgCtlStopCommand, serverBinDir } from '../pgbackrest/serverCommands.js';
 import { runCommand, type CommandSpec } from '../runtime/exec.js';
 import { findProcesses, killProcesses, waitForExit } from '../runtime/processes.js';
 
@@ -40,11 +41,6 @@ export async function listPitrLeftovers(roots: string[], only: (path: string) =>
     found.configDirs.push(...names.filter((name) => PGBACKREST_CONFIG_DIR.test(name)).map((name) => join(root, name)).filter(only));
   }
   return found;
-}
-
-/** `pg_ctl stop -m immediate`: a scratch server's data is thrown away, so no shutdown checkpoint. */
-export function pgCtlStopCommand(pgCtl: string, dataDir: string): CommandSpec {
-  return { argv: [pgCtl, '-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '60'], purpose: `pg_ctl stop of the orphaned scratch server in ${dataDir}` };
 }
 
 export const ownerNameCommand = (uid: number): CommandSpec => ({ argv: ['id', '-nu', String(uid)], purpose: `look up the OS user of uid ${uid}` });
@@ -118,15 +114,14 @@ async function liveServerIn(dir: string, owner: Owner): Promise<number | undefin
   return undefined;
 }
 
-/** pg_ctl stop as the directory's owner; SIGKILL of the postmaster when that fails. Returns how. */
-async function stopServer(dir: string, pid: number, owner: Owner, binDir: string | undefined): Promise<{ how: 'pg_ctl' | 'SIGKILL'; why?: string }> {
+/** pg_ctl stop -m immediate as the data directory's owner (its data is thrown away); SIGKILL of the postmaster when that fails. */
+async function stopServer(dataDir: string, pid: number, owner: Owner, binDir: string | undefined): Promise<{ how: 'pg_ctl' | 'SIGKILL'; why?: string }> {
   let why: string;
   try {
-    const major = pgMajorOf((await readAs(join(dir, 'PG_VERSION'), owner)) ?? '');
-    const pgCtl = binDir ? join(binDir, 'pg_ctl') : major ? `/usr/lib/postgresql/${major}/bin/pg_ctl` : undefined;
-    const spec = pgCtl ? asOwner(pgCtlStopCommand(pgCtl, dir), owner) : undefined;
-    if (!spec) throw new Error(pgCtl ? `the directory's owner (uid ${owner.uid}) has no user name to run pg_ctl as` : 'its PG_VERSION does not say which pg_ctl');
-    await runCommand(spec, { timeoutMs: 90_000 });
+    const version = (await readAs(join(dataDir, 'PG_VERSION'), owner))?.trim() ?? '';
+    const spec = asOwner(pgCtlStopCommand(serverBinDir(version, binDir), dataDir, 'immediate'), owner);
+    if (!spec) throw new Error(`the data directory's owner (uid ${owner.uid}) has no user name to run pg_ctl as`);
+    await runCommand(spec, { timeoutMs: 150_000 });
     await waitForExit([pid], AbortSignal.timeout(30_000), 200);
     return { how: 'pg_ctl' };
   } catch (error) {
@@ -134,6 +129,11 @@ async function stopServer(dir: string, pid: number, owner: Owner, binDir: string
   }
   await killProcesses([pid]);
   return { how: 'SIGKILL', why };
+}
+
+/** The data directory in a scratch dir: `<dir>/data` as drills lay it out (socket and log beside it), or the dir itself. */
+async function dataDirOf(dir: string): Promise<string> {
+  return (await stat(join(dir, 'data')).then((info) => info.isDirectory(), () => false)) ? join(dir, 'data') : dir;
 }
 
 /**
@@ -145,14 +145,22 @@ export async function sweepPitrLeftovers(found: PitrLeftovers, running: RunningS
   const orphans = new Set(orphanPitrDirs(found.scratchDirs.map((dir) => dir.split('/').pop()!), running.tags));
   for (const dir of found.scratchDirs.filter((path) => orphans.has(path.split('/').pop()!))) {
     try {
-      const owner = await ownerOf(dir);
-      const pid = await liveServerIn(dir, owner);
+      const dataDir = await dataDirOf(dir);
+      const dataOwner = await ownerOf(dataDir);
+      const pid = await liveServerIn(dataDir, dataOwner);
       if (pid !== undefined) {
-        const stopped = await stopServer(dir, pid, owner, binDirOf(pitrDirParts(dir.split('/').pop()!)!.label));
+        const stopped = await stopServer(dataDir, pid, dataOwner, binDirOf(pitrDirParts(dir.split('/').pop()!)!.label));
         sweep.stoppedScratchServers.push(dir);
-        if (stopped.how === 'SIGKILL') sweep.notes.push(`the scratch server in ${dir} (pid ${pid}) was killed: pg_ctl stop failed: ${stopped.why}`);
+        if (stopped.how === 'SIGKILL') sweep.notes.push(`the scratch server in ${dataDir} (pid ${pid}) was killed: pg_ctl stop failed: ${stopped.why}`);
       }
-      await removeAs(dir, owner);
+      // E.g. a `pgbackrest restore` into the directory that outlived its killed worker.
+      const stragglers = await findProcesses((argv) => argvMentionsDir(argv, dir));
+      if (stragglers.length > 0) {
+        await killProcesses(stragglers.map((straggler) => straggler.pid));
+        sweep.notes.push(`killed what still worked in ${dir}: ${stragglers.map((straggler) => `${straggler.argv[0]} (pid ${straggler.pid})`).join(', ')}`);
+      }
+      if (dataDir !== dir) await removeAs(dataDir, dataOwner);
+      await removeAs(dir, await ownerOf(dir));
       sweep.removedPitrDirs.push(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
