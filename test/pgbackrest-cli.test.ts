@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -96,5 +96,34 @@ describe('ragops pitr setup', () => {
     const bad = await ragops(['pitr', 'setup', '--stack', 'p', '--database', 'a', '--config', 'bad.yaml'], dir.path);
     assert.equal(bad.exitCode, 2, bad.all);
     assert.match(bad.all ?? '', /stacks\.p\.postgres\[0\]\.physical\.stanza.*stanza names are/);
+  });
+
+  test('--apply with bad input exits 2 before it writes or runs anything', async () => {
+    const result = await ragops(['pitr', 'setup', '--stack', 'prod', '--database', 'logical-only', '--apply', '--pgbackrest-config', join(dir.path, 'never.conf')], dir.path);
+    assert.equal(result.exitCode, 2, result.all);
+    assert.doesNotMatch(result.stdout as string, /Setting up/);
+    await assert.rejects(readFile(join(dir.path, 'never.conf')), { code: 'ENOENT' });
+  });
+});
+
+describe('ragops pitr status', () => {
+  let dir: { path: string; remove(): Promise<void> };
+  before(async () => {
+    dir = await tempDir('pitr-status-cli');
+    await writeFile(join(dir.path, 'ragops.yaml'), `${stacksFile}  logical:\n    store: { type: fs, path: ./b }\n    postgres: [{ name: app, database: app }]\n`);
+  });
+  after(async () => dir?.remove());
+
+  test('bad input exits 2 and says what is wrong', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--stack', 'nope'], /unknown stack "nope"/],
+      [['--stack', 'prod', '--database', 'logical-only'], /postgres target "logical-only" of stack prod has no physical section/],
+      [['--stack', 'logical'], /stack logical has no postgres target with a physical section/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await ragops(['pitr', 'status', ...args], dir.path);
+      assert.equal(result.exitCode, 2, `${args.join(' ')}: ${result.all}`);
+      assert.match(result.all ?? '', message);
+    }
   });
 });

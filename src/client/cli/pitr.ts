@@ -77,6 +77,7 @@ export function addPitrCommands(program: Command): void {
       const subject = `${o.stack}/${target.name} (database ${target.database}, stanza ${target.physical.stanza})`;
       if (!o.apply) {
         console.log(formatPitrSetup(`Point-in-time recovery of ${subject}: run once`, steps));
+        console.log('\nOr run this command with --apply on the database host (as root, or as the cluster\'s OS user): it does these steps.');
         return;
       }
       console.log(`Setting up point-in-time recovery of ${subject}:`);
