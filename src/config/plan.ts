@@ -1,7 +1,7 @@
 import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.js';
 import type { CanaryConfig } from './stacks/canary.js';
-import type { ComponentKind, NewRedisInput } from './inputs.js';
-import type { Manifest, QdrantAlias } from './manifest.js';
+import type { ComponentKind, NewClusterInput, NewRedisInput } from './inputs.js';
+import type { Manifest, PhysicalBackup, QdrantAlias } from './manifest.js';
 import type { BackupComponentKind, PhysicalPostgresTarget, ExecDumpComponent, MirrorComponent, PostgresTarget, RedisTarget, RetentionPolicy, StoreConfig } from './stacks/index.js';
 import type { SecretRef } from './secretRef.js';
 import type { GoldenQuery, ReingestGate, ReingestSource, S3StoreConfig } from './stacks/index.js';
@@ -91,6 +91,10 @@ export interface RestorePlan {
   qdrant?: { endpoint: Pick<QdrantPlan, 'url' | 'apiKey'>; collections: QdrantRestoreStep[]; aliases: QdrantAlias[] };
   // Absent from plans recorded before Redis restores (histories replay with none).
   redis?: RedisRestoreStep[];
+  /** Postgres labels recovered from pgBackRest's repository into a new cluster (absent in older plans). */
+  physical?: Array<{ label: string; target: PhysicalPostgresTarget; backup: PhysicalBackup; into: NewClusterInput }>;
+  /** The time physical restores recover to; absent: each backup's end. */
+  at?: string;
   mode: { localDisk: boolean; tempDir?: string; jobs: number };
 }
 

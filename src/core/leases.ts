@@ -120,8 +120,10 @@ export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdra
   ];
 }
 
-export function restoreClaims(plan: Pick<RestorePlan, 'postgres' | 'qdrant' | 'redis'>): LeaseClaim[] {
+export function restoreClaims(plan: Pick<RestorePlan, 'postgres' | 'qdrant' | 'redis' | 'physical'>): LeaseClaim[] {
   return [
+    // A new cluster on a port of this host: no other restore may start one there meanwhile.
+    ...(plan.physical ?? []).map((step): LeaseClaim => ({ target: leaseTargets.postgres({ host: 'localhost', port: step.into.port, database: step.into.dataDirectory }), mode: 'exclusive' })),
     // Over a running Redis, or a new one on a port: either way no backup or other restore may use that server meanwhile.
     ...(plan.redis ?? []).map((step): LeaseClaim => ({ target: leaseTargets.redis('over' in step ? step.over : { host: step.into.bind, port: step.into.port }), mode: 'exclusive' })),
     ...plan.postgres.map((step): LeaseClaim => ({ target: leaseTargets.postgres({ ...step.target, database: step.database }), mode: 'exclusive' })),

@@ -143,7 +143,7 @@ async function sweepOrphans(steps: StepTracker, stack: string): Promise<void> {
       'sweep leftovers of crashed drills and restores',
       () => housekeepingActivities(`janitor of ${stack}`).sweepOrphans({ stack }),
       (r) =>
-        `dropped ${r.droppedDatabases.length} database(s), deleted ${r.deletedCollections.length} collection(s), removed ${r.removedTempDirs.length} drill dir(s)` +
+        `dropped ${r.droppedDatabases.length} database(s), deleted ${r.deletedCollections.length} collection(s), removed ${r.removedTempDirs.length + (r.removedPitrDirs?.length ?? 0)} drill dir(s)${r.stoppedScratchServers?.length ? `, stopped ${r.stoppedScratchServers.length} scratch server(s)` : ''}` +
         (r.asideOriginals.length > 0 ? `; kept aside originals ${r.asideOriginals.join(', ')}` : ''),
     );
   } catch (error) {

@@ -9,7 +9,8 @@ import { withLeases } from './lib/leases.js';
 import { restoreClaims } from '../core/leases.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
 import type { Artifact } from '../config/manifest.js';
-import type { RedisRestoreStep } from '../config/plan.js';
+import type { RedisRestoreStep, RestorePlan } from '../config/plan.js';
+import type { RestoreAtReport } from '../activities/pgbackrest/restoreAt.js';
 import type { RedisRestoreResult } from '../activities/redis/index.js';
 
 export interface RestoreReport {
@@ -30,6 +31,8 @@ export interface RestoreReport {
   aliases: Array<{ alias: string; collection: string }>;
   /** Each RDB restored: where, the keys per database, the keys with a TTL that expired since the backup. */
   redis: RedisRestoreResult[];
+  /** Clusters recovered from pgBackRest's repository into a new directory and port, left running. */
+  physical?: RestoreAtReport[];
 }
 
 /**
@@ -40,6 +43,8 @@ export interface RestoreReport {
  */
 /** Where each component stands when a restore fails: the operator's first question. */
 export type ComponentState = 'restored' | 'untouched' | 'rolled back' | 'failed, original untouched' | 'failed' | 'restored, undo failed';
+
+const physicalComponent = (step: NonNullable<RestorePlan['physical']>[number]) => `postgres ${step.label} → new cluster ${step.into.dataDirectory} :${step.into.port}`;
 
 function failureTypes(error: unknown): string[] {
   const types: string[] = [];
@@ -70,7 +75,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     'plan',
     'check the backup and the targets',
     () => quickActivities(`plan restore of ${options.stack}`).resolveRestorePlan({ options }),
-    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.qdrant?.collections.length ?? 0} collection(s)${p.redis?.length ? `, ${p.redis.length} Redis` : ''}`,
+    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.physical?.length ? `${p.physical.length} new cluster(s) from pgBackRest, ` : ''}${p.qdrant?.collections.length ?? 0} collection(s)${p.redis?.length ? `, ${p.redis.length} Redis` : ''}`,
   );
   steps.setHeadline(`**restore** of backup \`${plan.backupId}\` (stack \`${plan.stack}\`) into stack \`${plan.targetStack}\``);
   // Each artifact is read as it was written (decrypted when its manifest entry says so); a key the stack no longer has stops the run before anything is touched.
@@ -95,6 +100,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         ...plan.postgres.map((step) => [`postgres ${step.label} → ${step.database}`, 'untouched'] as const),
         ...(plan.qdrant?.collections ?? []).map((step) => [`qdrant ${step.source} → ${step.collection}`, 'untouched'] as const),
         ...redisSteps.map((step) => [redisComponent(step), 'untouched'] as const),
+        ...(plan.physical ?? []).map((step) => [physicalComponent(step), 'untouched'] as const),
       ]);
       // patched: runs recorded before the undo drop each replaced original as soon as it is swapped.
       const undoable = patched('restore-undo-on-failure');
@@ -232,6 +238,17 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         }
         if (plan.qdrant) await restoreQdrant(plan.qdrant);
         for (const step of redisSteps) await restoreRedis(step);
+        for (const step of plan.physical ?? []) {
+          current = physicalComponent(step);
+          const recovered = await steps.step(
+            'postgres',
+            `recover ${step.label} from ${step.backup.label} ${plan.at ? `to ${plan.at}` : 'to its end'} into ${step.into.dataDirectory}, port ${step.into.port}`,
+            () => streamingActivities(`recover ${step.label} into a new cluster`).restorePgbackrestAt({ target: step.target, store: plan.store, backup: step.backup, into: step.into, ...(plan.at ? { at: plan.at } : {}) }),
+            (r) => `running on port ${r.port}; the last replayed commit ${r.recoveredPoint ?? 'none'}; ${Object.keys(r.tables).length} table(s)`,
+          );
+          (report.physical ??= []).push(recovered);
+          states.set(current, 'restored');
+        }
         current = undefined;
       } catch (error) {
         // A database restore that fails leaves the original in place: before the swap it was
@@ -253,7 +270,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           );
         }
       }
-      steps.finish(`restored ${report.postgres.length} database(s), ${report.qdrant.length} collection(s)${report.redis.length ? `, ${report.redis.length} Redis` : ''}`);
+      steps.finish(`restored ${report.postgres.length + (report.physical?.length ?? 0)} database(s), ${report.qdrant.length} collection(s)${report.redis.length ? `, ${report.redis.length} Redis` : ''}`);
       return report;
     },
     async () => {

@@ -43,6 +43,25 @@ function physicalTargetsOf(stack: StackConfig, stackName: string, manifest: Mani
   return targets;
 }
 
+/** The labels restored `into` a new cluster from pgBackRest's repository (the source stack's, which knows it). */
+function physicalRestoreSteps(source: StackConfig, options: RestoreOptions, manifest: Manifest, refusals: string[]): NonNullable<RestorePlan['physical']> {
+  const wanted = Object.entries(options.postgres).filter(([, choice]) => choice.into !== undefined);
+  if (options.at !== undefined && wanted.length === 0) {
+    refusals.push('at: a point-in-time restore goes into a new cluster: give postgres.<label>.into { dataDirectory, port }');
+    return [];
+  }
+  const steps: NonNullable<RestorePlan['physical']> = [];
+  for (const [label, choice] of wanted) {
+    const backup = manifest.physical?.find((entry) => entry.name === label);
+    const target = source.postgres.find((candidate) => candidate.name === label);
+    if (!backup) refusals.push(`postgres.${label}.into: backup ${manifest.backupId} holds no physical (pgBackRest) backup of ${label}`);
+    else if (!target || !hasPhysical(target)) refusals.push(`postgres.${label}.into: stack "${options.stack}" no longer configures ${label} with a physical section (its pgBackRest repository)`);
+    else if (options.at !== undefined && new Date(options.at) < new Date(backup.stoppedAt)) refusals.push(`at: ${options.at} is before physical backup ${backup.label} ended (${backup.stoppedAt})`);
+    else steps.push({ label, target, backup, into: choice.into! });
+  }
+  return steps;
+}
+
 export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> & { exists: ExistenceProbes }) {
   const loadStacks = stacksLoader(deps.loadStacks);
   return {
@@ -116,12 +135,13 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       const source = stackFromInput(stacks, options.stack, 'stack');
       const targetStackName = options.targetStack ?? options.stack;
       const target = stackFromInput(stacks, targetStackName, 'targetStack');
-      const { manifest } = await findBackup(source, options.stack, options.backupId);
+      const { manifest } = await findBackup(source, options.stack, options.backupId, options.at);
       const wants = (component: 'postgres' | 'qdrant' | 'redis') => !options.components || options.components.includes(component);
       const refusals: string[] = [];
 
-      for (const label of Object.keys(options.postgres)) {
-        if (!manifest.artifacts.some((a) => a.component === 'postgres' && a.name === label)) refusals.push(`postgres.${label}: the backup has no such dump`);
+      const physical = physicalRestoreSteps(source, options, manifest, refusals);
+      for (const [label, choice] of Object.entries(options.postgres)) {
+        if (!choice.into && !manifest.artifacts.some((a) => a.component === 'postgres' && a.name === label)) refusals.push(`postgres.${label}: the backup has no such dump`);
       }
       for (const name of Object.keys(options.qdrant)) {
         if (!manifest.artifacts.some((a) => a.component === 'qdrant' && a.name === name)) refusals.push(`qdrant.${name}: the backup has no such collection`);
@@ -132,7 +152,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
 
       const postgres: RestorePlan['postgres'] = [];
       for (const artifact of manifest.artifacts) {
-        if (artifact.component !== 'postgres' || !wants('postgres')) continue;
+        if (artifact.component !== 'postgres' || !wants('postgres') || options.postgres[artifact.name]?.into) continue;
         const server = target.postgres.find((candidate) => candidate.name === artifact.name);
         if (!server) {
           refusals.push(`postgres.${artifact.name}: stack "${targetStackName}" configures no Postgres "${artifact.name}" to restore into`);
@@ -200,7 +220,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       }
 
       if (refusals.length > 0) throw invalidInput(`restore refused, nothing was touched: ${refusals.join('; ')}`);
-      if (postgres.length === 0 && !qdrant && redis.length === 0) throw invalidInput('components: nothing in the backup matches the components asked for');
+      if (postgres.length === 0 && physical.length === 0 && !qdrant && redis.length === 0) throw invalidInput('components: nothing in the backup matches the components asked for');
       return {
         stack: options.stack,
         runTag: newRunTag(),
@@ -211,6 +231,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         postgres,
         qdrant,
         redis,
+        ...(physical.length > 0 ? { physical } : {}),
+        ...(options.at !== undefined ? { at: options.at } : {}),
         mode: { localDisk: target.drill?.localDisk ?? false, tempDir: target.drill?.tempDir, jobs: target.drill?.jobs ?? 2 },
       };
     },

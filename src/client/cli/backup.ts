@@ -14,12 +14,13 @@ export function addBackupCommands(program: Command): void {
       .description('start a backup; prints the workflow id and its Web UI link')
       .requiredOption('--stack <name>', 'stack from the stacks file')
       .option('--plan <name>', "one of the stack's backup plans: its components, pruned by its retention")
-      .option('--component <kind>', 'postgres, qdrant, redis, mirror or exec (repeatable; default all configured)', collect)
+      .option('--component <kind>', 'postgres, pgbackrest, qdrant, redis, mirror or exec (repeatable; default all configured)', collect)
+      .addOption(new Option('--physical-type <type>', "pgBackRest's backup type (default the plan's, else incr)").choices(['full', 'diff', 'incr']))
       .option('--collection <name>', 'only this Qdrant collection (repeatable)', collect)
       .addOption(new Option('--verify <depth>', 're-read every artifact after writing').choices(['none', 'checksum']).default('none'))
       .option('--no-prune', "do not apply the stack's retention policy afterwards"),
-  ).action(async (o: RunFlags & { stack: string; plan?: string; component?: string[]; collection?: string[]; verify: string; prune: boolean }) => {
-    const input = checkBackupInput({ stack: o.stack, plan: o.plan, components: o.component, collections: o.collection, verify: o.verify, prune: o.prune });
+  ).action(async (o: RunFlags & { stack: string; plan?: string; component?: string[]; collection?: string[]; verify: string; prune: boolean; physicalType?: string }) => {
+    const input = checkBackupInput({ stack: o.stack, plan: o.plan, components: o.component, collections: o.collection, verify: o.verify, prune: o.prune, physicalType: o.physicalType });
     await startAndFollow('backup', o, (client, options) => startBackup(client, input, options));
   });
   backup

@@ -9,6 +9,9 @@ export function formatJanitorReport(report: JanitorReport): string {
     list('dropped scratch databases', report.droppedDatabases),
     list('deleted scratch collections', report.deletedCollections),
     list('removed local drill dirs', report.removedTempDirs),
+    list('stopped point-in-time scratch servers', report.stoppedScratchServers ?? []),
+    list('removed point-in-time scratch dirs', report.removedPitrDirs ?? []),
+    list('removed leftover pgBackRest configs', report.removedPgbackrestConfigs ?? []),
     ...(report.asideOriginals.length > 0 ? [list('KEPT originals a crashed restore renamed aside (check, then drop by hand)', report.asideOriginals)] : []),
     ...report.notes.map((note) => `note: ${note}`),
   ].join('\n');

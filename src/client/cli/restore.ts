@@ -12,15 +12,17 @@ interface RestoreFlags extends RunFlags {
   confirm?: string[];
   redisConfirm?: string[];
   redisInto?: string[];
+  postgresInto?: string[];
+  at?: string;
   aliases?: boolean;
   roles?: boolean;
   recovery: string;
 }
 
 /** "7001:/srv/redis-restored" → the new server's port and data directory (the schema checks both). */
-function newRedisOf(where: string): { port: number; dir: string } {
+function portAndDir(where: string, flag: string): { port: number; dir: string } {
   const colon = where.indexOf(':');
-  if (colon < 1) throw new Error(`--redis-into takes <label>=<port>:<dir>, got "${where}"`);
+  if (colon < 1) throw new Error(`${flag} takes <label>=<port>:<dir>, got "${where}"`);
   return { port: Number(where.slice(0, colon)), dir: where.slice(colon + 1) };
 }
 
@@ -40,6 +42,8 @@ export function addRestoreCommands(program: Command): void {
       .option('--confirm <name>', 'replace this existing database or collection (repeatable)', collect)
       .option('--redis-confirm <label>', "replace the data of the stack's running Redis <label> (stop, RDB in place, start; repeatable)", collect)
       .option('--redis-into <label=port:dir>', 'restore Redis <label> into a new redis-server on 127.0.0.1:<port> with its data in <dir> (repeatable)', collect)
+      .option('--postgres-into <label=port:dir>', "recover Postgres <label> from its pgBackRest repository into a new cluster in <dir> (new or empty) on <port>, left running (repeatable)", collect)
+      .option('--at <time>', 'with --postgres-into: recover to this time (ISO 8601 with its zone); default the end of the backup')
       .option('--aliases', "point the backup's aliases at the restored collections")
       .option('--roles', "first create the backup's roles the target server lacks (without passwords: set them after)")
       .addOption(new Option('--recovery <method>', 'how Qdrant gets the snapshot').choices(['upload', 'location']).default('upload')),
@@ -50,11 +54,20 @@ export function addRestoreCommands(program: Command): void {
       backupId: o.backupId,
       targetStack: o.targetStack,
       components: o.component,
-      postgres: Object.fromEntries(pairs(o.database, '--database').map(([label, database]) => [label, { database, confirm: confirmed(database) }])),
+      postgres: {
+        ...Object.fromEntries(pairs(o.database, '--database').map(([label, database]) => [label, { database, confirm: confirmed(database) }])),
+        ...Object.fromEntries(
+          pairs(o.postgresInto, '--postgres-into').map(([label, where]) => {
+            const { port, dir } = portAndDir(where, '--postgres-into');
+            return [label, { into: { dataDirectory: dir, port } }];
+          }),
+        ),
+      },
+      at: o.at,
       qdrant: Object.fromEntries(pairs(o.collection, '--collection').map(([source, collection]) => [source, { collection, confirm: confirmed(collection) }])),
       redis: {
         ...Object.fromEntries((o.redisConfirm ?? []).map((label) => [label, { confirm: label }])),
-        ...Object.fromEntries(pairs(o.redisInto, '--redis-into').map(([label, where]) => [label, { into: newRedisOf(where) }])),
+        ...Object.fromEntries(pairs(o.redisInto, '--redis-into').map(([label, where]) => [label, { into: portAndDir(where, '--redis-into') }])),
       },
       aliases: o.aliases ?? false,
       roles: o.roles ?? false,
