@@ -72,7 +72,7 @@ export async function runningPostmaster(dataDir: string): Promise<number | undef
 
 async function logTail(server: RecoveredServer): Promise<string> {
   const text = await readFile(server.logFile, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-12).join('\n');
+  return text.trim() ? text.trim().split('\n').slice(-12).join('\n') : `(${server.logFile} is empty or missing: the server never started)`;
 }
 
 export interface Promoted {

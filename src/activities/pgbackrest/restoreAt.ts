@@ -66,7 +66,7 @@ export function createPgbackrestRestoreActivities() {
         socketDir: into.dataDirectory,
         port: into.port,
         binDir: serverBinDir(backup.postgresVersion, target.physical.binDir),
-        logFile: `${into.dataDirectory}.log`,
+        logFile: join(into.dataDirectory, 'ragops-server.log'), // the cluster's OS user may not write beside it
       };
       return progress.during(
         withPgbackrest(target, request.store, async (session) => {
