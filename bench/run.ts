@@ -5,6 +5,7 @@ import { benchCanary, canaryUsage } from './canary.js';
 import { benchReingest, reingestUsage } from './reingest.js';
 import { benchEncryption, encryptionUsage } from './encryption.js';
 import { benchMirror, mirrorUsage } from './mirror.js';
+import { benchPitr, pitrUsage } from './pitr.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -37,6 +38,11 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: mirrorUsage,
     summary: 'the S3 mirror (moto source, fs store): a second backup after 1 % of the objects changed over the first, full one, with what each copied',
     run: benchMirror,
+  },
+  pitr: {
+    usage: pitrUsage,
+    summary: 'pgBackRest through ragops (own archiving cluster): a full backup over `pgbackrest backup` by hand, an incr after 1 % of the rows changed over the full, and the drill\'s time to a consistent scratch server',
+    run: benchPitr,
   },
 };
 
