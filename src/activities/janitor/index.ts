@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { StackConfig } from '../../config/stacks/index.js';
-import { isAsideOriginal, orphansAmong } from '../../core/janitor.js';
+import { isAsideOriginal, orphansAmong, pitrDirParts } from '../../core/janitor.js';
 import { OWNED_DATABASE } from '../../core/runNames.js';
 import { stacksLoader, stackFromInput, type LoadStacks } from '../plan/stacks.js';
 import { dropOwnedDatabase, withPostgresAdmin } from '../postgres/session.js';
@@ -68,7 +68,14 @@ export async function sweepOrphans(stack: StackConfig, client: Client, { progres
   const collections = (stack.qdrant ? await listCollectionNames({ url: stack.qdrant.url, apiKey: stack.qdrant.apiKey }) : []).filter(only);
   const tempRoots = [...new Set([tmpdir(), ...(stack.drill?.tempDir ? [stack.drill.tempDir] : [])])];
   const tempDirs = (await Promise.all(tempRoots.map(async (root) => (await readdir(root).catch(() => [])).filter((name) => TEMP_DIR.test(name)).map((name) => join(root, name))))).flat().filter(only);
-  const pitrLeftovers = await listPitrLeftovers(tempRoots, only);
+  // Only a stack with physical targets owns such leftovers, and only its labels' scratch dirs:
+  // another stack's janitor on this host must not sweep a drill it cannot see running.
+  const physicalLabels = new Set((stack.postgres ?? []).filter((target) => target.physical).map((target) => target.name));
+  const ownsPitrPath = (path: string) => {
+    const parts = pitrDirParts(basename(path));
+    return parts === undefined || physicalLabels.has(parts.label);
+  };
+  const pitrLeftovers = physicalLabels.size === 0 ? { scratchDirs: [], configDirs: [] } : await listPitrLeftovers(tempRoots, (path) => only(path) && ownsPitrPath(path));
 
   progress?.phase('finding running drills and restores');
   const running = await runningScratchRuns(client);
