@@ -115,6 +115,9 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
       await sleep(100);
     }
     const at = new Date().toISOString();
+    // Recovery to a time stops at the first commit after it: the archive must hold one.
+    await sleep(1_000);
+    await stack.insertEvent(db, 'after the target');
     await db.end();
 
     const first = startWorkerProcess();
@@ -128,8 +131,10 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
     assert.ok(scratch, `the scratch server never started; worker output:\n${first.output()}`);
     first.kill('SIGKILL');
     assert.equal((await first.process).signal, 'SIGKILL');
-    startWorkerProcess();
-    const report = (await handle.result()) as VerifyReport;
+    const second = startWorkerProcess();
+    const report = (await handle.result().catch((error: Error) => {
+      throw new Error(`the drill failed: ${JSON.stringify(error, Object.getOwnPropertyNames(error))}; cause: ${String((error as { cause?: Error }).cause?.message)}\nfirst worker:\n${first.output().slice(-3000)}\nsecond worker:\n${second.output().slice(-3000)}`);
+    })) as VerifyReport;
     assert.equal(report.passed, true, JSON.stringify(report.checks));
     assert.equal((report.checks.find((check) => check.name === 'row counts')!.figures.tables as Record<string, number>)['public.events'], 1);
     assert.deepEqual(await processesMentioning(scratch), [], 'a scratch server outlived the drill');

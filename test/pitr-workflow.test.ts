@@ -113,9 +113,15 @@ describe('point-in-time recovery through backup, verifyBackup and restore', { ti
     assert.deepEqual((await processesMentioning('ragops-pitr-')).filter((line) => /ragops-pitr-[a-z0-9]{8}-/.test(line)), [], 'no scratch server keeps running');
   });
 
-  test('a target before the chosen backup ended is refused before anything runs', async () => {
+  test('a target before the chosen backup ended is refused before anything runs; one past the archive\'s end is inconclusive, saying where the archive ends', async () => {
     const handle = await drill({ backupId: manifests[1]!.backupId, at: events[0]!.at.toISOString() });
     await assert.rejects(handle.result(), (error: Error) => /is before physical backup .* ended/.test(String((error as { cause?: Error }).cause?.message ?? error.message)));
+    const future = await drill({ backupId: manifests[1]!.backupId, at: new Date(Date.now() + 3_600_000).toISOString() });
+    await assert.rejects(future.result(), (error: Error) => {
+      const cause = (error as { cause?: { type?: string; message?: string } }).cause;
+      return cause?.type === 'DrillInconclusive' && /the WAL archive does not reach the target: its last transaction is at/.test(cause.message ?? '');
+    });
+    assert.deepEqual(await scratchDirs(), []);
   });
 
   test('restore at a time into a new directory and port: the recovered server answers with the rows before it; the running cluster is untouched', async () => {

@@ -5,7 +5,7 @@ import { OWNED_PITR_DIR } from '../../core/runNames.js';
 import { asOsUser } from '../pgbackrest/commands.js';
 import { pgCtlStopCommand, serverBinDir } from '../pgbackrest/serverCommands.js';
 import { runCommand, type CommandSpec } from '../runtime/exec.js';
-import { findProcesses, killProcesses, waitForExit } from '../runtime/processes.js';
+import { findProcesses, killProcesses, waitForExit, isAlive } from '../runtime/processes.js';
 
 // What a crashed physical drill leaves on the worker's host: its scratch data directory
 // (ragops-pitr-<tag>-<label>, maybe with its server still running) and the per-call
@@ -87,15 +87,6 @@ async function removeAs(dir: string, owner: Owner): Promise<void> {
     await runCommand(remove, { timeoutMs: 120_000 });
   }
 }
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * The pid of the server running in `dir`, if one is. A postmaster.pid outlives a killed

@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { PgbackrestSession } from './session.js';
 import { pgCtlStartCommand, pgCtlStopCommand, serverSettings, type ServerSettings } from './serverCommands.js';
-import { findProcesses, killProcesses } from '../runtime/processes.js';
+import { findProcesses, isAlive, killProcesses } from '../runtime/processes.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 
 // A PostgreSQL server started from a data directory pgBackRest restored: a drill's scratch
@@ -61,13 +61,14 @@ export async function startRecoveredServer(session: PgbackrestSession, server: R
 /** The postmaster's pid from postmaster.pid, if it is running. */
 export async function runningPostmaster(dataDir: string): Promise<number | undefined> {
   const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
-  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  // A pid file can outlive its server, and the pid be another process's by now: only a
+  // postmaster working in this directory counts (its cwd, else its argv naming it).
+  const real = await realpath(dataDir).catch(() => dataDir);
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+  if (cwd !== undefined) return cwd === real ? pid : undefined;
+  const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return argv.split('\0').some((arg) => arg === dataDir || arg === real) ? pid : undefined;
 }
 
 async function logTail(server: RecoveredServer): Promise<string> {
@@ -96,7 +97,14 @@ export async function waitUntilPromoted(server: RecoveredServer, connect: () => 
     if (pid) sawPostmaster = true;
     else if (sawPostmaster || Date.now() - started > 30_000) {
       // The same WAL and target give the same end: a retry would only repeat it.
-      throw ApplicationFailure.nonRetryable(`the server recovered into ${server.dataDir} stopped before recovery finished; its log ends:\n${await logTail(server)}`, 'RestoreFailed');
+      const tail = await logTail(server);
+      const lastCommit = /last completed transaction was at log time ([^\n]+)/.exec(tail)?.[1];
+      const short = /recovery ended before configured recovery target was reached/.test(tail);
+      const why = short
+        ? `the WAL archive does not reach the target: its last transaction is at ${lastCommit ?? 'an unknown time'}, and recovery stops at the first commit after the target (recover to an earlier time, or wait until later WAL is archived)`
+        : 'it stopped before recovery finished';
+      // An archive that ends too early says nothing against the backup: a drill is inconclusive then, not failed.
+      throw ApplicationFailure.nonRetryable(`the server recovered into ${server.dataDir}: ${why}; its log ends:\n${tail}`, short ? 'RecoveryTargetNotReached' : 'RestoreFailed');
     }
     const client = pid ? await connect().catch(() => undefined) : undefined;
     if (client) {

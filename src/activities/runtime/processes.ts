@@ -23,7 +23,8 @@ export async function findProcesses(matches: (argv: string[]) => boolean): Promi
   return found;
 }
 
-const isAlive = (pid: number): boolean => {
+/** Whether `pid` runs (one of another user's counts too). */
+export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
