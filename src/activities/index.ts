@@ -19,6 +19,7 @@ import { createRedisActivities } from './redis/index.js';
 import { createMirrorActivities } from './mirror/index.js';
 import { createExecDumpActivities } from './execdump/index.js';
 import { createPgbackrestActivities } from './pgbackrest/index.js';
+import { createDrActivities } from './dr/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -51,6 +52,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createMirrorActivities(),
     ...createExecDumpActivities(),
     ...createPgbackrestActivities(),
+    ...createDrActivities(),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

@@ -189,3 +189,29 @@ export const reingestInputSchema = z
   .strict();
 export type ReingestInput = z.input<typeof reingestInputSchema>;
 export type ReingestOptions = z.output<typeof reingestInputSchema>;
+
+export const disasterRecoveryInputSchema = z
+  .object({
+    stack: stackName,
+    /** recover: the stack itself; drill: into another stack, production untouched; plan: assess only, change nothing. */
+    mode: z.enum(['recover', 'drill', 'plan']),
+    /** Recover data as of this time: the newest backup that finished by then. */
+    at: pointInTime.optional(),
+    /** mode drill: the stack restored into (default the stack's dr.drillStack). */
+    into: stackName.optional(),
+    /** When the incident began: RTO runs from it, and RPO is measured to it (default the run's start). */
+    incidentAt: pointInTime.optional(),
+    /** This backup instead of the assessed choice. */
+    backupId: backupId.optional(),
+    /** auto: no approval gate (drills, rehearsed runbooks). */
+    approve: z.enum(['auto', 'manual']).default('manual'),
+    /** Use a backup no restore drill has passed (never drilled); one whose last drill failed is never used. */
+    allowUnverified: z.boolean().default(false),
+    /** mode drill: leave what the drill created (databases, collections, services) for a look. */
+    keep: z.boolean().default(false),
+  })
+  .strict()
+  .refine((input) => input.mode === 'drill' || input.into === undefined, { message: 'into is for mode drill', path: ['into'] })
+  .refine((input) => input.into === undefined || input.into !== input.stack, { message: 'a drill restores into another stack, never the one it drills', path: ['into'] });
+export type DisasterRecoveryInput = z.input<typeof disasterRecoveryInputSchema>;
+export type DisasterRecoveryOptions = z.output<typeof disasterRecoveryInputSchema>;

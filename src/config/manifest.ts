@@ -179,6 +179,8 @@ export const manifestSchema = z.object({
   artifacts: z.array(artifactSchema),
   qdrant: z.object({ url: z.string(), version: z.string(), aliases: z.array(qdrantAliasSchema) }).optional(),
   checksumVerifiedAt: z.iso.datetime().optional(),
+  /** What the stack's deploy services ran when the backup was taken: a recovery deploys these versions. */
+  services: z.array(z.object({ service: z.string(), image: z.string().nullable(), digest: z.string().nullable(), pinned: z.string().nullable() })).optional(),
   /** Physical backups pgBackRest made (absent in older manifests and stacks without postgres.physical). */
   physical: z.array(physicalBackupSchema).optional(),
 });

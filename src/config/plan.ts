@@ -1,4 +1,5 @@
-import type { DeployConfig, DeployService, DeployTarget } from './stacks/deploy.js';
+import type { DeployConfig, DeployService, DeployTarget, HttpCheck } from './stacks/deploy.js';
+import type { DrDependency } from './stacks/dr.js';
 import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind, NewClusterInput, NewRedisInput } from './inputs.js';
 import type { Manifest, PhysicalBackup, QdrantAlias } from './manifest.js';
@@ -28,6 +29,8 @@ export interface BackupPlan {
   /** With the entry list of the newest backup that has each mirror: only what changed since is copied. */
   mirrors?: Array<{ component: MirrorComponent; previousKey?: string }>;
   execDumps?: ExecDumpComponent[];
+  /** A stack with a dr section: its deploy services, whose running versions the manifest records. */
+  deploy?: { target: DeployTarget; services: Array<{ service: string; composeService: string; deployment: string; container: string }> };
   /** Physical backups pgBackRest takes of these targets' clusters, of the plan's type. */
   physical?: Array<{ target: PhysicalPostgresTarget; type: 'full' | 'diff' | 'incr' }>;
   /** The policy pruning after this backup applies: the plan's (else the stack's). */
@@ -143,4 +146,38 @@ export interface ReingestPlan {
   embedder: EmbedderConfig;
   golden: GoldenQuery[];
   gate: ReingestGate;
+}
+
+/** A service the recovery brings back, at the version the backup recorded (or the one running now). */
+export interface DrService {
+  service: string;
+  image: string;
+  source: 'the backup manifest' | 'running now';
+}
+
+/** What a `disasterRecovery` run will do, decided by its assess phase and recorded in history. */
+export interface DrPlan {
+  stack: string;
+  mode: 'recover' | 'drill' | 'plan';
+  /** The stack restored into: the stack itself, or the drill's. */
+  targetStack: string;
+  runTag: string;
+  store: StoreConfig;
+  backup: { backupId: string; startedAt: string; finishedAt: string; verified: boolean; why: string };
+  /** The newest data the restore brings back: the backup's snapshot time. */
+  dataAsOf: string;
+  /** Kinds restored one group after another; a group's kinds at the same time. Only those the backup holds. */
+  restoreGroups: Array<Array<'postgres' | 'qdrant' | 'redis'>>;
+  /** Per kind, what is restored: Postgres label → database, collections, Redis labels. */
+  components: { postgres: Array<{ label: string; database: string }>; qdrant: string[]; redis: string[] };
+  /** Deploy services stopped before the restore, in order, as the target stack's deploy target names them. */
+  writers: Array<{ service: string; composeService: string; deployment: string; container: string }>;
+  deployTarget?: DeployTarget;
+  services: DrService[];
+  dependencies: DrDependency[];
+  validation: HttpCheck[];
+  targets: { rtoMinutes: number; rpoMinutes: number };
+  approvalTimeout: string;
+  /** Which components answered when the run assessed the stack. */
+  probes: Array<{ component: string; answers: boolean; detail: string }>;
 }

@@ -52,6 +52,8 @@ export const leaseTargets = {
   /** A pgBackRest stanza of a cluster: one physical backup (and expire) at a time, as pgBackRest's own lock wants. */
   stanza: (cluster: { host: string; port: number }, stanza: string) => `pgbackrest:${cluster.host}:${cluster.port}/${stanza}`,
   verify: (stack: string) => `verify:${stack}`,
+  /** One disaster recovery (or DR drill) of a stack at a time. */
+  dr: (stack: string) => `dr:${stack}`,
   prune: (stack: string) => `prune:${stack}`,
   service: (stack: string, service: string) => `service:${stack}/${service}`,
 };

@@ -13,6 +13,8 @@ export const backupKeys = {
    */
   verification: (stack: string, id: string, startedAt: Date, runTag: string, depth: 'checksum' | 'restore') =>
     `${stack}/${id}/verifications/${startedAt.toISOString().replace(/[-:]/g, '')}-${runTag}-${depth}.json`,
+  /** A disaster recovery's (or DR drill's) evidence, beside the backup it restored. */
+  drEvidence: (stack: string, id: string, startedAt: Date, runTag: string, mode: string) => `${stack}/${id}/dr/${startedAt.toISOString().replace(/[-:]/g, '')}-${runTag}-${mode}.json`,
   locksPrefix: (stack: string, id: string) => `${stack}/${id}/locks/`,
   lock: (stack: string, id: string, workflowId: string) =>
     `${stack}/${id}/locks/${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`,

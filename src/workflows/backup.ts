@@ -137,6 +137,17 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
       ),
     );
   }
+  // What the services ran, so a disaster recovery deploys the same versions; a backup never fails for it.
+  let services: Manifest['services'];
+  if (plan.deploy) {
+    const deploy = plan.deploy;
+    services = await steps
+      .step('services', 'record the versions the services run', () => quickActivities('record service versions').recordServiceVersions(deploy), (v) => v.map((s) => `${s.service} ${s.image ?? 'nothing'}`).join(', '))
+      .catch((error: unknown) => {
+        if (isCancellation(error)) throw error;
+        return undefined;
+      });
+  }
   // What the manifest says of client-side encryption: the scheme and key id each artifact was written with.
   const encryption = artifactEncryptionFor(plan.store);
   if (encryption) artifacts.forEach((artifact, index) => (artifacts[index] = { ...artifact, encryption }));
@@ -174,6 +185,7 @@ async function backUp(options: BackupOptions, info: WorkflowInfo, startedAt: str
     qdrant,
     checksumVerifiedAt,
     ...(physical.length > 0 ? { physical } : {}),
+    ...(services ? { services } : {}),
   };
   const manifestKey = await steps.step('manifest', 'write the manifest', () =>
     quickActivities('write manifest').writeManifest({ store: plan.store, manifest }),

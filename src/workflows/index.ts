@@ -6,3 +6,4 @@ export { deploy } from './deploy/index.js';
 export { lease } from './lease.js';
 export { canary } from './canary/index.js';
 export { reingest } from './reingest/index.js';
+export { disasterRecovery } from './dr/index.js';

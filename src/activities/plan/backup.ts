@@ -7,6 +7,7 @@ import { storeLocation, withStore } from '../store/open.js';
 import { previousMirrorKeys } from '../store/catalog.js';
 import { backupIdOf, isOwnedCollection } from '../../core/runNames.js';
 import { newRunTag } from './runTag.js';
+import { deployedService } from './dr.js';
 
 export interface PlanDeps {
   loadStacks?: LoadStacks;
@@ -77,6 +78,7 @@ export function createBackupPlanActivities(deps: PlanDeps) {
           target,
           type: options.physicalType ?? (options.plan !== undefined ? stack.plans?.[options.plan]?.physical : undefined) ?? 'incr',
         })),
+        ...(stack.dr && stack.deploy ? { deploy: { target: stack.deploy.target, services: Object.keys(stack.deploy.services).map((service) => deployedService(stack, service)) } } : {}),
         retention: options.plan !== undefined ? (stack.plans?.[options.plan]?.retention ?? stack.retention) : stack.retention,
         ...(options.plan !== undefined ? { planName: options.plan } : {}),
       };

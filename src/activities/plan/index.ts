@@ -6,6 +6,7 @@ import { createBackupPlanActivities } from './backup.js';
 import { createDeployPlanActivities } from './deploy.js';
 import { createPrunePlanActivities } from './prune.js';
 import { createReingestPlanActivities } from './reingest.js';
+import { createDrPlanActivities } from './dr.js';
 import { createRestorePlanActivities, type ExistenceProbes } from './restore.js';
 import type { LoadStacks } from './stacks.js';
 
@@ -21,5 +22,6 @@ export function createPlanActivities(deps: { loadStacks?: LoadStacks } = {}) {
     ...createDeployPlanActivities({ loadStacks: deps.loadStacks }),
     ...createPrunePlanActivities({ loadStacks: deps.loadStacks }),
     ...createReingestPlanActivities({ loadStacks: deps.loadStacks }),
+    ...createDrPlanActivities({ loadStacks: deps.loadStacks }),
   };
 }

@@ -7,6 +7,8 @@ import {
   pruneInputSchema,
   reingestInputSchema,
   restoreInputSchema,
+  disasterRecoveryInputSchema,
+  type DisasterRecoveryInput,
   verifyInputSchema,
   type BackupInput,
   type DeployInput,
@@ -18,7 +20,7 @@ import {
 import { formatIssues } from '../../config/issues.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
-import type { backup, deploy, pruneBackups, reingest, restore, verifyBackup } from '../../workflows/index.js';
+import type { backup, deploy, disasterRecovery, pruneBackups, reingest, restore, verifyBackup } from '../../workflows/index.js';
 import type { RollbackResult } from '../../workflows/deploy/report.js';
 import { webUiUrl } from './connect.js';
 
@@ -39,6 +41,7 @@ export const checkVerifyInput = (input: unknown): VerifyInput => checkInput(veri
 export const checkRestoreInput = (input: unknown): RestoreInput => checkInput(restoreInputSchema, input, 'restore');
 export const checkDeployInput = (input: unknown): DeployInput => checkInput(deployInputSchema, input, 'deploy');
 export const checkReingestInput = (input: unknown): ReingestInput => checkInput(reingestInputSchema, input, 'reingest');
+export const checkDisasterRecoveryInput = (input: unknown): DisasterRecoveryInput => checkInput(disasterRecoveryInputSchema, input, 'disasterRecovery');
 
 export function runbookSearchAttributes(runbook: string, stack: string): SearchAttributePair[] {
   return [
@@ -68,6 +71,8 @@ export const runbookWorkflowIds = {
   restore: (input: { stack: string; targetStack?: string }) => `restore-${input.targetStack ?? input.stack}`,
   deploy: (input: { stack: string; service: string }) => `deploy-${input.stack}-${input.service}`,
   reingest: (input: { stack: string; alias: string }) => `reingest-${input.stack}-${input.alias}`,
+  /** A plan changes nothing, so it never blocks (nor is blocked by) a recovery or a drill. */
+  disasterRecovery: (input: { stack: string; mode: string }) => `dr-${input.mode === 'plan' ? 'plan' : input.mode === 'drill' ? 'drill' : 'recover'}-${input.stack}`,
 };
 
 /** Names the run that holds the id: its run id, what it is doing, since when, and its Web UI link. */
@@ -93,7 +98,7 @@ export interface StartOptions {
   workflowId?: string;
 }
 
-type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy | typeof reingest;
+type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy | typeof reingest | typeof disasterRecovery;
 
 async function start<W extends Runbook>(
   client: Client,
@@ -159,6 +164,11 @@ export function startDeploy(client: Client, input: DeployInput, options: StartOp
 export function startReingest(client: Client, input: ReingestInput, options: StartOptions = {}) {
   const summary = `reingest of alias ${input.alias} from ${input.source} with ${input.embedder} (stack ${input.stack}${input.approve === 'manual' ? ', approve: manual' : ''})`;
   return start<typeof reingest>(client, 'reingest', runbookWorkflowIds.reingest(input), checkReingestInput(input), summary, options);
+}
+
+export function startDisasterRecovery(client: Client, input: DisasterRecoveryInput, options: StartOptions = {}) {
+  const summary = `disaster recovery (${input.mode}) of stack ${input.stack}${input.into ? ` into ${input.into}` : ''}${input.at ? ` as of ${input.at}` : ''}${input.approve === 'auto' ? ', approve: auto' : ''}`;
+  return start<typeof disasterRecovery>(client, 'disasterRecovery', runbookWorkflowIds.disasterRecovery(input), checkDisasterRecoveryInput(input), summary, options);
 }
 
 /** Whether an update was refused (with the workflow's reason) or answered with its result. */

@@ -11,6 +11,7 @@ import { storeSchema } from './store.js';
 import { redisTargetSchema } from './redis.js';
 import { mirrorComponentSchema } from './mirror.js';
 import { execDumpSchema } from './execdump.js';
+import { drSchema } from './dr.js';
 import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels, type BackupComponentKind } from './plans.js';
 
 export * from './canary.js';
@@ -27,6 +28,7 @@ export * from './mirror.js';
 export * from './execdump.js';
 export * from './encryption.js';
 export * from './plans.js';
+export * from './dr.js';
 
 export const stackSchema = z
   .object({
@@ -49,6 +51,8 @@ export const stackSchema = z
     canary: z.record(serviceName, canarySchema).optional(),
     /** Blue-green re-ingestion of Qdrant collections: sources, embedders, golden queries and the gate. */
     reingest: reingestSchema.optional(),
+    /** Disaster recovery: targets, the writers to stop, the services to bring back, dependencies and validation. */
+    dr: drSchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {
@@ -71,6 +75,11 @@ export const stackSchema = z
         for (const label of unknown) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: `${kind}:${label} is not configured on this stack` });
       }
       if (selection.qdrant !== undefined && !stack.qdrant) ctx.addIssue({ code: 'custom', path: ['plans', name, 'components'], message: 'the stack configures no qdrant' });
+    }
+    for (const [field, services] of [['writers', stack.dr?.writers ?? []], ['services', stack.dr?.services ?? []]] as const) {
+      services.forEach((service, index) => {
+        if (!stack.deploy?.services[service]) ctx.addIssue({ code: 'custom', path: ['dr', field, index], message: `"${service}" is not a service of this stack's deploy section` });
+      });
     }
     if (stack.reingest) {
       const issues = reingestReferenceIssues(stack.reingest, { postgresLabels: stack.postgres.map((target) => target.name), storeType: stack.store.type });

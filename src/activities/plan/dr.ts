@@ -1,0 +1,143 @@
+import type { DisasterRecoveryOptions } from '../../config/inputs.js';
+import type { Manifest } from '../../config/manifest.js';
+import type { DrPlan, DrService } from '../../config/plan.js';
+import type { StackConfig } from '../../config/stacks/index.js';
+import { chooseDrBackup, type DrBackupCandidate } from '../../core/dr.js';
+import { createDrActivities, type DeployedService } from '../dr/index.js';
+import { withPostgresAdmin } from '../postgres/session.js';
+import { listCollectionNames } from '../qdrant/collections.js';
+import { listBackupsIn } from '../store/catalog.js';
+import { withStore } from '../store/open.js';
+import { newRunTag } from './runTag.js';
+import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
+
+/** The deploy service's names on its target (as the deploy plan derives them). */
+export function deployedService(stack: StackConfig, service: string): DeployedService {
+  const config = stack.deploy?.services[service];
+  return { service, composeService: config?.composeService ?? service, deployment: config?.deployment ?? service, container: config?.container ?? service };
+}
+
+/** A drill's stack must not share a database, a collection, a Redis or a Compose project with production. */
+function sharedWithProduction(production: StackConfig, drill: StackConfig, manifest: Manifest): string[] {
+  const shared: string[] = [];
+  for (const target of drill.postgres) {
+    if (production.postgres.some((p) => p.host === target.host && p.port === target.port && p.database === target.database)) shared.push(`database ${target.database} on ${target.host}:${target.port}`);
+  }
+  if (drill.qdrant && production.qdrant && drill.qdrant.url === production.qdrant.url) {
+    const collections = manifest.artifacts.filter((a) => a.component === 'qdrant').map((a) => a.name);
+    if (collections.length > 0) shared.push(`Qdrant ${drill.qdrant.url} (the backup's collections ${collections.join(', ')} would be recovered over production's)`);
+  }
+  for (const redis of drill.redis) if (production.redis.some((r) => r.host === redis.host && r.port === redis.port)) shared.push(`Redis ${redis.host}:${redis.port}`);
+  const drillProject = drill.deploy?.target.type === 'compose' ? drill.deploy.target.projectName : undefined;
+  if (drillProject && production.deploy?.target.type === 'compose' && production.deploy.target.projectName === drillProject) shared.push(`Compose project ${drillProject}`);
+  return shared;
+}
+
+async function probe(component: string, check: () => Promise<string>): Promise<DrPlan['probes'][number]> {
+  try {
+    return { component, answers: true, detail: await check() };
+  } catch (error) {
+    return { component, answers: false, detail: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+  }
+}
+
+export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
+  const loadStacks = stacksLoader(deps.loadStacks);
+  const dr = createDrActivities();
+  return {
+    /**
+     * The assess phase: the backup to restore (the newest whose last restore drill passed, by
+     * `at`), what each component answers now, what will be stopped, restored and started.
+     * Changes nothing.
+     */
+    async resolveDrPlan({ options }: { options: DisasterRecoveryOptions }): Promise<DrPlan> {
+      const stacks = await loadStacks();
+      const source = stackFromInput(stacks, options.stack, 'stack');
+      if (!source.dr) throw invalidInput(`stack "${options.stack}" has no dr section: declare its targets, writers, services and validation first`);
+      const targetName = options.mode === 'drill' ? (options.into ?? source.dr.drillStack) : options.stack;
+      if (!targetName) throw invalidInput('into: a drill restores into another stack: give into, or set dr.drillStack');
+      const target = stackFromInput(stacks, targetName, 'into');
+
+      const listings = await withStore(source.store, (store) => listBackupsIn(store, options.stack));
+      const complete = listings.filter((listing) => listing.manifest);
+      const candidates: DrBackupCandidate[] = complete.map((listing) => ({
+        backupId: listing.backupId,
+        startedAt: listing.manifest!.startedAt,
+        finishedAt: listing.manifest!.finishedAt,
+        ...(listing.lastConclusiveVerification ? { lastConclusiveDrill: listing.lastConclusiveVerification.outcome } : {}),
+        ...(listing.lastRestoreVerification ? { lastRestoreDrill: listing.lastRestoreVerification.outcome } : {}),
+      }));
+      const choice = chooseDrBackup(candidates, { at: options.at, backupId: options.backupId, allowUnverified: options.allowUnverified });
+      if ('refused' in choice) throw invalidInput(choice.refused);
+      const manifest = complete.find((listing) => listing.backupId === choice.backupId)!.manifest!;
+
+      if (options.mode === 'drill') {
+        const shared = sharedWithProduction(source, target, manifest);
+        if (shared.length > 0) throw invalidInput(`into: stack "${targetName}" shares ${shared.join('; ')} with production; a drill must never touch production`);
+      }
+      const refusals: string[] = [];
+      const postgres = manifest.artifacts.flatMap((artifact) => {
+        if (artifact.component !== 'postgres') return [];
+        const into = target.postgres.find((candidate) => candidate.name === artifact.name);
+        if (!into) refusals.push(`stack "${targetName}" configures no Postgres "${artifact.name}" to restore into`);
+        return into ? [{ label: artifact.name, database: into.database }] : [];
+      });
+      const qdrant = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant').map((artifact) => artifact.name);
+      if (qdrant.length > 0 && !target.qdrant) refusals.push(`stack "${targetName}" configures no Qdrant to recover ${qdrant.length} collection(s) into`);
+      const redis = manifest.artifacts.filter((artifact) => artifact.component === 'redis').map((artifact) => artifact.name);
+      const has = { postgres: postgres.length > 0, qdrant: qdrant.length > 0, redis: redis.length > 0 };
+      const restoreGroups = source.dr.restoreOrder.map((group) => group.filter((kind) => has[kind])).filter((group) => group.length > 0);
+
+      const plan = target.dr ?? source.dr;
+      const serviceNames = plan.services ?? plan.writers;
+      const services: DrService[] = [];
+      for (const service of serviceNames) {
+        if (!target.deploy?.services[service]) {
+          refusals.push(`stack "${targetName}" has no deploy service "${service}" to bring back`);
+          continue;
+        }
+        const recorded = manifest.services?.find((entry) => entry.service === service)?.image;
+        if (recorded) {
+          services.push({ service, image: recorded, source: 'the backup manifest' });
+          continue;
+        }
+        const [now] = await dr.recordServiceVersions({ target: target.deploy.target, services: [deployedService(target, service)] });
+        if (now?.image) services.push({ service, image: now.image, source: 'running now' });
+        else refusals.push(`service "${service}": the backup recorded no version and nothing runs now; deploy it once, or take a new backup`);
+      }
+      if (refusals.length > 0) throw invalidInput(`disaster recovery refused, nothing was touched: ${refusals.join('; ')}`);
+
+      const probes = [
+        ...(await Promise.all(
+          target.postgres.map((server) =>
+            probe(`postgres ${server.name}`, () => withPostgresAdmin(server, undefined, async ({ admin }) => {
+              const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [server.database]);
+              return found.rowCount ? `database ${server.database} exists` : `the server answers; database ${server.database} is missing`;
+            })),
+          ),
+        )),
+        ...(target.qdrant ? [await probe('qdrant', async () => `${(await listCollectionNames(target.qdrant!)).length} collection(s)`)] : []),
+      ];
+
+      return {
+        stack: options.stack,
+        mode: options.mode,
+        targetStack: targetName,
+        runTag: newRunTag(),
+        store: source.store,
+        backup: { backupId: manifest.backupId, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt, verified: choice.verified, why: choice.why },
+        dataAsOf: manifest.startedAt,
+        restoreGroups,
+        components: { postgres, qdrant, redis },
+        writers: options.mode === 'drill' ? [] : plan.writers.map((service) => deployedService(target, service)),
+        ...(target.deploy ? { deployTarget: target.deploy.target } : {}),
+        services,
+        dependencies: plan.dependencies,
+        validation: plan.validation.checks,
+        targets: source.dr.targets,
+        approvalTimeout: source.dr.approvalTimeout,
+        probes,
+      };
+    },
+  };
+}

@@ -1,0 +1,225 @@
+import { ApplicationFailure, condition, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { disasterRecoveryInputSchema, type DisasterRecoveryOptions, type RestoreInput } from '../../config/inputs.js';
+import type { DrPlan } from '../../config/plan.js';
+import { durationMs } from '../../core/duration.js';
+import { againstTarget, secondsBetween, type DrPhase } from '../../core/dr.js';
+import { leaseTargets } from '../../core/leases.js';
+import { backupKeys } from '../../core/storeKeys.js';
+import { quickActivities, streamingActivities } from '../lib/activities.js';
+import { parseInput } from '../lib/input.js';
+import { withLeases } from '../lib/leases.js';
+import { StepTracker } from '../lib/steps.js';
+import type { DeployReport } from '../deploy/index.js';
+import type { RestoreReport } from '../restore.js';
+import { drApproveUpdate, drStatusQuery, type DrReport } from './report.js';
+
+/** A phase that stops the recovery: the report says where each component stands and what to do. */
+class PhaseFailed extends Error {
+  constructor(readonly phase: DrPhase, message: string, readonly whatNow: string) {
+    super(message);
+  }
+}
+
+const nowIso = () => new Date().toISOString();
+
+/**
+ * Disaster recovery as one durable run, in the order of the Aegis guide's runbook: assess,
+ * approve, stop writers, restore data (child `restore` runs), verify dependencies, deploy
+ * services (child `deploy` runs at the backup's versions), traffic, validate end to end, then
+ * report RTO and RPO against the stack's targets. Child runs have ids derived from this run's,
+ * so a resumed run never redoes a finished phase. A failed phase is not "rolled back": the
+ * report says what state the stack is in and what to do.
+ */
+export async function disasterRecovery(rawInput: unknown): Promise<DrReport> {
+  const options = parseInput(disasterRecoveryInputSchema, rawInput, 'disasterRecovery');
+  const runStartedAt = new Date(workflowInfo().startTime).toISOString();
+  const steps = new StepTracker('disasterRecovery', options.stack);
+  const report: DrReport = { stack: options.stack, mode: options.mode, outcome: 'running', phase: 'assess', phases: [], restores: [], deploys: [], dependencies: [], validation: [], components: {} };
+  setHandler(drStatusQuery, () => report);
+  setHandler<{ approvedBy: string }, [{ by?: string }?], typeof drApproveUpdate>(
+    drApproveUpdate,
+    async (request) => {
+      report.approvedBy = request?.by ?? 'unknown';
+      return { approvedBy: report.approvedBy };
+    },
+    {
+      validator: () => {
+        if (report.approvedBy) throw new Error(`already approved by ${report.approvedBy}`);
+        if (report.phase !== 'approve') throw new Error(`the run is not waiting for approval (phase ${report.phase}${options.approve === 'auto' ? ', approve: auto' : ''})`);
+      },
+      description: 'approve the recovery the assess phase planned (approve: manual); the caller is recorded',
+    },
+  );
+
+  /** Runs one phase as a named step, recording its outcome and duration. */
+  const phase = async <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string): Promise<T> => {
+    report.phase = name;
+    const startedAt = nowIso();
+    try {
+      const result = await steps.step(name, title, work, describe);
+      report.phases.push({ phase: name, outcome: 'done', detail: describe(result), startedAt, durationMs: Date.now() - Date.parse(startedAt) });
+      return result;
+    } catch (error) {
+      report.phases.push({ phase: name, outcome: 'failed', detail: error instanceof Error ? error.message : String(error), startedAt, durationMs: Date.now() - Date.parse(startedAt) });
+      throw error;
+    }
+  };
+  const skip = (name: DrPhase, why: string) => {
+    report.phases.push({ phase: name, outcome: 'skipped', detail: why, startedAt: nowIso(), durationMs: 0 });
+  };
+
+  const plan = await phase('assess', 'assess the stack and choose the backup', () => quickActivities(`assess ${options.stack}`).resolveDrPlan({ options }), describePlan);
+  report.plan = plan;
+  report.targetStack = plan.targetStack;
+  steps.setHeadline(`**disasterRecovery** (${options.mode}) of stack \`${plan.stack}\`${plan.targetStack !== plan.stack ? ` into \`${plan.targetStack}\`` : ''} from backup \`${plan.backup.backupId}\``);
+  if (options.mode === 'plan') {
+    report.outcome = 'planned';
+    steps.finish(`planned: ${describePlan(plan)}`);
+    return report;
+  }
+  try {
+    return await withLeases(steps, 'disasterRecovery', [{ target: leaseTargets.dr(plan.targetStack), mode: 'exclusive' }], () => recover(options, plan, report, phase, skip, steps, runStartedAt));
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    if (error instanceof ApplicationFailure) throw error;
+    const failedPhase = error instanceof PhaseFailed ? error.phase : report.phase;
+    const reason = error instanceof Error ? error.message : String(error);
+    report.outcome = 'failed';
+    report.failure = { phase: failedPhase, reason, whatNow: error instanceof PhaseFailed ? error.whatNow : 'look at the failed step in the UI, fix the cause, and run the recovery again: finished restores are repeated, nothing is rolled back' };
+    steps.finish(`FAILED at ${failedPhase}: ${reason.split('\n')[0]}`);
+    throw ApplicationFailure.create({ type: 'DisasterRecoveryFailed', nonRetryable: true, message: `disaster recovery of ${plan.stack} failed at ${failedPhase}: ${reason}`, details: [report] });
+  }
+}
+
+function describePlan(plan: DrPlan): string {
+  const { postgres, qdrant, redis } = plan.components;
+  const down = plan.probes.filter((probe) => !probe.answers).map((probe) => probe.component);
+  return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+}
+
+type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string) => Promise<T>;
+
+function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redis'): RestoreInput {
+  const confirmAll = (names: Array<[string, string]>) => Object.fromEntries(names.map(([key, name]) => [key, { confirm: name }]));
+  return {
+    stack: plan.stack,
+    backupId: plan.backup.backupId,
+    targetStack: plan.targetStack,
+    components: [kind],
+    // Approved (or auto): the recovery replaces what is there.
+    postgres: kind === 'postgres' ? confirmAll(plan.components.postgres.map((p) => [p.label, p.database])) : {},
+    qdrant: kind === 'qdrant' ? confirmAll(plan.components.qdrant.map((c) => [c, c])) : {},
+    redis: kind === 'redis' ? confirmAll(plan.components.redis.map((r) => [r, r])) : {},
+    aliases: kind === 'qdrant',
+  };
+}
+
+async function recover(
+  options: DisasterRecoveryOptions,
+  plan: DrPlan,
+  report: DrReport,
+  phase: PhaseRunner,
+  skip: (name: DrPhase, why: string) => void,
+  steps: StepTracker,
+  runStartedAt: string,
+): Promise<DrReport> {
+  const { workflowId } = workflowInfo();
+  for (const { label, database } of plan.components.postgres) report.components[`postgres ${label} (${database})`] = 'untouched';
+  for (const collection of plan.components.qdrant) report.components[`qdrant ${collection}`] = 'untouched';
+  for (const label of plan.components.redis) report.components[`redis ${label}`] = 'untouched';
+  for (const { service } of plan.services) report.components[`service ${service}`] = plan.writers.some((writer) => writer.service === service) ? 'running' : 'untouched';
+
+  if (options.approve === 'auto') {
+    report.approvedBy = 'auto (input approve: auto)';
+    skip('approve', 'approve: auto');
+  } else {
+    const approved = await phase(
+      'approve',
+      `wait for approval (update "approve", timeout ${plan.approvalTimeout})`,
+      () => condition(() => report.approvedBy !== undefined, durationMs(plan.approvalTimeout)),
+      (ok) => (ok ? `approved by ${report.approvedBy}` : `not approved within ${plan.approvalTimeout}`),
+    );
+    if (!approved) {
+      report.outcome = 'not approved';
+      steps.finish(`not approved within ${plan.approvalTimeout}: nothing was touched`);
+      throw ApplicationFailure.create({ type: 'NotApproved', nonRetryable: true, message: `the recovery of ${plan.stack} was not approved within ${plan.approvalTimeout}; nothing was touched`, details: [report] });
+    }
+  }
+
+  if (plan.writers.length === 0) skip('stop writers', options.mode === 'drill' ? 'a drill leaves production running' : 'no writers declared');
+  else {
+    const target = plan.deployTarget!;
+    await phase('stop writers', `stop ${plan.writers.map((w) => w.service).join(', ')}`, async () => {
+      for (const writer of plan.writers) {
+        await quickActivities(`stop ${writer.service}`).stopDrWriter({ target, service: writer });
+        report.components[`service ${writer.service}`] = 'stopped';
+      }
+      return plan.writers.map((w) => w.service);
+    }, (stopped) => `stopped ${stopped.join(', ')}`);
+  }
+
+  await phase('restore data', `restore ${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')}`, async () => {
+    for (const group of plan.restoreGroups) {
+      await Promise.all(
+        group.map(async (kind) => {
+          const childId = `${workflowId}-restore-${kind}`;
+          report.restores.push({ kind, workflowId: childId });
+          const restored = (await executeChild('restore', { workflowId: childId, args: [restoreInputOf(plan, kind)] }).catch((error: unknown) => {
+            throw new PhaseFailed('restore data', `restore of ${kind} failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, `the ${kind} restore says which components it put back (its run ${childId}); the services are stopped: fix the cause and run the recovery again`);
+          })) as RestoreReport;
+          for (const entry of restored.postgres) report.components[`postgres ${entry.label} (${entry.database})`] = 'restored';
+          for (const entry of restored.qdrant) report.components[`qdrant ${entry.source}`] = 'restored';
+          for (const entry of restored.redis) report.components[`redis ${entry.label}`] = 'restored';
+        }),
+      );
+    }
+    return report.restores.length;
+  }, (count) => `${count} restore run(s) complete`);
+
+  if (plan.dependencies.length === 0) skip('verify dependencies', 'none declared');
+  else {
+    const evidence = await phase('verify dependencies', `check ${plan.dependencies.map((d) => d.name).join(', ')}`, () => streamingActivities('verify dependencies').checkDrDependencies({ dependencies: plan.dependencies }), (e) => `${e.filter((x) => x.passed).length} of ${e.length} answer`);
+    report.dependencies = evidence;
+    const down = evidence.filter((entry) => !entry.passed);
+    if (down.length > 0) throw new PhaseFailed('verify dependencies', `dependencies not answering: ${down.map((d) => `${d.name} (${d.detail})`).join('; ')}`, 'the data is restored and the services are not started: bring the dependencies up, then run the recovery again or deploy the services by hand');
+  }
+
+  if (plan.services.length === 0) skip('deploy services', 'no services declared');
+  else {
+    await phase('deploy services', `deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ')}`, async () => {
+      for (const { service, image } of plan.services) {
+        const childId = `${workflowId}-deploy-${service}`;
+        report.deploys.push({ service, image, workflowId: childId });
+        await (executeChild('deploy', { workflowId: childId, args: [{ stack: plan.targetStack, service, image, strategy: 'rolling' }] }) as Promise<DeployReport>).catch((error: unknown) => {
+          report.components[`service ${service}`] = 'deploy failed';
+          throw new PhaseFailed('deploy services', `deploy of ${service} ${image} failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, `the data is restored; ${service} is not healthy (its deploy run ${childId} has the evidence): fix it and deploy ${image} again`);
+        });
+        report.components[`service ${service}`] = `running ${image}`;
+      }
+      return plan.services.length;
+    }, (count) => `${count} service(s) deployed and healthy`);
+  }
+
+  skip('traffic', 'no traffic step declared: the services answer where they did');
+
+  const validation = await phase('validate', `end-to-end checks (${plan.validation.length})`, () => streamingActivities('validate the recovery').runHttpChecks({ checks: plan.validation, what: 'validate the recovery' }), (e) => `${e.filter((x) => x.passed).length} of ${e.length} passed`);
+  report.validation = validation;
+  const failing = validation.filter((entry) => !entry.passed);
+  if (failing.length > 0) {
+    throw new PhaseFailed('validate', `end-to-end checks failing: ${failing.map((e) => `${e.url}: ${e.status ?? e.error ?? 'no answer'}`).join('; ')}`, 'data restored and services deployed, but the stack does not answer as it should: look at the evidence; nothing was rolled back');
+  }
+
+  const validatedAt = nowIso();
+  const incidentAt = options.incidentAt ?? runStartedAt;
+  report.rto = { ...againstTarget(secondsBetween(incidentAt, validatedAt), plan.targets.rtoMinutes), from: incidentAt, to: validatedAt };
+  report.rpo = { ...againstTarget(secondsBetween(plan.dataAsOf, incidentAt), plan.targets.rpoMinutes), dataAsOf: plan.dataAsOf, incidentAt };
+  report.outcome = options.mode === 'drill' ? 'drilled' : 'recovered';
+  report.evidenceKey = await phase(
+    'report',
+    'write the evidence beside the backup',
+    () => quickActivities('write DR evidence').writeDrEvidence({ store: plan.store, key: backupKeys.drEvidence(plan.stack, plan.backup.backupId, new Date(runStartedAt), plan.runTag, options.mode), evidence: report }),
+    (key) => key,
+  );
+  steps.finish(`${report.outcome}: RTO ${report.rto.seconds} s (target ${report.rto.targetSeconds} s${report.rto.met ? '' : ', MISSED'}), RPO ${report.rpo.seconds} s (target ${report.rpo.targetSeconds} s${report.rpo.met ? '' : ', MISSED'})`);
+  return report;
+}
