@@ -7,6 +7,7 @@ import { addDeployCommands } from './deploy.js';
 import { addReingestCommands } from './reingest.js';
 import { addJanitorCommand } from './janitor.js';
 import { addPitrCommands } from './pitr.js';
+import { addDrCommands } from './dr.js';
 import { addPruneCommands } from './prune.js';
 import { addRestoreCommands } from './restore.js';
 import { addVerifyCommands } from './verify.js';
@@ -60,6 +61,7 @@ addReingestCommands(program);
 addScheduleCommands(program);
 addJanitorCommand(program);
 addPitrCommands(program);
+addDrCommands(program);
 
 try {
   await program.parseAsync(process.argv);

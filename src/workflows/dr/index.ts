@@ -2,9 +2,10 @@ import { ApplicationFailure, condition, executeChild, isCancellation, setHandler
 import { disasterRecoveryInputSchema, type DisasterRecoveryOptions, type RestoreInput } from '../../config/inputs.js';
 import type { DrPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
-import { againstTarget, secondsBetween, type DrPhase } from '../../core/dr.js';
+import { againstTarget, DR_PHASES, secondsBetween, type DrPhase } from '../../core/dr.js';
 import { leaseTargets } from '../../core/leases.js';
 import { backupKeys } from '../../core/storeKeys.js';
+import { redactUrls } from '../../core/redact.js';
 import { quickActivities, streamingActivities } from '../lib/activities.js';
 import { parseInput } from '../lib/input.js';
 import { withLeases } from '../lib/leases.js';
@@ -71,6 +72,7 @@ export async function disasterRecovery(rawInput: unknown): Promise<DrReport> {
   const plan = await phase('assess', 'assess the stack and choose the backup', () => quickActivities(`assess ${options.stack}`).resolveDrPlan({ options }), describePlan);
   report.plan = plan;
   report.targetStack = plan.targetStack;
+  report.phasePlan = phasePlanOf(plan, options);
   steps.setHeadline(`**disasterRecovery** (${options.mode}) of stack \`${plan.stack}\`${plan.targetStack !== plan.stack ? ` into \`${plan.targetStack}\`` : ''} from backup \`${plan.backup.backupId}\``);
   if (options.mode === 'plan') {
     report.outcome = 'planned';
@@ -95,6 +97,23 @@ function describePlan(plan: DrPlan): string {
   const { postgres, qdrant, redis } = plan.components;
   const down = plan.probes.filter((probe) => !probe.answers).map((probe) => probe.component);
   return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+}
+
+/** What each phase will do, in order: the plan an operator approves. */
+function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ phase: DrPhase; what: string }> {
+  const { postgres, qdrant, redis } = plan.components;
+  const what: Record<DrPhase, string> = {
+    assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
+    approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
+    'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
+    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => `database ${p.database}`), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
+    'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
+    'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
+    traffic: 'none declared',
+    validate: plan.validation.map((check) => redactUrls(check.url)).join(', '),
+    report: `RTO against ${plan.targets.rtoMinutes} min, RPO against ${plan.targets.rpoMinutes} min; evidence beside backup ${plan.backup.backupId}`,
+  };
+  return DR_PHASES.map((phase) => ({ phase, what: what[phase] }));
 }
 
 type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string) => Promise<T>;

@@ -20,6 +20,8 @@ export interface DrReport {
   outcome: 'running' | 'planned' | 'recovered' | 'drilled' | 'not approved' | 'failed';
   phase: DrPhase;
   plan?: DrPlan;
+  /** What each phase will do (the assess phase's answer; `mode: plan` stops there). */
+  phasePlan?: Array<{ phase: DrPhase; what: string }>;
   approvedBy?: string;
   phases: DrPhaseRecord[];
   restores: Array<{ kind: string; workflowId: string }>;
