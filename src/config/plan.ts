@@ -178,6 +178,12 @@ export interface DrPlan {
   validation: HttpCheck[];
   targets: { rtoMinutes: number; rpoMinutes: number };
   approvalTimeout: string;
+  /** mode drill: the drill stack's servers and services, for the teardown of what the drill created. */
+  teardown?: {
+    postgres: Array<{ label: string; target: PostgresTarget }>;
+    qdrant?: { url: string; apiKey?: SecretRef };
+    services: Array<{ service: string; composeService: string; deployment: string; container: string }>;
+  };
   /** Which components answered when the run assessed the stack. */
   probes: Array<{ component: string; answers: boolean; detail: string }>;
 }

@@ -17,6 +17,8 @@ export interface RestoreReport {
   stack: string;
   targetStack: string;
   backupId: string;
+  /** The run's tag: the marker on each database it restored carries it (a drill's teardown checks it). */
+  runTag?: string;
   postgres: Array<{ label: string; database: string; replaced: boolean; tables: Record<string, number>; notKept?: string[]; rolesCreated?: string[] }>;
   qdrant: Array<{
     source: string;
@@ -91,7 +93,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
   const redisComponent = (step: RedisRestoreStep) =>
     'over' in step ? `redis ${step.label} → ${step.over.host}:${step.over.port} (its container)` : `redis ${step.label} → new redis-server ${step.into.bind}:${step.into.port}`;
 
-  const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, postgres: [], qdrant: [], aliases: [], redis: [] };
+  const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, runTag: plan.runTag, postgres: [], qdrant: [], aliases: [], redis: [] };
   return withLeases(steps, 'restore', restoreClaims(plan), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'restore' },

@@ -41,6 +41,8 @@ export const composeCommands = {
     flavor === 'v2' ? docker(['docker', 'compose', 'version'], 'docker compose version') : docker(['docker-compose', 'version'], 'docker-compose version'),
   pull: (p: ComposeProject, service: string) => composeArgv(p, `pull ${service}`, 'pull', service),
   up: (p: ComposeProject, service: string) => composeArgv(p, `up ${service}`, 'up', '-d', '--no-deps', service),
+  /** Stops and removes the service's containers: what a DR drill deployed, torn down. */
+  removeService: (p: ComposeProject, service: string) => composeArgv(p, `rm ${service}`, 'rm', '-s', '-f', service),
   /** Stops the service's containers (kept, not removed): a writer held still while its data is restored. */
   stop: (p: ComposeProject, service: string, graceSeconds: number) => composeArgv(p, `stop ${service}`, 'stop', '-t', String(graceSeconds), service),
   /** A one-off container of the service's (new) image, e.g. for migrations. */

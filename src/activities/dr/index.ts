@@ -42,11 +42,14 @@ function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<stri
   });
 }
 
+import { createDrTeardownActivities } from './teardown.js';
+
 export function createDrActivities() {
   const compose = createComposeActivities();
   const kubernetes = createKubernetesActivities();
   const http = createHttpActivities();
   return {
+    ...createDrTeardownActivities(),
     /** What each deploy service runs now, recorded in the backup's manifest so a recovery deploys the same versions. */
     async recordServiceVersions({ target, services }: { target: DeployTarget; services: DeployedService[] }): Promise<NonNullable<Manifest['services']>> {
       const versions: NonNullable<Manifest['services']> = [];

@@ -131,6 +131,15 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         components: { postgres, qdrant, redis },
         writers: options.mode === 'drill' ? [] : plan.writers.map((service) => deployedService(target, service)),
         ...(target.deploy ? { deployTarget: target.deploy.target } : {}),
+        ...(options.mode === 'drill'
+          ? {
+              teardown: {
+                postgres: postgres.map(({ label }) => ({ label, target: target.postgres.find((candidate) => candidate.name === label)! })),
+                ...(target.qdrant ? { qdrant: { url: target.qdrant.url, apiKey: target.qdrant.apiKey } } : {}),
+                services: services.map(({ service }) => deployedService(target, service)),
+              },
+            }
+          : {}),
         services,
         dependencies: plan.dependencies,
         validation: plan.validation.checks,

@@ -76,11 +76,11 @@ async function restoreRoles(admin: pg.Client, store: ArtifactStore, artifact: Po
 }
 
 /** The comment a restored database carries: which backup, which artifact, which run put it there. */
-function restoreMarker(backupId: string, artifactName: string, runTag: string): string {
+export function restoreMarker(backupId: string, artifactName: string, runTag: string): string {
   return `ragops restore of ${backupId}/${artifactName} by run ${runTag}`;
 }
 
-async function commentOf(admin: pg.Client, database: string): Promise<string | undefined> {
+export async function commentOf(admin: pg.Client, database: string): Promise<string | undefined> {
   const result = await admin.query<{ comment: string | null }>(
     "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
     [database],

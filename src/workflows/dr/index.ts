@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { disasterRecoveryInputSchema, type DisasterRecoveryOptions, type RestoreInput } from '../../config/inputs.js';
 import type { DrPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
@@ -6,7 +6,7 @@ import { againstTarget, DR_PHASES, secondsBetween, type DrPhase } from '../../co
 import { leaseTargets } from '../../core/leases.js';
 import { backupKeys } from '../../core/storeKeys.js';
 import { redactUrls } from '../../core/redact.js';
-import { quickActivities, streamingActivities } from '../lib/activities.js';
+import { compensationActivities, quickActivities, streamingActivities } from '../lib/activities.js';
 import { parseInput } from '../lib/input.js';
 import { withLeases } from '../lib/leases.js';
 import { StepTracker } from '../lib/steps.js';
@@ -80,7 +80,13 @@ export async function disasterRecovery(rawInput: unknown): Promise<DrReport> {
     return report;
   }
   try {
-    return await withLeases(steps, 'disasterRecovery', [{ target: leaseTargets.dr(plan.targetStack), mode: 'exclusive' }], () => recover(options, plan, report, phase, skip, steps, runStartedAt));
+    return await withLeases(steps, 'disasterRecovery', [{ target: leaseTargets.dr(plan.targetStack), mode: 'exclusive' }], async () => {
+      try {
+        return await recover(options, plan, report, phase, skip, steps, runStartedAt);
+      } finally {
+        if (plan.teardown && !options.keep) await CancellationScope.nonCancellable(() => tearDownDrill(plan, report, steps));
+      }
+    });
   } catch (error) {
     if (isCancellation(error)) throw error;
     if (error instanceof ApplicationFailure) throw error;
@@ -114,6 +120,34 @@ function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ ph
     report: `RTO against ${plan.targets.rtoMinutes} min, RPO against ${plan.targets.rpoMinutes} min; evidence beside backup ${plan.backup.backupId}`,
   };
   return DR_PHASES.map((phase) => ({ phase, what: what[phase] }));
+}
+
+/** Removes what the drill created in the drill stack: deployed services, restored databases and collections. */
+async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker): Promise<void> {
+  const teardown = plan.teardown!;
+  const done: string[] = [];
+  await steps.step('teardown', 'tear down what the drill created', async () => {
+    const activities = compensationActivities('drill teardown');
+    for (const service of teardown.services) {
+      if (!report.deploys.some((deploy) => deploy.service === service.service)) continue;
+      done.push(await activities.removeDrillService({ target: plan.deployTarget!, service }));
+    }
+    for (const restore of report.restores) {
+      for (const created of restore.created ?? []) {
+        const [kind, name] = created.split(/:(.*)/s) as [string, string];
+        if (kind === 'postgres') {
+          const { target } = teardown.postgres.find((entry) => entry.label === name)!;
+          done.push(await activities.dropDrillDatabase({ target, database: target.database, backupId: plan.backup.backupId, artifactName: name, restoreRunTag: restore.runTag! }));
+        } else if (kind === 'qdrant' && teardown.qdrant) {
+          done.push(await activities.deleteDrillCollection({ qdrant: teardown.qdrant, collection: name }));
+        }
+      }
+    }
+    return done;
+  }, (lines) => lines.join('; ') || 'nothing to remove').catch((error: unknown) => {
+    done.push(`teardown did not finish: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  report.teardown = done;
 }
 
 type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string) => Promise<T>;
@@ -182,13 +216,17 @@ async function recover(
       await Promise.all(
         group.map(async (kind) => {
           const childId = `${workflowId}-restore-${kind}`;
-          report.restores.push({ kind, workflowId: childId });
+          const entry: DrReport['restores'][number] = { kind, workflowId: childId };
+          report.restores.push(entry);
           const restored = (await executeChild('restore', { workflowId: childId, args: [restoreInputOf(plan, kind)] }).catch((error: unknown) => {
             throw new PhaseFailed('restore data', `restore of ${kind} failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, `the ${kind} restore says which components it put back (its run ${childId}); the services are stopped: fix the cause and run the recovery again`);
           })) as RestoreReport;
-          for (const entry of restored.postgres) report.components[`postgres ${entry.label} (${entry.database})`] = 'restored';
-          for (const entry of restored.qdrant) report.components[`qdrant ${entry.source}`] = 'restored';
-          for (const entry of restored.redis) report.components[`redis ${entry.label}`] = 'restored';
+          entry.runTag = restored.runTag;
+          // What did not exist before: a drill's teardown removes only these.
+          entry.created = [...restored.postgres.filter((p) => !p.replaced).map((p) => `postgres:${p.label}`), ...restored.qdrant.filter((q) => !q.replaced).map((q) => `qdrant:${q.collection}`)];
+          for (const done of restored.postgres) report.components[`postgres ${done.label} (${done.database})`] = 'restored';
+          for (const done of restored.qdrant) report.components[`qdrant ${done.source}`] = 'restored';
+          for (const done of restored.redis) report.components[`redis ${done.label}`] = 'restored';
         }),
       );
     }
