@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions as WorkerCreateOp
 import { fileURLToPath } from 'node:url';
 import { cancellationInterceptor } from './activities/runtime/cancellation.js';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import { startRpoGauges } from './activities/pgbackrest/rpoGauges.js';
 import { redactingActivityInterceptors } from './activities/runtime/redactErrors.js';
 import { ensureSearchAttributes } from './client/api/searchAttributes.js';
 import { configPathFromEnv, loadStacksFile } from './config/load.js';
@@ -86,7 +87,15 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     shutdownGraceTime: '30s',
   });
   log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);
-  return { worker, connection, taskQueue, namespace, closeClient: leaseClient.close };
+  // With metrics on, the achievable RPO of each physical target is a gauge beside the SDK's.
+  const loadStacks = options.activityDeps?.loadStacks ?? (() => loadStacksFile());
+  const hasPhysicalTargets = Object.values(stacks.stacks).some((stack) => stack.postgres.some((target) => target.physical));
+  const gauges = runtimeInstalled && hasPhysicalTargets ? startRpoGauges(Runtime.instance().metricMeter, loadStacks) : undefined;
+  const closeClient = async () => {
+    gauges?.stop();
+    await leaseClient.close();
+  };
+  return { worker, connection, taskQueue, namespace, closeClient };
 }
 
 export async function runWorker(options: WorkerOptions = {}): Promise<void> {

@@ -14,6 +14,7 @@ import { startBackup, startVerify } from '../src/client/api/runbooks.js';
 import type { BackupReport } from '../src/workflows/backup.js';
 import type { VerifyReport } from '../src/workflows/verifyBackup.js';
 import { checkCommand } from '../src/activities/pgbackrest/commands.js';
+import { findFreePort } from '../src/client/dev/devserver.js';
 import { exportHistoryJson, startTestTemporal, type TestTemporal } from './support/temporal.js';
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { processesMentioning, startPitrStack, type PitrStack } from './support/pitr-stack.js';
@@ -32,8 +33,8 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
   const taskQueue = uniqueName('pitr-crash');
   const workers: WorkerProcess[] = [];
   const secrets = () => [s3.moto.secretAccessKey, stack.pitr.cipherPass.value, stack.password.value];
-  const startWorkerProcess = () => {
-    const worker = spawnWorkerProcess({ address: temporal.address, taskQueue, configPath, env: stack.secretEnv() });
+  const startWorkerProcess = (extraEnv: Record<string, string> = {}) => {
+    const worker = spawnWorkerProcess({ address: temporal.address, taskQueue, configPath, env: { ...stack.secretEnv(), ...extraEnv } });
     workers.push(worker);
     return worker;
   };
@@ -92,8 +93,18 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
     await sleep(1_000);
     first.kill('SIGKILL');
     assert.equal((await first.process).signal, 'SIGKILL');
-    const second = startWorkerProcess();
+    const metricsPort = await findFreePort();
+    const second = startWorkerProcess({ RAGOPS_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` });
     const report = (await handle.result()) as BackupReport;
+    // The worker's metrics carry the stanza's achievable RPO beside the SDK's own.
+    let rpoLine: string | undefined;
+    for (let i = 0; i < 100 && !rpoLine; i++) {
+      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((response) => response.text(), () => '');
+      rpoLine = text.split('\n').find((line) => /^(temporal_)?ragops_pitr_achievable_rpo_seconds\{.*database="app".*\} /.test(line) && line.includes('stack="prod"'));
+      if (!rpoLine) await sleep(200);
+    }
+    assert.ok(rpoLine, 'no ragops_pitr_achievable_rpo_seconds gauge for prod/app');
+    assert.ok(Number(rpoLine.split(' ').at(-1)) < 600, rpoLine);
     assert.equal(report.physical?.length, 1);
     assert.equal(report.physical![0]!.type, 'full');
     assert.deepEqual(await argvLeaks, [], 'a secret was in some process\'s argv');
