@@ -1,10 +1,11 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleHandle } from '@temporalio/client';
 import { cronProblem } from '../../config/cron.js';
-import type { BackupInput, PruneInput, VerifyInput } from '../../config/inputs.js';
+import type { BackupInput, DisasterRecoveryInput, PruneInput, VerifyInput } from '../../config/inputs.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import {
   backupSummary,
   checkBackupInput,
+  checkDisasterRecoveryInput,
   checkPruneInput,
   checkVerifyInput,
   InvalidInput,
@@ -13,7 +14,7 @@ import {
   verifySummary,
 } from './runbooks.js';
 
-type ScheduledRunbook = 'backup' | 'verifyBackup' | 'pruneBackups';
+type ScheduledRunbook = 'backup' | 'verifyBackup' | 'pruneBackups' | 'disasterRecovery';
 
 export interface ScheduleOptions<I extends { stack: string }> {
   input: I;
@@ -31,6 +32,7 @@ const RUNBOOKS: Record<ScheduledRunbook, { idPart: string; check(input: unknown)
   backup: { idPart: 'backup', check: checkBackupInput, summary: (input: BackupInput) => backupSummary(input) },
   verifyBackup: { idPart: 'verify', check: checkVerifyInput, summary: (input: VerifyInput) => verifySummary(input) },
   pruneBackups: { idPart: 'prune', check: checkPruneInput, summary: (input: PruneInput) => `prune of stack ${input.stack}${input.plan ? ` (plan ${input.plan})` : ''}` },
+  disasterRecovery: { idPart: 'dr-drill', check: checkDisasterRecoveryInput, summary: (input: DisasterRecoveryInput) => `scheduled DR drill of stack ${input.stack}${input.into ? ` into ${input.into}` : ''}` },
 };
 
 /** ragops-backup-prod, or ragops-backup-prod-redis-hourly for a plan's schedule. */
@@ -64,7 +66,7 @@ export async function createRunbookSchedule<I extends { stack: string }>(client:
       type: 'startWorkflow',
       workflowType: runbook,
       // The server appends the action time; a run still going makes the next one skip (overlap SKIP), and its leases refuse other runs.
-      workflowId: `${runbookWorkflowIds[runbook](input)}-scheduled`,
+      workflowId: `${(runbookWorkflowIds[runbook] as (input: { stack: string }) => string)(input)}-scheduled`,
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
       args: [input],
       typedSearchAttributes: runbookSearchAttributes(runbook, input.stack),

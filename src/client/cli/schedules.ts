@@ -25,7 +25,7 @@ function scheduleCommand(schedule: Command, name: string, description: string): 
     .addOption(taskQueueOption());
 }
 
-async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBackup' | 'pruneBackups', flags: CommonScheduleFlags, input: I): Promise<void> {
+async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBackup' | 'pruneBackups' | 'disasterRecovery', flags: CommonScheduleFlags, input: I): Promise<void> {
   const options: ScheduleOptions<I> = {
     input,
     cron: flags.cron,
@@ -56,6 +56,11 @@ export function addScheduleCommands(program: Command): void {
   scheduleCommand(schedule, 'prune', "create a Schedule that applies the stack's retention policy")
     .option('--plan <name>', "prune this backup plan's backups by its retention (default: the backups made without a plan)")
     .action((flags: CommonScheduleFlags & { plan?: string }) => create('pruneBackups', flags, { stack: flags.stack, dryRun: false, ...(flags.plan ? { plan: flags.plan } : {}) })),
+  scheduleCommand(schedule, 'drill', 'create a Schedule that runs a DR drill into another stack (approve: auto), e.g. monthly: --cron "0 3 1 * *"')
+    .option('--into <stack>', "the stack restored into (default the stack's dr.drillStack)")
+    .action((flags: CommonScheduleFlags & { into?: string }) =>
+      create('disasterRecovery', flags, { stack: flags.stack, mode: 'drill', approve: 'auto', ...(flags.into ? { into: flags.into } : {}) }),
+    );
   schedule
     .command('list')
     .description('list ragops schedules')
