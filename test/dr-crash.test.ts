@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackup, startDisasterRecovery, startVerify } from '../src/client/api/runbooks.js';
 import type { DrReport } from '../src/workflows/dr/report.js';
+import { execa } from 'execa';
 import pg from 'pg';
 import { pendingActivityBytes } from './support/crash.js';
 import { DR_API_IMAGES, startDrStack, type DrStack } from './support/dr-stack.js';
@@ -69,7 +70,12 @@ describe('disasterRecovery survives a worker killed with SIGKILL', { timeout: 90
     const state = await prod.state();
     assert.deepEqual(state.database, { ...prod.seeded.database, 'public.bulk': 1_000_000 });
     assert.deepEqual(await listDatabases('ragops_restore_'), [], 'no staging database is left');
-    assert.deepEqual(state.api.containers.map((c) => [c.status, c.image]), [['running', DR_API_IMAGES.v1]]);
+    // One container, of the backed-up version: ragops deploys by image id (a pinned tag of v1's).
+    const imageId = async (image: string) => (await execa('docker', ['image', 'inspect', '-f', '{{.Id}}', image])).stdout.trim();
+    assert.deepEqual(
+      await Promise.all(state.api.containers.map(async (c) => [c.status, await imageId(c.image)])),
+      [['running', await imageId(DR_API_IMAGES.v1)]],
+    );
     return report;
   }
 

@@ -20,11 +20,18 @@ import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { dropDatabaseIfExists, exactCounts } from './support/postgres.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startCheckServer, type CheckServer } from './support/check-server.js';
+import { startHaproxy, type TestHaproxy } from './support/haproxy.js';
+import { sendThrough, startWeightedBackends, type WeightedBackends } from './support/weighted-backends.js';
+import { withStore } from '../src/activities/store/open.js';
+import { listBackupsIn } from '../src/activities/store/catalog.js';
+import { formatBackupListing } from '../src/client/cli/listing.js';
 
 describe('disasterRecovery without services', { timeout: 600_000 }, () => {
   let fixture: BackupFixture;
   let worker: RunningWorker;
   let checks: CheckServer;
+  let backends: WeightedBackends;
+  let haproxy: TestHaproxy;
   let store: { path: string; remove(): Promise<void> };
   const taskQueue = uniqueName('dr');
   const backups: BackupReport[] = [];
@@ -45,11 +52,15 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     fixture = await startBackupFixture({ documents: 500 });
     for (const [name, value] of Object.entries(fixture.secretEnv)) process.env[name] = value;
     checks = await startCheckServer();
+    // The traffic step: HAProxy sends everything to the old side until the recovery moves it.
+    backends = await startWeightedBackends();
+    haproxy = await startHaproxy({ stable: backends.stable, canary: backends.canary, socket: 'tcp' });
     store = await tempDir('drstore');
     const stacks = fixture.stacks({ store: 'fs', fsPath: store.path }) as { stacks: { prod: Record<string, unknown> } };
     stacks.stacks.prod.dr = {
       targets: { rtoMinutes: 30, rpoMinutes: 60 },
       dependencies: [{ type: 'tcp', name: 'postgres', host: '127.0.0.1', port: 5432 }],
+      traffic: { shifter: { type: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, stableServer: haproxy.stableServer, canaryServer: haproxy.canaryServer }, weight: 100 },
       validation: { checks: [{ url: checks.url('/health'), timeoutSeconds: 5, intervalMs: 200 }] },
       approvalTimeout: '10m',
     };
@@ -59,6 +70,8 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
   after(async () => {
     await worker?.stop();
     await checks?.stop();
+    await haproxy?.stop();
+    await backends?.stop();
     await fixture?.stop();
     await store?.remove();
   });
@@ -122,8 +135,11 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     assert.deepEqual({ counts: await exactCounts(fixture.db.name), qdrant: await collections() }, expected);
     assert.deepEqual(report.phases.map((p) => [p.phase, p.outcome]), [
       ['assess', 'done'], ['approve', 'done'], ['stop writers', 'skipped'], ['restore data', 'done'], ['verify dependencies', 'done'],
-      ['deploy services', 'skipped'], ['traffic', 'skipped'], ['validate', 'done'], ['report', 'done'],
+      ['deploy services', 'skipped'], ['traffic', 'done'], ['validate', 'done'], ['report', 'done'],
     ]);
+    backends.reset();
+    const tally = await sendThrough(haproxy.url, 20);
+    assert.deepEqual([tally.stable, tally.canary], [0, 20], 'the traffic step sent everything to the recovered side');
     const manifest = JSON.parse(await readFile(join(store.path, chosen.manifestKey), 'utf8')) as { startedAt: string };
     assert.equal(report.rpo?.seconds, (Date.parse(incidentAt) - Date.parse(manifest.startedAt)) / 1000);
     assert.equal(report.rpo?.met, true);
@@ -132,6 +148,11 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     const evidence = JSON.parse(await readFile(join(store.path, report.evidenceKey!), 'utf8')) as DrReport;
     assert.equal(evidence.outcome, 'recovered');
     assert.ok(report.evidenceKey!.startsWith(`prod/${chosen.backupId}/dr/`));
+    // backup list shows the last recovery's RTO and RPO on the backup it used.
+    const listings = await withStore({ type: 'fs', path: store.path }, (opened) => listBackupsIn(opened, 'prod'));
+    const listed = listings.find((listing) => listing.backupId === chosen.backupId)!;
+    assert.deepEqual([listed.lastDr?.mode, listed.lastDr?.rto?.seconds, listed.lastDr?.rpo?.seconds], ['recover', report.rto!.seconds, report.rpo!.seconds]);
+    assert.match(formatBackupListing(listings), new RegExp(`${chosen.backupId}.*DR recover: RTO ${report.rto!.seconds} s of 1800, RPO ${report.rpo!.seconds} s of 3600`));
   });
 
   test('validation failing: the run fails at validate with the evidence and every component\'s state; nothing is rolled back', async () => {

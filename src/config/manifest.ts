@@ -241,3 +241,14 @@ export const backupLockSchema = z.object({
   since: z.iso.datetime(),
 });
 export type BackupLock = z.infer<typeof backupLockSchema>;
+
+const againstTargetSchema = z.object({ seconds: z.number(), targetSeconds: z.number(), met: z.boolean() });
+
+/** What listings read of a disaster recovery's evidence (the whole report is stored; only this is relied on). */
+export const drEvidenceSummarySchema = z.object({
+  mode: z.enum(['recover', 'drill', 'plan']),
+  outcome: z.string(),
+  rto: againstTargetSchema.extend({ to: z.string() }).optional(),
+  rpo: againstTargetSchema.optional(),
+});
+export type DrEvidenceSummary = z.infer<typeof drEvidenceSummarySchema>;

@@ -1,5 +1,6 @@
 import type { DeployConfig, DeployService, DeployTarget, HttpCheck } from './stacks/deploy.js';
 import type { DrDependency } from './stacks/dr.js';
+import type { TrafficShifter } from './stacks/traffic.js';
 import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind, NewClusterInput, NewRedisInput } from './inputs.js';
 import type { Manifest, PhysicalBackup, QdrantAlias } from './manifest.js';
@@ -175,6 +176,7 @@ export interface DrPlan {
   deployTarget?: DeployTarget;
   services: DrService[];
   dependencies: DrDependency[];
+  traffic?: { shifter: TrafficShifter; weight: number };
   validation: HttpCheck[];
   targets: { rtoMinutes: number; rpoMinutes: number };
   approvalTimeout: string;

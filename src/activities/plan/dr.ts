@@ -142,6 +142,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
           : {}),
         services,
         dependencies: plan.dependencies,
+        ...(plan.traffic ? { traffic: plan.traffic } : {}),
         validation: plan.validation.checks,
         targets: source.dr.targets,
         approvalTimeout: source.dr.approvalTimeout,

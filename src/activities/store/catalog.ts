@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { backupLockSchema, manifestSchema, verificationOutcome, verificationSchema, type Artifact, type DrillOutcome, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
+import { backupLockSchema, drEvidenceSummarySchema, type DrEvidenceSummary, manifestSchema, verificationOutcome, verificationSchema, type Artifact, type DrillOutcome, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
 import { compactStamp, mibPerSecond } from '../../core/format.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
@@ -30,6 +30,8 @@ export interface BackupListing {
   /** The newest conclusive (passed or failed) drill of any depth, and of restore depth. */
   lastConclusiveVerification?: VerificationSummary;
   lastRestoreVerification?: VerificationSummary;
+  /** The newest disaster recovery or DR drill that restored this backup: its RTO and RPO against the targets. */
+  lastDr?: DrEvidenceSummary & { key: string };
   /** Running restores or drills using this backup. */
   locks: BackupLock[];
   /** Evidence files and locks that could not be read or parsed, each with why. */
@@ -38,6 +40,7 @@ export interface BackupListing {
 
 interface ObjectsOfBackup {
   verificationKeys: string[];
+  drKeys: string[];
   lockObjects: Array<{ key: string; lastModified: string }>;
 }
 
@@ -90,7 +93,7 @@ export async function listBackupPage(
         more = true;
         break;
       }
-      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], unreadable: [], verificationKeys: [], lockObjects: [], hasManifest: false, onlyMirrorObjects: true };
+      listing = { backupId, objects: 0, bytes: 0, lastModified: object.lastModified.toISOString(), locks: [], unreadable: [], verificationKeys: [], drKeys: [], lockObjects: [], hasManifest: false, onlyMirrorObjects: true };
       byId.set(backupId, listing);
     }
     listing.objects += 1;
@@ -100,6 +103,7 @@ export async function listBackupPage(
     if (!isMirrorObjectKey(object.key)) listing.onlyMirrorObjects = false;
     if (path === 'manifest.json') listing.hasManifest = true;
     else if (path.startsWith('verifications/')) listing.verificationKeys.push(object.key);
+    else if (path.startsWith('dr/')) listing.drKeys.push(object.key);
     else if (path.startsWith('locks/')) listing.lockObjects.push({ key: object.key, lastModified: object.lastModified.toISOString() });
     progress.keysListed += 1;
     options.onProgress?.(progress);
@@ -154,7 +158,7 @@ function newest(summaries: VerificationSummary[]): VerificationSummary | undefin
  * recorded (`problem` for the manifest, `unreadable` for the rest), never taken as a verdict.
  */
 async function readDetails(store: ArtifactStore, stack: string, group: GroupedBackup): Promise<BackupListing> {
-  const { verificationKeys, lockObjects, hasManifest, ...listing } = group;
+  const { verificationKeys, drKeys, lockObjects, hasManifest, ...listing } = group;
   if (hasManifest) {
     const read = await readChecked(store, backupKeys.manifest(stack, listing.backupId), manifestSchema);
     if ('data' in read) listing.manifest = read.data;
@@ -170,6 +174,13 @@ async function readDetails(store: ArtifactStore, stack: string, group: GroupedBa
   listing.lastVerification = newest(drills);
   listing.lastConclusiveVerification = newest(conclusive);
   listing.lastRestoreVerification = newest(conclusive.filter((drill) => drill.depth === 'restore'));
+  // Evidence keys start with the run's start time: the last in key order is the newest run.
+  const newestDr = [...drKeys].sort().at(-1);
+  if (newestDr) {
+    const read = await readChecked(store, newestDr, drEvidenceSummarySchema);
+    if ('data' in read) listing.lastDr = { key: newestDr, ...read.data };
+    else listing.unreadable.push(`DR evidence ${newestDr.slice(stack.length + 1)} (${read.problem})`);
+  }
   for (const object of lockObjects) {
     const read = await readChecked(store, object.key, backupLockSchema);
     if ('data' in read) listing.locks.push(read.data);

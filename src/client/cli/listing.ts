@@ -11,8 +11,11 @@ export function formatBackupListing(listings: BackupListing[]): string {
     const verified = listing.lastVerification
       ? `${listing.lastVerification.depth} drill ${listing.lastVerification.outcome === 'passed' ? 'passed' : listing.lastVerification.outcome.toUpperCase()} ${listing.lastVerification.finishedAt}`
       : 'never verified';
+    const dr = listing.lastDr?.rto && listing.lastDr.rpo
+      ? `  DR ${listing.lastDr.mode}: RTO ${listing.lastDr.rto.seconds} s of ${listing.lastDr.rto.targetSeconds}${listing.lastDr.rto.met ? '' : ' MISSED'}, RPO ${listing.lastDr.rpo.seconds} s of ${listing.lastDr.rpo.targetSeconds}${listing.lastDr.rpo.met ? '' : ' MISSED'}`
+      : listing.lastDr ? `  DR ${listing.lastDr.mode}: ${listing.lastDr.outcome}` : '';
     const unreadable = listing.unreadable.length > 0 ? `  (${listing.unreadable.length} file(s) UNREADABLE: ${listing.unreadable.join('; ')})` : '';
-    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(24)}  ${state.padEnd(28)}  ${verified}${unreadable}`;
+    return `${listing.backupId}  ${formatBytes(listing.bytes).padStart(10)}  ${artifacts.padEnd(24)}  ${state.padEnd(28)}  ${verified}${dr}${unreadable}`;
   });
   return [`BACKUP ID                    SIZE        ${'CONTENTS'.padEnd(24)}  ${'STATE'.padEnd(28)}  LAST VERIFICATION`, ...rows].join('\n');
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { componentLabel, hostName, stackName } from '../names.js';
 import { durationText } from './canary.js';
 import { httpCheckSchema, serviceName } from './deploy.js';
+import { trafficShifterSchema } from './traffic.js';
 
 /** What must answer before services come back: HTTP checks, TCP ports, DNS names. */
 export const drDependencySchema = z.discriminatedUnion('type', [
@@ -25,6 +26,11 @@ export const drSchema = z
     /** Groups restored one after another; the kinds in one group are restored at the same time. */
     restoreOrder: z.array(z.array(z.enum(DR_RESTORE_KINDS)).min(1)).default([['postgres'], ['qdrant'], ['redis']]),
     dependencies: z.array(drDependencySchema).default([]),
+    /**
+     * The traffic step: a shifter (the canary's kinds: HAProxy, Caddy, ingress-nginx, Gateway
+     * API, an HTTP admin endpoint, Kubernetes replicas) set so the recovered side gets `weight` %.
+     */
+    traffic: z.object({ shifter: trafficShifterSchema, weight: z.number().int().min(0).max(100).default(100) }).strict().optional(),
     /** End-to-end checks through the API once services are back (health, smoke, golden queries). */
     validation: z.object({ checks: z.array(httpCheckSchema).min(1, 'a recovery is only done when something checks it end to end') }).strict(),
     /** How long the `approve` update is waited for before the run ends as not approved. */

@@ -115,7 +115,7 @@ function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ ph
     'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => `database ${p.database}`), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
     'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
     'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
-    traffic: 'none declared',
+    traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
     validate: plan.validation.map((check) => redactUrls(check.url)).join(', '),
     report: `RTO against ${plan.targets.rtoMinutes} min, RPO against ${plan.targets.rpoMinutes} min; evidence beside backup ${plan.backup.backupId}`,
   };
@@ -257,7 +257,19 @@ async function recover(
     }, (count) => `${count} service(s) deployed and healthy`);
   }
 
-  skip('traffic', 'no traffic step declared: the services answer where they did');
+  if (!plan.traffic) skip('traffic', 'no traffic step declared: the services answer where they did');
+  else {
+    const { shifter, weight } = plan.traffic;
+    await phase('traffic', `${shifter.type}: ${weight} % to the recovered side`, async () => {
+      const set = await quickActivities(`set ${shifter.type} traffic`).setTrafficWeight({ shifter, weight, ...(plan.deployTarget ? { target: plan.deployTarget } : {}) });
+      const read = await quickActivities(`read ${shifter.type} traffic`).readTrafficWeight({ shifter, ...(plan.deployTarget ? { target: plan.deployTarget } : {}) });
+      if (read.weight !== null && read.weight !== weight) {
+        throw new PhaseFailed('traffic', `${shifter.type} reports ${read.weight} % to the recovered side after setting ${weight} %: ${read.detail}`, 'the services run and the data is restored; set the traffic by hand and validate');
+      }
+      report.components[`traffic (${shifter.type})`] = `${weight} % to the recovered side${read.weight === null ? ' (this shifter cannot read it back)' : ''}`;
+      return read.weight === null ? `${set.detail}; ${shifter.type} cannot read the weight back: not verified` : `${read.weight} % verified: ${read.detail}`;
+    }, (detail) => detail);
+  }
 
   const validation = await phase('validate', `end-to-end checks (${plan.validation.length})`, () => streamingActivities('validate the recovery').runHttpChecks({ checks: plan.validation, what: 'validate the recovery' }), (e) => `${e.filter((x) => x.passed).length} of ${e.length} passed`);
   report.validation = validation;
