@@ -29,6 +29,9 @@ describe('disasterRecovery of a stack on Docker Compose', { timeout: 900_000 }, 
     prod = await startDrStack({ documents: 200 });
     drill = await startDrStack({ documents: 10 });
     const stacks = combineStacks(prod.stacks({ dr: { drillStack: 'prod-drill' } }), drill.stacks({ stack: 'prod-drill', storePath: prod.storeDir, dr: true }));
+    // The deploy checks that the api answers (/version); the recovery's validation, that it is healthy end to end (/health).
+    const prodStack = (stacks as { stacks: Record<string, { deploy: { services: { api: { health: unknown[] } } } }> }).stacks.prod!;
+    prodStack.deploy.services.api.health = [{ url: prod.api.versionUrl, expectStatus: 200, timeoutSeconds: 30, intervalMs: 500 }];
     worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify(stacks) });
     backup = await (await startBackup(temporal.client, { stack: 'prod' }, { taskQueue })).result();
     const drilled = await (await startVerify(temporal.client, { stack: 'prod', backupId: backup.backupId, depth: 'restore' }, { taskQueue })).result();
@@ -65,6 +68,28 @@ describe('disasterRecovery of a stack on Docker Compose', { timeout: 900_000 }, 
     // RTO runs to the validation's end; the wall clock here runs a little past it (the report phase).
     assert.ok(report.rto!.seconds <= wallSeconds && wallSeconds - report.rto!.seconds < 5, `RTO ${report.rto!.seconds} s, wall ${wallSeconds} s since ${new Date(wallStart).toISOString()}`);
     assert.equal(report.rto!.met, true);
+  });
+
+  test('validation failing (the API answers 500 on /health after its deploy): the run fails at validate with the evidence and every component\'s state', async () => {
+    await prod.destroy();
+    await prod.forceHealth500(true);
+    try {
+      const failure = await (await startDisasterRecovery(temporal.client, { stack: 'prod', mode: 'recover', approve: 'auto' }, { taskQueue })).result().then(
+        () => assert.fail('the recovery passed its validation'),
+        (error: { cause?: { type?: string; message: string; details?: unknown[] } }) => error.cause!,
+      );
+      assert.equal(failure.type, 'DisasterRecoveryFailed');
+      assert.match(failure.message, /failed at validate: end-to-end checks failing: .*\/health: 500/);
+      const report = (failure.details as DrReport[])[0]!;
+      assert.equal(report.failure?.phase, 'validate');
+      assert.ok(report.validation.some((evidence) => !evidence.passed && evidence.status === 500), JSON.stringify(report.validation));
+      assert.deepEqual(
+        Object.entries(report.components).sort(),
+        [['postgres app (' + prod.db.name + ')', 'restored'], ['qdrant docs_v1', 'restored'], ['qdrant faq', 'restored'], ['redis cache', 'restored'], ['service api', `running ${DR_API_IMAGES.v1}`]].sort(),
+      );
+    } finally {
+      await prod.forceHealth500(false);
+    }
   });
 
   test('a drill into the drill stack: production untouched before and after, the drill stack torn down, the evidence beside the backup', async () => {
