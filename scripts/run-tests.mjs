@@ -22,8 +22,13 @@ function findTests(dir) {
   });
 }
 
-/** Files that touch nothing of the shared PostgreSQL's scratch databases (prune-scale: a stack without databases, so its janitor sweeps nothing). */
-const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness|prune-scale)/;
+/**
+ * Files that touch nothing of the shared PostgreSQL's scratch databases (prune-scale: a stack
+ * without databases, so its janitor sweeps nothing). The point-in-time files run their own
+ * clusters; they share this lane because only stacks with physical targets sweep the temp
+ * dir's ragops-pitr-* drills, and those are all here, one file at a time.
+ */
+const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness|prune-scale|pitr|pgbackrest|janitor-pitr|dr-timeskip|dr-core|dr-stack-support)/;
 
 const filters = process.argv.slice(2);
 const files = findTests('test')
