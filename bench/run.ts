@@ -6,6 +6,7 @@ import { benchReingest, reingestUsage } from './reingest.js';
 import { benchEncryption, encryptionUsage } from './encryption.js';
 import { benchMirror, mirrorUsage } from './mirror.js';
 import { benchPitr, pitrUsage } from './pitr.js';
+import { benchDr, drUsage } from './dr.js';
 import { UsageError } from './lib/usageError.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
@@ -43,6 +44,11 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     usage: pitrUsage,
     summary: 'pgBackRest through ragops (own archiving cluster): a full backup over `pgbackrest backup` by hand, an incr after 1 % of the rows changed over the full, and the drill\'s time to a consistent scratch server',
     run: benchPitr,
+  },
+  dr: {
+    usage: drUsage,
+    summary: 'a disasterRecovery drill (postgres + two Qdrant collections) into a second stack: RTO, and the restore-data phase over pg_restore -j 2 + curl snapshot uploads of the same files',
+    run: benchDr,
   },
 };
 
