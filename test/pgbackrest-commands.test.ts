@@ -53,6 +53,8 @@ describe('pgbackrest argv builders', () => {
       [...head, '--type=immediate', '--target-action=promote', '--pg1-path=/srv/pg-restored', '--archive-mode=preserve', '--set=20261206-134501F_20261206-140003I', 'restore'],
     );
     assert.match(restoreCommand(invocation, { pgData: '/d', target: { type: 'time', at }, archiving: 'off' }).purpose, /into \/d, to 2026-12-06T13:45:01\.123Z/);
+    // To the end of the archive: pgBackRest's `default` type, which takes no target action.
+    assert.deepEqual(restoreCommand(invocation, { pgData: '/srv/pg', target: { type: 'archive-end' }, archiving: 'preserve' }).argv, [...head, '--type=default', '--pg1-path=/srv/pg', '--archive-mode=preserve', 'restore']);
   });
 
   test('the recovery target is UTC to the millisecond, as recovery_target_time reads it', () => {

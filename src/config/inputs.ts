@@ -31,6 +31,11 @@ const newClusterSchema = z
       .regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path of letters, digits, ".", "-", "_" and "/", e.g. /srv/pg-recovered')
       .refine((path) => !path.split('/').includes('..'), 'a path without ".." segments'),
     port: z.number().int().min(1).max(65535),
+    /**
+     * off (default): the recovered server archives nothing, beside a cluster that still does;
+     * preserve: it archives as the original did (a recovery that becomes the cluster).
+     */
+    archiving: z.enum(['off', 'preserve']).default('off'),
   })
   .strict();
 export type NewClusterInput = z.output<typeof newClusterSchema>;
@@ -104,6 +109,8 @@ export const restoreInputSchema = z
       .default({}),
     /** With `postgres.<label>.into`: recover to this time (default: the end of the backup). Without backupId, the newest backup that ended before it. */
     at: pointInTime.optional(),
+    /** With `postgres.<label>.into` and no `at`: stop at the backup's end, or replay every archived WAL segment after it. */
+    recoverTo: z.enum(['backup-end', 'archive-end']).default('backup-end'),
     /** Per collection in the backup: the name to restore as (default: its own name). */
     qdrant: z.record(collectionName, z.object({ collection: collectionName.optional(), confirm: confirmField }).strict()).default({}),
     /** Per Redis label in the backup: into a new redis-server, or over the stack's running one (confirm: the label). */

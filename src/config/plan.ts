@@ -97,8 +97,9 @@ export interface RestorePlan {
   redis?: RedisRestoreStep[];
   /** Postgres labels recovered from pgBackRest's repository into a new cluster (absent in older plans). */
   physical?: Array<{ label: string; target: PhysicalPostgresTarget; backup: PhysicalBackup; into: NewClusterInput }>;
-  /** The time physical restores recover to; absent: each backup's end. */
+  /** The time physical restores recover to; absent: each backup's end (or the archive's, with recoverTo). */
   at?: string;
+  recoverTo?: 'backup-end' | 'archive-end';
   mode: { localDisk: boolean; tempDir?: string; jobs: number };
 }
 
@@ -170,7 +171,14 @@ export interface DrPlan {
   /** Kinds restored one group after another; a group's kinds at the same time. Only those the backup holds. */
   restoreGroups: Array<Array<'postgres' | 'qdrant' | 'redis'>>;
   /** Per kind, what is restored: Postgres label → database, collections, Redis labels. */
-  components: { postgres: Array<{ label: string; database: string }>; qdrant: string[]; redis: string[] };
+  components: {
+    /** `physical`: recovered from pgBackRest's repository into the target's own data directory and port (to `at`, or the archive's end). */
+    postgres: Array<{ label: string; database: string; physical?: { dataDirectory: string; port: number } }>;
+    qdrant: string[];
+    redis: string[];
+  };
+  /** Physical recoveries stop here; absent: at the end of the archive. */
+  at?: string;
   /** Deploy services stopped before the restore, in order, as the target stack's deploy target names them. */
   writers: Array<{ service: string; composeService: string; deployment: string; container: string }>;
   deployTarget?: DeployTarget;

@@ -244,8 +244,16 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           current = physicalComponent(step);
           const recovered = await steps.step(
             'postgres',
-            `recover ${step.label} from ${step.backup.label} ${plan.at ? `to ${plan.at}` : 'to its end'} into ${step.into.dataDirectory}, port ${step.into.port}`,
-            () => streamingActivities(`recover ${step.label} into a new cluster`).restorePgbackrestAt({ target: step.target, store: plan.store, backup: step.backup, into: step.into, ...(plan.at ? { at: plan.at } : {}) }),
+            `recover ${step.label} from ${step.backup.label} ${plan.at ? `to ${plan.at}` : plan.recoverTo === 'archive-end' ? 'to the end of the archive' : 'to its end'} into ${step.into.dataDirectory}, port ${step.into.port}`,
+            () =>
+              streamingActivities(`recover ${step.label} into a new cluster`).restorePgbackrestAt({
+                target: step.target,
+                store: plan.store,
+                backup: step.backup,
+                into: step.into,
+                ...(plan.at ? { at: plan.at } : {}),
+                ...(plan.recoverTo === 'archive-end' ? { toArchiveEnd: true } : {}),
+              }),
             (r) => `running on port ${r.port}; the last replayed commit ${r.recoveredPoint ?? 'none'}; ${Object.keys(r.tables).length} table(s)`,
           );
           (report.physical ??= []).push(recovered);

@@ -72,7 +72,8 @@ export function expireCommand(invocation: PgbackrestInvocation): CommandSpec {
   return pgbackrest(invocation, 'expire', [], '');
 }
 
-export type RecoveryTarget = { type: 'time'; at: Date } | { type: 'immediate' };
+/** A time; the backup's end (`immediate`); or the end of the archived WAL (pgBackRest's `default`). */
+export type RecoveryTarget = { type: 'time'; at: Date } | { type: 'immediate' } | { type: 'archive-end' };
 
 /** "2026-12-06 13:45:01.123+00": what recovery_target_time takes, in UTC to the millisecond. */
 export function recoveryTargetTime(at: Date): string {
@@ -97,15 +98,19 @@ export interface RestoreOptions {
 export function restoreCommand(invocation: PgbackrestInvocation, options: RestoreOptions): CommandSpec {
   if (!safeAbsolutePath.safeParse(options.pgData).success) throw new Error(`not a plain absolute data directory: ${JSON.stringify(options.pgData)}`);
   if (options.set !== undefined && !/^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$/.test(options.set)) throw new Error(`not a pgBackRest backup label: ${JSON.stringify(options.set)}`);
+  // With a target, the server promotes once it is reached; to the archive's end it promotes by itself.
   const target =
     options.target.type === 'time'
-      ? ['--type=time', `--target=${recoveryTargetTime(options.target.at)}`]
-      : ['--type=immediate'];
+      ? ['--type=time', `--target=${recoveryTargetTime(options.target.at)}`, '--target-action=promote']
+      : options.target.type === 'immediate'
+        ? ['--type=immediate', '--target-action=promote']
+        : ['--type=default'];
+  const to = options.target.type === 'time' ? `to ${options.target.at.toISOString()}` : options.target.type === 'immediate' ? 'to the end of the backup' : 'to the end of the archived WAL';
   return pgbackrest(
     invocation,
     'restore',
-    [...target, '--target-action=promote', `--pg1-path=${options.pgData}`, `--archive-mode=${options.archiving}`, ...(options.set ? [`--set=${options.set}`] : [])],
-    `into ${options.pgData}, ${options.target.type === 'time' ? `to ${options.target.at.toISOString()}` : 'to the end of the backup'}`,
+    [...target, `--pg1-path=${options.pgData}`, `--archive-mode=${options.archiving}`, ...(options.set ? [`--set=${options.set}`] : [])],
+    `into ${options.pgData}, ${to}`,
   );
 }
 

@@ -17,7 +17,10 @@ import { withPgbackrest } from './session.js';
 export interface RestoreAtRequest extends PhysicalRequest {
   backup: PhysicalBackup;
   at?: string;
-  into: NewClusterInput;
+  /** Without `at`: replay every archived WAL segment after the backup instead of stopping at its end. */
+  toArchiveEnd?: boolean;
+  /** Absent in requests recorded before it: then archiving off. */
+  into: Omit<NewClusterInput, 'archiving'> & { archiving?: NewClusterInput['archiving'] };
 }
 
 export interface RestoreAtReport {
@@ -61,9 +64,11 @@ export function createPgbackrestRestoreActivities() {
       const { target, backup, into } = request;
       const progress = new ProgressHeartbeat(`restore ${target.name} into ${into.dataDirectory}`);
       const earlier = progress.previousDetails<{ restoringInto?: string }>();
+      // Into the target's own (lost) data directory on its port: it becomes the cluster again, its settings as they were.
+      const inPlace = into.dataDirectory === target.physical.pgData && into.port === target.port;
       const server: RecoveredServer = {
         dataDir: into.dataDirectory,
-        socketDir: into.dataDirectory,
+        socketDir: inPlace ? (target.physical.socketPath ?? into.dataDirectory) : into.dataDirectory,
         port: into.port,
         binDir: serverBinDir(backup.postgresVersion, target.physical.binDir),
         logFile: join(into.dataDirectory, 'ragops-server.log'), // the cluster's OS user may not write beside it
@@ -82,10 +87,10 @@ export function createPgbackrestRestoreActivities() {
           try {
             await makeOwnedDir(session, into.dataDirectory, 0o700);
             progress.phase(`pgbackrest restore ${backup.label}`);
-            const recoveryTarget = request.at ? { type: 'time' as const, at: new Date(request.at) } : { type: 'immediate' as const };
-            await session.run(restoreCommand(session.invocation, { pgData: server.dataDir, target: recoveryTarget, archiving: 'off', set: backup.label }), { signal: progress.signal });
-            // Listens where the original did (its postgresql.conf), on the operator's port.
-            await configureRecoveredServer(session, server, {});
+            const recoveryTarget = request.at ? { type: 'time' as const, at: new Date(request.at) } : request.toArchiveEnd ? { type: 'archive-end' as const } : { type: 'immediate' as const };
+            await session.run(restoreCommand(session.invocation, { pgData: server.dataDir, target: recoveryTarget, archiving: into.archiving ?? 'off', set: backup.label }), { signal: progress.signal });
+            // Listens where the original did (its postgresql.conf), on the operator's port; in place, exactly as it was.
+            if (!inPlace) await configureRecoveredServer(session, server, {});
             progress.phase(request.at ? `recovering to ${request.at}` : 'recovering to the end of the backup');
             await startRecoveredServer(session, server, progress.signal);
             const connection = await connectionFor(target);
@@ -106,7 +111,9 @@ export function createPgbackrestRestoreActivities() {
               recoverySeconds: promoted.recoverySeconds,
               tables,
               nextSteps: [
-                `The recovered cluster runs from ${into.dataDirectory} on port ${into.port} (log ${server.logFile}), archiving off; the original on port ${target.port} is untouched.`,
+                inPlace
+                  ? `The cluster runs again from ${into.dataDirectory} on port ${into.port} (log ${server.logFile}), archiving ${into.archiving === 'preserve' ? 'as before' : 'off'}; take a full backup once it is checked.`
+                  : `The recovered cluster runs from ${into.dataDirectory} on port ${into.port} (log ${server.logFile}), archiving ${into.archiving === 'preserve' ? 'as the original' : 'off'}; the original on port ${target.port} is untouched.`,
                 `Check it: psql -h 127.0.0.1 -p ${into.port} -U ${target.user} ${target.database}`,
                 `Switch the application: point its database URL at port ${into.port} (or stop the original and move this directory into its place), then turn archiving on for it and run \`pgbackrest stanza-upgrade\`/\`check\` before its first backup.`,
               ],

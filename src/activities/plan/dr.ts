@@ -76,12 +76,21 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         if (shared.length > 0) throw invalidInput(`into: stack "${targetName}" shares ${shared.join('; ')} with production; a drill must never touch production`);
       }
       const refusals: string[] = [];
-      const postgres = manifest.artifacts.flatMap((artifact) => {
-        if (artifact.component !== 'postgres') return [];
-        const into = target.postgres.find((candidate) => candidate.name === artifact.name);
-        if (!into) refusals.push(`stack "${targetName}" configures no Postgres "${artifact.name}" to restore into`);
-        return into ? [{ label: artifact.name, database: into.database }] : [];
-      });
+      // A database with physical backups is recovered to `at` (or the archive's end), not to the dump's time.
+      const labels = [...new Set([...manifest.artifacts.filter((a) => a.component === 'postgres').map((a) => a.name), ...(manifest.physical ?? []).map((p) => p.name)])];
+      const postgres: DrPlan['components']['postgres'] = [];
+      for (const label of labels) {
+        const into = target.postgres.find((candidate) => candidate.name === label);
+        if (!into) {
+          refusals.push(`stack "${targetName}" configures no Postgres "${label}" to restore into`);
+          continue;
+        }
+        const hasDump = manifest.artifacts.some((a) => a.component === 'postgres' && a.name === label);
+        const physical = options.mode === 'recover' && manifest.physical?.some((p) => p.name === label) && into.physical;
+        if (physical) postgres.push({ label, database: into.database, physical: { dataDirectory: into.physical!.pgData, port: into.port } });
+        else if (hasDump) postgres.push({ label, database: into.database });
+        else refusals.push(`postgres ${label}: the backup holds only a physical backup, which a drill does not recover yet (take a logical dump too: the postgres component)`);
+      }
       const qdrant = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant').map((artifact) => artifact.name);
       if (qdrant.length > 0 && !target.qdrant) refusals.push(`stack "${targetName}" configures no Qdrant to recover ${qdrant.length} collection(s) into`);
       const redis = manifest.artifacts.filter((artifact) => artifact.component === 'redis').map((artifact) => artifact.name);
@@ -127,6 +136,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         store: source.store,
         backup: { backupId: manifest.backupId, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt, verified: choice.verified, why: choice.why },
         dataAsOf: manifest.startedAt,
+        ...(options.at !== undefined ? { at: options.at } : {}),
         restoreGroups,
         components: { postgres, qdrant, redis },
         writers: options.mode === 'drill' ? [] : plan.writers.map((service) => deployedService(target, service)),

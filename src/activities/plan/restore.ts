@@ -233,6 +233,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         redis,
         ...(physical.length > 0 ? { physical } : {}),
         ...(options.at !== undefined ? { at: options.at } : {}),
+        ...(physical.length > 0 ? { recoverTo: options.recoverTo } : {}),
         mode: { localDisk: target.drill?.localDisk ?? false, tempDir: target.drill?.tempDir, jobs: target.drill?.jobs ?? 2 },
       };
     },

@@ -14,6 +14,7 @@ interface RestoreFlags extends RunFlags {
   redisInto?: string[];
   postgresInto?: string[];
   at?: string;
+  toArchiveEnd?: boolean;
   aliases?: boolean;
   roles?: boolean;
   recovery: string;
@@ -44,6 +45,7 @@ export function addRestoreCommands(program: Command): void {
       .option('--redis-into <label=port:dir>', 'restore Redis <label> into a new redis-server on 127.0.0.1:<port> with its data in <dir> (repeatable)', collect)
       .option('--postgres-into <label=port:dir>', "recover Postgres <label> from its pgBackRest repository into a new cluster in <dir> (new or empty) on <port>, left running (repeatable)", collect)
       .option('--at <time>', 'with --postgres-into: recover to this time (ISO 8601 with its zone); default the end of the backup')
+      .option('--to-archive-end', 'with --postgres-into and no --at: replay every archived WAL segment after the backup')
       .option('--aliases', "point the backup's aliases at the restored collections")
       .option('--roles', "first create the backup's roles the target server lacks (without passwords: set them after)")
       .addOption(new Option('--recovery <method>', 'how Qdrant gets the snapshot').choices(['upload', 'location']).default('upload')),
@@ -64,6 +66,7 @@ export function addRestoreCommands(program: Command): void {
         ),
       },
       at: o.at,
+      ...(o.toArchiveEnd ? { recoverTo: 'archive-end' } : {}),
       qdrant: Object.fromEntries(pairs(o.collection, '--collection').map(([source, collection]) => [source, { collection, confirm: confirmed(collection) }])),
       redis: {
         ...Object.fromEntries((o.redisConfirm ?? []).map((label) => [label, { confirm: label }])),

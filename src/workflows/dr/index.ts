@@ -112,7 +112,7 @@ function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ ph
     assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
     approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
     'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
-    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => `database ${p.database}`), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
+    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
     'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
     'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
     traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
@@ -154,13 +154,21 @@ type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, des
 
 function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redis'): RestoreInput {
   const confirmAll = (names: Array<[string, string]>) => Object.fromEntries(names.map(([key, name]) => [key, { confirm: name }]));
+  const physical = plan.components.postgres.filter((p) => p.physical);
   return {
     stack: plan.stack,
     backupId: plan.backup.backupId,
     targetStack: plan.targetStack,
     components: [kind],
-    // Approved (or auto): the recovery replaces what is there.
-    postgres: kind === 'postgres' ? confirmAll(plan.components.postgres.map((p) => [p.label, p.database])) : {},
+    // Approved (or auto): the recovery replaces what is there; a physical database becomes the cluster again, archiving as before.
+    postgres:
+      kind === 'postgres'
+        ? {
+            ...confirmAll(plan.components.postgres.filter((p) => !p.physical).map((p) => [p.label, p.database])),
+            ...Object.fromEntries(physical.map((p) => [p.label, { into: { ...p.physical!, archiving: 'preserve' as const } }])),
+          }
+        : {},
+    ...(kind === 'postgres' && physical.length > 0 ? (plan.at ? { at: plan.at } : { recoverTo: 'archive-end' as const }) : {}),
     qdrant: kind === 'qdrant' ? confirmAll(plan.components.qdrant.map((c) => [c, c])) : {},
     redis: kind === 'redis' ? confirmAll(plan.components.redis.map((r) => [r, r])) : {},
     aliases: kind === 'qdrant',
@@ -177,6 +185,8 @@ async function recover(
   runStartedAt: string,
 ): Promise<DrReport> {
   const { workflowId } = workflowInfo();
+  /** The newest data of each database recovered to a point in time (its last replayed commit). */
+  const recoveredPoints: string[] = [];
   for (const { label, database } of plan.components.postgres) report.components[`postgres ${label} (${database})`] = 'untouched';
   for (const collection of plan.components.qdrant) report.components[`qdrant ${collection}`] = 'untouched';
   for (const label of plan.components.redis) report.components[`redis ${label}`] = 'untouched';
@@ -225,6 +235,11 @@ async function recover(
           // What did not exist before: a drill's teardown removes only these.
           entry.created = [...restored.postgres.filter((p) => !p.replaced).map((p) => `postgres:${p.label}`), ...restored.qdrant.filter((q) => !q.replaced).map((q) => `qdrant:${q.collection}`)];
           for (const done of restored.postgres) report.components[`postgres ${done.label} (${done.database})`] = 'restored';
+          for (const done of restored.physical ?? []) {
+            const component = plan.components.postgres.find((p) => p.label === done.name)!;
+            report.components[`postgres ${done.name} (${component.database})`] = `recovered to ${done.recoveredPoint ?? 'the end of the backup'}`;
+            if (done.recoveredPoint) recoveredPoints.push(done.recoveredPoint);
+          }
           for (const done of restored.qdrant) report.components[`qdrant ${done.source}`] = 'restored';
           for (const done of restored.redis) report.components[`redis ${done.label}`] = 'restored';
         }),
@@ -281,7 +296,10 @@ async function recover(
   const validatedAt = nowIso();
   const incidentAt = options.incidentAt ?? runStartedAt;
   report.rto = { ...againstTarget(secondsBetween(incidentAt, validatedAt), plan.targets.rtoMinutes), from: incidentAt, to: validatedAt };
-  report.rpo = { ...againstTarget(secondsBetween(plan.dataAsOf, incidentAt), plan.targets.rpoMinutes), dataAsOf: plan.dataAsOf, incidentAt };
+  // The stack is as old as its oldest component: the backup's snapshot, unless every database came back to a point in time and nothing else was restored.
+  const fromSnapshot = plan.components.postgres.some((p) => !p.physical) || plan.components.qdrant.length > 0 || plan.components.redis.length > 0;
+  const newestEverywhere = [...recoveredPoints, ...(fromSnapshot || recoveredPoints.length === 0 ? [plan.dataAsOf] : [])].sort()[0]!;
+  report.rpo = { ...againstTarget(secondsBetween(newestEverywhere, incidentAt), plan.targets.rpoMinutes), dataAsOf: newestEverywhere, incidentAt };
   report.outcome = options.mode === 'drill' ? 'drilled' : 'recovered';
   report.evidenceKey = await phase(
     'report',
