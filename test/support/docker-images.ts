@@ -49,7 +49,8 @@ const VARIANTS: Record<keyof TestImages['tags'], { version: string; health: 'ok'
   badMigration: { version: 'v3', health: 'ok', migration: 'fail' },
 };
 
-const INPUTS_LABEL = 'org.ragops.test.inputs';
+/** The hash of what an image was built from, as a label: a test image is rebuilt only when it changed. */
+export const INPUTS_LABEL = 'org.ragops.test.inputs';
 const LOCK_FILE = join(tmpdir(), 'ragops-test-images.lock');
 const LOCK_WAIT_MS = 120_000;
 /** A lock older than this whose owner cannot be checked is taken over. */
@@ -149,12 +150,13 @@ async function docker(args: string[], options: { input?: string; cwd?: string } 
   return String(result.stdout);
 }
 
-async function labelOf(image: string): Promise<string | undefined> {
+/** The image's inputs hash (INPUTS_LABEL), or undefined when it is absent. */
+export async function labelOf(image: string): Promise<string | undefined> {
   const result = await execa('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${INPUTS_LABEL}" }}`, image], { reject: false });
   return result.failed ? undefined : String(result.stdout).trim();
 }
 
-async function imageId(image: string): Promise<string | undefined> {
+export async function imageId(image: string): Promise<string | undefined> {
   const result = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { reject: false });
   return result.failed ? undefined : String(result.stdout).trim();
 }

@@ -31,14 +31,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { ensureTestImages, TEST_BASE_IMAGE, withLockFile } from './docker-images.js';
+import { ensureTestImages, imageId, INPUTS_LABEL, labelOf, TEST_BASE_IMAGE, withLockFile } from './docker-images.js';
 
 export const DR_API_REPOSITORY = 'ragops-test/dr-api';
 export const DR_API_IMAGES = { v1: `${DR_API_REPOSITORY}:v1`, v2: `${DR_API_REPOSITORY}:v2` } as const;
 export type DrApiVersion = keyof typeof DR_API_IMAGES;
 
 const SCRIPTS_DIR = fileURLToPath(new URL('./dr-api/', import.meta.url));
-const INPUTS_LABEL = 'org.ragops.test.inputs';
 const LOCK_FILE = join(tmpdir(), 'ragops-test-dr-api-image.lock');
 
 function dockerfile(base: string): string {
@@ -56,15 +55,6 @@ async function scripts(): Promise<Array<[string, string]>> {
   return Promise.all(names.map(async (name) => [name, await readFile(join(SCRIPTS_DIR, name), 'utf8')] as [string, string]));
 }
 
-async function labelOf(image: string): Promise<string | undefined> {
-  const result = await execa('docker', ['image', 'inspect', '--format', `{{ index .Config.Labels "${INPUTS_LABEL}" }}`, image], { reject: false });
-  return result.failed ? undefined : String(result.stdout).trim();
-}
-
-async function imageId(image: string): Promise<string | undefined> {
-  const result = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { reject: false });
-  return result.failed ? undefined : String(result.stdout).trim();
-}
 
 async function allCurrent(hash: string): Promise<boolean> {
   return (await Promise.all(Object.values(DR_API_IMAGES).map(labelOf))).every((label) => label === hash);

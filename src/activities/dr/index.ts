@@ -12,6 +12,7 @@ import { createKubernetesActivities } from '../kubernetes/index.js';
 import { runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { withStore } from '../store/open.js';
+import { createDrTeardownActivities } from './teardown.js';
 
 /** A deploy service as the deploy target names it: the Compose service, or the Deployment and its container. */
 export interface DeployedService {
@@ -41,8 +42,6 @@ function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<stri
     socket.once('error', (error) => done(error.message));
   });
 }
-
-import { createDrTeardownActivities } from './teardown.js';
 
 export function createDrActivities() {
   const compose = createComposeActivities();
