@@ -146,6 +146,7 @@ describe('disasterRecovery of a stack on Docker Compose', { timeout: 900_000 }, 
     assert.equal(drillAfter.database, null, 'the database the drill restored is dropped');
     assert.deepEqual(Object.keys(drillAfter.qdrant.collections), [], 'the collections the drill recovered are deleted');
     assert.deepEqual(drillAfter.api.containers, [], 'the api the drill deployed is removed');
+    assert.deepEqual(drillAfter.redis, {}, 'the keys the drill restored into the drill stack\'s Redis are flushed');
     assert.ok(report.teardown?.some((line) => /service api: containers removed/.test(line)), JSON.stringify(report.teardown));
     assert.ok(report.evidenceKey?.startsWith(`prod/${backup.backupId}/dr/`) && report.evidenceKey.endsWith('-drill.json'));
     const evidence = JSON.parse(await readFile(join(prod.storeDir, report.evidenceKey!), 'utf8')) as DrReport;

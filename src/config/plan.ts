@@ -192,6 +192,7 @@ export interface DrPlan {
   teardown?: {
     postgres: Array<{ label: string; target: PostgresTarget }>;
     qdrant?: { url: string; apiKey?: SecretRef };
+    redis?: RedisTarget[];
     services: Array<{ service: string; composeService: string; deployment: string; container: string }>;
   };
   /** Which components answered when the run assessed the stack. */

@@ -1,4 +1,6 @@
-import type { DeployTarget, PostgresTarget } from '../../config/stacks/index.js';
+import type { DeployTarget, PostgresTarget, RedisTarget } from '../../config/stacks/index.js';
+import { endpointFor } from '../redis/backup.js';
+import { RespClient } from '../redis/resp.js';
 import type { QdrantEndpoint } from '../qdrant/client.js';
 import { openQdrant } from '../qdrant/client.js';
 import { collectionExists } from '../qdrant/collections.js';
@@ -33,6 +35,17 @@ export function createDrTeardownActivities() {
       const { client } = await openQdrant(qdrant);
       await client.deleteCollection(collection);
       return `collection ${collection}: deleted`;
+    },
+
+    /** Every key in the drill stack's Redis came from the drill: restoring an RDB over it replaced all it held. */
+    async flushDrillRedis({ target }: { target: RedisTarget }): Promise<string> {
+      const client = await RespClient.connect(await endpointFor(target), { timeoutMs: 10_000 });
+      try {
+        await client.command(['FLUSHALL']);
+      } finally {
+        client.close();
+      }
+      return `Redis ${target.name}: flushed`;
     },
 
     async removeDrillService({ target, service }: { target: DeployTarget; service: DeployedService }): Promise<string> {

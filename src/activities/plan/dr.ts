@@ -146,6 +146,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
               teardown: {
                 postgres: postgres.map(({ label }) => ({ label, target: target.postgres.find((candidate) => candidate.name === label)! })),
                 ...(target.qdrant ? { qdrant: { url: target.qdrant.url, apiKey: target.qdrant.apiKey } } : {}),
+                redis: redis.map((label) => target.redis.find((candidate) => candidate.name === label)).filter((found) => found !== undefined),
                 services: services.map(({ service }) => deployedService(target, service)),
               },
             }

@@ -142,6 +142,10 @@ async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker)
           done.push(await activities.deleteDrillCollection({ qdrant: teardown.qdrant, collection: name }));
         }
       }
+      for (const label of restore.redis ?? []) {
+        const target = teardown.redis?.find((candidate) => candidate.name === label);
+        if (target) done.push(await activities.flushDrillRedis({ target }));
+      }
     }
     return done;
   }, (lines) => lines.join('; ') || 'nothing to remove').catch((error: unknown) => {
@@ -232,6 +236,7 @@ async function recover(
             throw new PhaseFailed('restore data', `restore of ${kind} failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, `the ${kind} restore says which components it put back (its run ${childId}); the services are stopped: fix the cause and run the recovery again`);
           })) as RestoreReport;
           entry.runTag = restored.runTag;
+          entry.redis = restored.redis.map((r) => r.label);
           // What did not exist before: a drill's teardown removes only these.
           entry.created = [...restored.postgres.filter((p) => !p.replaced).map((p) => `postgres:${p.label}`), ...restored.qdrant.filter((q) => !q.replaced).map((q) => `qdrant:${q.collection}`)];
           for (const done of restored.postgres) report.components[`postgres ${done.label} (${done.database})`] = 'restored';

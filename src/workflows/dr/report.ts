@@ -24,7 +24,7 @@ export interface DrReport {
   phasePlan?: Array<{ phase: DrPhase; what: string }>;
   approvedBy?: string;
   phases: DrPhaseRecord[];
-  restores: Array<{ kind: string; workflowId: string; runTag?: string; created?: string[] }>;
+  restores: Array<{ kind: string; workflowId: string; runTag?: string; created?: string[]; redis?: string[] }>;
   /** mode drill: what the teardown removed, or kept and why. */
   teardown?: string[];
   deploys: Array<{ service: string; image: string; workflowId: string }>;
