@@ -1,7 +1,7 @@
 // `npm run bench -- dr`: a disaster-recovery drill as an operator runs it — the
 // `disasterRecovery` workflow in mode drill, approve auto, on a real `ragops worker` process —
 // of a stack holding a --size-mb PostgreSQL database (lib/benchDatabase.ts, realistic indexes)
-// and --points points in two Qdrant collections of 384-dimensional vectors, into a second
+// and --points points in two Qdrant collections of --dims-dimensional vectors, into a second
 // stack: its own database on the same server and its own Qdrant (a second stand-in), no
 // services, one end-to-end HTTP check against a loopback server. It prints the drill's RTO and
 // its 'restore data' phase's time over the raw tools doing the same from the same stored files,
@@ -28,13 +28,17 @@ import { inRounds, method } from './lib/repeat.js';
 import { formatTable, median, megabytes, ratio, seconds } from './lib/textTable.js';
 import { UsageError } from './lib/usageError.js';
 
-export const drUsage = 'dr [--size-mb 1024] [--points 200000] [--runs 3] [--fresh]';
+export const drUsage = 'dr [--size-mb 1024] [--points 200000] [--dims 64] [--runs 3] [--fresh]';
 
 const STACK = 'dr-bench';
 const DRILL_STACK = 'dr-bench-drill';
 const LABEL = 'app';
 const JOBS = 2;
-const DIM = 384;
+/**
+ * 64 by default: the Qdrant stand-in writes a collection's snapshot as one JSON string, which V8
+ * caps near 512 MB — 100,000 points of 384 dimensions exceed it (a real Qdrant has no such cap).
+ */
+const DEFAULT_DIMS = 64;
 const COLLECTIONS = ['bench_chunks', 'bench_faq'];
 /** The drill's 'restore data' phase over pg_restore -j 2 + the uploads by hand. */
 const TARGET_OVER_RAW = 1.15;
@@ -44,6 +48,7 @@ const RAW_DATABASE = 'ragops_bench_dr_raw';
 interface DrOptions {
   sizeMb: number;
   points: number;
+  dims: number;
   runs: number;
   fresh: boolean;
 }
@@ -91,6 +96,7 @@ function parseOptions(args: string[]): DrOptions {
       options: {
         'size-mb': { type: 'string', default: '1024' },
         points: { type: 'string', default: '200000' },
+        dims: { type: 'string', default: String(DEFAULT_DIMS) },
         runs: { type: 'string', default: '3' },
         fresh: { type: 'boolean', default: false },
       },
@@ -102,7 +108,9 @@ function parseOptions(args: string[]): DrOptions {
   if (!Number.isInteger(sizeMb) || sizeMb < 16) throw new UsageError(`--size-mb takes a whole number of MiB, at least 16, not "${values['size-mb']}"`);
   if (!Number.isInteger(points) || points < COLLECTIONS.length || points > 10_000_000) throw new UsageError(`--points takes a whole number from ${COLLECTIONS.length} to 10000000, not "${values.points}"`);
   if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError(`--runs takes a whole number from 1 to 100, not "${values.runs}"`);
-  return { sizeMb, points, runs, fresh: values.fresh };
+  const dims = Number(values.dims);
+  if (!Number.isInteger(dims) || dims < 2 || dims > 4096) throw new UsageError(`--dims takes a whole number from 2 to 4096, not "${values.dims}"`);
+  return { sizeMb, points, dims, runs, fresh: values.fresh };
 }
 
 export async function benchDr(args: string[]): Promise<void> {
@@ -148,9 +156,9 @@ async function startEnvironment(cleanup: CleanupStack, database: BenchDatabase, 
     for (const name of [DRILL_DATABASE, RAW_DATABASE]) if (await dropDatabaseIfExists(name)) console.error(`cleanup: dropped leftover ${name}`);
   });
 
-  console.log(`\nseeding ${options.points} points of ${DIM} dimensions into ${COLLECTIONS.join(', ')} on the production Qdrant stand-in…`);
+  console.log(`\nseeding ${options.points} points of ${options.dims} dimensions into ${COLLECTIONS.join(', ')} on the production Qdrant stand-in…`);
   const seedStarted = performance.now();
-  const seeded = await seedCollections(prodQdrant.url, COLLECTIONS, options.points, DIM);
+  const seeded = await seedCollections(prodQdrant.url, COLLECTIONS, options.points, options.dims);
   console.log(`  ${seeded.map((c) => `${c.name} ${c.points}`).join(', ')} in ${seconds(performance.now() - seedStarted)} s`);
 
   const storeDir = join(scratch.path, 'store');
@@ -277,7 +285,7 @@ function printSummary(options: DrOptions, database: BenchDatabase, seeded: Seede
 
   console.log(
     `\nResults: ${database.name} (${database.bytes} bytes, dump ${backup.dumpBytes} bytes) and ${seeded.map((c) => `${c.name} (${c.points} points)`).join(', ')} ` +
-      `of ${DIM} dimensions (snapshots ${backup.snapshots.map((s) => `${s.bytes}`).join(' + ')} bytes), drilled from stack ${STACK} into ${DRILL_STACK}. ` +
+      `of ${options.dims} dimensions (snapshots ${backup.snapshots.map((s) => `${s.bytes}`).join(' + ')} bytes), drilled from stack ${STACK} into ${DRILL_STACK}. ` +
       `Medians of ${options.runs} run${options.runs === 1 ? '' : 's'}.\n`,
   );
   console.log(
