@@ -4,6 +4,7 @@ import { imageReference, serviceName } from './stacks/deploy.js';
 import { canaryStepSchema, durationText } from './stacks/canary.js';
 import { embedderName } from './stacks/embedders.js';
 import { BACKUP_COMPONENT_KINDS, backupPlanName } from './stacks/plans.js';
+import { safeAbsolutePath } from './stacks/postgres.js';
 
 /** The components a restore can put back (a backup holds more kinds: BACKUP_COMPONENT_KINDS). */
 export const componentKind = z.enum(['postgres', 'qdrant', 'redis']);
@@ -26,10 +27,7 @@ const pointInTime = z.iso.datetime({ offset: true, error: 'a time in ISO 8601 wi
 const newClusterSchema = z
   .object({
     /** A directory that does not exist yet or is empty: ragops never writes over a data directory. */
-    dataDirectory: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._/-]+$/, 'an absolute path of letters, digits, ".", "-", "_" and "/", e.g. /srv/pg-recovered')
-      .refine((path) => !path.split('/').includes('..'), 'a path without ".." segments'),
+    dataDirectory: safeAbsolutePath,
     port: z.number().int().min(1).max(65535),
     /**
      * off (default): the recovered server archives nothing, beside a cluster that still does;
