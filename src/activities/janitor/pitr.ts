@@ -1,11 +1,11 @@
-import { readdir, readFile, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { argvMentionsDir, orphanPitrDirs, PGBACKREST_CONFIG_DIR, pitrDirParts, postmasterPidOf } from '../../core/janitor.js';
 import { OWNED_PITR_DIR } from '../../core/runNames.js';
 import { asOsUser } from '../pgbackrest/commands.js';
 import { pgCtlStopCommand, serverBinDir } from '../pgbackrest/serverCommands.js';
 import { runCommand, type CommandSpec } from '../runtime/exec.js';
-import { findProcesses, killProcesses, waitForExit, isAlive } from '../runtime/processes.js';
+import { findProcesses, isAlive, killProcesses, processWorksIn, waitForExit } from '../runtime/processes.js';
 
 // What a crashed physical drill leaves on the worker's host: its scratch data directory
 // (ragops-pitr-<tag>-<label>, maybe with its server still running) and the per-call
@@ -97,11 +97,9 @@ async function liveServerIn(dir: string, owner: Owner): Promise<number | undefin
   const pidFile = await readAs(join(dir, 'postmaster.pid'), owner);
   const pid = pidFile === undefined ? undefined : postmasterPidOf(pidFile);
   if (pid === undefined || !isAlive(pid)) return undefined;
-  const real = await realpath(dir).catch(() => dir);
-  const argv = await readFile(`/proc/${pid}/cmdline`).then((raw) => raw.toString('utf8').split('\0'), () => undefined);
-  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
-  if (argv?.some((arg) => arg === dir || arg === real) || cwd === real || cwd === dir) return pid;
-  if (argv === undefined && cwd === undefined) throw new Error(`postmaster.pid names pid ${pid}, which runs, and /proc does not say whether it is this directory's server`);
+  const works = await processWorksIn(pid, dir);
+  if (works === undefined) throw new Error(`postmaster.pid names pid ${pid}, which runs, and /proc does not say whether it is this directory's server`);
+  if (works) return pid;
   return undefined;
 }
 

@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { appendFile, chmod, chown, mkdir, readFile, readdir, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { PgbackrestSession } from './session.js';
 import { pgCtlStartCommand, pgCtlStopCommand, serverSettings, type ServerSettings } from './serverCommands.js';
-import { findProcesses, isAlive, killProcesses } from '../runtime/processes.js';
+import { findProcesses, isAlive, killProcesses, processWorksIn } from '../runtime/processes.js';
 import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 
 // A PostgreSQL server started from a data directory pgBackRest restored: a drill's scratch
@@ -62,13 +62,8 @@ export async function startRecoveredServer(session: PgbackrestSession, server: R
 export async function runningPostmaster(dataDir: string): Promise<number | undefined> {
   const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
-  // A pid file can outlive its server, and the pid be another process's by now: only a
-  // postmaster working in this directory counts (its cwd, else its argv naming it).
-  const real = await realpath(dataDir).catch(() => dataDir);
-  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
-  if (cwd !== undefined) return cwd === real ? pid : undefined;
-  const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  return argv.split('\0').some((arg) => arg === dataDir || arg === real) ? pid : undefined;
+  // A pid file can outlive its server: only a postmaster working in this directory counts.
+  return (await processWorksIn(pid, dataDir)) ? pid : undefined;
 }
 
 async function logTail(server: RecoveredServer): Promise<string> {

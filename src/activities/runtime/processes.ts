@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // Processes a killed worker left behind (its children outlive it): found by their argv in
@@ -51,4 +51,16 @@ export async function killProcesses(pids: readonly number[]): Promise<void> {
     }
   }
   await waitForExit(pids, AbortSignal.timeout(30_000));
+}
+
+/**
+ * Whether `pid` works in `dir` (its cwd, or an argv naming it): a pid file can outlive its
+ * process and the pid be another's by now. undefined when /proc does not tell.
+ */
+export async function processWorksIn(pid: number, dir: string): Promise<boolean | undefined> {
+  const real = await realpath(dir).catch(() => dir);
+  const argv = await readFile(`/proc/${pid}/cmdline`).then((raw) => raw.toString('utf8').split('\0'), () => undefined);
+  const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => undefined);
+  if (argv?.some((arg) => arg === dir || arg === real) || cwd === real || cwd === dir) return true;
+  return argv === undefined && cwd === undefined ? undefined : false;
 }
