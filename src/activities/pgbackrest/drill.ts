@@ -140,12 +140,9 @@ export function createPgbackrestDrillActivities() {
     },
 
     /** Stops and removes a drill's scratch server and directory (what a crashed attempt may leave). */
-    async removePgbackrestScratch(request: Pick<PgbackrestDrillRequest, 'target' | 'store' | 'backup' | 'runTag' | 'tempDir'>): Promise<{ removed: boolean; stoppedServer: boolean }> {
+    async removePgbackrestScratch(request: Pick<PgbackrestDrillRequest, 'target' | 'store' | 'backup' | 'runTag' | 'tempDir'>): Promise<{ stoppedServer: boolean }> {
       const { root, server } = scratchServerOf(request);
-      return withPgbackrest(request.target, request.store, async (session) => {
-        const { stoppedServer } = await removeScratch(session, root, server);
-        return { removed: true, stoppedServer };
-      });
+      return withPgbackrest(request.target, request.store, (session) => removeScratch(session, root, server));
     },
   };
 }

@@ -1,11 +1,10 @@
 import { ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
-import { disasterRecoveryInputSchema, type DisasterRecoveryOptions, type RestoreInput } from '../../config/inputs.js';
+import { disasterRecoveryInputSchema, type DisasterRecoveryOptions } from '../../config/inputs.js';
 import type { DrPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
-import { againstTarget, DR_PHASES, secondsBetween, type DrPhase } from '../../core/dr.js';
+import { againstTarget, secondsBetween, type DrPhase } from '../../core/dr.js';
 import { leaseTargets } from '../../core/leases.js';
 import { backupKeys } from '../../core/storeKeys.js';
-import { redactUrls } from '../../core/redact.js';
 import { compensationActivities, quickActivities, streamingActivities } from '../lib/activities.js';
 import { parseInput } from '../lib/input.js';
 import { withLeases } from '../lib/leases.js';
@@ -13,6 +12,7 @@ import { StepTracker } from '../lib/steps.js';
 import type { DeployReport } from '../deploy/index.js';
 import type { RestoreReport } from '../restore.js';
 import { drApproveUpdate, drStatusQuery, type DrReport } from './report.js';
+import { describePlan, phasePlanOf, restoreInputOf } from './plan.js';
 
 /** A phase that stops the recovery: the report says where each component stands and what to do. */
 class PhaseFailed extends Error {
@@ -99,29 +99,6 @@ export async function disasterRecovery(rawInput: unknown): Promise<DrReport> {
   }
 }
 
-function describePlan(plan: DrPlan): string {
-  const { postgres, qdrant, redis } = plan.components;
-  const down = plan.probes.filter((probe) => !probe.answers).map((probe) => probe.component);
-  return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
-}
-
-/** What each phase will do, in order: the plan an operator approves. */
-function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ phase: DrPhase; what: string }> {
-  const { postgres, qdrant, redis } = plan.components;
-  const what: Record<DrPhase, string> = {
-    assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
-    approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
-    'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
-    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
-    'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
-    'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
-    traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
-    validate: plan.validation.map((check) => redactUrls(check.url)).join(', '),
-    report: `RTO against ${plan.targets.rtoMinutes} min, RPO against ${plan.targets.rpoMinutes} min; evidence beside backup ${plan.backup.backupId}`,
-  };
-  return DR_PHASES.map((phase) => ({ phase, what: what[phase] }));
-}
-
 /** Removes what the drill created in the drill stack: deployed services, restored databases and collections. */
 async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker): Promise<void> {
   const teardown = plan.teardown!;
@@ -155,29 +132,6 @@ async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker)
 }
 
 type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string) => Promise<T>;
-
-function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redis'): RestoreInput {
-  const confirmAll = (names: Array<[string, string]>) => Object.fromEntries(names.map(([key, name]) => [key, { confirm: name }]));
-  const physical = plan.components.postgres.filter((p) => p.physical);
-  return {
-    stack: plan.stack,
-    backupId: plan.backup.backupId,
-    targetStack: plan.targetStack,
-    components: [kind],
-    // Approved (or auto): the recovery replaces what is there; a physical database becomes the cluster again, archiving as before.
-    postgres:
-      kind === 'postgres'
-        ? {
-            ...confirmAll(plan.components.postgres.filter((p) => !p.physical).map((p) => [p.label, p.database])),
-            ...Object.fromEntries(physical.map((p) => [p.label, { into: { ...p.physical!, archiving: 'preserve' as const } }])),
-          }
-        : {},
-    ...(kind === 'postgres' && physical.length > 0 ? (plan.at ? { at: plan.at } : { recoverTo: 'archive-end' as const }) : {}),
-    qdrant: kind === 'qdrant' ? confirmAll(plan.components.qdrant.map((c) => [c, c])) : {},
-    redis: kind === 'redis' ? confirmAll(plan.components.redis.map((r) => [r, r])) : {},
-    aliases: kind === 'qdrant',
-  };
-}
 
 async function recover(
   options: DisasterRecoveryOptions,

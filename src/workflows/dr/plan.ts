@@ -1,0 +1,52 @@
+import type { DisasterRecoveryOptions, RestoreInput } from '../../config/inputs.js';
+import type { DrPlan } from '../../config/plan.js';
+import { DR_PHASES, type DrPhase } from '../../core/dr.js';
+import { redactUrls } from '../../core/redact.js';
+
+// What the assess phase's plan means, as text and as child inputs: pure, so the runbook reads as its phases.
+
+export function describePlan(plan: DrPlan): string {
+  const { postgres, qdrant, redis } = plan.components;
+  const down = plan.probes.filter((probe) => !probe.answers).map((probe) => probe.component);
+  return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+}
+
+/** What each phase will do, in order: the plan an operator approves. */
+export function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ phase: DrPhase; what: string }> {
+  const { postgres, qdrant, redis } = plan.components;
+  const what: Record<DrPhase, string> = {
+    assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
+    approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
+    'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
+    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
+    'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
+    'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
+    traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
+    validate: plan.validation.map((check) => redactUrls(check.url)).join(', '),
+    report: `RTO against ${plan.targets.rtoMinutes} min, RPO against ${plan.targets.rpoMinutes} min; evidence beside backup ${plan.backup.backupId}`,
+  };
+  return DR_PHASES.map((phase) => ({ phase, what: what[phase] }));
+}
+
+export function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redis'): RestoreInput {
+  const confirmAll = (names: Array<[string, string]>) => Object.fromEntries(names.map(([key, name]) => [key, { confirm: name }]));
+  const physical = plan.components.postgres.filter((p) => p.physical);
+  return {
+    stack: plan.stack,
+    backupId: plan.backup.backupId,
+    targetStack: plan.targetStack,
+    components: [kind],
+    // Approved (or auto): the recovery replaces what is there; a physical database becomes the cluster again, archiving as before.
+    postgres:
+      kind === 'postgres'
+        ? {
+            ...confirmAll(plan.components.postgres.filter((p) => !p.physical).map((p) => [p.label, p.database])),
+            ...Object.fromEntries(physical.map((p) => [p.label, { into: { ...p.physical!, archiving: 'preserve' as const } }])),
+          }
+        : {},
+    ...(kind === 'postgres' && physical.length > 0 ? (plan.at ? { at: plan.at } : { recoverTo: 'archive-end' as const }) : {}),
+    qdrant: kind === 'qdrant' ? confirmAll(plan.components.qdrant.map((c) => [c, c])) : {},
+    redis: kind === 'redis' ? confirmAll(plan.components.redis.map((r) => [r, r])) : {},
+    aliases: kind === 'qdrant',
+  };
+}
