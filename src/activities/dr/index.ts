@@ -1,5 +1,4 @@
 import { lookup } from 'node:dns/promises';
-import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Manifest } from '../../config/manifest.js';
 import type { DeployTarget, DrDependency, StoreConfig } from '../../config/stacks/index.js';
@@ -11,6 +10,7 @@ import { kubectlCommands } from '../kubernetes/commands.js';
 import { createKubernetesActivities } from '../kubernetes/index.js';
 import { runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { probeTcp } from '../runtime/tcp.js';
 import { withStore } from '../store/open.js';
 import { createDrTeardownActivities } from './teardown.js';
 
@@ -28,19 +28,6 @@ export interface DependencyEvidence {
   passed: boolean;
   detail: string;
   durationMs: number;
-}
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (problem?: string) => {
-      socket.destroy();
-      resolve(problem);
-    };
-    socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs / 1000} s`));
-    socket.once('connect', () => done());
-    socket.once('error', (error) => done(error.message));
-  });
 }
 
 export function createDrActivities() {
@@ -87,8 +74,9 @@ export function createDrActivities() {
               return result(evidence?.passed ?? false, evidence ? `${evidence.url}: ${evidence.status ?? evidence.error ?? 'no answer'} after ${evidence.attempts} attempt(s)` : 'no evidence');
             }
             if (dependency.type === 'tcp') {
-              const problem = await tcpAnswers(dependency.host, dependency.port, dependency.timeoutSeconds * 1000);
-              return result(problem === undefined, `${dependency.host}:${dependency.port} ${problem === undefined ? 'accepts connections' : problem}`);
+              const probe = await probeTcp(dependency.host, dependency.port, dependency.timeoutSeconds * 1000);
+              const said = probe.state === 'answers' ? 'accepts connections' : probe.state === 'refused' ? 'refuses connections' : probe.detail;
+              return result(probe.state === 'answers', `${dependency.host}:${dependency.port} ${said}`);
             }
             const found = await lookup(dependency.hostname, { all: true }).then(
               (addresses) => addresses.map((address) => address.address),

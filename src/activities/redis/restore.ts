@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +11,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import type { RedisRdbSource, RedisTarget } from '../../config/stacks/redis.js';
 import { runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
+import { probeTcp } from '../runtime/tcp.js';
 import { HashingMeter } from '../store/hashing.js';
 import { withArtifactStore } from '../store/open.js';
 import { endpointFor, type RedisDeps } from './backup.js';
@@ -220,21 +220,13 @@ async function checkLoadsRdb(endpoint: RedisEndpoint, label: string, rdbPath: st
 
 /** Whether something accepts connections at address:port; an address this host cannot use is refused. */
 async function answers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(2_000, () => {
-      socket.destroy();
-      reject(refused(`${host}:${port} neither answered nor refused within 2 s; choose a port on an address of this host`));
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') resolve(false);
-      else reject(refused(`cannot check ${host}:${port} (${error.code ?? error.message}); bind must be an address of the worker's host`));
-    });
-  });
+  const probe = await probeTcp(host, port, 2_000);
+  if (probe.state !== 'unreachable') return probe.state === 'answers';
+  throw refused(
+    probe.detail.startsWith('neither')
+      ? `${host}:${port} ${probe.detail}; choose a port on an address of this host`
+      : `cannot check ${host}:${port} (${probe.detail}); bind must be an address of the worker's host`,
+  );
 }
 
 async function logTail(file: string): Promise<string> {
