@@ -67,6 +67,8 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         ...(listing.lastConclusiveVerification ? { lastConclusiveDrill: listing.lastConclusiveVerification.outcome } : {}),
         ...(listing.lastRestoreVerification ? { lastRestoreDrill: listing.lastRestoreVerification.outcome } : {}),
       }));
+      // Newest first by the recorded times: ids sort by the second, so two backups of one second would tie.
+      candidates.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.finishedAt.localeCompare(a.finishedAt));
       const choice = chooseDrBackup(candidates, { at: options.at, backupId: options.backupId, allowUnverified: options.allowUnverified });
       if ('refused' in choice) throw invalidInput(choice.refused);
       const manifest = complete.find((listing) => listing.backupId === choice.backupId)!.manifest!;
