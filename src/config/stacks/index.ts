@@ -12,6 +12,7 @@ import { redisTargetSchema } from './redis.js';
 import { mirrorComponentSchema } from './mirror.js';
 import { execDumpSchema } from './execdump.js';
 import { drSchema } from './dr.js';
+import { sloSchema } from './slo.js';
 import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels, type BackupComponentKind } from './plans.js';
 
 export * from './canary.js';
@@ -29,6 +30,7 @@ export * from './execdump.js';
 export * from './encryption.js';
 export * from './plans.js';
 export * from './dr.js';
+export * from './slo.js';
 
 export const stackSchema = z
   .object({
@@ -53,6 +55,8 @@ export const stackSchema = z
     reingest: reingestSchema.optional(),
     /** Disaster recovery: targets, the writers to stop, the services to bring back, dependencies and validation. */
     dr: drSchema.optional(),
+    /** Freshness objectives: the age past which the newest backup, or the newest passing drill, is a breach. */
+    slo: sloSchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {
