@@ -20,6 +20,7 @@ import { createMirrorActivities } from './mirror/index.js';
 import { createExecDumpActivities } from './execdump/index.js';
 import { createPgbackrestActivities } from './pgbackrest/index.js';
 import { createDrActivities } from './dr/index.js';
+import { createNotifyActivities } from './notify/index.js';
 
 export interface ActivityDeps {
   /** Where the stacks file comes from; defaults to RAGOPS_CONFIG / ./ragops.yaml. */
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createExecDumpActivities(),
     ...createPgbackrestActivities(),
     ...createDrActivities(),
+    ...createNotifyActivities({ uiUrl: process.env.RAGOPS_UI_URL }),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),
   };

@@ -9,13 +9,14 @@ import type { SecretRef } from './secretRef.js';
 import type { GoldenQuery, ReingestGate, ReingestSource, S3StoreConfig } from './stacks/index.js';
 import type { EmbedderConfig } from './stacks/embedders.js';
 import type { ReingestOptions } from './inputs.js';
+import type { WithNotify } from './stacks/notify.js';
 
 /**
  * What a run will touch, resolved from the stacks file by the run's first step. It holds
  * secret references, never values, and is recorded in history so the run does not drift
  * if the stacks file changes while it runs.
  */
-export interface BackupPlan {
+export interface BackupPlan extends WithNotify {
   stack: string;
   /** Made by the plan activity, so a Reset or replay of the run keeps it (see newRunTag). */
   backupId: string;
@@ -46,7 +47,7 @@ export interface QdrantPlan {
   collections: string[];
 }
 
-export interface VerifyPlan {
+export interface VerifyPlan extends WithNotify {
   stack: string;
   backupId: string;
   /** Names this execution's scratch targets. */
@@ -83,7 +84,7 @@ export interface QdrantRestoreStep {
 /** One RDB of the backup: over the stack's Redis in its container (confirmed), or into a new redis-server. */
 export type RedisRestoreStep = { label: string; over: RedisTarget } | { label: string; into: NewRedisInput };
 
-export interface RestorePlan {
+export interface RestorePlan extends WithNotify {
   stack: string;
   /** Names this execution's staging databases and marks what it restored. */
   runTag: string;
@@ -103,7 +104,7 @@ export interface RestorePlan {
   mode: { localDisk: boolean; tempDir?: string; jobs: number };
 }
 
-export interface DeployPlan {
+export interface DeployPlan extends WithNotify {
   stack: string;
   /** Names this execution's migration job. */
   runTag: string;
@@ -136,7 +137,7 @@ export interface PruneTarget {
 }
 
 /** A re-ingestion, as the plan step resolved it from the stacks file (secrets stay references). */
-export interface ReingestPlan {
+export interface ReingestPlan extends WithNotify {
   stack: string;
   /** Names the new collection; made once per execution (recorded in history). */
   runTag: string;
@@ -158,7 +159,7 @@ export interface DrService {
 }
 
 /** What a `disasterRecovery` run will do, decided by its assess phase and recorded in history. */
-export interface DrPlan {
+export interface DrPlan extends WithNotify {
   stack: string;
   mode: 'recover' | 'drill' | 'plan';
   /** The stack restored into: the stack itself, or the drill's. */

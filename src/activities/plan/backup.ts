@@ -1,4 +1,5 @@
 import type { BackupOptions } from '../../config/inputs.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import type { BackupPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
 import { BACKUP_COMPONENT_KINDS, configuredComponents, hasPhysical, parseSelectors, pickLabels, type BackupComponentKind, type ComponentSelection, type StackConfig } from '../../config/stacks/index.js';
@@ -81,6 +82,7 @@ export function createBackupPlanActivities(deps: PlanDeps) {
         ...(stack.dr && stack.deploy ? { deploy: { target: stack.deploy.target, services: Object.keys(stack.deploy.services).map((service) => deployedService(stack, service)) } } : {}),
         retention: options.plan !== undefined ? (stack.plans?.[options.plan]?.retention ?? stack.retention) : stack.retention,
         ...(options.plan !== undefined ? { planName: options.plan } : {}),
+        ...notifyOf(stack),
       };
       return plan;
     },

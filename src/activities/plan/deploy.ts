@@ -1,4 +1,5 @@
 import type { CanaryPlan, DeployPlan } from '../../config/plan.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import { newRunTag } from './runTag.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import type { CanaryOptions, DeployOptions } from '../../config/inputs.js';
@@ -100,5 +101,6 @@ function deployPlanOf(stacks: StacksFile, options: DeployOptions): DeployPlan {
     container: config.container ?? options.service,
     config,
     registry: stack.deploy.registry,
+    ...notifyOf(stack),
   };
 }

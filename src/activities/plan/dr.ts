@@ -1,4 +1,5 @@
 import type { DisasterRecoveryOptions } from '../../config/inputs.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import type { Manifest } from '../../config/manifest.js';
 import type { DrPlan, DrService } from '../../config/plan.js';
 import type { StackConfig } from '../../config/stacks/index.js';
@@ -160,6 +161,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         targets: source.dr.targets,
         approvalTimeout: source.dr.approvalTimeout,
         probes,
+        ...notifyOf(source),
       };
     },
   };

@@ -1,4 +1,5 @@
 import type { ReingestOptions } from '../../config/inputs.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import type { ReingestPlan } from '../../config/plan.js';
 import { newRunTag } from './runTag.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
@@ -35,6 +36,7 @@ export function createReingestPlanActivities(deps: { loadStacks?: LoadStacks }) 
         embedder,
         golden: section.golden,
         gate: section.gate,
+        ...notifyOf(stack),
       };
     },
   };

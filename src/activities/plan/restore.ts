@@ -1,4 +1,5 @@
 import type { RestoreOptions, VerifyOptions } from '../../config/inputs.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import type { Manifest } from '../../config/manifest.js';
 import type { RedisRestoreStep, RestorePlan, VerifyPlan } from '../../config/plan.js';
 import type { SecretRef } from '../../config/secrets.js';
@@ -123,6 +124,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
           samplePoints: stack.drill?.samplePoints ?? 5,
           qdrantRecovery: recovery === 'both' ? ['upload', 'location'] : [recovery],
         },
+        ...notifyOf(stack),
       };
     },
 
@@ -235,6 +237,7 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         ...(options.at !== undefined ? { at: options.at } : {}),
         ...(physical.length > 0 ? { recoverTo: options.recoverTo } : {}),
         mode: { localDisk: target.drill?.localDisk ?? false, tempDir: target.drill?.tempDir, jobs: target.drill?.jobs ?? 2 },
+        ...notifyOf(source),
       };
     },
   };

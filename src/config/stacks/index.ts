@@ -13,6 +13,7 @@ import { mirrorComponentSchema } from './mirror.js';
 import { execDumpSchema } from './execdump.js';
 import { drSchema } from './dr.js';
 import { sloSchema } from './slo.js';
+import { notifySchema } from './notify.js';
 import { backupPlanName, backupPlanSchema, parseSelectors, pickLabels, type BackupComponentKind } from './plans.js';
 
 export * from './canary.js';
@@ -31,6 +32,7 @@ export * from './encryption.js';
 export * from './plans.js';
 export * from './dr.js';
 export * from './slo.js';
+export * from './notify.js';
 
 export const stackSchema = z
   .object({
@@ -57,6 +59,8 @@ export const stackSchema = z
     dr: drSchema.optional(),
     /** Freshness objectives: the age past which the newest backup, or the newest passing drill, is a breach. */
     slo: sloSchema.optional(),
+    /** Webhooks told of failures, inconclusive drills and canaries, approvals waited for and DR results. */
+    notify: notifySchema.optional(),
   })
   .strict()
   .superRefine((stack, ctx) => {

@@ -59,3 +59,15 @@ export function housekeepingActivities(summary: string) {
 export function compensationActivities(summary: string, kind: 'quick' | 'streaming' = 'quick') {
   return proxyActivities<Activities>({ ...(kind === 'quick' ? quick : streaming), retry: { ...retry, maximumInterval: '10s', maximumAttempts: 5 }, summary });
 }
+
+/**
+ * Telling a webhook: five tries over about fifteen seconds, then the run goes on without it.
+ * A receiver that refuses the message (a 4xx other than 408/429) refuses it again.
+ */
+export function notifyActivities(summary: string) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5, nonRetryableErrorTypes: ['WebhookRejected', 'ConfigError', 'InvalidInput'] },
+    summary,
+  });
+}
