@@ -8,6 +8,7 @@ import { CommandFailed } from '../runtime/exec.js';
 import type { ArtifactStore } from '../store/types.js';
 import { pgDumpCommand, pgDumpGlobalsCommand, pgToolVersionCommand, type PgConnection } from './commands.js';
 import { readDatabaseSettings } from './databaseSettings.js';
+import { pgBinDirFor } from './binaries.js';
 import { requireToolVersion } from './errors.js';
 import { connectionFor, exactTableCounts, openSession, type PostgresDeps } from './session.js';
 
@@ -24,9 +25,9 @@ export const globalsKeyOf = (dumpKey: string) => `${dumpKey.replace(/\.dump$/, '
  * The cluster's roles and grants, best-effort: a role that may not read them (or an old
  * pg_dumpall) still gets its database backed up, and the manifest says why they are missing.
  */
-async function dumpGlobals(connection: PgConnection, store: ArtifactStore, key: string, progress: ProgressHeartbeat, deps: PostgresDeps) {
+async function dumpGlobals(connection: PgConnection, store: ArtifactStore, key: string, progress: ProgressHeartbeat, binDir: string | undefined) {
   await store.discardUnfinished(key);
-  const globals = streamCommand(pgDumpGlobalsCommand(connection, deps.pgBinDir), { signal: progress.signal });
+  const globals = streamCommand(pgDumpGlobalsCommand(connection, binDir), { signal: progress.signal });
   try {
     const stored = await putHashed(store, key, globals.stdout, { signal: progress.signal, sourceSucceeded: globals.finished, contentType: 'application/sql' });
     return { key, size: stored.size, sha256: stored.sha256 };
@@ -46,7 +47,6 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
     async dumpPostgres({ target, store: storeConfig, key }: DumpPostgresRequest): Promise<PostgresArtifact> {
       const progress = new ProgressHeartbeat(`pg_dump ${target.name}`);
       const connection = await connectionFor(target);
-      const { stdout: versionLine } = await runCommand(pgToolVersionCommand('pg_dump', deps.pgBinDir));
       const session = await openSession(connection, 'ragops-backup-snapshot');
       try {
         await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -54,15 +54,18 @@ export function createPostgresDumpActivities(deps: PostgresDeps = {}) {
           "SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version, current_setting('server_version_num') AS num",
         );
         const { id: snapshotId, version: serverVersion, num } = exported.rows[0]!;
+        const serverMajor = Math.floor(Number(num) / 10_000);
+        const binDir = await pgBinDirFor('pg_dump', serverMajor, deps.pgBinDir);
+        const { stdout: versionLine } = await runCommand(pgToolVersionCommand('pg_dump', binDir));
         // Before any byte is stored: an older pg_dump refuses the server on every attempt.
-        requireToolVersion('pg_dump', versionLine, Math.floor(Number(num) / 10_000), `the server ${target.host}:${target.port}`);
+        requireToolVersion('pg_dump', versionLine, serverMajor, `the server ${target.host}:${target.port}`);
         const databaseSettings = await readDatabaseSettings(session);
         // Beats all along: the dump streams, but the exact counts of big tables may outlast it.
         return await progress.during(withArtifactStore(storeConfig, async (store) => {
-          const globals = await dumpGlobals(connection, store, globalsKeyOf(key), progress, deps);
+          const globals = await dumpGlobals(connection, store, globalsKeyOf(key), progress, binDir);
           await store.discardUnfinished(key);
           progress.phase('uploading');
-          const dump = streamCommand(pgDumpCommand(connection, snapshotId, deps.pgBinDir), { signal: progress.signal });
+          const dump = streamCommand(pgDumpCommand(connection, snapshotId, binDir), { signal: progress.signal });
           const [stored, tables] = await Promise.all([
             putHashed(store, key, dump.stdout, {
               signal: progress.signal,

@@ -13,6 +13,7 @@ import type { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { HashingMeter, hashStored } from '../store/hashing.js';
 import type { ArtifactStore } from '../store/types.js';
 import { pgRestoreCommand, pgToolVersionCommand, type PgConnection } from './commands.js';
+import { pgBinDirFor } from './binaries.js';
 import { majorVersionOf, requireToolVersion } from './errors.js';
 import type { PostgresDeps } from './session.js';
 
@@ -28,14 +29,15 @@ export async function restoreDump(
   deps: PostgresDeps,
   { keepOwnership = false }: { keepOwnership?: boolean } = {},
 ): Promise<{ sha256: string; bytes: number }> {
-  const restoreFrom = async (file: string) => {
-    const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, deps.pgBinDir, keepOwnership);
-    await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
-  };
   // pg_restore cannot read an archive written by a newer pg_dump: say so before downloading it.
   const dumpMajor = majorVersionOf(artifact.pgDumpVersion);
+  const binDir = await pgBinDirFor('pg_restore', dumpMajor, deps.pgBinDir);
+  const restoreFrom = async (file: string) => {
+    const command = pgRestoreCommand(into, { file, jobs: mode.jobs }, binDir, keepOwnership);
+    await progress.during(runCommand(command, { signal: progress.signal }), { phase: 'pg_restore', jobs: mode.jobs });
+  };
   if (dumpMajor !== undefined) {
-    const { stdout } = await runCommand(pgToolVersionCommand('pg_restore', deps.pgBinDir));
+    const { stdout } = await runCommand(pgToolVersionCommand('pg_restore', binDir));
     requireToolVersion('pg_restore', stdout, dumpMajor, `the pg_dump that wrote ${artifact.name} (${artifact.pgDumpVersion})`);
   }
   try {
@@ -48,7 +50,7 @@ export async function restoreDump(
     const meter = new HashingMeter(progress.bytes);
     const body = await store.get(artifact.key, { signal: progress.signal });
     if (!mode.localDisk) {
-      await runCommand(pgRestoreCommand(into, 'stdin', deps.pgBinDir, keepOwnership), { signal: progress.signal, stdin: body.pipe(meter) });
+      await runCommand(pgRestoreCommand(into, 'stdin', binDir, keepOwnership), { signal: progress.signal, stdin: body.pipe(meter) });
     } else {
       const tempRoot = mode.tempDir ?? tmpdir();
       await assertFreeSpace(tempRoot, artifact.size, `the local copy of ${artifact.name}`).catch((error) => {
