@@ -3,21 +3,36 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions as WorkerCreateOp
 import { fileURLToPath } from 'node:url';
 import { cancellationInterceptor } from './activities/runtime/cancellation.js';
 import { createActivities, type ActivityDeps } from './activities/index.js';
+import { startRagopsGauges } from './activities/exporter/gauges.js';
+import { startHealthServer, type HealthServer } from './activities/exporter/health.js';
 import { startRpoGauges } from './activities/pgbackrest/rpoGauges.js';
 import { redactingActivityInterceptors } from './activities/runtime/redactErrors.js';
+import { listScheduleStates } from './client/api/scheduleStates.js';
 import { ensureSearchAttributes } from './client/api/searchAttributes.js';
 import { configPathFromEnv, loadStacksFile } from './config/load.js';
 import { taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
+import { durationMs } from './core/duration.js';
 
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+/**
+ * Workflow interceptors every ragops worker registers: ragops_runbook_runs_total counts finished
+ * runs. A worker given a prebuilt bundle gets them only if the bundle was built with them
+ * (bundleWorkflowCode's workflowInterceptorModules), as the test harness does.
+ */
+export const workflowInterceptorModules = [fileURLToPath(new URL('./workflows/lib/runOutcomes.ts', import.meta.url))];
 
 export interface WorkerOptions {
   taskQueue?: string;
   address?: string;
   namespace?: string;
   activityDeps?: ActivityDeps;
-  /** host:port for Prometheus metrics of the SDK, e.g. 127.0.0.1:9464. */
+  /** host:port for Prometheus metrics (the SDK's and ragops's), e.g. 127.0.0.1:9464; default RAGOPS_METRICS_ADDRESS. */
   metricsAddress?: string;
+  /** host:port for GET /healthz, e.g. 0.0.0.0:8080; default RAGOPS_HEALTH_ADDRESS; off when neither is set. */
+  healthAddress?: string;
+  /** How often the ragops gauges are read from the stores, e.g. "60s"; default RAGOPS_METRICS_REFRESH, else 60s. */
+  metricsRefresh?: string;
   log?: (line: string) => void;
 }
 
@@ -56,6 +71,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
   const log = options.log ?? ((line: string) => console.log(line));
   const stacks = await (options.activityDeps?.loadStacks ?? (() => loadStacksFile()))();
   log(`ragops worker: stacks file ${configPathFromEnv()} defines ${Object.keys(stacks.stacks).join(', ')}`);
+  const refreshMs = durationMs(options.metricsRefresh ?? process.env.RAGOPS_METRICS_REFRESH ?? '60s');
   installRuntime(options.metricsAddress ?? process.env.RAGOPS_METRICS_ADDRESS);
 
   const config = temporalConnectConfig();
@@ -77,24 +93,47 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
     await connection.close();
     throw error;
   }
-  const worker = await Worker.create({
-    connection,
-    namespace,
-    taskQueue,
-    workflowsPath,
-    activities: createActivities({ temporalClient: leaseClient.get, ...options.activityDeps }),
-    ...activityWorkerOptions,
-    shutdownGraceTime: '30s',
-  });
-  log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);
-  // With metrics on, the achievable RPO of each physical target is a gauge beside the SDK's.
+  // With metrics on: the operator's figures (backups, drills, DR, SLOs, paused schedules) and the
+  // achievable RPO of each physical target are gauges beside the SDK's.
   const loadStacks = options.activityDeps?.loadStacks ?? (() => loadStacksFile());
+  const ragopsGauges = runtimeInstalled
+    ? startRagopsGauges(Runtime.instance().metricMeter, { loadStacks, listSchedules: async () => listScheduleStates(await leaseClient.get()), log }, refreshMs)
+    : undefined;
   const hasPhysicalTargets = Object.values(stacks.stacks).some((stack) => stack.postgres.some((target) => target.physical));
-  const gauges = runtimeInstalled && hasPhysicalTargets ? startRpoGauges(Runtime.instance().metricMeter, loadStacks) : undefined;
+  const rpoGauges = runtimeInstalled && hasPhysicalTargets ? startRpoGauges(Runtime.instance().metricMeter, loadStacks) : undefined;
+  let health: HealthServer | undefined;
   const closeClient = async () => {
-    gauges?.stop();
+    ragopsGauges?.stop();
+    rpoGauges?.stop();
+    await health?.close();
     await leaseClient.close();
   };
+  let worker: Worker;
+  try {
+    worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      workflowsPath,
+      activities: createActivities({ temporalClient: leaseClient.get, ...options.activityDeps }),
+      ...activityWorkerOptions,
+      interceptors: {
+        activity: [...activityWorkerOptions.interceptors!.activity!, ...(ragopsGauges ? [ragopsGauges.activityInterceptors] : [])],
+        workflowModules: workflowInterceptorModules,
+      },
+      shutdownGraceTime: '30s',
+    });
+    const healthAddress = options.healthAddress ?? process.env.RAGOPS_HEALTH_ADDRESS;
+    if (healthAddress) {
+      health = await startHealthServer(healthAddress, () => ({ taskQueue, workerState: worker.getState() }));
+      log(`ragops worker: health at http://${health.address}/healthz`);
+    }
+  } catch (error) {
+    await closeClient();
+    await connection.close();
+    throw error;
+  }
+  log(`ragops worker: polling task queue "${taskQueue}" in namespace "${namespace}" at ${options.address ?? config.connectionOptions.address}`);
   return { worker, connection, taskQueue, namespace, closeClient };
 }
 
