@@ -12,6 +12,7 @@ import { runCommand } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { probeTcp } from '../runtime/tcp.js';
 import { withStore } from '../store/open.js';
+import { recordInCatalogSafely } from '../store/stackCatalog.js';
 import { createDrTeardownActivities } from './teardown.js';
 
 /** A deploy service as the deploy target names it: the Compose service, or the Deployment and its container. */
@@ -90,7 +91,10 @@ export function createDrActivities() {
 
     /** The run's evidence (phases, RTO, RPO), written beside the backup it recovered. */
     async writeDrEvidence({ store, key, evidence }: { store: StoreConfig; key: string; evidence: unknown }): Promise<string> {
-      await withStore(store, (opened) => opened.put(key, Readable.from([JSON.stringify(evidence, null, 2) + '\n']), { contentType: 'application/json' }));
+      await withStore(store, async (opened) => {
+        await opened.put(key, Readable.from([JSON.stringify(evidence, null, 2) + '\n']), { contentType: 'application/json' });
+        await recordInCatalogSafely(opened, key, evidence);
+      });
       return key;
     },
   };

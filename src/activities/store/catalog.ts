@@ -5,6 +5,7 @@ import type { StoreConfig } from '../../config/stacks/index.js';
 import { compactStamp, mibPerSecond } from '../../core/format.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { hashStored } from './hashing.js';
+import { recordInCatalogSafely } from './stackCatalog.js';
 import { withArtifactStore, withStore } from './open.js';
 import { StoreObjectMissing, type ArtifactStore } from './types.js';
 import { backupKeys, backupIdPattern, isMirrorObjectKey } from '../../core/storeKeys.js';
@@ -341,7 +342,10 @@ export function createCatalogActivities() {
     /** Evidence of a drill, beside the manifest; the manifest itself is never rewritten. */
     async writeVerification({ store: storeConfig, verification, key }: { store: StoreConfig; verification: Verification; key: string }): Promise<string> {
       const checked = verificationSchema.parse(verification);
-      await withStore(storeConfig, (store) => store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' }));
+      await withStore(storeConfig, async (store) => {
+        await store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' });
+        await recordInCatalogSafely(store, key, checked);
+      });
       return key;
     },
 
@@ -358,9 +362,10 @@ export function createCatalogActivities() {
     async writeManifest({ store: storeConfig, manifest }: { store: StoreConfig; manifest: Manifest }): Promise<string> {
       const checked = manifestSchema.parse(manifest);
       const key = backupKeys.manifest(checked.stack, checked.backupId);
-      await withStore(storeConfig, (store) =>
-        store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' }),
-      );
+      await withStore(storeConfig, async (store) => {
+        await store.put(key, Readable.from([JSON.stringify(checked, null, 2) + '\n']), { contentType: 'application/json' });
+        await recordInCatalogSafely(store, key, checked);
+      });
       return key;
     },
 
