@@ -90,7 +90,7 @@ describe('backup workflow logic (fake activities)', () => {
       assert.equal(await description.staticSummary(), 'backup of stack prod (all components, checksum-verified)');
       const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
       assert.match(metadata.currentDetails ?? '', /\*\*backup\*\* of stack `prod`/);
-      assert.match(metadata.currentDetails ?? '', /✅ \| pg_dump app \(appdb\)/);
+      assert.match(metadata.currentDetails ?? '', /✅ done \| pg_dump app \(appdb\)/);
       assert.match(metadata.currentDetails ?? '', /complete: 2 artifact\(s\), 30 B/);
     });
   });
@@ -112,7 +112,7 @@ describe('backup workflow logic (fake activities)', () => {
       assert.equal(cause.type, 'ChecksumMismatch');
       assert.ok(!calls.some((call) => call.startsWith('manifest')));
       const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
-      assert.match(metadata.currentDetails ?? '', /❌ \| snapshot docs/);
+      assert.match(metadata.currentDetails ?? '', /❌ failed \| snapshot docs/);
     });
   });
 

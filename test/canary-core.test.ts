@@ -61,8 +61,8 @@ test('the details an operator reads: steps with the active one and its round, we
   const view = { steps, stepIndex: 1, roundInStep: 2, weight: 10, paused: { reason: 'inconclusive, not enough data', since: at }, measurements, measurementCount: 7, outcome: 'running' };
   const text = canaryDetailsMarkdown(view);
   assert.match(text, /^\*\*weight 10 %\*\* · ⏸ paused since 2026-12-06T00:00:00Z: inconclusive, not enough data$/m);
-  assert.match(text, /^\| ✅ \| 1 \| set weight 10 % \|$/m);
-  assert.match(text, /^\| ▶ \| 2 \| analysis errors every 1m × 5 \(round 3\/5\) \|$/m);
+  assert.match(text, /^\| ✅ done \| 1 \| set weight 10 % \|$/m);
+  assert.match(text, /^\| ▶ active \| 2 \| analysis errors every 1m × 5 \(round 3\/5\) \|$/m);
   assert.match(text, /^\|  \| 3 \| pause until resume \(timeout 2h\) \|$/m);
   assert.match(text, /newest first, 2 of 7/);
   const rows = text.split('\n').filter((line) => line.startsWith(`| ${at}`));

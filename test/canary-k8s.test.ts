@@ -269,8 +269,8 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
       assert.equal(canaryReplicasOf(kube, service), 1);
       const details = await currentDetails(id);
       assert.match(details, /^\*\*weight 25 %\*\* · ⏸ paused since \S+: step 4: waiting for resume or promote$/m, details);
-      assert.match(details, /^\| ✅ \| 3 \| set weight 25 % \|$/m, details);
-      assert.match(details, /^\| ▶ \| 4 \| pause until resume \|$/m, details);
+      assert.match(details, /^\| ✅ done \| 3 \| set weight 25 % \|$/m, details);
+      assert.match(details, /^\| ▶ active \| 4 \| pause until resume \|$/m, details);
       assert.equal((await client.workflow.getHandle(id).describe()).typedSearchAttributes.get(RagopsPhase), 'paused');
       assert.ok((await timerSummaries(client.workflow.getHandle(id))).includes('pause 6s at 10 %'), 'the timed pause says what it waits for');
 
@@ -290,7 +290,7 @@ describe('canary on Kubernetes (stand-in + real kubectl), kubernetes-replicas sh
         assert.ok(shown.ok, shown.output);
         assert.ok(shown.output.includes(`${id}: running, step 4/6, weight 25 %, paused: step 4: waiting for resume or promote`), shown.output);
         assert.ok(shown.output.includes(link(id)), shown.output);
-        assert.match(shown.output, /^\| ▶ \| 4 \| pause until resume \|$/m, 'the same step list as the UI');
+        assert.match(shown.output, /^\| ▶ active \| 4 \| pause until resume \|$/m, 'the same step list as the UI');
         assert.match(shown.output, /stable ragops-test\/api:v1 \(ragops-test\/api@sha256:[0-9a-f]{64}\); canary ragops-test\/api:v2/);
       }
       const accepted = await driver.setWeight(id, 50);

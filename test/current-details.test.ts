@@ -31,7 +31,7 @@ interface Row {
 function rowsOf(details: string): Row[] {
   return details
     .split('\n')
-    .filter((line) => /^\| (⏳|✅|❌) \|/u.test(line))
+    .filter((line) => /^\| (⏳ running|✅ done|❌ failed) \|/u.test(line))
     .map((line) => {
       const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim());
       return { icon: cells[0]!, title: cells[1]!, detail: cells[3]! };
@@ -113,7 +113,7 @@ describe('current details show the running step’s phase', () => {
     assert.equal(report.passed, true, JSON.stringify(report));
 
     const drill = (row: Row) => /^restore app into ragops_drill_/.test(row.title);
-    const runningDetails = rows.filter((row) => row.icon === '⏳' && drill(row)).map((row) => row.detail);
+    const runningDetails = rows.filter((row) => row.icon === '⏳ running' && drill(row)).map((row) => row.detail);
     assert.ok(runningDetails.includes('restoring data'), `the running drill row showed: ${JSON.stringify(runningDetails)}`);
     assert.ok(runningDetails.includes('running sanity checks'), `the running drill row showed: ${JSON.stringify(runningDetails)}`);
     assert.ok(!rows.some((row) => row.detail.includes('a stale phase')), 'a stale signal was shown');
@@ -122,7 +122,7 @@ describe('current details show the running step’s phase', () => {
     // Once done: the outcome in every row, no phase left over, nothing running.
     const final = rowsOf(await currentDetails(client, workflowId));
     assert.ok(final.length >= 4, JSON.stringify(final));
-    assert.deepEqual(final.filter((row) => row.icon !== '✅'), [], 'every step is done');
+    assert.deepEqual(final.filter((row) => row.icon !== '✅ done'), [], 'every step is done');
     const finalDrill = final.find(drill);
     assert.equal(finalDrill?.detail, '3 check(s) passed');
     const phases = ['restoring data', 'building indexes', 'counting rows', 'running sanity checks'];

@@ -3,6 +3,7 @@
 // and the last measurements as a table. Pure, so the workflow and the CLI print the same.
 import type { CanaryStep } from '../config/stacks/canary.js';
 import type { MeasurementLike } from './canary.js';
+import { CANARY_STEP_CELL } from './webUi.js';
 
 export interface CanaryView {
   steps: CanaryStep[];
@@ -29,7 +30,7 @@ export function describeCanaryStep(step: CanaryStep): string {
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 
-/** The Markdown block: state line, steps (▶ the active one), and the newest measurements first. */
+/** The Markdown block: state line, steps (`▶ active` the active one), and the newest measurements first. */
 export function canaryDetailsMarkdown(view: CanaryView, measurementsShown = 8): string {
   const state = view.paused
     ? `⏸ paused since ${view.paused.since}: ${view.paused.reason}`
@@ -37,7 +38,7 @@ export function canaryDetailsMarkdown(view: CanaryView, measurementsShown = 8): 
       ? 'running'
       : `${view.outcome}${view.reason ? `: ${view.reason}` : ''}`;
   const stepRows = view.steps.map((step, index) => {
-    const mark = index < view.stepIndex ? '✅' : index === view.stepIndex && view.outcome === 'running' ? '▶' : '';
+    const mark = index < view.stepIndex ? CANARY_STEP_CELL.done : index === view.stepIndex && view.outcome === 'running' ? CANARY_STEP_CELL.active : CANARY_STEP_CELL.pending;
     const rounds = index === view.stepIndex && 'analysis' in step ? ` (round ${view.roundInStep + 1}/${step.analysis.count})` : '';
     return `| ${mark} | ${index + 1} | ${cell(describeCanaryStep(step))}${rounds} |`;
   });

@@ -4,3 +4,10 @@ export function workflowUiUrl(base: string | undefined, namespace: string, workf
   const path = `${root}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${path}/${encodeURIComponent(runId)}` : path;
 }
+
+/**
+ * Status cells of the current details, readable without an emoji font (a server's browser, a
+ * terminal, a screen reader): the word says it, the emoji only helps the eye.
+ */
+export const STEP_STATUS_CELL = { running: '⏳ running', done: '✅ done', failed: '❌ failed' } as const;
+export const CANARY_STEP_CELL = { done: '✅ done', active: '▶ active', pending: '' } as const;

@@ -8,7 +8,7 @@ import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsService } from '../../core/searchAttributes.js';
 import type { canary } from '../../workflows/index.js';
 import type { CanaryReport } from '../../workflows/canary/report.js';
-import { askUpdate, InvalidInput, runbookSearchAttributes, RunInProgress, type StartOptions, type UpdateAnswer } from './runbooks.js';
+import { askUpdate, InvalidInput, runbookSearchAttributes, runbookStaticDetails, RunInProgress, type StartOptions, type UpdateAnswer } from './runbooks.js';
 import { webUiUrl } from './connect.js';
 
 export const canaryWorkflowId = (input: { stack: string; service: string }) => `canary-${input.stack}-${input.service}`;
@@ -40,6 +40,7 @@ export async function startCanary(client: Client, input: CanaryInput, options: S
         { key: RagopsImage, value: checked.image },
       ],
       staticSummary: canarySummary(checked),
+      staticDetails: await runbookStaticDetails({ runbook: 'canary', input: canaryInputSchema.parse(checked) }, options),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {

@@ -18,8 +18,11 @@ import {
   type VerifyInput,
 } from '../../config/inputs.js';
 import { formatIssues } from '../../config/issues.js';
+import { ConfigError, loadStacksFile } from '../../config/load.js';
+import type { StacksFile } from '../../config/stacks/index.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
 import { RagopsImage, RagopsRunbook, RagopsService, RagopsStack } from '../../core/searchAttributes.js';
+import { runStaticDetails, type RunbookRequest, type StackView } from '../../core/staticDetails.js';
 import type { backup, deploy, disasterRecovery, pruneBackups, reingest, restore, verifyBackup } from '../../workflows/index.js';
 import type { RollbackResult } from '../../workflows/deploy/report.js';
 import { webUiUrl } from './connect.js';
@@ -96,6 +99,27 @@ async function refusal(client: Client, workflowId: string): Promise<RunInProgres
 export interface StartOptions {
   taskQueue?: string;
   workflowId?: string;
+  /**
+   * The stacks file the run's static details (its resolved plan in the Web UI) are drawn from;
+   * default: the one RAGOPS_CONFIG (or ./ragops.yaml) names, if it can be read here.
+   */
+  stacks?: StacksFile | (() => Promise<StacksFile>);
+}
+
+/** The stack as this client reads it; a file it cannot read only makes the details shorter. */
+async function stackView(name: string, stacks: StartOptions['stacks']): Promise<StackView> {
+  try {
+    const file = typeof stacks === 'function' ? await stacks() : (stacks ?? (await loadStacksFile()));
+    const stack = file.stacks[name];
+    return stack ? { stack } : { unavailable: `it defines no stack "${name}"` };
+  } catch (error) {
+    return { unavailable: error instanceof ConfigError ? `${error.file}: ${error.issues.length} problem(s)` : 'it could not be read' };
+  }
+}
+
+/** The Markdown shown as the run's static details: its resolved plan. */
+export async function runbookStaticDetails(request: RunbookRequest, options: StartOptions = {}): Promise<string> {
+  return runStaticDetails(request, await stackView(request.input.stack, options.stacks));
 }
 
 type Runbook = typeof backup | typeof pruneBackups | typeof verifyBackup | typeof restore | typeof deploy | typeof reingest | typeof disasterRecovery;
@@ -106,10 +130,12 @@ async function start<W extends Runbook>(
   workflowId: string,
   input: { stack: string },
   summary: string,
+  request: RunbookRequest,
   options: StartOptions,
   extraSearchAttributes: SearchAttributePair[] = [],
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   const id = options.workflowId ?? workflowId;
+  const staticDetails = await runbookStaticDetails(request, options);
   try {
     return await client.workflow.start<W>(runbook, {
       taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
@@ -119,6 +145,7 @@ async function start<W extends Runbook>(
       args: [input] as Parameters<W>,
       typedSearchAttributes: [...runbookSearchAttributes(runbook, input.stack), ...extraSearchAttributes],
       staticSummary: summary,
+      staticDetails,
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) throw await refusal(client, id);
@@ -136,26 +163,26 @@ export function verifySummary(input: VerifyInput): string {
 }
 
 export function startBackup(client: Client, input: BackupInput, options: StartOptions = {}) {
-  return start<typeof backup>(client, 'backup', runbookWorkflowIds.backup(input), checkBackupInput(input), backupSummary(input), options);
+  return start<typeof backup>(client, 'backup', runbookWorkflowIds.backup(input), checkBackupInput(input), backupSummary(input), { runbook: 'backup', input: backupInputSchema.parse(input) }, options);
 }
 
 export function startPrune(client: Client, input: PruneInput, options: StartOptions = {}) {
   const summary = `${input.dryRun ? 'dry-run prune' : 'prune'} of stack ${input.stack}${input.plan ? ` (plan ${input.plan})` : ''}`;
-  return start<typeof pruneBackups>(client, 'pruneBackups', runbookWorkflowIds.pruneBackups(input), checkPruneInput(input), summary, options);
+  return start<typeof pruneBackups>(client, 'pruneBackups', runbookWorkflowIds.pruneBackups(input), checkPruneInput(input), summary, { runbook: 'pruneBackups', input: pruneInputSchema.parse(input) }, options);
 }
 
 export function startVerify(client: Client, input: VerifyInput, options: StartOptions = {}) {
-  return start<typeof verifyBackup>(client, 'verifyBackup', runbookWorkflowIds.verifyBackup(input), checkVerifyInput(input), verifySummary(input), options);
+  return start<typeof verifyBackup>(client, 'verifyBackup', runbookWorkflowIds.verifyBackup(input), checkVerifyInput(input), verifySummary(input), { runbook: 'verifyBackup', input: verifyInputSchema.parse(input) }, options);
 }
 
 export function startRestore(client: Client, input: RestoreInput, options: StartOptions = {}) {
   const summary = `restore of ${input.backupId ? `backup ${input.backupId}` : 'the latest backup'} of stack ${input.stack}${input.targetStack ? ` into ${input.targetStack}` : ''}`;
-  return start<typeof restore>(client, 'restore', runbookWorkflowIds.restore(input), checkRestoreInput(input), summary, options);
+  return start<typeof restore>(client, 'restore', runbookWorkflowIds.restore(input), checkRestoreInput(input), summary, { runbook: 'restore', input: restoreInputSchema.parse(input) }, options);
 }
 
 export function startDeploy(client: Client, input: DeployInput, options: StartOptions = {}) {
   const summary = `deploy ${input.image} to ${input.service} of stack ${input.stack}${input.strategy === 'blueGreen' ? ' (blue-green)' : ''}`;
-  return start<typeof deploy>(client, 'deploy', runbookWorkflowIds.deploy(input), checkDeployInput(input), summary, options, [
+  return start<typeof deploy>(client, 'deploy', runbookWorkflowIds.deploy(input), checkDeployInput(input), summary, { runbook: 'deploy', input: deployInputSchema.parse(input) }, options, [
     { key: RagopsService, value: input.service },
     { key: RagopsImage, value: input.image },
   ]);
@@ -163,12 +190,12 @@ export function startDeploy(client: Client, input: DeployInput, options: StartOp
 
 export function startReingest(client: Client, input: ReingestInput, options: StartOptions = {}) {
   const summary = `reingest of alias ${input.alias} from ${input.source} with ${input.embedder} (stack ${input.stack}${input.approve === 'manual' ? ', approve: manual' : ''})`;
-  return start<typeof reingest>(client, 'reingest', runbookWorkflowIds.reingest(input), checkReingestInput(input), summary, options);
+  return start<typeof reingest>(client, 'reingest', runbookWorkflowIds.reingest(input), checkReingestInput(input), summary, { runbook: 'reingest', input: reingestInputSchema.parse(input) }, options);
 }
 
 export function startDisasterRecovery(client: Client, input: DisasterRecoveryInput, options: StartOptions = {}) {
   const summary = `disaster recovery (${input.mode}) of stack ${input.stack}${input.into ? ` into ${input.into}` : ''}${input.at ? ` as of ${input.at}` : ''}${input.approve === 'auto' ? ', approve: auto' : ''}`;
-  return start<typeof disasterRecovery>(client, 'disasterRecovery', runbookWorkflowIds.disasterRecovery(input), checkDisasterRecoveryInput(input), summary, options);
+  return start<typeof disasterRecovery>(client, 'disasterRecovery', runbookWorkflowIds.disasterRecovery(input), checkDisasterRecoveryInput(input), summary, { runbook: 'disasterRecovery', input: disasterRecoveryInputSchema.parse(input) }, options);
 }
 
 /** Whether an update was refused (with the workflow's reason) or answered with its result. */

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityPhase, ActivityPhaseSignalName } from '../../activities/runtime/phaseSignal.js';
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
+import { STEP_STATUS_CELL } from '../../core/webUi.js';
 
 const activityPhaseSignalName: ActivityPhaseSignalName = 'ragopsActivityPhase';
 /** Sent by an activity of this run when its phase changes (ProgressHeartbeat.phase); shown, never acted on. */
@@ -148,7 +149,7 @@ export class StepTracker {
   }
 
   private render(): void {
-    const icon: Record<StepStatus, string> = { running: '⏳', done: '✅', failed: '❌' };
+    const icon: Record<StepStatus, string> = STEP_STATUS_CELL;
     // A long run (a canary measuring for days) would grow the details without bound: the oldest rows go.
     const hidden = Math.max(0, this.steps.length - MAX_ROWS);
     const rows = this.steps.slice(hidden).map((step) => {
