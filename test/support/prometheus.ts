@@ -28,10 +28,11 @@ export interface TestPrometheus {
 }
 
 
-export function prometheusConfig(targets: ScrapeTarget[], scrapeIntervalSeconds = 1): string {
+export function prometheusConfig(targets: ScrapeTarget[], scrapeIntervalSeconds = 1, ruleFiles: string[] = []): string {
   // YAML is a superset of JSON: the configuration is written as JSON.
   return JSON.stringify({
     global: { scrape_interval: `${scrapeIntervalSeconds}s`, scrape_timeout: `${scrapeIntervalSeconds}s`, evaluation_interval: `${scrapeIntervalSeconds}s` },
+    ...(ruleFiles.length > 0 ? { rule_files: ruleFiles } : {}),
     scrape_configs: targets.map((target, index) => ({
       job_name: `target-${index}`,
       static_configs: [{ targets: [target.address], labels: target.labels ?? {} }],
@@ -50,11 +51,12 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   }
 }
 
-export async function startPrometheus(targets: ScrapeTarget[], options: { scrapeIntervalSeconds?: number } = {}): Promise<TestPrometheus> {
+/** `ruleFiles`: alerting and recording rule files (absolute paths) it evaluates every scrape interval. */
+export async function startPrometheus(targets: ScrapeTarget[], options: { scrapeIntervalSeconds?: number; ruleFiles?: string[] } = {}): Promise<TestPrometheus> {
   if (!existsSync(PROMETHEUS_BIN)) throw new Error(`${PROMETHEUS_BIN} is missing: run scripts/setup.sh (Debian's prometheus package)`);
   const dir = await mkdtemp(join(tmpdir(), 'ragops-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
-  await writeFile(configFile, prometheusConfig(targets, options.scrapeIntervalSeconds));
+  await writeFile(configFile, prometheusConfig(targets, options.scrapeIntervalSeconds, options.ruleFiles));
   let lastError = '';
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     const port = await findFreePort();
