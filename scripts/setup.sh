@@ -180,10 +180,28 @@ setup_debian_tools() {
   say "installed ${missing[*]}"
 }
 
+# --- debootstrap for the worker image test ---------------------------------------------------
+# test/worker-image.test.ts builds the Dockerfile FROM a Debian minbase rootfs made by debootstrap
+# (cached under /var/cache/ragops/worker-image, then `docker import`ed; no registry).
+setup_debootstrap() {
+  if command -v debootstrap >/dev/null; then
+    say "debootstrap present ($(debootstrap --version))"
+    return
+  fi
+  if ! is_root || ! is_debian; then
+    say "WARNING: debootstrap not found and setup cannot install it (not root on Debian); the worker image test needs it: apt-get install debootstrap"
+    return
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } \
+    || die "apt-get install debootstrap failed"
+  say "installed debootstrap ($(debootstrap --version))"
+}
+
 setup_venv
 setup_node_modules
 setup_debian_tools
-if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; else say "docker skipped (--no-docker)"; fi
+if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; setup_debootstrap; else say "docker skipped (--no-docker)"; fi
 setup_postgres
 
 # --- Embedding model (the reingest tests' real embedder) ---------------------------------
