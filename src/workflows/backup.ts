@@ -6,6 +6,7 @@ import { formatBytes, mibPerSecond } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
+import { Notifier } from './lib/notify.js';
 import { backupClaims } from '../core/leases.js';
 import type { BackupOptions } from '../config/inputs.js';
 import type { BackupPlan } from '../config/plan.js';
@@ -48,7 +49,7 @@ export async function backup(rawInput: unknown): Promise<BackupReport> {
     (p) =>
       `${p.planName ? `plan ${p.planName}: ` : ''}${p.postgres.length} database(s), ${p.physical?.length ? `${p.physical.length} physical (pgBackRest), ` : ''}${p.qdrant?.collections.length ?? 0} collection(s), ${p.redis?.length ?? 0} Redis, ${p.mirrors?.length ?? 0} mirror(s), ${p.execDumps?.length ?? 0} exec dump(s) → ${p.storeLocation}`,
   );
-  return withLeases(steps, 'backup', backupClaims(plan), () => backUp(options, info, startedAt, steps, plan));
+  return new Notifier('backup', plan).failures(() => withLeases(steps, 'backup', backupClaims(plan), () => backUp(options, info, startedAt, steps, plan)));
 }
 
 /** The backup itself, once its targets are held. */

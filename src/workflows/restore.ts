@@ -6,6 +6,7 @@ import { ownedDatabaseName, PREVIOUS_COLLECTION_UNKNOWN } from '../core/runNames
 import { withBackupHeld } from './lib/resources.js';
 import { StepTracker } from './lib/steps.js';
 import { withLeases } from './lib/leases.js';
+import { Notifier } from './lib/notify.js';
 import { restoreClaims } from '../core/leases.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
 import type { Artifact } from '../config/manifest.js';
@@ -94,7 +95,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     'over' in step ? `redis ${step.label} → ${step.over.host}:${step.over.port} (its container)` : `redis ${step.label} → new redis-server ${step.into.bind}:${step.into.port}`;
 
   const report: RestoreReport = { stack: plan.stack, targetStack: plan.targetStack, backupId: plan.backupId, runTag: plan.runTag, postgres: [], qdrant: [], aliases: [], redis: [] };
-  return withLeases(steps, 'restore', restoreClaims(plan), () => withBackupHeld(
+  return new Notifier('restore', plan).failures(() => withLeases(steps, 'restore', restoreClaims(plan), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'restore' },
     async () => {
@@ -289,5 +290,5 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         await quickActivities('drop staging database').dropRunDatabase({ target: step.target, database: stagingDatabaseFor(step.label) });
       }
     },
-  ));
+  )));
 }

@@ -11,6 +11,7 @@ import { verifyClaims } from '../core/leases.js';
 import { backupKeys } from '../core/storeKeys.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
 import type { VerifyPlan } from '../config/plan.js';
+import { Notifier } from './lib/notify.js';
 
 export interface VerifyReport {
   stack: string;
@@ -52,7 +53,8 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
     .filter((a) => a.component === 'qdrant')
     .flatMap((a) => plan.drill.qdrantRecovery.map((method) => scratchCollectionFor(a.name, method)));
 
-  const checks = await withLeases(steps, 'verifyBackup', verifyClaims(plan.stack), () => withBackupHeld(
+  const notifier = new Notifier('verifyBackup', plan);
+  const checks = await notifier.failures(() => withLeases(steps, 'verifyBackup', verifyClaims(plan.stack), () => withBackupHeld(
     steps,
     { store: plan.store, stack: plan.stack, backupId: plan.backupId, runbook: 'verifyBackup' },
     async () => {
@@ -137,7 +139,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
       }
       for (const collection of scratchCollections) await activities.deleteRunCollection({ qdrant: plan.qdrant!, collection });
     },
-  ));
+  )));
 
   const outcome = outcomeOfChecks(checks);
   const passed = outcome === 'passed';
@@ -179,6 +181,7 @@ export async function verifyBackup(rawInput: unknown): Promise<VerifyReport> {
   };
   if (outcome !== 'passed') {
     const reasons = notPassed.map((check) => `${check.artifact} ${check.name}: ${check.detail}`).join('; ');
+    await notifier.send(outcome, `${options.depth} drill of backup ${plan.backupId} ${outcome === 'failed' ? 'FAILED' : 'was INCONCLUSIVE (it could not finish)'}: ${reasons}`, { backupId: plan.backupId, depth: options.depth, notPassed: `${notPassed.length} of ${checks.length} check(s)`, evidenceKey });
     throw outcome === 'failed'
       ? ApplicationFailure.create({ message: `drill of backup ${plan.backupId} failed: ${reasons}`, type: 'DrillFailed', nonRetryable: true, details: [report] })
       : ApplicationFailure.create({

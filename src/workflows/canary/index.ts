@@ -7,6 +7,7 @@ import { durationMs } from '../../core/duration.js';
 import { deployClaims } from '../../core/leases.js';
 import { parseInput } from '../lib/input.js';
 import { withLeases } from '../lib/leases.js';
+import { Notifier } from '../lib/notify.js';
 import { StepTracker } from '../lib/steps.js';
 import { runChecks } from '../deploy/report.js';
 import { versionLabel } from '../../core/format.js';
@@ -50,6 +51,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
         ...{ stable: null, canary: null, launched: false, measurements: [], measurementCount: 0, counters: emptyCounters(), lastAnalysisFailed: false, outcome: 'running', generation: 1 },
       };
   const measuredAtStart = report.measurementCount;
+  const notifier = new Notifier('canary', plan);
   const ops = deployTargetOps(plan);
 
   /** The UI's canary block and RagopsPhase, from the report. */
@@ -103,7 +105,10 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     const { verdict, counters } = judgeRound(round, report.counters, metrics);
     report.counters = counters;
     report.lastAnalysisFailed = round.some((m) => m.outcome === 'failed');
-    if (verdict.action === 'pause' && !report.paused) report.paused = { reason: verdict.reason, since: new Date().toISOString() };
+    if (verdict.action === 'pause' && !report.paused) {
+      report.paused = { reason: verdict.reason, since: new Date().toISOString() };
+      notifier.inBackground('inconclusive', `canary of ${plan.image} paused at ${report.weight} %: ${verdict.reason}; resume, promote or abort it`, { service: plan.service, image: plan.image, weight: report.weight });
+    }
     show();
     if (verdict.action === 'rollback') throw new Stop('rolled back', `analysis failed: ${verdict.reason}`);
   };
@@ -278,13 +283,14 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
       const stop = error instanceof Stop ? error : new Stop('rolled back', isCancellation(error) ? 'the run was cancelled' : error instanceof Error ? error.message : String(error));
       await CancellationScope.nonCancellable(() => rollBack(stop));
       if (isCancellation(error)) throw error;
+      if (stop.outcome === 'rolled back') await notifier.send('rolled-back', `canary of ${plan.image} rolled back: ${report.reason}`, { service: plan.service, image: plan.image });
       if (stop.outcome === 'aborted') return report;
       throw ApplicationFailure.create({ type: 'CanaryRolledBack', nonRetryable: true, message: `canary of ${plan.image} rolled back: ${report.reason}`, details: [report] });
     }
   };
 
   try {
-    return await withLeases(steps, 'canary', deployClaims(plan.stack, plan.service), run);
+    return await notifier.failures(() => withLeases(steps, 'canary', deployClaims(plan.stack, plan.service), run));
   } finally {
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }

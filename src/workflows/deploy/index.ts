@@ -6,6 +6,7 @@ import { parseInput } from '../lib/input.js';
 import { RagopsImage, RagopsService } from '../../core/searchAttributes.js';
 import { StepTracker } from '../lib/steps.js';
 import { withLeases } from '../lib/leases.js';
+import { Notifier } from '../lib/notify.js';
 import { deployClaims } from '../../core/leases.js';
 import type { BackupReport } from '../backup.js';
 import { blueGreenStrategy } from './blueGreen.js';
@@ -43,7 +44,10 @@ export async function deploy(rawInput: unknown): Promise<DeployReport> {
   const report: DeployReport = { stack: plan.stack, service: plan.service, image: plan.image, strategy: options.strategy, target: plan.target.type, checks: [], outcome: 'running' };
   setHandler(statusQuery, () => report);
   try {
-    return await withLeases(steps, 'deploy', deployClaims(plan.stack, plan.service), () => runSaga(plan, options, steps, report, window));
+    return await new Notifier('deploy', plan).failures(
+      () => withLeases(steps, 'deploy', deployClaims(plan.stack, plan.service), () => runSaga(plan, options, steps, report, window)),
+      () => (report.outcome.startsWith('rolled back') ? 'rolled-back' : 'failed'),
+    );
   } finally {
     window.settle(report.rollback ?? { ok: false, verified: false, evidence: `the deploy ended (${report.outcome}) without a rollback`, checks: [] });
     // A `rollback` update still being answered finishes before the run does.

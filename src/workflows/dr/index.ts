@@ -13,6 +13,8 @@ import type { DeployReport } from '../deploy/index.js';
 import type { RestoreReport } from '../restore.js';
 import { drApproveUpdate, drStatusQuery, type DrReport } from './report.js';
 import { describePlan, phasePlanOf, restoreInputOf } from './plan.js';
+import { Notifier } from '../lib/notify.js';
+import { drApproveCommand } from '../../core/notify.js';
 
 /** A phase that stops the recovery: the report says where each component stands and what to do. */
 class PhaseFailed extends Error {
@@ -79,23 +81,29 @@ export async function disasterRecovery(rawInput: unknown): Promise<DrReport> {
     steps.finish(`planned: ${describePlan(plan)}`);
     return report;
   }
+  const notifier = new Notifier('disasterRecovery', plan);
   try {
     return await withLeases(steps, 'disasterRecovery', [{ target: leaseTargets.dr(plan.targetStack), mode: 'exclusive' }], async () => {
       try {
-        return await recover(options, plan, report, phase, skip, steps, runStartedAt);
+        return await recover(options, plan, report, phase, skip, steps, runStartedAt, notifier);
       } finally {
         if (plan.teardown && !options.keep) await CancellationScope.nonCancellable(() => tearDownDrill(plan, report, steps));
       }
     });
   } catch (error) {
     if (isCancellation(error)) throw error;
-    if (error instanceof ApplicationFailure) throw error;
+    if (error instanceof ApplicationFailure) {
+      await notifier.failed(error, { mode: options.mode });
+      throw error;
+    }
     const failedPhase = error instanceof PhaseFailed ? error.phase : report.phase;
     const reason = error instanceof Error ? error.message : String(error);
     report.outcome = 'failed';
     report.failure = { phase: failedPhase, reason, whatNow: error instanceof PhaseFailed ? error.whatNow : 'look at the failed step in the UI, fix the cause, and run the recovery again: finished restores are repeated, nothing is rolled back' };
     steps.finish(`FAILED at ${failedPhase}: ${reason.split('\n')[0]}`);
-    throw ApplicationFailure.create({ type: 'DisasterRecoveryFailed', nonRetryable: true, message: `disaster recovery of ${plan.stack} failed at ${failedPhase}: ${reason}`, details: [report] });
+    const failure = ApplicationFailure.create({ type: 'DisasterRecoveryFailed', nonRetryable: true, message: `disaster recovery of ${plan.stack} failed at ${failedPhase}: ${reason}`, details: [report] });
+    await notifier.failed(failure, { mode: options.mode, phase: failedPhase, whatNow: report.failure.whatNow, components: Object.entries(report.components).map(([component, state]) => `${component}: ${state}`).join('; ') });
+    throw failure;
   }
 }
 
@@ -141,6 +149,7 @@ async function recover(
   skip: (name: DrPhase, why: string) => void,
   steps: StepTracker,
   runStartedAt: string,
+  notifier: Notifier,
 ): Promise<DrReport> {
   const { workflowId } = workflowInfo();
   /** The newest data of each database recovered to a point in time (its last replayed commit). */
@@ -157,7 +166,16 @@ async function recover(
     const approved = await phase(
       'approve',
       `wait for approval (update "approve", timeout ${plan.approvalTimeout})`,
-      () => condition(() => report.approvedBy !== undefined, durationMs(plan.approvalTimeout)),
+      () => {
+        notifier.inBackground('approval', `${options.mode} of ${plan.stack}${plan.targetStack !== plan.stack ? ` into ${plan.targetStack}` : ''} from backup ${plan.backup.backupId} waits for approval (for ${plan.approvalTimeout}): ${drApproveCommand(workflowId)}`, {
+          approveCommand: drApproveCommand(workflowId),
+          mode: options.mode,
+          backupId: plan.backup.backupId,
+          timeout: plan.approvalTimeout,
+          plan: describePlan(plan),
+        });
+        return condition(() => report.approvedBy !== undefined, durationMs(plan.approvalTimeout));
+      },
       (ok) => (ok ? `approved by ${report.approvedBy}` : `not approved within ${plan.approvalTimeout}`),
     );
     if (!approved) {
@@ -266,6 +284,19 @@ async function recover(
     () => quickActivities('write DR evidence').writeDrEvidence({ store: plan.store, key: backupKeys.drEvidence(plan.stack, plan.backup.backupId, new Date(runStartedAt), plan.runTag, options.mode), evidence: report }),
     (key) => key,
   );
-  steps.finish(`${report.outcome}: RTO ${report.rto.seconds} s (target ${report.rto.targetSeconds} s${report.rto.met ? '' : ', MISSED'}), RPO ${report.rpo.seconds} s (target ${report.rpo.targetSeconds} s${report.rpo.met ? '' : ', MISSED'})`);
+  const figures = `RTO ${report.rto.seconds} s (target ${report.rto.targetSeconds} s${report.rto.met ? '' : ', MISSED'}), RPO ${report.rpo.seconds} s (target ${report.rpo.targetSeconds} s${report.rpo.met ? '' : ', MISSED'})`;
+  steps.finish(`${report.outcome}: ${figures}`);
+  const met = report.rto.met && report.rpo.met;
+  await notifier.send('dr-result', `${report.outcome} from backup ${plan.backup.backupId}, targets ${met ? 'met' : 'MISSED'}: ${figures}`, {
+    mode: options.mode,
+    outcome: report.outcome,
+    targetsMet: met,
+    rtoSeconds: report.rto.seconds,
+    rtoTargetSeconds: report.rto.targetSeconds,
+    rpoSeconds: report.rpo.seconds,
+    rpoTargetSeconds: report.rpo.targetSeconds,
+    evidenceKey: report.evidenceKey,
+  });
+  await notifier.settled();
   return report;
 }

@@ -65,19 +65,20 @@ export class Notifier {
    * precise notice went out already, or this run is a child (its parent reports).
    */
   async failed(error: unknown, details: NoticeDetails = {}, event: NotifyEvent = 'failed'): Promise<void> {
-    if (this.told || isCancellation(error) || error instanceof ContinueAsNew || workflowInfo().parent) return;
-    await this.send(event, messageOf(error), details);
+    if (isCancellation(error) || error instanceof ContinueAsNew) return;
+    if (!this.told && !workflowInfo().parent) await this.send(event, messageOf(error), details);
+    await this.settled();
   }
 
   /** Runs `work`; if it fails, says so (see `failed`) and rethrows. */
   async failures<T>(work: () => Promise<T>, eventOf: () => NotifyEvent = () => 'failed'): Promise<T> {
     try {
-      return await work();
+      const result = await work();
+      await this.settled();
+      return result;
     } catch (error) {
       await this.failed(error, {}, eventOf());
       throw error;
-    } finally {
-      await this.settled();
     }
   }
 }

@@ -7,6 +7,7 @@ import { compensationActivities, quickActivities, streamingActivities } from '..
 import { parseInput } from '../lib/input.js';
 import { RollbackWindow, type CallerRequest } from '../lib/rollbackWindow.js';
 import { StepTracker } from '../lib/steps.js';
+import { Notifier } from '../lib/notify.js';
 import type { IngestProgress } from '../../activities/reingest/index.js';
 import { approveUpdate, reingestRollbackUpdate, reingestStatusQuery, type AliasRollbackResult, type ReingestCarried, type ReingestReport } from './report.js';
 
@@ -274,6 +275,7 @@ export async function reingest(rawInput: unknown, carried?: ReingestCarried): Pr
       else if (!report.switchedAt) await dropNewCollection(report.outcome);
     });
     steps.finish(`${report.outcome}: ${report.reason}`);
+    if (plan) await new Notifier('reingest', plan).failed(error, { alias: options.alias, outcome: report.outcome });
     if (error instanceof NoSwitch) throw ApplicationFailure.create({ type: error.type, nonRetryable: true, message: error.message, details: [report] });
     throw error;
   } finally {
