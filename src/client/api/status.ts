@@ -1,0 +1,165 @@
+// Reads what `ragops status` shows: each stack's catalog from its store (the primary truth),
+// then schedules and running runs from Temporal, and PITR figures from physical targets.
+import type { Client } from '@temporalio/client';
+import { hasPhysical } from '../../activities/pgbackrest/config.js';
+import { readPitrStatus } from '../../activities/pgbackrest/status.js';
+import { withStore } from '../../activities/store/open.js';
+import { readStackCatalogWithSource } from '../../activities/store/stackCatalog.js';
+import { effectiveSlo, type StackConfig, type StacksFile } from '../../config/stacks/index.js';
+import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
+import { stackStatus, statusReport, type Known, type PitrFigure, type RunState, type ScheduleState, type StatusReport } from '../../core/status.js';
+import { connectClient, webUiUrl, type Connected } from './connect.js';
+
+export interface StatusOptions {
+  /** Only these stacks (default every stack of the file). */
+  stacks?: string[];
+  now?: () => Date;
+  /** How Temporal is reached; undefined: not asked (schedules and runs unknown). Default connectClient. */
+  connect?: (() => Promise<Connected>) | undefined;
+  /** How long connecting and each Temporal question may take before they are reported unknown. */
+  temporalTimeoutMs?: number;
+  /** Read PITR status of physical postgres targets (a database connection and `pgbackrest info` each). */
+  pitr?: boolean;
+}
+
+const briefly = (error: unknown) => (error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error)).split('\n')[0]!.slice(0, 300);
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  promise.catch(() => undefined); // a late failure after the timeout is not unhandled
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function readStatus(file: StacksFile, options: StatusOptions = {}): Promise<StatusReport> {
+  const now = options.now ?? (() => new Date());
+  const names = options.stacks ?? Object.keys(file.stacks).sort();
+  for (const name of names) if (!file.stacks[name]) throw new Error(`no stack "${name}" in the stacks file (stacks: ${Object.keys(file.stacks).join(', ')})`);
+  const timeoutMs = options.temporalTimeoutMs ?? 5_000;
+  const connect = 'connect' in options ? options.connect : () => connectClient();
+
+  const temporal = (async (): Promise<{ connected: Connected } | { cause: string }> => {
+    if (!connect) return { cause: 'Temporal not asked' };
+    try {
+      return { connected: await withTimeout(connect(), timeoutMs, 'connecting to Temporal') };
+    } catch (error) {
+      return { cause: `Temporal unreachable: ${briefly(error)}` };
+    }
+  })();
+  const catalogs = Promise.all(
+    names.map((name) =>
+      withStore(file.stacks[name]!.store, (store) => readStackCatalogWithSource(store, name, { now })).catch((error: unknown) => ({ error: `store unreadable: ${briefly(error)}` })),
+    ),
+  );
+  const pitr = Promise.all(names.map((name) => (options.pitr === false ? Promise.resolve([]) : readPitr(file.stacks[name]!))));
+
+  const connection = await temporal;
+  try {
+    const [schedules, runs] =
+      'connected' in connection
+        ? await Promise.all([
+            withTimeout(readSchedules(connection.connected.client), timeoutMs, 'listing schedules').catch((error: unknown) => ({ cause: `schedules unreadable: ${briefly(error)}` })),
+            withTimeout(readRuns(connection.connected, names), timeoutMs, 'listing running runs').catch((error: unknown) => ({ cause: `runs unreadable: ${briefly(error)}` })),
+          ])
+        : [connection, connection];
+    const [read, pitrFigures] = await Promise.all([catalogs, pitr]);
+    const at = now();
+    const known = <T extends { stack?: string }>(found: Map<string, T[]> | { cause: string }, stack: string): Known<Omit<T, 'stack'>> =>
+      found instanceof Map ? { known: true, items: (found.get(stack) ?? []).map(({ stack: _stack, ...rest }) => rest) } : { known: false, cause: found.cause };
+    return statusReport(
+      at,
+      names.map((name, index) => {
+        const stack = file.stacks[name]!;
+        return stackStatus({
+          stack: name,
+          now: at,
+          catalog: read[index]!,
+          plans: Object.keys(stack.plans ?? {}),
+          slo: effectiveSlo(stack),
+          ...(stack.dr ? { drTargets: stack.dr.targets } : {}),
+          schedules: known(schedules, name),
+          runs: known(runs, name),
+          pitr: pitrFigures[index]!,
+        });
+      }),
+    );
+  } finally {
+    if ('connected' in connection) await connection.connected.close().catch(() => undefined);
+  }
+}
+
+/** Every ragops schedule, by the stack its action's input names, with its next run and its last run's result. */
+async function readSchedules(client: Client): Promise<Map<string, Array<ScheduleState & { stack: string }>>> {
+  const ids: string[] = [];
+  for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith('ragops-')) ids.push(schedule.scheduleId);
+  const found = await Promise.all(
+    ids.sort().map(async (scheduleId) => {
+      const described = await client.schedule.getHandle(scheduleId).describe();
+      const action = described.action.type === 'startWorkflow' ? described.action : undefined;
+      const stack = (action?.args?.[0] as { stack?: unknown } | undefined)?.stack;
+      const last = described.info.recentActions.at(-1);
+      const lastWorkflow = last?.action.type === 'startWorkflow' ? last.action.workflow : undefined;
+      const result = lastWorkflow
+        ? await client.workflow
+            .getHandle(lastWorkflow.workflowId)
+            .describe()
+            .then((run) => run.status.name, (error: unknown) => `unknown (${briefly(error)})`)
+        : undefined;
+      return {
+        stack: typeof stack === 'string' ? stack : '',
+        scheduleId,
+        ...(action ? { workflowType: action.workflowType } : {}),
+        paused: described.state.paused,
+        ...(described.state.note ? { note: described.state.note } : {}),
+        ...(described.info.nextActionTimes[0] ? { nextRun: described.info.nextActionTimes[0].toISOString() } : {}),
+        ...(last && lastWorkflow && result ? { lastRun: { at: last.takenAt.toISOString(), workflowId: lastWorkflow.workflowId, result } } : {}),
+      };
+    }),
+  );
+  return groupByStack(found);
+}
+
+/** Running runs of the stacks, by the RagopsStack search attribute, with their current phase. */
+async function readRuns({ client, namespace }: Connected, stacks: string[]): Promise<Map<string, Array<RunState & { stack: string }>>> {
+  const runs: Array<RunState & { stack: string }> = [];
+  const query = `ExecutionStatus = "Running" AND ${RagopsStack.name} IN (${stacks.map((stack) => `"${stack}"`).join(', ')})`;
+  for await (const execution of client.workflow.list({ query })) {
+    const phase = execution.typedSearchAttributes.get(RagopsPhase);
+    runs.push({
+      stack: execution.typedSearchAttributes.get(RagopsStack) ?? '',
+      workflowId: execution.workflowId,
+      runId: execution.runId,
+      runbook: execution.typedSearchAttributes.get(RagopsRunbook) ?? execution.type,
+      ...(phase ? { phase } : {}),
+      startedAt: execution.startTime.toISOString(),
+      uiUrl: webUiUrl(namespace, execution.workflowId, execution.runId),
+    });
+  }
+  return groupByStack(runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.workflowId.localeCompare(b.workflowId)));
+}
+
+function groupByStack<T extends { stack: string }>(items: T[]): Map<string, T[]> {
+  const grouped = new Map<string, T[]>();
+  for (const item of items) grouped.set(item.stack, [...(grouped.get(item.stack) ?? []), item]);
+  return grouped;
+}
+
+async function readPitr(stack: StackConfig): Promise<PitrFigure[]> {
+  return Promise.all(
+    stack.postgres.filter(hasPhysical).map(async (target): Promise<PitrFigure> => {
+      const base = { target: target.name, database: target.database };
+      try {
+        const status = await withTimeout(readPitrStatus(target, stack.store), 15_000, `PITR status of ${target.name}`);
+        return {
+          ...base,
+          ...(status.rpo ? { rpoSeconds: status.rpo.seconds, basis: status.rpo.basis, recoverableTo: status.rpo.recoverableTo } : {}),
+          problems: [status.repositoryError, status.serverError, status.archiver?.failing ? 'the archiver is failing' : undefined].filter((problem): problem is string => Boolean(problem)),
+        };
+      } catch (error) {
+        return { ...base, problems: [briefly(error)] };
+      }
+    }),
+  );
+}
