@@ -62,6 +62,7 @@ addScheduleCommands(program);
 addJanitorCommand(program);
 addPitrCommands(program);
 addDrCommands(program);
+(await import('./status.js')).addStatusCommand(program);
 
 try {
   await program.parseAsync(process.argv);
