@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { createActivities } from '../../src/activities/index.js';
 import { parseStacksFile } from '../../src/config/load.js';
-import { activityWorkerOptions, lazyClient, workflowsPath } from '../../src/worker.js';
+import { activityWorkerOptions, lazyClient, workflowInterceptorModules, workflowsPath } from '../../src/worker.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -24,7 +24,7 @@ export function quietRuntime(): void {
 }
 
 function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } });
+  bundle ??= bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } });
   return bundle;
 }
 
