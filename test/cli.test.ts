@@ -96,7 +96,7 @@ describe('ragops CLI', () => {
         RAGOPS_UI_URL: `http://127.0.0.1:${uiPort}`,
         RAGOPS_CONFIG: join(dir.path, '.ragops', 'dev-stacks.yaml'),
       };
-      const run = await ragops(['backup', 'run', '--stack', 'local', '--verify', 'checksum', '--wait'], { cwd: dir.path, env });
+      const run = await ragops(['backup', 'run', '--stack', 'local', '--verify', 'checksum', '--wait', '--json'], { cwd: dir.path, env });
       assert.equal(run.exitCode, 0, run.all);
       assert.match(run.all ?? '', /started backup backup-local\n/);
       assert.match(run.all ?? '', new RegExp(`http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/backup-local/`));

@@ -271,7 +271,7 @@ describe('Postgres with scram-sha-256 over TLS, on a cluster of the test', () =>
   });
 
   test('`ragops restore run --roles` (roles: true) into a cluster without those roles creates them, then owners and grants as backed up', async () => {
-    const cli = await execa(process.execPath, [RAGOPS, 'restore', 'run', '--stack', 'tls', '--target-stack', 'bare', '--roles', '--task-queue', taskQueue, '--wait'], {
+    const cli = await execa(process.execPath, [RAGOPS, 'restore', 'run', '--stack', 'tls', '--target-stack', 'bare', '--roles', '--task-queue', taskQueue, '--wait', '--json'], {
       env: { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: 'default' },
       reject: false,
       all: true,

@@ -5,6 +5,7 @@ import { loadStacksFile, stackOrThrow } from '../../config/load.js';
 import { checkBackupInput, startBackup } from '../api/runbooks.js';
 import { collect, startAndFollow, withRunOptions, type RunFlags } from './common.js';
 import { formatBackupListing } from './listing.js';
+import { backupSummary } from './summary.js';
 
 export function addBackupCommands(program: Command): void {
   const backup = program.command('backup').description('the backup runbook');
@@ -21,7 +22,7 @@ export function addBackupCommands(program: Command): void {
       .option('--no-prune', "do not apply the stack's retention policy afterwards"),
   ).action(async (o: RunFlags & { stack: string; plan?: string; component?: string[]; collection?: string[]; verify: string; prune: boolean; physicalType?: string }) => {
     const input = checkBackupInput({ stack: o.stack, plan: o.plan, components: o.component, collections: o.collection, verify: o.verify, prune: o.prune, physicalType: o.physicalType });
-    await startAndFollow('backup', o, (client, options) => startBackup(client, input, options));
+    await startAndFollow('backup', o, (client, options) => startBackup(client, input, options), backupSummary);
   });
   backup
     .command('list')

@@ -16,6 +16,7 @@ import type { CanaryReport } from '../../workflows/canary/report.js';
 import { versionLabel } from '../../core/format.js';
 import { canaryDetailsMarkdown } from '../../core/canaryDetails.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
+import { genericSummary } from './summary.js';
 
 /** One line an operator reads: outcome, step, weight, and why it is paused. */
 export function canaryLine(report: CanaryReport): string {
@@ -55,7 +56,7 @@ export function addCanaryCommands(program: Command): void {
   ).action(async (o: RunFlags & { stack: string; service: string; image: string; steps?: string }) => {
     const steps = parseSteps(o.steps);
     const input = checkCanaryInput({ stack: o.stack, service: o.service, image: o.image, ...(steps === undefined ? {} : { steps }) });
-    await startAndFollow<CanaryReport>('canary', o, (client, options) => startCanary(client, input, options));
+    await startAndFollow<CanaryReport>('canary', o, (client, options) => startCanary(client, input, options), (report) => genericSummary(report, `canary of ${o.image} on ${o.service}: ${canaryLine(report)}`));
   });
   canary
     .command('status <workflowId>')

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { checkDeployInput, requestRollback, startDeploy } from '../api/runbooks.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
+import { genericSummary } from './summary.js';
 
 export function addDeployCommands(program: Command): void {
   const deploy = program.command('deploy').description('the deploy runbook');
@@ -16,7 +17,7 @@ export function addDeployCommands(program: Command): void {
       .option('--rollback-window <seconds>', 'blue-green: how long the old colour stays ready', (value) => Number(value), 600),
   ).action(async (o: RunFlags & { stack: string; service: string; image: string; strategy: string; backup?: boolean; rollbackWindow: number }) => {
     const input = checkDeployInput({ stack: o.stack, service: o.service, image: o.image, strategy: o.strategy, backup: o.backup ?? false, rollbackWindowSeconds: o.rollbackWindow });
-    await startAndFollow('deploy', o, (client, options) => startDeploy(client, input, options));
+    await startAndFollow('deploy', o, (client, options) => startDeploy(client, input, options), (report) => genericSummary(report, `deploy of ${o.image} to ${o.service} (stack ${o.stack})`));
   });
   deploy
     .command('rollback <workflowId>')

@@ -4,6 +4,7 @@ import { callerIdentity } from '../api/reingest.js';
 import { askUpdate, checkDisasterRecoveryInput, startDisasterRecovery } from '../api/runbooks.js';
 import type { DrReport } from '../../workflows/dr/report.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
+import { genericSummary } from './summary.js';
 
 /** One line an operator reads: outcome, phase, and RTO/RPO against the targets once known. */
 export function drLine(report: DrReport): string {
@@ -44,7 +45,7 @@ export function addDrCommands(program: Command): void {
         ...(o.into ? { into: o.into } : {}),
         ...(o.keep ? { keep: true } : {}),
       });
-      await startAndFollow<DrReport>('disasterRecovery', o, (client, options) => startDisasterRecovery(client, input, options));
+      await startAndFollow<DrReport>('disasterRecovery', o, (client, options) => startDisasterRecovery(client, input, options), (report) => genericSummary(report, `disaster recovery of stack ${o.stack}: ${drLine(report)}`));
     });
   }
   dr.command('status <workflowId>')

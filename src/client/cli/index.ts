@@ -1,5 +1,5 @@
-import { Command } from 'commander';
-import { ConfigError, configPathFromEnv, loadStacksFile, stacksFileJsonSchema } from '../../config/load.js';
+import { Command, CommanderError } from 'commander';
+import { configPathFromEnv, loadStacksFile, stacksFileJsonSchema } from '../../config/load.js';
 import { taskQueueFromEnv } from '../../config/temporal.js';
 import { addBackupCommands } from './backup.js';
 import { addCanaryCommands } from './canary.js';
@@ -12,9 +12,10 @@ import { addPruneCommands } from './prune.js';
 import { addRestoreCommands } from './restore.js';
 import { addVerifyCommands } from './verify.js';
 import { addScheduleCommands } from './schedules.js';
-import { InvalidInput } from '../api/runbooks.js';
+import { EXIT_CODES_HELP, debugText, errorLine, exitCodeOf } from './errors.js';
 
-const program = new Command('ragops').description('Durable runbooks for self-hosted RAG stacks, on Temporal');
+// exitOverride before any subcommand is added, so they inherit it: usage errors exit 2 below, not commander's 1.
+const program = new Command('ragops').description('Durable runbooks for self-hosted RAG stacks, on Temporal').exitOverride().addHelpText('after', EXIT_CODES_HELP);
 
 program
   .command('worker')
@@ -67,7 +68,10 @@ addDrCommands(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  const known = error instanceof ConfigError || error instanceof InvalidInput;
-  console.error(`ragops: ${(error as Error).message}`);
-  process.exit(known ? 2 : 1);
+  // Commander has printed its own message (usage error) or the help already.
+  if (!(error instanceof CommanderError)) {
+    console.error(errorLine(error));
+    if (process.env.RAGOPS_DEBUG === '1') console.error(debugText(error));
+  }
+  process.exit(exitCodeOf(error));
 }

@@ -4,6 +4,7 @@ import { approveReingest, reingestStatus, rollbackReingest } from '../api/reinge
 import { checkReingestInput, startReingest } from '../api/runbooks.js';
 import type { ReingestReport } from '../../workflows/reingest/report.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
+import { genericSummary } from './summary.js';
 
 /** One line an operator reads: phase, rows, gate, where the alias points. */
 export function reingestLine(report: ReingestReport): string {
@@ -39,7 +40,7 @@ export function addReingestCommands(program: Command): void {
       ...numbers,
       ...(o.keepOnFailure ? { keepOnFailure: true } : {}),
     });
-    await startAndFollow<ReingestReport>('reingest', o, (client, options) => startReingest(client, input, options));
+    await startAndFollow<ReingestReport>('reingest', o, (client, options) => startReingest(client, input, options), (report) => genericSummary(report, `reingest of ${o.alias}: ${reingestLine(report)}`));
   });
   reingest
     .command('status <workflowId>')

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
-import { checkRestoreInput, startRestore } from '../api/runbooks.js';
+import { InvalidInput, checkRestoreInput, startRestore } from '../api/runbooks.js';
 import { collect, pairs, startAndFollow, withRunOptions, type RunFlags } from './common.js';
+import { genericSummary } from './summary.js';
 
 interface RestoreFlags extends RunFlags {
   stack: string;
@@ -23,7 +24,7 @@ interface RestoreFlags extends RunFlags {
 /** "7001:/srv/redis-restored" → the new server's port and data directory (the schema checks both). */
 function portAndDir(where: string, flag: string): { port: number; dir: string } {
   const colon = where.indexOf(':');
-  if (colon < 1) throw new Error(`${flag} takes <label>=<port>:<dir>, got "${where}"`);
+  if (colon < 1) throw new InvalidInput(`${flag} takes <label>=<port>:<dir>, got "${where}"`);
   return { port: Number(where.slice(0, colon)), dir: where.slice(colon + 1) };
 }
 
@@ -76,6 +77,8 @@ export function addRestoreCommands(program: Command): void {
       roles: o.roles ?? false,
       recovery: o.recovery,
     });
-    await startAndFollow('restore', o, (client, options) => startRestore(client, input, options));
+    await startAndFollow('restore', o, (client, options) => startRestore(client, input, options), (report) =>
+      genericSummary(report, `restored backup ${report.backupId} of stack ${report.stack} into stack ${report.targetStack}`),
+    );
   });
 }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { checkVerifyInput, startVerify } from '../api/runbooks.js';
 import { startAndFollow, withRunOptions, type RunFlags } from './common.js';
+import { verifySummary } from './summary.js';
 
 export function addVerifyCommands(program: Command): void {
   withRunOptions(
@@ -15,6 +16,6 @@ export function addVerifyCommands(program: Command): void {
       .addOption(new Option('--depth <depth>', 'checksum re-reads; restore restores into scratch targets').choices(['checksum', 'restore']).default('restore')),
   ).action(async (o: RunFlags & { stack: string; backupId?: string; depth: 'checksum' | 'restore'; at?: string }) => {
     const input = checkVerifyInput({ stack: o.stack, backupId: o.backupId, depth: o.depth, at: o.at });
-    await startAndFollow('verifyBackup', o, (client, options) => startVerify(client, input, options));
+    await startAndFollow('verifyBackup', o, (client, options) => startVerify(client, input, options), verifySummary);
   });
 }

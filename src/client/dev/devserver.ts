@@ -24,6 +24,8 @@ export interface DevServer {
   namespace: string;
   uiUrl?: string;
   pid: number;
+  /** The `temporal` executable serving it (findTemporalCli). */
+  cli: string;
   /** Sends a signal to the server process (e.g. SIGKILL, to test a crash) and waits for its exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -192,6 +194,7 @@ export async function startTemporalDevServer(opts: DevServerOptions = {}): Promi
     namespace,
     uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
     pid: server.pid,
+    cli,
     kill,
     stop,
   };

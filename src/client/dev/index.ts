@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
@@ -32,6 +33,30 @@ export function defaultDevStacks(env: NodeJS.ProcessEnv = process.env): unknown 
   };
 }
 
+/** `2026-12-06T18:00:00.000Z INFO message {meta}`: one entry of the worker's log file. */
+export function workerLogLine(entry: Pick<LogEntry, 'level' | 'message' | 'meta' | 'timestampNanos'>): string {
+  const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${JSON.stringify(entry.meta)}` : '';
+  return `${at} ${entry.level} ${entry.message}${meta}\n`;
+}
+
+/**
+ * The SDK's log (the workflow bundler's webpack output, worker state, activity and workflow
+ * logs) goes to a file, not the terminal; warnings and errors also get one line there. Only when
+ * nothing installed the runtime yet: with RAGOPS_METRICS_ADDRESS the worker installs it itself
+ * (with its Prometheus exporter), and its log stays on the terminal.
+ */
+function logWorkerToFile(file: WriteStream, path: string): boolean {
+  if (process.env.RAGOPS_METRICS_ADDRESS) return false;
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      file.write(workerLogLine(entry));
+      if (entry.level === 'WARN' || entry.level === 'ERROR') console.error(`worker ${entry.level}: ${entry.message.split('\n')[0]} (more in ${path})`);
+    }),
+  });
+  return true;
+}
+
 /** RAGOPS_CONFIG or ./ragops.yaml when one exists; else writes the default to .ragops/. */
 async function ensureStacksFile(): Promise<{ path: string; isDefault: boolean }> {
   const configured = process.env.RAGOPS_CONFIG ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
@@ -53,14 +78,25 @@ export async function runDev(options: { port: number; uiPort: number; initialBac
   });
   process.env.TEMPORAL_ADDRESS = server.address;
   process.env.RAGOPS_UI_URL = server.uiUrl;
+  const workerLogPath = resolve(DEV_DIR, 'worker.log');
+  const workerLog = createWriteStream(workerLogPath, { flags: 'a' });
+  const shown = relative(process.cwd(), workerLogPath);
+  const toFile = logWorkerToFile(workerLog, shown);
+  console.log(`Temporal CLI ${server.cli} serves ${server.address}; building the worker (workflow bundle log: ${toFile ? shown : 'this terminal'})…`);
   const { createWorker } = await import('../../worker.js');
-  const { worker, connection } = await createWorker({ address: server.address, taskQueue: DEFAULT_TASK_QUEUE });
+  const { worker, connection } = await createWorker({
+    address: server.address,
+    taskQueue: DEFAULT_TASK_QUEUE,
+    ...(toFile ? { log: (line: string) => void workerLog.write(`${new Date().toISOString()} INFO ${line}\n`) } : {}),
+  });
   const running = worker.run();
 
   console.log(`
 ragops dev is up
   Temporal Web UI   ${server.uiUrl}
   Temporal address  ${server.address}   (state in ${DEV_DIR}/temporal.db)
+  Temporal CLI      ${server.cli}   (its log: ${DEV_DIR}/temporal.log)
+  worker log        ${toFile ? `${workerLogPath}   (workflow bundle, worker and activity logs)` : 'this terminal (RAGOPS_METRICS_ADDRESS is set: the worker installs its own runtime)'}
   stacks file       ${process.env.RAGOPS_CONFIG}
   task queue        ${DEFAULT_TASK_QUEUE}
 
@@ -92,6 +128,7 @@ Stop with Ctrl-C.
   } finally {
     await connection.close();
     await server.stop();
+    workerLog.end();
     console.log('ragops dev stopped');
   }
 }
