@@ -1,6 +1,6 @@
 // A Kubernetes API server stand-in that the real `kubectl` talks to: discovery, Deployments,
-// ReplicaSets, Pods (with logs), Services, ConfigMaps, Ingresses, Gateway API HTTPRoutes, Jobs
-// and Namespaces, with resourceVersions, watches, the three patch types, the scale subresource,
+// ReplicaSets, Pods (with logs), Services, ConfigMaps, Secrets, ServiceAccounts, Roles and
+// RoleBindings (stored, not enforced), Ingresses, Gateway API HTTPRoutes, Jobs and Namespaces, with resourceVersions, watches, the three patch types, the scale subresource,
 // and an in-process controller that rolls Deployments out and runs Jobs (see the files beside
 // this one).
 import { randomBytes } from 'node:crypto';

@@ -56,6 +56,8 @@ function resource(
 export const RESOURCES: ResourceType[] = [
   resource('', 'Namespace', 'namespaces', { namespaced: false, shortNames: ['ns'], subresources: [STATUS], hasStatus: true }),
   resource('', 'ConfigMap', 'configmaps', { shortNames: ['cm'] }),
+  resource('', 'Secret', 'secrets'),
+  resource('', 'ServiceAccount', 'serviceaccounts', { shortNames: ['sa'] }),
   resource('', 'Pod', 'pods', { shortNames: ['po'], categories: ['all'], subresources: [LOG, STATUS], hasStatus: true }),
   resource('', 'Service', 'services', { shortNames: ['svc'], categories: ['all'], subresources: [STATUS], hasStatus: true }),
   resource('apps', 'Deployment', 'deployments', {
@@ -66,6 +68,9 @@ export const RESOURCES: ResourceType[] = [
   }),
   resource('batch', 'Job', 'jobs', { categories: ['all'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
   resource('networking.k8s.io', 'Ingress', 'ingresses', { shortNames: ['ing'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
+  // RBAC: stored and served, not enforced (every request with the token is allowed).
+  resource('rbac.authorization.k8s.io', 'Role', 'roles'),
+  resource('rbac.authorization.k8s.io', 'RoleBinding', 'rolebindings'),
   // Gateway API (a CRD in a real cluster; served here like the built-in types).
   resource('gateway.networking.k8s.io', 'HTTPRoute', 'httproutes', { categories: ['gateway-api'], subresources: [STATUS], hasStatus: true, hasGeneration: true }),
 ];

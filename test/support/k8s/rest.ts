@@ -96,11 +96,18 @@ function checkIdentity(req: ApiRequest, obj: any): void {
 const NAMESPACE = resourceByKind('Namespace');
 /** Top-level fields per kind; `fieldValidation=Strict` rejects others, as the API server does. */
 const TOP_LEVEL = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
-const CONFIGMAP_TOP_LEVEL = ['apiVersion', 'kind', 'metadata', 'data', 'binaryData', 'immutable'];
+/** The kinds without spec/status. */
+const TOP_LEVEL_OF: Record<string, string[]> = {
+  ConfigMap: ['apiVersion', 'kind', 'metadata', 'data', 'binaryData', 'immutable'],
+  Secret: ['apiVersion', 'kind', 'metadata', 'data', 'stringData', 'type', 'immutable'],
+  ServiceAccount: ['apiVersion', 'kind', 'metadata', 'secrets', 'imagePullSecrets', 'automountServiceAccountToken'],
+  Role: ['apiVersion', 'kind', 'metadata', 'rules'],
+  RoleBinding: ['apiVersion', 'kind', 'metadata', 'roleRef', 'subjects'],
+};
 
 function checkStrict(req: ApiRequest, obj: any): void {
   if (req.query.get('fieldValidation') !== 'Strict') return;
-  const known = req.r.kind === 'ConfigMap' ? CONFIGMAP_TOP_LEVEL : TOP_LEVEL;
+  const known = TOP_LEVEL_OF[req.r.kind] ?? TOP_LEVEL;
   const unknown = Object.keys(obj).filter((k) => !known.includes(k));
   if (unknown.length) throw badRequest(`strict decoding error: ${unknown.map((k) => `unknown field "${k}"`).join(', ')}`);
 }
