@@ -43,7 +43,8 @@ export async function deliverNotice(webhook: Webhook, url: string, notice: Notic
 /** A fetch failure's cause by its code, never its text (which can quote the URL). */
 function networkCause(error: unknown, timeoutSeconds: number): string {
   if (error instanceof DOMException && error.name === 'TimeoutError') return `no answer within ${timeoutSeconds} s`;
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const cause = (error as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } }).cause;
+  // A host with several addresses fails with an AggregateError of one error per address.
+  const code = [cause?.code, cause?.errors?.[0]?.code].find((candidate) => typeof candidate === 'string');
   return code ? `connection failed (${code})` : 'connection failed';
 }

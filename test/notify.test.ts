@@ -1,0 +1,284 @@
+// Notifications: the renderers and the delivery on their own, then the runbooks on the real
+// Temporal dev server telling a webhook receiver on loopback — a failed drill (no secret in
+// the message or the history), a disasterRecovery run waiting for approval (with the command
+// that approves it), and a receiver answering 500 that the run outlives.
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { deliverNotice } from '../src/activities/notify/deliver.js';
+import { parseStacksFile } from '../src/config/load.js';
+import { webhookSchema, type Webhook } from '../src/config/stacks/notify.js';
+import { drApproveCommand, renderNotice, scrubNotice, secretPartsOfUrl, slackBody, webhooksFor, type GenericBody, type Notice, type SlackBody } from '../src/core/notify.js';
+import { startBackup, startDisasterRecovery, startVerify } from '../src/client/api/runbooks.js';
+import type { BackupReport } from '../src/workflows/backup.js';
+import type { DrReport } from '../src/workflows/dr/report.js';
+import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
+import { startCheckServer, type CheckServer } from './support/check-server.js';
+import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
+import { exportHistoryJson } from './support/temporal.js';
+
+interface Received {
+  path: string;
+  body: Record<string, unknown>;
+  raw: string;
+}
+
+/** A webhook receiver on loopback: logs every POST, answers each path with the status set for it (200 by default). */
+async function startReceiver(): Promise<{ url(path: string): string; answer(path: string, status: number): void; received: Received[]; stop(): Promise<void> }> {
+  const statuses = new Map<string, number>();
+  const received: Received[] = [];
+  const server: Server = createServer((request, response) => {
+    let raw = '';
+    request.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    request.on('end', () => {
+      const path = request.url ?? '/';
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        // kept as raw
+      }
+      received.push({ path, body, raw });
+      const status = statuses.get(path) ?? 200;
+      response.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : `answering ${status}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    answer: (path, status) => statuses.set(path, status),
+    received,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const notice = (overrides: Partial<Notice> = {}): Notice => ({
+  event: 'failed',
+  stack: 'prod',
+  runbook: 'verifyBackup',
+  workflowId: 'verify-prod-1',
+  runId: 'run-1',
+  summary: 'checksum drill of backup b1 FAILED: app checksum: sha256 differs',
+  details: { backupId: 'b1', depth: 'checksum' },
+  ...overrides,
+});
+
+describe('notify: rendering and delivery', () => {
+  test('generic body: the event fields, and the UI link only when there is one', () => {
+    const body = renderNotice('generic', notice(), 'http://ui.example/namespaces/default/workflows/verify-prod-1') as GenericBody;
+    assert.deepEqual(Object.keys(body).sort(), ['details', 'event', 'runId', 'runbook', 'stack', 'summary', 'webUiUrl', 'workflowId']);
+    assert.equal(body.event, 'failed');
+    assert.equal(body.webUiUrl, 'http://ui.example/namespaces/default/workflows/verify-prod-1');
+    assert.equal('webUiUrl' in renderNotice('generic', notice()), false);
+  });
+
+  test('Slack body: a text line with the event in words, blocks with the details, the approve command on its own line, mrkdwn escaped', () => {
+    const body = slackBody(notice({ event: 'approval', runbook: 'disasterRecovery', summary: 'recover of prod waits <for> approval & more', details: { approveCommand: drApproveCommand('dr-prod-x'), timeout: '4h' } }), 'http://ui/x');
+    assert.match(body.text, /^\[WAITING FOR APPROVAL\] disasterRecovery of stack prod: recover of prod waits <for> approval & more\nTo approve: ragops dr approve dr-prod-x\nhttp:\/\/ui\/x$/);
+    const rendered = JSON.stringify(body.blocks);
+    assert.match(rendered, /waits &lt;for&gt; approval &amp; more/);
+    assert.match(rendered, /`ragops dr approve dr-prod-x`/);
+    assert.match(rendered, /\*timeout\*\\n4h/);
+    assert.match(rendered, /<http:\/\/ui\/x\|open in the Temporal UI>/);
+    assert.equal(drApproveCommand('dr-prod-x'), 'ragops dr approve dr-prod-x');
+  });
+
+  test('scrubbing: URLs lose their query and userinfo, secret values and token-like URL parts are replaced, one summary line', () => {
+    const url = 'https://hooks.slack.com/services/T0AB12CD3/B0EF45GH6/abcdefghijklmnopqrstuvwx';
+    const parts = secretPartsOfUrl(url);
+    assert.ok(parts.includes(url) && parts.includes('abcdefghijklmnopqrstuvwx') && parts.includes('T0AB12CD3'));
+    assert.ok(!parts.includes('services'), 'plain words of the path stay');
+    const scrubbed = scrubNotice(
+      notice({ summary: `fetch of https://u:pw@s3.example/b/k?X-Amz-Signature=sig failed; posted to ${url}\nsecond line`, details: { error: 'token abcdefghijklmnopqrstuvwx in the answer', count: 3 } }),
+      parts,
+    );
+    assert.equal(scrubbed.summary, 'fetch of https://s3.example/b/k?redacted failed; posted to [redacted]');
+    assert.equal(scrubNotice(notice({ summary: 'T0AB12CD3/B0EF45GH6/abcdefghijklmnopqrstuvwx' }), parts).summary, '[redacted]/[redacted]/[redacted]');
+    assert.deepEqual(scrubbed.details, { error: 'token [redacted] in the answer', count: 3 });
+  });
+
+  test('webhooksFor: a webhook without `on` gets every event; one with `on` only those', () => {
+    const all = webhookSchema.parse({ name: 'all', url: { env: 'A' } });
+    const failures = webhookSchema.parse({ name: 'pager', type: 'slack', url: { env: 'B' }, on: ['failed'] });
+    assert.deepEqual(webhooksFor({ webhooks: [all, failures] }, 'failed').map((w) => w.name), ['all', 'pager']);
+    assert.deepEqual(webhooksFor({ webhooks: [all, failures] }, 'approval').map((w) => w.name), ['all']);
+    assert.deepEqual(webhooksFor(undefined, 'failed'), []);
+  });
+
+  test('stacks file: a webhook URL is a secret reference, never a literal; names are unique; events are known', () => {
+    const base = { postgres: [], store: { type: 'fs', path: '/tmp/x' } };
+    const parse = (notify: unknown) => () => parseStacksFile(stringify({ stacks: { prod: { ...base, notify } } }), 'test');
+    assert.throws(parse({ webhooks: [{ name: 'ops', url: 'https://hooks.example/abc' }] }), /url/);
+    assert.throws(parse({ webhooks: [{ name: 'ops', url: { env: 'A' } }, { name: 'ops', url: { env: 'B' } }] }), /duplicate webhook "ops"/);
+    assert.throws(parse({ webhooks: [{ name: 'ops', url: { env: 'A' }, on: ['exploded'] }] }), /on/);
+    const parsed = parseStacksFile(stringify({ stacks: { prod: { ...base, notify: { webhooks: [{ name: 'ops', url: { file: '/run/secrets/hook' } }] } } } }), 'test');
+    assert.deepEqual(parsed.stacks.prod!.notify, { webhooks: [{ name: 'ops', type: 'generic', url: { file: '/run/secrets/hook' }, timeoutSeconds: 10 }] });
+  });
+
+  test('delivery: 2xx delivered; 500 and 429 retryable; other 4xx not; a dead port retryable; no error names the URL or its token', async () => {
+    const receiver = await startReceiver();
+    const token = randomBytes(12).toString('hex');
+    const webhook: Webhook = { name: 'ops', type: 'slack', url: { env: 'UNUSED' }, timeoutSeconds: 5 };
+    const signal = new AbortController().signal;
+    try {
+      const sent = await deliverNotice(webhook, receiver.url(`/ok/${token}`), notice(), { signal });
+      assert.deepEqual(sent, { webhook: 'ops', status: 200 });
+      assert.equal(typeof (receiver.received[0]!.body as unknown as SlackBody).text, 'string');
+      const failureOf = async (path: string) => {
+        const error = await deliverNotice(webhook, receiver.url(path), notice(), { signal }).then(() => assert.fail('delivered'), (caught: unknown) => caught);
+        assert.ok(error instanceof ApplicationFailure);
+        assert.ok(!error.message.includes(token) && !error.message.includes('127.0.0.1'), error.message);
+        return error;
+      };
+      for (const [status, retryable] of [[500, true], [429, true], [404, false], [403, false]] as const) {
+        receiver.answer(`/s${status}/${token}`, status);
+        const error = await failureOf(`/s${status}/${token}`);
+        assert.equal(error.nonRetryable, !retryable, `HTTP ${status}`);
+        assert.equal(error.type, retryable ? 'WebhookUnavailable' : 'WebhookRejected');
+        assert.match(error.message, new RegExp(`webhook "ops" answered HTTP ${status}`));
+      }
+    } finally {
+      await receiver.stop();
+    }
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const dead = await deliverNotice(webhook, `http://127.0.0.1:${port}/${token}`, notice(), { signal }).then(() => assert.fail('delivered'), (caught: unknown) => caught as ApplicationFailure);
+    assert.equal(dead.nonRetryable, false);
+    assert.match(dead.message, /webhook "ops" did not answer: connection failed \(ECONNREFUSED\)/);
+    assert.ok(!dead.message.includes(token));
+  });
+});
+
+describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () => {
+  let fixture: BackupFixture;
+  let worker: RunningWorker;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let checks: CheckServer;
+  let store: { path: string; remove(): Promise<void> };
+  const taskQueue = uniqueName('notify');
+  const genericToken = randomBytes(12).toString('hex');
+  const slackToken = randomBytes(12).toString('hex');
+  const genericPath = `/hooks/generic/${genericToken}`;
+  const slackPath = `/services/T0NOTIFY1/B0NOTIFY2/${slackToken}`;
+  const backups: BackupReport[] = [];
+
+  const generic = (event: string, workflowId?: string) => receiver.received.filter((r) => r.path === genericPath && r.body.event === event && (!workflowId || r.body.workflowId === workflowId));
+  const slack = () => receiver.received.filter((r) => r.path === slackPath);
+  const waitFor = async (what: string, found: () => boolean, ms = 60_000) => {
+    const until = Date.now() + ms;
+    while (!found()) {
+      if (Date.now() > until) assert.fail(`${what}: not seen within ${ms} ms; received ${JSON.stringify(receiver.received.map((r) => [r.path.split('/')[1], r.body.event, r.body.runbook]))}`);
+      await sleep(100);
+    }
+  };
+  const assertNoSecret = (text: string, where: string) => {
+    for (const secret of [fixture.secrets.pgPassword, fixture.secrets.s3SecretKey, genericToken, slackToken]) assert.ok(!text.includes(secret), `${where} holds a secret`);
+  };
+
+  before(async () => {
+    fixture = await startBackupFixture({ documents: 200 });
+    receiver = await startReceiver();
+    checks = await startCheckServer();
+    store = await tempDir('notify');
+    process.env.TEST_WEBHOOK_GENERIC = receiver.url(genericPath);
+    process.env.TEST_WEBHOOK_SLACK = receiver.url(slackPath);
+    const stacks = fixture.stacks({ store: 'fs', fsPath: store.path }) as { stacks: { prod: Record<string, unknown> } };
+    stacks.stacks.prod.dr = { targets: { rtoMinutes: 30, rpoMinutes: 60 }, validation: { checks: [{ url: checks.url('/health'), timeoutSeconds: 5, intervalMs: 200 }] }, approvalTimeout: '10m' };
+    stacks.stacks.prod.notify = {
+      webhooks: [
+        { name: 'ops', type: 'generic', url: { env: 'TEST_WEBHOOK_GENERIC' } },
+        { name: 'chat', type: 'slack', url: { env: 'TEST_WEBHOOK_SLACK' }, on: ['failed'] },
+      ],
+    };
+    worker = await startWorker({ address: fixture.temporal.address, taskQueue, stacksText: stringify(stacks) });
+  });
+  after(async () => {
+    await worker?.stop();
+    await receiver?.stop();
+    await checks?.stop();
+    await fixture?.stop();
+    await store?.remove();
+  });
+
+  test('a drill of a corrupted backup fails: the generic and the Slack webhook are told, with no secret in the message or the history; a backup that succeeds tells no one', async () => {
+    for (let i = 0; i < 2; i++) backups.push(await (await startBackup(fixture.temporal.client, { stack: 'prod' }, { taskQueue })).result());
+    assert.equal(receiver.received.length, 0, 'successful backups send nothing');
+    const corrupted = backups[1]!;
+    const dump = join(store.path, corrupted.artifacts.find((a) => a.component === 'postgres')!.key);
+    const bytes = await readFile(dump);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(dump, bytes);
+
+    const handle = await startVerify(fixture.temporal.client, { stack: 'prod', backupId: corrupted.backupId, depth: 'checksum' }, { taskQueue });
+    const error = await handle.result().then(() => assert.fail('the drill passed'), (caught: unknown) => caught);
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.equal((error.cause as ApplicationFailure).type, 'DrillFailed');
+
+    await waitFor('the failed drill notice', () => generic('failed', handle.workflowId).length > 0 && slack().length > 0);
+    const [message] = generic('failed', handle.workflowId);
+    assert.equal(generic('failed', handle.workflowId).length, 1, 'one notice, not a drill notice and a generic failure notice');
+    assert.equal(message!.body.stack, 'prod');
+    assert.equal(message!.body.runbook, 'verifyBackup');
+    assert.equal(message!.body.runId, (await handle.describe()).runId);
+    assert.match(String(message!.body.summary), new RegExp(`checksum drill of backup ${corrupted.backupId} FAILED: app `));
+    assert.deepEqual((message!.body.details as Record<string, unknown>).backupId, corrupted.backupId);
+    const slackMessage = slack()[0]!.body as unknown as SlackBody;
+    assert.match(slackMessage.text, new RegExp(`^\\[FAILED\\] verifyBackup of stack prod: checksum drill of backup ${corrupted.backupId} FAILED`));
+    assert.ok(Array.isArray(slackMessage.blocks));
+    for (const received of receiver.received) assertNoSecret(received.raw, `the message to ${received.path.split('/')[1]}`);
+
+    const history = await exportHistoryJson(fixture.temporal.client, handle.workflowId);
+    assertNoSecret(history, 'the history');
+    assert.match(history, /"sendNotice"/);
+    assert.match(history, /TEST_WEBHOOK_GENERIC/, 'the history holds the reference, not the URL');
+    assert.match(history, /ragops-notify/, 'the notice activities are behind the patch marker');
+  });
+
+  test('a recovery waiting for approval: the webhook gets the `ragops dr approve` command while the run waits', async () => {
+    const before = receiver.received.length;
+    const handle = await startDisasterRecovery(fixture.temporal.client, { stack: 'prod', mode: 'recover', allowUnverified: true } as never, { taskQueue, workflowId: uniqueName('dr-approval') });
+    await waitFor('the approval notice', () => generic('approval', handle.workflowId).length > 0);
+    const message = generic('approval', handle.workflowId)[0]!.body;
+    const details = message.details as Record<string, unknown>;
+    assert.equal(details.approveCommand, `ragops dr approve ${handle.workflowId}`);
+    assert.equal(details.backupId, backups[0]!.backupId, 'the backup whose drill failed is not chosen');
+    assert.match(String(message.summary), new RegExp(`waits for approval \\(for 10m\\): ragops dr approve ${handle.workflowId}$`));
+    assert.equal(((await handle.query('status')) as DrReport).phase, 'approve', 'the run still waits: the notice did not hold it up');
+    assert.equal(slack().length, 1, 'the Slack webhook takes failures only');
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+    for (const received of receiver.received.slice(before)) assertNoSecret(received.raw, 'the approval message');
+    assertNoSecret(await exportHistoryJson(fixture.temporal.client, handle.workflowId), 'the history');
+  });
+
+  test('a receiver answering 500: each notice is tried 5 times, then given up; the recovery is approved and completes', async () => {
+    receiver.answer(genericPath, 500);
+    const handle = await startDisasterRecovery(fixture.temporal.client, { stack: 'prod', mode: 'recover', allowUnverified: true } as never, { taskQueue, workflowId: uniqueName('dr-500') });
+    await waitFor('five tries of the approval notice', () => generic('approval', handle.workflowId).length >= 5, 90_000);
+    await sleep(3_000);
+    assert.equal(generic('approval', handle.workflowId).length, 5, 'a bounded retry: five tries, no more');
+    await handle.executeUpdate('approve', { args: [{ by: 'notify-test' }] });
+    const report = (await handle.result()) as DrReport;
+    assert.equal(report.outcome, 'recovered');
+    assert.equal(generic('dr-result', handle.workflowId).length, 5, 'the result notice was tried five times before the run ended');
+    const result = generic('dr-result', handle.workflowId)[0]!.body;
+    assert.match(String(result.summary), /^recovered from backup .*, targets (met|MISSED): RTO \d+(\.\d+)? s \(target 1800 s/);
+    assert.equal((result.details as Record<string, unknown>).rpoTargetSeconds, 3600);
+    const history = JSON.parse(await exportHistoryJson(fixture.temporal.client, handle.workflowId)) as { events: Array<Record<string, Record<string, unknown>>> };
+    const failed = history.events.filter((event) => event.activityTaskFailedEventAttributes);
+    assert.equal(failed.length, 2, 'both notices failed after their retries (the approval and the result)');
+    assert.ok(failed.every((event) => JSON.stringify(event).includes('answered HTTP 500')));
+    receiver.answer(genericPath, 200);
+  });
+});
