@@ -74,7 +74,7 @@ test('a backup: components with their labels and places, the store, verify and t
   noSecrets(text);
 });
 
-test('a backup by plan: only the plan’s components, the plan’s retention; --no-prune says so', () => {
+test('a backup by plan: only the plan’s components, the plan’s retention; prune: false says so', () => {
   const text = runStaticDetails({ runbook: 'backup', input: backupInputSchema.parse({ stack: 'prod', plan: 'redis-hourly' }) }, { stack: prod });
   assert.equal(row(text, 'plan'), '`redis-hourly`');
   const components = row(text, 'components');
@@ -83,7 +83,7 @@ test('a backup by plan: only the plan’s components, the plan’s retention; --
   assert.equal(row(text, 'prune after'), 'keep last 72; never the newest 1 verified');
   const picked = runStaticDetails({ runbook: 'backup', input: backupInputSchema.parse({ stack: 'prod', components: ['qdrant'], collections: ['faq'], prune: false }) }, { stack: prod });
   assert.equal(row(picked, 'components'), 'qdrant `faq` at https://qdrant.internal:6333/?redacted');
-  assert.equal(row(picked, 'prune after'), 'off (--no-prune)');
+  assert.equal(row(picked, 'prune after'), 'off (prune: false)');
 });
 
 test('every runbook gets a plan table without secrets, also when the client could not read the stacks file', () => {

@@ -122,7 +122,7 @@ function rowsFor(request: RunbookRequest, stack: StackConfig | undefined): Row[]
         ...store,
         ['verify after writing', input.verify === 'checksum' ? 'checksum: every artifact re-read from the store' : 'none'],
         ...(input.physicalType || plan?.physical ? ([['pgBackRest type', input.physicalType ?? plan!.physical!]] as Row[]) : []),
-        ['prune after', !input.prune ? 'off (--no-prune)' : stack ? describeRetention(retention) : 'by the stack’s retention, if any'],
+        ['prune after', !input.prune ? 'off (prune: false)' : stack ? describeRetention(retention) : 'by the stack’s retention, if any'],
       ];
     }
     case 'verifyBackup': {
