@@ -198,10 +198,31 @@ setup_debootstrap() {
   say "installed debootstrap ($(debootstrap --version))"
 }
 
+# --- chromium for the Web UI test ------------------------------------------------------------
+# test/web-ui.test.ts drives Debian's chromium (headless, through playwright-core with
+# executablePath: no browser download) against the dev server's Web UI. Test runs only:
+# `npm start` passes --no-docker and runs no test.
+setup_chromium() {
+  if command -v chromium >/dev/null; then
+    say "chromium present ($(chromium --version 2>/dev/null | head -n1 | cut -d' ' -f1-2))"
+    return
+  fi
+  if ! is_root || ! is_debian; then
+    say "WARNING: chromium not found and setup cannot install it (not root on Debian); the Web UI test needs it: apt-get install chromium"
+    return
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || die "apt-get install chromium failed"
+  command -v chromium >/dev/null || die "chromium installed but not found on PATH"
+  say "installed chromium ($(chromium --version 2>/dev/null | head -n1 | cut -d' ' -f1-2))"
+}
+
 setup_venv
 setup_node_modules
 setup_debian_tools
 if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; setup_debootstrap; else say "docker skipped (--no-docker)"; fi
+if [ "$WITH_DOCKER" -eq 1 ]; then setup_chromium; else say "chromium skipped (--no-docker: no test run)"; fi
 setup_postgres
 
 # --- Embedding model (the reingest tests' real embedder) ---------------------------------
