@@ -72,7 +72,7 @@ describe('raw HTTP', () => {
     assert.ok(aggregated.body.items[0].versions[0].resources.some((r: any) => r.resource === 'pods'));
     const groups = await api('/apis');
     assert.equal(groups.body.kind, 'APIGroupList');
-    assert.deepEqual(groups.body.groups.map((g: any) => g.name).sort(), ['apps', 'batch', 'gateway.networking.k8s.io', 'networking.k8s.io']);
+    assert.deepEqual(groups.body.groups.map((g: any) => g.name).sort(), ['apps', 'batch', 'gateway.networking.k8s.io', 'networking.k8s.io', 'rbac.authorization.k8s.io']);
     const apps = await api('/apis/apps/v1');
     const scale = apps.body.resources.find((r: any) => r.name === 'deployments/scale');
     assert.deepEqual([scale.group, scale.version, scale.kind], ['autoscaling', 'v1', 'Scale']);
