@@ -233,9 +233,12 @@ describe('docker login uses a DOCKER_CONFIG of the run', () => {
     await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
     const server = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
     const home = await tempDir('docker-home');
+    // A temp dir of this test's own: the other CI lane's deploys log in to registries too, each with a ragops-docker-* dir in the shared one.
+    const tmp = await tempDir('exec-env-tmp');
     const savedHome = process.env.HOME;
-    const before = new Set((await readdir(tmpdir())).filter((name) => name.startsWith('ragops-docker-')));
+    const savedTmpdir = process.env.TMPDIR;
     process.env.HOME = home.path;
+    process.env.TMPDIR = tmp.path;
     process.env.EXEC_ENV_TEST_REGISTRY_PASSWORD = password;
     try {
       const env = new MockActivityEnvironment();
@@ -249,13 +252,17 @@ describe('docker login uses a DOCKER_CONFIG of the run', () => {
       assert.ok(seen.some((r) => r.path === '/v2/' && r.authorized), 'the login reached the registry with the credentials');
       assert.ok(seen.some((r) => r.path.includes('/manifests/') && r.authorized), `the pull used the login's credentials: ${JSON.stringify(seen)}`);
       assert.ok(!existsSync(join(home.path, '.docker', 'config.json')), "the worker's ~/.docker/config.json was written");
-      const left = (await readdir(tmpdir())).filter((name) => name.startsWith('ragops-docker-') && !before.has(name));
+      assert.equal(tmpdir(), tmp.path);
+      const left = (await readdir(tmp.path)).filter((name) => name.startsWith('ragops-docker-'));
       assert.deepEqual(left, [], 'the per-run DOCKER_CONFIG is removed');
     } finally {
       process.env.HOME = savedHome;
+      if (savedTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmpdir;
       delete process.env.EXEC_ENV_TEST_REGISTRY_PASSWORD;
       registry.close();
       await home.remove();
+      await tmp.remove();
     }
   });
 });
