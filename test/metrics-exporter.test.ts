@@ -14,7 +14,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { startBackup, startVerify } from '../src/client/api/runbooks.js';
 import { createRunbookSchedule, scheduleIdFor } from '../src/client/api/schedules.js';
 import { findFreePort } from '../src/client/dev/devserver.js';
-import { manifestSchema, verificationSchema } from '../src/config/manifest.js';
+import { manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
 import { NO_PLAN_LABEL } from '../src/activities/exporter/gauges.js';
 import { healthAnswer, listenAddressSchema } from '../src/activities/exporter/health.js';
 import { outcomeOfError } from '../src/workflows/lib/runOutcomes.js';
@@ -42,6 +42,7 @@ let metricsAddress: string;
 let healthAddress: string;
 const taskQueue = uniqueName('metrics-exporter');
 const pausedSchedule = scheduleIdFor('verifyBackup', 'prod');
+let backupManifest: Manifest | undefined;
 
 /** The shipped rules with every `for` at 0s and the group evaluated every second: the test copy. */
 async function testRules(path: string): Promise<void> {
@@ -114,7 +115,8 @@ test('promtool accepts the shipped rules file and the test copy', async () => {
 
 test('GET /healthz answers 200 with the task queue while the worker runs', async () => {
   let answer: { status: number; body: Record<string, unknown> } | undefined;
-  for (let i = 0; i < 240 && answer?.status !== 200; i += 1) {
+  // The worker process bundles its workflows first: tens of seconds on a busy machine.
+  for (const until = Date.now() + 120_000; Date.now() < until && answer?.status !== 200; ) {
     const response = await fetch(`http://${healthAddress}/healthz`).catch(() => undefined);
     answer = response ? { status: response.status, body: (await response.json()) as Record<string, unknown> } : undefined;
     if (answer?.status !== 200) await sleep(250);
@@ -141,6 +143,7 @@ test('after a backup: its finish time and size are the gauges, the run is counte
   const handle = await startBackup(temporal.client, { stack: 'prod', components: ['postgres'] }, { taskQueue });
   const report = await handle.result();
   const manifest = manifestSchema.parse(JSON.parse(await readFile(join(dir.path, 'store', report.manifestKey), 'utf8')));
+  backupManifest = manifest;
   const finishedAt = Date.parse(manifest.finishedAt) / 1000;
   const labels = `{stack="prod",plan="${NO_PLAN_LABEL}"}`;
   assert.equal(await p.waitFor(`ragops_backup_last_success_timestamp_seconds${labels}`, (v) => v !== null), finishedAt);
@@ -168,6 +171,23 @@ test('after a checksum drill: the last result is "passed" and the drill run is c
   assert.equal(await p.queryValue('ragops_restore_drill_last_pass_timestamp_seconds'), null);
   assert.equal(await p.waitFor('sum(ragops_runbook_runs_total{runbook="verifyBackup",outcome="completed"})', (v) => v !== null), 1);
   assert.equal(firing(await alerts(), 'RagopsRestoreDrillFailed'), undefined);
+});
+
+test('a drill of a corrupted backup: the last result turns "failed", the failed run is counted, and "drill failed" fires', async () => {
+  const p = prometheus!;
+  assert.ok(backupManifest, 'the backup test ran first');
+  const dump = join(dir.path, 'store', backupManifest.artifacts[0]!.key);
+  const bytes = await readFile(dump);
+  const middle = bytes.length >> 1;
+  bytes[middle] = bytes[middle]! ^ 0xff;
+  await writeFile(dump, bytes);
+  const handle = await startVerify(temporal.client, { stack: 'prod', depth: 'checksum' }, { taskQueue });
+  await assert.rejects(handle.result());
+  assert.equal(await p.waitFor('ragops_restore_drill_last_result{stack="prod",result="failed"}', (v) => v === 1), 1);
+  assert.equal(await p.queryValue('ragops_restore_drill_last_result{stack="prod",result="passed"}'), 0);
+  assert.equal(await p.waitFor('sum(ragops_runbook_runs_total{runbook="verifyBackup",outcome="failed"})', (v) => v !== null), 1);
+  const list = await waitForAlert((list) => Boolean(firing(list, 'RagopsRestoreDrillFailed')), '"drill failed" should fire');
+  assert.match(firing(list, 'RagopsRestoreDrillFailed')!.annotations.summary!, /Stack prod: the last drill failed/);
 });
 
 test('the run outcome a finished workflow is counted under, and the health answer of each worker state', () => {
