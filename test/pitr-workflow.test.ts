@@ -21,6 +21,7 @@ import { parsePgbackrestInfo } from '../src/activities/pgbackrest/info.js';
 import { startTestTemporal, exportHistoryJson, type TestTemporal } from './support/temporal.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { startPitrStack, processesMentioning, type PitrStack } from './support/pitr-stack.js';
+import { runTagsOf } from './support/run-tags.js';
 import { stringify } from 'yaml';
 
 const STANZA = 'pitr-flow';
@@ -41,9 +42,16 @@ describe('point-in-time recovery through backup, verifyBackup and restore', { ti
     manifests.push(manifest);
     return { report, manifest };
   };
-  const drill = (input: Record<string, unknown>) => startVerify(temporal.client, { stack: 'prod', depth: 'restore', ...input }, { taskQueue });
+  const drillRuns: Array<{ workflowId: string; runId: string }> = [];
+  const drill = async (input: Record<string, unknown>) => {
+    const handle = await startVerify(temporal.client, { stack: 'prod', depth: 'restore', ...input }, { taskQueue });
+    drillRuns.push({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+    return handle;
+  };
+  /** The run tags of this file's drills: the data lane's dr-pitr drills in the same temp dir at the same time. */
+  const drillTags = async () => new Set((await Promise.all(drillRuns.map((run) => runTagsOf(temporal.client, run.workflowId, run.runId)))).flatMap((tags) => [...tags]));
   const info = async () => parsePgbackrestInfo((await stack.pitr.run(infoCommand(stack.pitr.invocation))).stdout, STANZA);
-  const scratchDirs = async () => (await readdir(tmpdir())).filter((name) => OWNED_PITR_DIR.test(name));
+  const scratchDirs = async (tags: Set<string>) => (await readdir(tmpdir())).filter((name) => tags.has(OWNED_PITR_DIR.exec(name)?.[1] ?? ''));
 
   before(async () => {
     temporal = await startTestTemporal();
@@ -109,8 +117,10 @@ describe('point-in-time recovery through backup, verifyBackup and restore', { ti
     const fromIncr = (await (await drill({ at: between(8).toISOString() })).result()) as VerifyReport;
     assert.equal(fromIncr.backupId, manifests[1]!.backupId);
     assert.equal((fromIncr.checks.find((check) => check.name === 'row counts')!.figures.tables as Record<string, number>)['public.events'], 8);
-    assert.deepEqual(await scratchDirs(), [], 'the scratch directories are removed');
-    assert.deepEqual((await processesMentioning('ragops-pitr-')).filter((line) => /ragops-pitr-[a-z0-9]{8}-/.test(line)), [], 'no scratch server keeps running');
+    const tags = await drillTags();
+    assert.equal(tags.size, 2, 'each drill has its run tag');
+    assert.deepEqual(await scratchDirs(tags), [], 'the scratch directories are removed');
+    assert.deepEqual((await processesMentioning('ragops-pitr-')).filter((line) => [...tags].some((tag) => line.includes(`ragops-pitr-${tag}-`))), [], 'no scratch server keeps running');
   });
 
   test('a target before the chosen backup ended is refused before anything runs; one past the archive\'s end is inconclusive, saying where the archive ends', async () => {
@@ -121,7 +131,7 @@ describe('point-in-time recovery through backup, verifyBackup and restore', { ti
       const cause = (error as { cause?: { type?: string; message?: string } }).cause;
       return cause?.type === 'DrillInconclusive' && /the WAL archive does not reach the target: its last transaction is at/.test(cause.message ?? '');
     });
-    assert.deepEqual(await scratchDirs(), []);
+    assert.deepEqual(await scratchDirs(await drillTags()), []);
   });
 
   test('restore at a time into a new directory and port: the recovered server answers with the rows before it; the running cluster is untouched', async () => {
