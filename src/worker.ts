@@ -55,7 +55,6 @@ export function lazyClient(connect: () => Promise<Connection>, namespace: string
   };
 }
 
-/** Builds a worker for the ragops task queue; `run()` it, and it stops on SIGINT/SIGTERM. */
 /**
  * How every ragops worker runs activities (the test harness's in-process workers too): errors
  * scrubbed of secrets, cancellation passed down, and heartbeats sent at most a second apart —
@@ -67,6 +66,11 @@ export const activityWorkerOptions: Pick<WorkerCreateOptions, 'interceptors' | '
   maxHeartbeatThrottleInterval: '1s',
 };
 
+/**
+ * Builds a worker for the ragops task queue; `run()` it, and it stops on SIGINT/SIGTERM. With a
+ * metrics address it serves the ragops gauges beside the SDK's metrics; with a health address,
+ * GET /healthz. `closeClient()` stops both after the run.
+ */
 export async function createWorker(options: WorkerOptions = {}): Promise<{ worker: Worker; connection: NativeConnection; taskQueue: string; namespace: string; closeClient(): Promise<void> }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const stacks = await (options.activityDeps?.loadStacks ?? (() => loadStacksFile()))();
