@@ -3,7 +3,7 @@
 // on months of backups in seconds.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { backupLockSchema, manifestSchema, verificationSchema, type BackupLock } from '../../src/config/manifest.js';
+import { backupLockSchema, drEvidenceSummarySchema, manifestSchema, verificationSchema, type BackupLock } from '../../src/config/manifest.js';
 import { backupKeys } from '../../src/core/storeKeys.js';
 
 const compact = (time: Date) => time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -23,6 +23,20 @@ export interface SyntheticBackup {
   manifest: 'valid' | 'none' | 'unreadable';
   drills: Drill[];
   locks: BackupLock[];
+  /** The backup plan recorded in the manifest (absent: a backup made without a plan). */
+  plan?: string;
+  /** Disaster recovery (or DR drill) evidence written beside the backup. */
+  dr?: SyntheticDr[];
+}
+
+export interface SyntheticDr {
+  mode: 'recover' | 'drill';
+  /** Hours after the backup that the run started; it validated `rtoSeconds` later. */
+  afterHours: number;
+  rtoSeconds: number;
+  rtoTargetSeconds: number;
+  rpoSeconds: number;
+  rpoTargetSeconds: number;
 }
 
 export function syntheticBackup(time: Date, serial: number, extra: Partial<SyntheticBackup> = {}): SyntheticBackup {
@@ -55,6 +69,7 @@ export function objectsOf(stack: string, backup: SyntheticBackup, options: { min
       startedAt: time.toISOString(),
       finishedAt: at(0.1),
       store: 's3://synthetic/',
+      ...(backup.plan ? { plan: backup.plan } : {}),
       artifacts: [
         { component: 'postgres', name: 'app', key: dump.key, size: dump.body.length, sha256: sha(dump.body), durationMs: 5, database: 'app', serverVersion: '15', pgDumpVersion: '15', tables: { 'public.t': 1 } },
         { component: 'qdrant', name: 'docs', key: snapshot.key, size: snapshot.body.length, sha256: sha(snapshot.body), durationMs: 5, pointsCount: 1, vectors: { size: 4 }, snapshotName: 's' },
@@ -79,6 +94,17 @@ export function objectsOf(stack: string, backup: SyntheticBackup, options: { min
       checks: [],
     });
     objects.push({ key: backupKeys.verification(stack, backupId, finishedAt, 'fixture0', drill.depth), body: JSON.stringify(evidence) });
+  }
+  for (const dr of backup.dr ?? []) {
+    const startedAt = new Date(time.getTime() + dr.afterHours * 3_600_000);
+    const validatedAt = new Date(startedAt.getTime() + dr.rtoSeconds * 1000);
+    const evidence = drEvidenceSummarySchema.parse({
+      mode: dr.mode,
+      outcome: dr.mode === 'drill' ? 'drilled' : 'recovered',
+      rto: { seconds: dr.rtoSeconds, targetSeconds: dr.rtoTargetSeconds, met: dr.rtoSeconds <= dr.rtoTargetSeconds, to: validatedAt.toISOString() },
+      rpo: { seconds: dr.rpoSeconds, targetSeconds: dr.rpoTargetSeconds, met: dr.rpoSeconds <= dr.rpoTargetSeconds },
+    });
+    objects.push({ key: backupKeys.drEvidence(stack, backupId, startedAt, 'fixture0', dr.mode), body: JSON.stringify({ ...evidence, phases: [] }) });
   }
   for (const lock of backup.locks) {
     objects.push({ key: backupKeys.lock(stack, backupId, lock.workflowId), body: JSON.stringify(backupLockSchema.parse(lock)) });
