@@ -15,6 +15,8 @@ FROM ${BASE_IMAGE}
 #     docker-compose (v1); plus the build context's image-tools/: .deb files (installed with their
 #     dependencies) and binaries in image-tools/bin/ (docker, kubectl) copied to /usr/local/bin.
 #     For builds that reach no upstream repository (test/worker-image.test.ts builds it so).
+# Either way, image-tools/ca-certificates/*.crt (e.g. a TLS-intercepting proxy's CA, or the CA of
+# a private S3 endpoint) join the system's trust store, which Node.js reads too (NODE_EXTRA_CA_CERTS).
 ARG TOOLS_FROM=upstream
 ARG PG_MAJORS="15 16 17"
 ARG KUBERNETES_MINOR=v1.32
@@ -24,9 +26,13 @@ COPY package.json image-tools* /tmp/image-tools/
 RUN set -eu; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update; \
+    apt-get install -y --no-install-recommends ca-certificates; \
+    if [ -d /tmp/image-tools/ca-certificates ]; then \
+      cp /tmp/image-tools/ca-certificates/*.crt /usr/local/share/ca-certificates/; update-ca-certificates; \
+    fi; \
     case "$TOOLS_FROM" in \
       upstream) \
-        apt-get install -y --no-install-recommends ca-certificates curl; \
+        apt-get install -y --no-install-recommends curl; \
         codename="$(. /etc/os-release && echo "$VERSION_CODENAME")"; \
         install -d -m 0755 /etc/apt/keyrings; \
         curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc -o /etc/apt/keyrings/pgdg.asc; \
@@ -41,17 +47,18 @@ RUN set -eu; \
           docker-ce-cli docker-compose-plugin kubectl redis-tools sqlite3; \
         apt-get purge -y --auto-remove curl ;; \
       debian) \
-        apt-get install -y --no-install-recommends ca-certificates postgresql-client docker-compose redis-tools sqlite3 \
+        apt-get install -y --no-install-recommends postgresql-client docker-compose redis-tools sqlite3 \
           $(find /tmp/image-tools -maxdepth 1 -name '*.deb'); \
         if [ -d /tmp/image-tools/bin ]; then install -m 0755 /tmp/image-tools/bin/* /usr/local/bin/; fi ;; \
       *) echo "TOOLS_FROM must be upstream or debian, not '$TOOLS_FROM'" >&2; exit 2 ;; \
     esac; \
     rm -rf /var/lib/apt/lists/* /tmp/image-tools; \
-    groupadd --system --gid 10001 ragops; \
-    useradd --system --uid 10001 --gid ragops --home-dir /home/ragops --create-home --shell /usr/sbin/nologin ragops
+    groupadd --gid 10001 ragops; \
+    useradd --uid 10001 --gid ragops --home-dir /home/ragops --create-home --shell /usr/sbin/nologin ragops
 
 WORKDIR /app
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./

@@ -8,10 +8,12 @@
 //
 // The Dockerfile is built with TOOLS_FROM=debian: its `apt-get install` reaches Debian's mirror
 // from inside `docker build` here, but not the PGDG, Docker or Kubernetes repositories, so the
-// host's own `kubectl` and `docker` binaries go into the build context's image-tools/bin/.
+// host's own `kubectl` and `docker` binaries go into the build context's image-tools/bin/, and
+// the host's added CAs into image-tools/ca-certificates/ (npm ci reaches the registry through
+// a TLS-intercepting proxy here).
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +31,8 @@ const ROOTFS_REPOSITORY = 'ragops-test/debian-minbase';
 /** What of the repository goes into the build context (what .dockerignore lets through). */
 const CONTEXT_FILES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'bin', 'src'];
 const LOCK_FILE = join(tmpdir(), 'ragops-worker-image-base.lock');
+/** Where Debian keeps the CAs an administrator added to the system's trust store. */
+const HOST_EXTRA_CAS = '/usr/local/share/ca-certificates';
 
 const BASE_DOCKERFILE = (rootfsImage: string) => `FROM ${rootfsImage}
 COPY node /usr/local/bin/node
@@ -99,13 +103,14 @@ export async function ensureWorkerTestBase(): Promise<string> {
     if (await imageExists(base)) return base;
     await removeTagsBut(ROOTFS_REPOSITORY, rootfsImage);
     await removeTagsBut(BASE_REPOSITORY, base);
-    if (!(await imageExists(rootfsImage))) {
-      const imported = execa('tar', ['-C', rootfs.dir, '-c', '.'], { reject: false }).pipe('docker', ['import', '-', rootfsImage], { reject: false });
-      const result = await imported;
-      if (result.failed) throw new Error(`docker import of ${rootfs.dir} failed: ${String(result.stderr).slice(-2000)}`);
-    }
     const context = await mkdtemp(join(tmpdir(), 'ragops-worker-base-'));
     try {
+      if (!(await imageExists(rootfsImage))) {
+        const tarball = join(context, 'rootfs.tar');
+        await run('tar', ['-C', rootfs.dir, '-cf', tarball, '.'], `packing ${rootfs.dir}`);
+        await run('docker', ['import', tarball, rootfsImage], `docker import of ${rootfs.dir}`);
+        await rm(tarball);
+      }
       await copyFile(node, join(context, 'node'));
       await cp(npm, join(context, 'npm'), { recursive: true, verbatimSymlinks: true });
       await writeFile(join(context, 'Dockerfile'), BASE_DOCKERFILE(rootfsImage));
@@ -142,6 +147,12 @@ export async function buildWorkerImage(base: string): Promise<BuiltImage> {
   try {
     for (const entry of CONTEXT_FILES) await cp(join(PROJECT_ROOT, entry), join(context, entry), { recursive: true, verbatimSymlinks: true });
     await mkdir(join(context, 'image-tools', 'bin'), { recursive: true });
+    // This host's extra CAs (e.g. of a TLS-intercepting egress proxy in front of the npm registry).
+    const extraCas = (await readdir(HOST_EXTRA_CAS).catch(() => [] as string[])).filter((name) => name.endsWith('.crt'));
+    if (extraCas.length > 0) {
+      await mkdir(join(context, 'image-tools', 'ca-certificates'));
+      for (const name of extraCas) await copyFile(join(HOST_EXTRA_CAS, name), join(context, 'image-tools', 'ca-certificates', name));
+    }
     for (const tool of ['kubectl', 'docker']) {
       const found = (await run('sh', ['-c', `command -v ${tool}`], `finding ${tool} on this host`)).trim();
       await copyFile(await realpath(found), join(context, 'image-tools', 'bin', tool));
