@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
 import { configPathFromEnv, loadStacksFile, stacksFileJsonSchema } from '../../config/load.js';
 import { taskQueueFromEnv } from '../../config/temporal.js';
 import { addBackupCommands } from './backup.js';
@@ -16,6 +17,7 @@ import { EXIT_CODES_HELP, debugText, errorLine, exitCodeOf } from './errors.js';
 
 // exitOverride before any subcommand is added, so they inherit it: usage errors exit 2 below, not commander's 1.
 const program = new Command('ragops').description('Durable runbooks for self-hosted RAG stacks, on Temporal').exitOverride().addHelpText('after', EXIT_CODES_HELP);
+program.version((createRequire(import.meta.url)('../../../package.json') as { version: string }).version);
 
 program
   .command('worker')
