@@ -19,6 +19,7 @@ import { exportHistoryJson, startTestTemporal, type TestTemporal } from './suppo
 import { spawnWorkerProcess, tempDir, uniqueName, writeStacksFile, type WorkerProcess } from './support/ragops.js';
 import { processesMentioning, startPitrStack, type PitrStack } from './support/pitr-stack.js';
 import { startTlsS3, type TlsS3 } from './support/pgbackrest-s3.js';
+import { runTagsOf } from './support/run-tags.js';
 
 const STANZA = 'pitr-crash';
 const BUCKET = 'pitr-crash';
@@ -134,8 +135,11 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
     const first = startWorkerProcess();
     const handle = await startVerify(temporal.client, { stack: 'prod', depth: 'restore', at }, { taskQueue });
     let scratch: string | undefined;
+    let tag: string | undefined;
     for (let i = 0; i < 1200 && !scratch; i++) {
-      const dirs = (await readdir(tmpdir())).filter((name) => name.startsWith('ragops-pitr-'));
+      // This run's scratch dir, by its run tag: the data lane's dr-pitr drills in the same temp dir.
+      tag ??= [...(await runTagsOf(temporal.client, handle.workflowId, handle.firstExecutionRunId))][0];
+      const dirs = (await readdir(tmpdir())).filter((name) => tag !== undefined && name.startsWith(`ragops-pitr-${tag}-`));
       for (const dir of dirs) if (await stat(join(tmpdir(), dir, 'data', 'postmaster.pid')).catch(() => undefined)) scratch = join(tmpdir(), dir);
       if (!scratch) await sleep(100);
     }
