@@ -10,12 +10,13 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, type MetricMeter } from '@temporalio/common';
 import { startBackup, startVerify } from '../src/client/api/runbooks.js';
 import { createRunbookSchedule, scheduleIdFor } from '../src/client/api/schedules.js';
 import { findFreePort } from '../src/client/dev/devserver.js';
 import { manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
-import { NO_PLAN_LABEL } from '../src/activities/exporter/gauges.js';
+import { NO_PLAN_LABEL, startRagopsGauges, type ScheduleState } from '../src/activities/exporter/gauges.js';
+import { parseStacksFile } from '../src/config/load.js';
 import { healthAnswer, listenAddressSchema } from '../src/activities/exporter/health.js';
 import { outcomeOfError } from '../src/workflows/lib/runOutcomes.js';
 import { createTestDatabase, seedRagDatabase, type TestDatabase } from './support/postgres.js';
@@ -188,6 +189,30 @@ test('a drill of a corrupted backup: the last result turns "failed", the failed 
   assert.equal(await p.waitFor('sum(ragops_runbook_runs_total{runbook="verifyBackup",outcome="failed"})', (v) => v !== null), 1);
   const list = await waitForAlert((list) => Boolean(firing(list, 'RagopsRestoreDrillFailed')), '"drill failed" should fire');
   assert.match(firing(list, 'RagopsRestoreDrillFailed')!.annotations.summary!, /Stack prod: the last drill failed/);
+});
+
+test('a schedule deleted since the last round reads as not paused (a gauge series cannot be removed)', async () => {
+  const values = new Map<string, number>();
+  const meter = {
+    createGauge: (name: string) => ({ set: (value: number, tags: Record<string, string>) => values.set(`${name}${JSON.stringify(tags)}`, value) }),
+  } as unknown as MetricMeter;
+  let schedules: ScheduleState[] = [{ scheduleId: 'ragops-backup-prod', stack: 'prod', paused: true }];
+  const stacks = parseStacksFile(stringify({ stacks: { prod: { postgres: [], store: { type: 'fs', path: join(dir.path, 'unit-store') } } } }), 'unit');
+  const gauges = startRagopsGauges(meter, { loadStacks: async () => stacks, listSchedules: async () => schedules }, 3_600_000);
+  try {
+    await gauges.refresh();
+    const key = 'ragops_schedule_paused{"stack":"prod","schedule":"ragops-backup-prod"}';
+    assert.equal(values.get(key), 1);
+    schedules = [];
+    await gauges.refresh();
+    assert.equal(values.get(key), 0);
+    assert.equal(values.get('ragops_exporter_store_readable{"stack":"prod"}'), 1);
+    // No DR section and no slo.backupMaxAge: no backup SLO to alert on; the drill SLO defaults to a week.
+    assert.equal(values.has('ragops_slo_backup_max_age_seconds{"stack":"prod"}'), false);
+    assert.equal(values.get('ragops_slo_drill_max_age_seconds{"stack":"prod"}'), 7 * 86_400);
+  } finally {
+    gauges.stop();
+  }
 });
 
 test('the run outcome a finished workflow is counted under, and the health answer of each worker state', () => {

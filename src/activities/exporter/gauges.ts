@@ -59,6 +59,7 @@ export function startRagopsGauges(meter: MetricMeter, sources: RagopsGaugeSource
   const paused = gauge('ragops_schedule_paused', 'int', undefined, '1 when the ragops schedule is paused');
   const schedulesReadable = gauge('ragops_exporter_schedules_readable', 'int', undefined, '1 when the last listing of the ragops schedules succeeded');
   const log = sources.log ?? (() => {});
+  const knownSchedules = new Set<string>();
 
   const publish = (stack: string, figures: StackFigures) => {
     for (const { plan, finishedAt, bytes } of figures.plans) {
@@ -98,7 +99,15 @@ export function startRagopsGauges(meter: MetricMeter, sources: RagopsGaugeSource
     }
     if (!only && sources.listSchedules) {
       try {
-        for (const schedule of await sources.listSchedules()) paused.set(schedule.paused ? 1 : 0, { stack: schedule.stack, schedule: schedule.scheduleId });
+        const listed = await sources.listSchedules();
+        // A gauge's series cannot be removed: a schedule deleted since the last round reads as not paused.
+        const seen = new Map(listed.map((schedule) => [JSON.stringify([schedule.stack, schedule.scheduleId]), schedule.paused]));
+        for (const known of knownSchedules) if (!seen.has(known)) seen.set(known, false);
+        for (const [key, isPaused] of seen) {
+          const [stack, schedule] = JSON.parse(key) as [string, string];
+          paused.set(isPaused ? 1 : 0, { stack, schedule });
+          knownSchedules.add(key);
+        }
         schedulesReadable.set(1, {});
       } catch (error) {
         schedulesReadable.set(0, {});
