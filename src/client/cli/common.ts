@@ -59,7 +59,14 @@ export interface RunFlags {
 function progressOutput(json: boolean): ProgressOutput | undefined {
   const stream = json ? process.stderr : process.stdout;
   if (json && !stream.isTTY) return undefined;
-  return { write: (text) => void stream.write(text), isTTY: Boolean(stream.isTTY), columns: stream.columns };
+  return {
+    write: (text) => void stream.write(text),
+    isTTY: Boolean(stream.isTTY),
+    // Read at each redraw: the terminal may have been resized.
+    get columns() {
+      return stream.columns;
+    },
+  };
 }
 
 /**
