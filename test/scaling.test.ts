@@ -80,6 +80,7 @@ test('two workers on one task queue share backups of four stacks started at once
   const wallSeconds = (Date.now() - startedAt) / 1000;
 
   const objects = fsObjects(storePath);
+  const dumpBytes: number[] = [];
   for (const [index, stack] of STACKS.entries()) {
     const report = reports[index]!;
     assert.equal(report.stack, stack);
@@ -91,6 +92,7 @@ test('two workers on one task queue share backups of four stacks started at once
     assert.equal(dump.tables['public.bulk'], BULK_ROWS);
     const stored = await sha256Of(await objects.read(dump.key));
     assert.deepEqual(stored, { sha256: dump.sha256, size: dump.size }, `${stack}: the stored dump is the one the manifest names`);
+    dumpBytes.push(dump.size);
   }
 
   const runs: ActivityRun[] = [];
@@ -114,6 +116,6 @@ test('two workers on one task queue share backups of four stacks started at once
   }
   assert.deepEqual([...new Set(runs.map((run) => run.identity))].sort(), [...identities].sort(), 'the activities ran on the two workers, and only there');
   const dumpsAtOnce = maxOverlap(dumps);
-  console.log(`4 backups in ${wallSeconds.toFixed(1)} s, ${dumpsAtOnce} dumps at once, ${(dumps.reduce((sum, run) => sum + run.endedMs - run.startedMs, 0) / 1000).toFixed(1)} s of dumping in all`);
+  console.log(`4 backups (${dumpBytes.map((bytes) => (bytes / 1e6).toFixed(0)).join(', ')} MB dumps) in ${wallSeconds.toFixed(1)} s, ${dumpsAtOnce} dumps at once, ${(dumps.reduce((sum, run) => sum + run.endedMs - run.startedMs, 0) / 1000).toFixed(1)} s of dumping in all`);
   assert.equal(dumpsAtOnce, 2, 'the two workers dumped at the same time');
 });
