@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
-import { startCanary } from '../src/client/api/canary.js';
+import { canaryWorkflowId, startCanary } from '../src/client/api/canary.js';
 import { startBackup } from '../src/client/api/runbooks.js';
 import { startTemporalDevServer, type DevServer } from '../src/client/dev/devserver.js';
 import { parseStacksFile } from '../src/config/load.js';
@@ -169,13 +169,13 @@ async function tableRows(page: Page, frameId: string, header: string): Promise<s
 }
 
 describe('the Temporal Web UI in a real browser (playwright-core + Debian chromium, headless)', () => {
-  let canaryWorkflowId: string;
+  const canaryId = canaryWorkflowId({ stack: CANARY_STACK, service: 'web' });
 
   test('a finished canary shows its steps done and its measurements', async () => {
     traffic = startTraffic(app.url('/'), 20);
     await until('traffic on the metrics app', () => (app.counts()['200'] ?? 0) >= 10);
     const handle = await startCanary(client, { stack: CANARY_STACK, service: 'web', image: 'ragops-test/api:v2' }, { taskQueue, stacks });
-    canaryWorkflowId = handle.workflowId;
+    assert.equal(handle.workflowId, canaryId);
     const report = (await handle.result()) as CanaryReport;
     assert.equal(report.outcome, 'promoted', JSON.stringify(report));
     assert.equal(report.measurements.length, 2);
@@ -186,6 +186,9 @@ describe('the Temporal Web UI in a real browser (playwright-core + Debian chromi
       assert.deepEqual(plan.find(([name]) => name === 'steps'), ['steps', '1. set weight 10 %; 2. analysis error-rate every 1s × 2'], JSON.stringify(plan));
       assert.deepEqual(plan.find(([name]) => name === 'traffic'), ['traffic', 'kubernetes-replicas shifter, weight at most 50 % before promotion']);
 
+      const runbookSteps = await tableRows(page, 'user-metadata-current-details', 'step');
+      assert.ok(runbookSteps.length >= 5 && runbookSteps.every(([status]) => status === '✅ done'), JSON.stringify(runbookSteps));
+      assert.ok(runbookSteps.some(([, title, , detail]) => title === 'measure error-rate at 10 %' && detail === 'error-rate 0 passed'), JSON.stringify(runbookSteps));
       const canarySteps = await tableRows(page, 'user-metadata-current-details', 'canary step');
       assert.deepEqual(canarySteps.map(([mark]) => mark), ['✅ done', '✅ done'], JSON.stringify(canarySteps));
       const measurements = await tableRows(page, 'user-metadata-current-details', 'outcome');
@@ -226,11 +229,11 @@ describe('the Temporal Web UI in a real browser (playwright-core + Debian chromi
 
         // The workflows list, filtered by the stack's search attribute: this run, not the canary's.
         await open(listPath(), async (all) => {
-          await all.getByRole('link', { name: canaryWorkflowId }).first().waitFor();
+          await all.getByRole('link', { name: canaryId }).first().waitFor();
           await all.getByRole('link', { name: handle.workflowId }).first().waitFor();
         });
         const filtered = await open(listPath(`RagopsStack="${BACKUP_STACK}"`), (page) => page.getByRole('link', { name: handle.workflowId }).first().waitFor());
-        assert.equal(await filtered.getByRole('link', { name: canaryWorkflowId }).count(), 0, 'the canary of another stack is listed under the filter');
+        assert.equal(await filtered.getByRole('link', { name: canaryId }).count(), 0, 'the canary of another stack is listed under the filter');
         const row = filtered.getByRole('row', { name: new RegExp(handle.workflowId) }).first();
         assert.match(await row.innerText(), /Running/i);
       });
