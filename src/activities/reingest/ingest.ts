@@ -109,7 +109,7 @@ export function createReingestIngestActivities() {
         beat.phase(
           `${doing}: ${progress.rows}${input.totalRows === undefined ? '' : ` of ${input.totalRows}`} rows${rate.percent === undefined ? '' : ` (${rate.percent} %)`}, ${rate.rowsPerSecond} rows/s, ETA ${formatEta(rate.etaSeconds)}${last}`,
         );
-        beat.beat({ progress, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds }, true);
+        beat.beat({ progress, totalRows: input.totalRows, rowsPerSecond: rate.rowsPerSecond, etaSeconds: rate.etaSeconds }, true);
       };
       const slots = new Slots(plan.options.concurrency);
       interface PageWritten { requests: number; retries: number; embedMs: number }
