@@ -74,6 +74,7 @@ test('the line: elapsed, run, phase, the activity moving the most, how many more
   });
   assert.equal(line, '[ 1m05s] backup-prod | dump | pg_dump app | 300.0 MiB | 80.0 MiB/s (+1 more running)');
   assert.equal(progressLine({ workflowId: 'verify-prod', elapsedMs: 1_000, activities: [] }), '[    1s] verify-prod | waiting');
+  assert.equal(progressLine({ workflowId: 'dr-recover-prod', phase: 'approve', elapsedMs: 60_000, activities: [] }), '[ 1m00s] dr-recover-prod | approve | waiting for approval');
   assert.match(
     progressLine({ workflowId: 'deploy-prod-api', phase: 'backup', child: 'backup backup-prod (dump)', elapsedMs: 0, activities: [], stale: 'deadline exceeded\nmore' }),
     /deploy-prod-api \| backup \| child backup backup-prod \(dump\) \| waiting \| \(no answer from the server: deadline exceeded\)$/,

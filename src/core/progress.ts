@@ -124,7 +124,7 @@ export function progressLine(run: RunProgress): string {
   const ranked = [...run.activities].sort((a, b) => weight(b) - weight(a));
   const [first, ...others] = ranked;
   if (first) head.push(activityText(first) + (others.length > 0 ? ` (+${others.length} more running)` : ''));
-  else head.push('waiting');
+  else head.push(run.phase === 'approve' ? 'waiting for approval' : 'waiting');
   if (run.stale) head.push(`(no answer from the server: ${firstLine(run.stale)})`);
   return head.join(' | ');
 }
