@@ -4,8 +4,8 @@
 // backup SLO is 1s. A real backup of a database on the machine's PostgreSQL into an fs store.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { ApplicationFailure, CancelledFailure, type MetricMeter } from '@tempora
 import { startBackup, startVerify } from '../src/client/api/runbooks.js';
 import { createRunbookSchedule, scheduleIdFor } from '../src/client/api/schedules.js';
 import { findFreePort } from '../src/client/dev/devserver.js';
+import { backupKeys } from '../src/core/storeKeys.js';
 import { manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
 import { NO_PLAN_LABEL, startRagopsGauges, type ScheduleState } from '../src/activities/exporter/gauges.js';
 import { parseStacksFile } from '../src/config/load.js';
@@ -174,9 +175,14 @@ test('after a checksum drill: the last result is "passed" and the drill run is c
   assert.equal(firing(await alerts(), 'RagopsRestoreDrillFailed'), undefined);
 });
 
-test('a drill of a corrupted backup: the last result turns "failed", the failed run is counted, and "drill failed" fires', async () => {
+test('a drill of a corrupted backup: the last result turns "failed", the failed run is counted, and "drill failed" fires; DR evidence beside it gives RTO and RPO', async () => {
   const p = prometheus!;
   assert.ok(backupManifest, 'the backup test ran first');
+  // Synthetic DR evidence (a disaster recovery needs a whole stack; its own tests write real ones): folded in at the drill's refresh.
+  const drKey = backupKeys.drEvidence('prod', backupManifest.backupId, new Date(), 'metrics', 'drill');
+  await mkdir(dirname(join(dir.path, 'store', drKey)), { recursive: true });
+  const evidence = { mode: 'drill', outcome: 'recovered', rto: { seconds: 2400, targetSeconds: 1800, met: false, from: new Date(Date.now() - 2_400_000).toISOString(), to: new Date().toISOString() }, rpo: { seconds: 12.5, targetSeconds: 900, met: true } };
+  await writeFile(join(dir.path, 'store', drKey), JSON.stringify(evidence));
   const dump = join(dir.path, 'store', backupManifest.artifacts[0]!.key);
   const bytes = await readFile(dump);
   const middle = bytes.length >> 1;
@@ -187,8 +193,40 @@ test('a drill of a corrupted backup: the last result turns "failed", the failed 
   assert.equal(await p.waitFor('ragops_restore_drill_last_result{stack="prod",result="failed"}', (v) => v === 1), 1);
   assert.equal(await p.queryValue('ragops_restore_drill_last_result{stack="prod",result="passed"}'), 0);
   assert.equal(await p.waitFor('sum(ragops_runbook_runs_total{runbook="verifyBackup",outcome="failed"})', (v) => v !== null), 1);
-  const list = await waitForAlert((list) => Boolean(firing(list, 'RagopsRestoreDrillFailed')), '"drill failed" should fire');
+  assert.equal(await p.waitFor('ragops_dr_rto_seconds{stack="prod"}', (v) => v !== null), 2400);
+  assert.equal(await p.queryValue('ragops_dr_rpo_seconds{stack="prod"}'), 12.5);
+  assert.equal(await p.queryValue('ragops_dr_rto_target_seconds{stack="prod"}'), 1800);
+  const list = await waitForAlert((list) => Boolean(firing(list, 'RagopsRestoreDrillFailed') && firing(list, 'RagopsDrTargetMissed')), '"drill failed" and "DR target missed" should fire');
   assert.match(firing(list, 'RagopsRestoreDrillFailed')!.annotations.summary!, /Stack prod: the last drill failed/);
+  assert.match(firing(list, 'RagopsDrTargetMissed')!.annotations.description!, /measured\s+40m 0s/);
+});
+
+test('the series have exactly the names and types the rules use: gauges, and one counter without a unit suffix', async () => {
+  const answer = (await (await fetch(`${prometheus!.url}/api/v1/metadata`)).json()) as { data: Record<string, Array<{ type: string }>> };
+  const types = Object.fromEntries(Object.entries(answer.data).filter(([name]) => name.startsWith('ragops_')).map(([name, [meta]]) => [name, meta!.type]));
+  const gauges = [
+    'ragops_backup_last_success_timestamp_seconds',
+    'ragops_backup_size_bytes',
+    'ragops_restore_drill_last_pass_timestamp_seconds',
+    'ragops_restore_drill_last_result',
+    'ragops_dr_rto_seconds',
+    'ragops_dr_rpo_seconds',
+    'ragops_dr_rto_target_seconds',
+    'ragops_dr_rpo_target_seconds',
+    'ragops_slo_backup_max_age_seconds',
+    'ragops_slo_drill_max_age_seconds',
+    'ragops_schedule_paused',
+    'ragops_exporter_store_readable',
+    'ragops_exporter_schedules_readable',
+  ];
+  // Never set here (no passing restore drill), so never served: the SDK's registry only has series it was given.
+  const served = gauges.filter((name) => name !== 'ragops_restore_drill_last_pass_timestamp_seconds');
+  assert.deepEqual(types, { ...Object.fromEntries(served.map((name) => [name, 'gauge'])), ragops_runbook_runs_total: 'counter' });
+  // Every metric name the shipped rules use is one of them.
+  const shipped = parse(await readFile(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+  const used = new Set(shipped.groups.flatMap((group) => group.rules.flatMap((rule) => rule.expr.match(/ragops_[a-z_]+/g) ?? [])));
+  assert.ok(used.size >= 8, `the rules use only ${[...used].join(', ')}`);
+  for (const name of used) assert.ok([...gauges, 'ragops_runbook_runs_total'].includes(name), `the rules use ${name}, which the worker does not serve`);
 });
 
 test('a schedule deleted since the last round reads as not paused (a gauge series cannot be removed)', async () => {
