@@ -14,7 +14,7 @@ Exit codes:
   0  done (with --wait: the run completed)
   1  the run failed, was cancelled, terminated or timed out; or an unexpected error
   2  invalid input or usage: refused before anything started, or by the run's own input check
-  3  busy: a run of the same runbook on the same target is in progress
+  3  busy: a run of the same runbook on the same target is in progress, or another run holds what it needs (TargetBusy)
   4  the Temporal server could not be reached
 Errors print one line (the cause, and the run's Web UI link when a run exists); RAGOPS_DEBUG=1 adds the stack.`;
 
