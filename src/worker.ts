@@ -10,7 +10,7 @@ import { redactingActivityInterceptors } from './activities/runtime/redactErrors
 import { listScheduleStates } from './client/api/scheduleStates.js';
 import { ensureSearchAttributes } from './client/api/searchAttributes.js';
 import { configPathFromEnv, loadStacksFile } from './config/load.js';
-import { taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
+import { activitySlotsFromEnv, taskQueueFromEnv, temporalConnectConfig } from './config/temporal.js';
 import { durationMs } from './core/duration.js';
 
 export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -121,6 +121,7 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
       workflowsPath,
       activities: createActivities({ temporalClient: leaseClient.get, ...options.activityDeps }),
       ...activityWorkerOptions,
+      ...activitySlotsFromEnv(),
       interceptors: {
         activity: [...activityWorkerOptions.interceptors!.activity!, ...(ragopsGauges ? [ragopsGauges.activityInterceptors] : [])],
         workflowModules: workflowInterceptorModules,

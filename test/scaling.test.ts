@@ -17,8 +17,6 @@ import { fsObjects, readManifest, sha256Of } from './support/verify.js';
 const STACKS = ['north', 'south', 'east', 'west'] as const;
 /** About 54 MB of pg_dump output per database: a dump lasts several seconds. */
 const BULK_ROWS = 700_000;
-/** Applies RAGOPS_MAX_CONCURRENT_ACTIVITIES in the worker processes (see the file for why a preload). */
-const ACTIVITY_CAP = new URL('./support/scaling-activity-cap.mjs', import.meta.url).href;
 
 let temporal: TestTemporal;
 let dir: { path: string; remove(): Promise<void> };
@@ -66,10 +64,7 @@ test('two workers on one task queue share backups of four stacks started at once
     ),
   });
   const taskQueue = uniqueName('scaling');
-  const env = {
-    RAGOPS_MAX_CONCURRENT_ACTIVITIES: '1',
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${ACTIVITY_CAP}`.trim(),
-  };
+  const env = { RAGOPS_MAX_CONCURRENT_ACTIVITIES: '1' };
   for (let i = 0; i < 2; i += 1) workers.push(spawnWorkerProcess({ address: temporal.address, taskQueue, configPath, env }));
   await Promise.all(workers.map(waitForPolling));
   const identities = workers.map((worker) => `${worker.process.pid}@${hostname()}`);
