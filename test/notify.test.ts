@@ -24,6 +24,19 @@ import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { startCheckServer, type CheckServer } from './support/check-server.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { fileURLToPath } from 'node:url';
+import type { Activities } from '../src/activities/index.js';
+import { createNotifyActivities } from '../src/activities/notify/index.js';
+import { createTemporalActivities } from '../src/activities/temporal/index.js';
+import type { DeployPlan } from '../src/config/plan.js';
+import type { CanaryConfig } from '../src/config/stacks/canary.js';
+import { metricSchema } from '../src/config/stacks/metrics.js';
+import { workflowsPath } from '../src/worker.js';
+import type { CanaryActivities } from '../src/workflows/canary/activities.js';
+import type { CanaryReport } from '../src/workflows/canary/report.js';
+import { quietRuntime } from './support/ragops.js';
 
 interface Received {
   path: string;
@@ -166,6 +179,7 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let checks: CheckServer;
   let store: { path: string; remove(): Promise<void> };
+  let quietStore: { path: string; remove(): Promise<void> };
   const taskQueue = uniqueName('notify');
   const genericToken = randomBytes(12).toString('hex');
   const slackToken = randomBytes(12).toString('hex');
@@ -190,12 +204,16 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     fixture = await startBackupFixture({ documents: 200 });
     receiver = await startReceiver();
     checks = await startCheckServer();
-    store = await tempDir('notify');
+    // Not named "notify": the store path is in every plan, and the histories are searched for the patch id.
+    store = await tempDir('hooks');
+    quietStore = await tempDir('hooks-quiet');
     process.env.TEST_WEBHOOK_GENERIC = receiver.url(genericPath);
     process.env.TEST_WEBHOOK_SLACK = receiver.url(slackPath);
-    const stacks = fixture.stacks({ store: 'fs', fsPath: store.path }) as { stacks: { prod: Record<string, unknown> } };
-    stacks.stacks.prod.dr = { targets: { rtoMinutes: 30, rpoMinutes: 60 }, validation: { checks: [{ url: checks.url('/health'), timeoutSeconds: 5, intervalMs: 200 }] }, approvalTimeout: '10m' };
-    stacks.stacks.prod.notify = {
+    const stacks = fixture.stacks({ store: 'fs', fsPath: store.path }) as { stacks: Record<string, Record<string, unknown>> };
+    // The same components without a notify section.
+    stacks.stacks.quiet = { ...(fixture.stacks({ store: 'fs', fsPath: quietStore.path }) as typeof stacks).stacks.prod };
+    stacks.stacks.prod!.dr = { targets: { rtoMinutes: 30, rpoMinutes: 60 }, validation: { checks: [{ url: checks.url('/health'), timeoutSeconds: 5, intervalMs: 200 }] }, approvalTimeout: '10m' };
+    stacks.stacks.prod!.notify = {
       webhooks: [
         { name: 'ops', type: 'generic', url: { env: 'TEST_WEBHOOK_GENERIC' } },
         { name: 'chat', type: 'slack', url: { env: 'TEST_WEBHOOK_SLACK' }, on: ['failed'] },
@@ -209,16 +227,21 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     await checks?.stop();
     await fixture?.stop();
     await store?.remove();
+    await quietStore?.remove();
   });
+
+  const corruptDump = async (dir: string, backup: BackupReport) => {
+    const dump = join(dir, backup.artifacts.find((a) => a.component === 'postgres')!.key);
+    const bytes = await readFile(dump);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(dump, bytes);
+  };
 
   test('a drill of a corrupted backup fails: the generic and the Slack webhook are told, with no secret in the message or the history; a backup that succeeds tells no one', async () => {
     for (let i = 0; i < 2; i++) backups.push(await (await startBackup(fixture.temporal.client, { stack: 'prod' }, { taskQueue })).result());
     assert.equal(receiver.received.length, 0, 'successful backups send nothing');
     const corrupted = backups[1]!;
-    const dump = join(store.path, corrupted.artifacts.find((a) => a.component === 'postgres')!.key);
-    const bytes = await readFile(dump);
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    await writeFile(dump, bytes);
+    await corruptDump(store.path, corrupted);
 
     const handle = await startVerify(fixture.temporal.client, { stack: 'prod', backupId: corrupted.backupId, depth: 'checksum' }, { taskQueue });
     const error = await handle.result().then(() => assert.fail('the drill passed'), (caught: unknown) => caught);
@@ -242,7 +265,18 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     assertNoSecret(history, 'the history');
     assert.match(history, /"sendNotice"/);
     assert.match(history, /TEST_WEBHOOK_GENERIC/, 'the history holds the reference, not the URL');
-    assert.match(history, /ragops-notify/, 'the notice activities are behind the patch marker');
+    assert.match(history, /"markerName": "core_patch"[\s\S]*ragops-notify/, 'the notice activities are behind the patch marker');
+  });
+
+  test('a stack without a notify section: the same failed drill schedules no notice activity and records no patch marker', async () => {
+    const before = receiver.received.length;
+    const backup = await (await startBackup(fixture.temporal.client, { stack: 'quiet' }, { taskQueue })).result();
+    await corruptDump(quietStore.path, backup);
+    const handle = await startVerify(fixture.temporal.client, { stack: 'quiet', backupId: backup.backupId, depth: 'checksum' }, { taskQueue });
+    await handle.result().then(() => assert.fail('the drill passed'), () => undefined);
+    const history = await exportHistoryJson(fixture.temporal.client, handle.workflowId);
+    assert.doesNotMatch(history, /sendNotice|ragops-notify|core_patch/);
+    assert.equal(receiver.received.length, before);
   });
 
   test('a recovery waiting for approval: the webhook gets the `ragops dr approve` command while the run waits', async () => {
@@ -280,5 +314,109 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     assert.equal(failed.length, 2, 'both notices failed after their retries (the approval and the result)');
     assert.ok(failed.every((event) => JSON.stringify(event).includes('answered HTTP 500')));
     receiver.answer(genericPath, 200);
+  });
+});
+
+const WITHOUT_SEARCH_ATTRIBUTES = fileURLToPath(new URL('./support/without-search-attributes.ts', import.meta.url));
+const TEST_SERVER = fileURLToPath(new URL('../.venv/bin/temporal-test-server', import.meta.url));
+
+// The canary's loop with fake deploy, traffic and metric activities (canary-timeskip.test.ts
+// tests that logic); the notice activity is the real one, posting to a receiver on loopback.
+describe('notify: a canary paused for lack of data, and one rolled back (time-skipping server)', () => {
+  let env: TestWorkflowEnvironment;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  const token = randomBytes(12).toString('hex');
+  before(async () => {
+    quietRuntime();
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: TEST_SERVER } } });
+    receiver = await startReceiver();
+    process.env.TEST_WEBHOOK_CANARY = receiver.url(`/hooks/${token}`);
+  });
+  after(async () => {
+    await env?.teardown();
+    await receiver?.stop();
+  });
+
+  const plan: DeployPlan = {
+    stack: 'prod',
+    runTag: '0a1b2c3d',
+    service: 'api',
+    image: 'api:v2',
+    target: { type: 'compose', directory: '/srv', files: ['docker-compose.yml'], projectName: 'rag' },
+    composeService: 'api',
+    deployment: 'api',
+    container: 'api',
+    config: { health: [{ url: 'http://svc/health', expectStatus: 200, timeoutSeconds: 1, intervalMs: 100 }], smoke: [], rolloutTimeoutSeconds: 5 },
+    notify: { webhooks: [webhookSchema.parse({ name: 'ops', url: { env: 'TEST_WEBHOOK_CANARY' } })] },
+  };
+  const canary: CanaryConfig = {
+    traffic: { type: 'kubernetes-replicas' } as CanaryConfig['traffic'],
+    maxWeight: 100,
+    steps: [{ setWeight: 10 }, { analysis: { metrics: ['errors'], interval: '5m', count: 3 } }],
+    metrics: [metricSchema.parse({ name: 'errors', provider: { type: 'probe', url: 'http://canary/health', measure: 'errorRate' }, thresholdRange: { max: 0.05 } })],
+    pauseTimeoutAction: 'abort',
+  };
+
+  function fakes(measured: { value: number | null; outcome: 'passed' | 'failed' | 'inconclusive' }): Partial<Activities & CanaryActivities> {
+    return {
+      resolveCanaryPlan: async () => ({ deploy: plan, canary }),
+      composeCurrentVersion: async () => ({ image: 'api:v1', imageId: 'id-api:v1', repoDigest: null }),
+      composePull: async ({ image }) => ({ image, imageId: `id-${image}`, repoDigest: null, pinned: `id-${image}`, note: 'pulled' }),
+      composeRollout: async () => undefined,
+      composeServiceHealth: async ({ image }) => ({ healthy: true, states: [{ image, imageId: image, running: true }], logsTail: '' }),
+      runHttpChecks: async ({ checks }) => checks.map((check) => ({ url: check.url, passed: true, status: 200, attempts: 1, elapsedMs: 1 })),
+      launchCanaryVersion: async () => 'launched',
+      removeCanaryVersion: async () => 'removed',
+      setTrafficWeight: async ({ weight }) => ({ weight, detail: `canary at ${weight} %` }),
+      measureMetric: async ({ metric }) => ({ metric: metric.name, value: measured.value, samples: measured.value === null ? 0 : 20, outcome: measured.outcome, detail: measured.value === null ? 'no samples in the interval' : `error rate ${measured.value}`, at: new Date().toISOString() }),
+    };
+  }
+
+  async function withCanaryWorker<T>(measured: Parameters<typeof fakes>[0], work: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = uniqueName('notify-canary');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath,
+      interceptors: { workflowModules: [WITHOUT_SEARCH_ATTRIBUTES] },
+      activities: { ...createTemporalActivities({ temporalClient: async () => env.client }), ...createNotifyActivities(), ...fakes(measured) },
+    });
+    return worker.runUntil(work(taskQueue));
+  }
+  const bodiesFor = (workflowId: string) => receiver.received.filter((r) => r.body.workflowId === workflowId).map((r) => r.body);
+
+  test('no data: the canary pauses and the webhook is told "inconclusive" while it holds; an abort then tells no one', async () => {
+    await withCanaryWorker({ value: null, outcome: 'inconclusive' }, async (taskQueue) => {
+      const workflowId = uniqueName('canary');
+      const handle = await env.client.workflow.start('canary', { taskQueue, workflowId, args: [{ stack: 'prod', service: 'api', image: 'api:v2' }] });
+      // Time skips only while the test waits on the server: five minutes of analysis interval at a time.
+      for (let i = 0; i < 10 && bodiesFor(workflowId).length === 0; i++) {
+        await env.sleep('5m');
+        await sleep(200);
+      }
+      const [told, ...more] = bodiesFor(workflowId);
+      assert.equal(more.length, 0);
+      assert.equal(told?.event, 'inconclusive');
+      assert.equal(told?.runbook, 'canary');
+      assert.match(String(told?.summary), /^canary of api:v2 paused at 10 %: inconclusive, not enough data: errors: no samples in the interval; resume, promote or abort it$/);
+      assert.ok(((await handle.query('status')) as CanaryReport).paused, 'the run holds, paused');
+      await handle.signal('abort', { reason: 'no traffic to judge' });
+      const report = (await handle.result()) as CanaryReport;
+      assert.equal(report.outcome, 'aborted');
+      assert.equal(bodiesFor(workflowId).length, 1, "an operator's abort is not news to the operator");
+    });
+  });
+
+  test('failing analysis: the canary rolls back and the webhook gets one "rolled-back" notice, not a second "failed" one', async () => {
+    await withCanaryWorker({ value: 0.3, outcome: 'failed' }, async (taskQueue) => {
+      const workflowId = uniqueName('canary');
+      const failure = await env.client.workflow.execute('canary', { taskQueue, workflowId, args: [{ stack: 'prod', service: 'api', image: 'api:v2' }] }).then(() => assert.fail('promoted'), (caught: unknown) => caught);
+      assert.ok(failure instanceof WorkflowFailedError);
+      assert.equal((failure.cause as ApplicationFailure).type, 'CanaryRolledBack');
+      const bodies = bodiesFor(workflowId);
+      assert.deepEqual(bodies.map((body) => body.event), ['rolled-back']);
+      assert.match(String(bodies[0]!.summary), /^canary of api:v2 rolled back: analysis failed: errors = 0\.3/);
+      for (const received of receiver.received) assert.ok(!received.raw.includes(token));
+    });
   });
 });

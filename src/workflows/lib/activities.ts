@@ -66,7 +66,8 @@ export function compensationActivities(summary: string, kind: 'quick' | 'streami
  */
 export function notifyActivities(summary: string) {
   return proxyActivities<Activities>({
-    startToCloseTimeout: '1m',
+    // Above the longest webhook timeout (60 s), so the request's own timeout is what ends a slow try.
+    startToCloseTimeout: '90s',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5, nonRetryableErrorTypes: ['WebhookRejected', 'ConfigError', 'InvalidInput'] },
     summary,
   });
