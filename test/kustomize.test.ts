@@ -84,6 +84,14 @@ describe('deploy/k8s: the worker as a kustomize base', () => {
     );
     assert.ok(uid! > 0);
     assert.equal(container.securityContext.allowPrivilegeEscalation, false);
+    // A read-only root needs writable scratch where the worker writes: /tmp and the image user's $HOME.
+    if (container.securityContext.readOnlyRootFilesystem) {
+      const home = /--home-dir (\S+)/.exec(dockerfile)![1]!;
+      const emptyDirs = new Set((pod.spec.volumes as Array<{ name: string; emptyDir?: object }>).filter((v) => v.emptyDir).map((v) => v.name));
+      for (const path of ['/tmp', home]) {
+        assert.ok((container.volumeMounts as Array<{ name: string; mountPath: string }>).some((m) => m.mountPath === path && emptyDirs.has(m.name)), `an emptyDir at ${path}`);
+      }
+    }
     assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory);
     // Every secret reference resolves to a rendered Secret (the generator's hashed name).
     const secret = one('Secret');
