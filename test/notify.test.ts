@@ -36,6 +36,10 @@ import { metricSchema } from '../src/config/stacks/metrics.js';
 import { workflowsPath } from '../src/worker.js';
 import type { CanaryActivities } from '../src/workflows/canary/activities.js';
 import type { CanaryReport } from '../src/workflows/canary/report.js';
+import type { ReingestOptions } from '../src/config/inputs.js';
+import type { ReingestPlan } from '../src/config/plan.js';
+import type { ReingestReport } from '../src/workflows/reingest/report.js';
+import { approveReingest } from '../src/client/api/reingest.js';
 import { quietRuntime } from './support/ragops.js';
 
 interface Received {
@@ -322,7 +326,7 @@ const TEST_SERVER = fileURLToPath(new URL('../.venv/bin/temporal-test-server', i
 
 // The canary's loop with fake deploy, traffic and metric activities (canary-timeskip.test.ts
 // tests that logic); the notice activity is the real one, posting to a receiver on loopback.
-describe('notify: a canary paused for lack of data, and one rolled back (time-skipping server)', () => {
+describe('notify: a canary paused for lack of data or rolled back, a re-ingestion waiting for approval (time-skipping server)', () => {
   let env: TestWorkflowEnvironment;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const token = randomBytes(12).toString('hex');
@@ -417,6 +421,66 @@ describe('notify: a canary paused for lack of data, and one rolled back (time-sk
       assert.deepEqual(bodies.map((body) => body.event), ['rolled-back']);
       assert.match(String(bodies[0]!.summary), /^canary of api:v2 rolled back: analysis failed: errors = 0\.3/);
       for (const received of receiver.received) assert.ok(!received.raw.includes(token));
+    });
+  });
+
+  test('a re-ingestion waiting for its switch to be approved: the webhook gets `ragops reingest approve`, and the run switches once approved', async () => {
+    const NEW = 'ragops_reingest_a1b2c3d4_docs';
+    let alias = 'docs_v1';
+    // Qdrant, the source and the embedder faked as in reingest-timeskip.test.ts; the notice activity is the real one.
+    const reingestFakes: Partial<Activities> = {
+      resolveReingestPlan: async ({ options }: { options: ReingestOptions }): Promise<ReingestPlan> => ({
+        stack: options.stack,
+        runTag: 'a1b2c3d4',
+        options,
+        qdrant: { url: 'http://qdrant.test:6333' },
+        source: { kind: 'postgres', postgres: 'app', query: 'SELECT id, text FROM chunks', key: 'id', text: 'text', payload: [] },
+        connections: {},
+        embedder: { type: 'openai', url: 'http://embedder.test/v1', model: 'all-MiniLM-L6-v2' } as ReingestPlan['embedder'],
+        golden: [{ query: 'restore a snapshot', expect: [7] }],
+        gate: { k: 10, minRecall: 0.9 },
+        notify: plan.notify,
+      }),
+      probeEmbedder: async () => ({ dimensions: 384, model: 'all-MiniLM-L6-v2', configuredModel: 'all-MiniLM-L6-v2', modelMatches: true, modelReported: true }),
+      planReingestTarget: async () => ({ alias: 'docs', live: 'docs_v1', livePoints: 10, collection: NEW, clone: { create: { vectors: { size: 384, distance: 'Cosine' } }, payloadIndexes: [], vectorName: undefined, vectorSize: 384, distance: 'Cosine', changes: [] } }) as never,
+      reingestSourceClock: async () => null,
+      countReingestSource: async () => ({ rows: 10, nullKeys: 0, duplicateKeys: 0 }),
+      createReingestCollection: async ({ collection }: { collection: string }) => ({ collection, created: true }) as never,
+      ingestReingestPages: async ({ from }: { from: { rows: number; pages: number } }) => ({ ...from, checkpoint: { kind: 'postgres', lastKey: '10' }, rows: 10, pages: from.pages + 1, embedRequests: 1, embedRetries: 0, embedMs: 5, done: true }) as never,
+      countCollectionPoints: async () => 10,
+      evaluateGoldenSet: async () => ({ results: [{ query: 'restore a snapshot', expected: [7], results: [7, 3, 1], live: [7, 1] }] }),
+      switchReingestAlias: async ({ to }: { to: string }) => {
+        const from = alias;
+        alias = to;
+        return { alias: 'docs', from, to, switched: from !== to };
+      },
+      deleteReingestCollection: async () => true,
+    };
+    const taskQueue = uniqueName('notify-reingest');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath,
+      interceptors: { workflowModules: [WITHOUT_SEARCH_ATTRIBUTES] },
+      activities: { ...createNotifyActivities(), ...reingestFakes },
+    });
+    await worker.runUntil(async () => {
+      const workflowId = uniqueName('reingest');
+      const handle = await env.client.workflow.start('reingest', { taskQueue, workflowId, args: [{ stack: 'prod', alias: 'docs', source: 'chunks', embedder: 'minilm', approve: 'manual', window: '1m' }] });
+      const until = Date.now() + 60_000;
+      while (bodiesFor(workflowId).length === 0 && Date.now() < until) await sleep(100);
+      const [told, ...more] = bodiesFor(workflowId);
+      assert.equal(more.length, 0);
+      assert.equal(told?.event, 'approval');
+      assert.equal(told?.runbook, 'reingest');
+      assert.equal((told?.details as Record<string, unknown>).approveCommand, `ragops reingest approve ${workflowId}`);
+      assert.match(String(told?.summary), new RegExp(`^the switch of alias docs to ${NEW} waits for approval \\(for 24h\\): ragops reingest approve ${workflowId}$`));
+      assert.equal(alias, 'docs_v1', 'nothing switched before the approval');
+      const answer = await approveReingest(env.client, workflowId, 'ops@test');
+      assert.ok(answer.accepted, JSON.stringify(answer));
+      const report = (await handle.result()) as ReingestReport;
+      assert.equal(report.outcome, 'switched');
+      assert.equal(bodiesFor(workflowId).length, 1, 'a switch that succeeds tells no one more');
     });
   });
 });

@@ -50,6 +50,11 @@ export function drApproveCommand(workflowId: string): string {
   return `ragops dr approve ${workflowId}`;
 }
 
+/** The command that answers a reingest run's `approve` update (the alias switch). */
+export function reingestApproveCommand(workflowId: string): string {
+  return `ragops reingest approve ${workflowId}`;
+}
+
 function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

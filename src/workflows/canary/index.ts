@@ -204,6 +204,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
   const continueAsNewWhenLong = async () => {
     if (report.measurementCount - measuredAtStart < (measurementsPerRun ?? DEFAULT_MEASUREMENTS_PER_RUN)) return;
     await condition(allHandlersFinished);
+    await notifier.settled();
     await continueAsNew<typeof canary>({ ...options, measurementsPerRun }, report);
   };
 

@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, continueAsNew, ContinueAsNew, isCancellation, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, continueAsNew, ContinueAsNew, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { reingestInputSchema, type ReingestOptions } from '../../config/inputs.js';
 import type { ReingestPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
@@ -8,6 +8,7 @@ import { parseInput } from '../lib/input.js';
 import { RollbackWindow, type CallerRequest } from '../lib/rollbackWindow.js';
 import { StepTracker } from '../lib/steps.js';
 import { Notifier } from '../lib/notify.js';
+import { reingestApproveCommand } from '../../core/notify.js';
 import type { IngestProgress } from '../../activities/reingest/index.js';
 import { approveUpdate, reingestRollbackUpdate, reingestStatusQuery, type AliasRollbackResult, type ReingestCarried, type ReingestReport } from './report.js';
 
@@ -207,6 +208,8 @@ export async function reingest(rawInput: unknown, carried?: ReingestCarried): Pr
   const approveAndSwitch = async (resolved: ReingestPlan) => {
     if (options.approve === 'manual') {
       report.phase = 'approve';
+      const command = reingestApproveCommand(workflowInfo().workflowId);
+      new Notifier('reingest', resolved).inBackground('approval', `the switch of alias ${options.alias} to ${report.collection} waits for approval (for ${options.approveTimeout}): ${command}`, { approveCommand: command, alias: options.alias, collection: report.collection ?? '', timeout: options.approveTimeout });
       const approved = await steps.step('approve', `wait for the approve update (up to ${options.approveTimeout})`, () =>
         condition(() => report.approvedBy !== null, durationMs(options.approveTimeout), { summary: `approve the switch of ${options.alias} (timeout ${options.approveTimeout})` }),
         (ok) => (ok ? `approved by ${report.approvedBy}` : 'timed out'),
