@@ -8,6 +8,7 @@ import { benchMirror, mirrorUsage } from './mirror.js';
 import { benchPitr, pitrUsage } from './pitr.js';
 import { benchDr, drUsage } from './dr.js';
 import { UsageError } from './lib/usageError.js';
+import { benchStatus, statusUsage } from './status.js';
 
 const benchmarks: Record<string, { usage: string; summary: string; run: (args: string[]) => Promise<void> }> = {
   backup: {
@@ -50,6 +51,7 @@ const benchmarks: Record<string, { usage: string; summary: string; run: (args: s
     summary: 'a disasterRecovery drill (postgres + two Qdrant collections) into a second stack: RTO, and the restore-data phase over pg_restore -j 2 + curl snapshot uploads of the same files',
     run: benchDr,
   },
+  status: { usage: statusUsage, summary: '`ragops status` (CLI, Temporal dev server) for 5,000 synthetic backups in moto, with its catalog and with the catalog rebuilt, against aws s3api list-objects-v2 / aws s3 ls of the stack', run: benchStatus },
 };
 
 function printUsage(): void {

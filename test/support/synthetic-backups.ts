@@ -50,9 +50,11 @@ export function lastDrill(backup: SyntheticBackup, depth?: Drill['depth']): Dril
 
 /**
  * Every object of one backup, keyed under the stack as ragops lays them out. `minimal` writes
- * one artifact (the dump) instead of two, for histories of thousands of backups.
+ * one artifact (the dump) instead of two, for histories of thousands of backups;
+ * `withoutArtifacts` leaves the artifacts' objects out (the manifest still lists them), for
+ * readers of manifests and evidence only.
  */
-export function objectsOf(stack: string, backup: SyntheticBackup, options: { minimal?: boolean } = {}): Array<{ key: string; body: string }> {
+export function objectsOf(stack: string, backup: SyntheticBackup, options: { minimal?: boolean; withoutArtifacts?: boolean } = {}): Array<{ key: string; body: string }> {
   const { backupId, time } = backup;
   const dump = { key: backupKeys.postgresDump(stack, backupId, 'app'), body: `fake pg_dump of ${backupId}\n` };
   const snapshot = { key: backupKeys.qdrantSnapshot(stack, backupId, 'docs'), body: `fake snapshot of ${backupId}\n`.repeat(3) };
@@ -78,6 +80,7 @@ export function objectsOf(stack: string, backup: SyntheticBackup, options: { min
     const body = backup.manifest === 'valid' ? JSON.stringify(manifest) : JSON.stringify({ ...manifest, formatVersion: 2 });
     objects.push({ key: backupKeys.manifest(stack, backupId), body });
   }
+  if (options.withoutArtifacts) objects.splice(0, objects.length - (backup.manifest === 'none' ? 0 : 1));
   for (const drill of backup.drills) {
     const finishedAt = new Date(time.getTime() + drill.afterHours * 3_600_000);
     const evidence = verificationSchema.parse({

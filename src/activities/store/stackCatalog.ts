@@ -7,8 +7,8 @@
 // the evidence keys of its newest backups (`window`), and every read lists the store from the
 // window's first backup on (one cheap listing) and folds any key it does not hold. Events on
 // older backups (a drill of an old backup) lost this way are healed by the rebuild every
-// CATALOG_MAX_AGE_MS. So a race leaves the catalog stale for at most one read, never wrong
-// for long, and the manifests stay the truth.
+// CATALOG_MAX_AGE_MS (a day). So a race leaves the catalog stale until the next read, never
+// wrong for long, and the manifests stay the truth.
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { Context } from '@temporalio/activity';
@@ -21,8 +21,13 @@ import { StoreObjectMissing, type ArtifactStore } from './types.js';
 export type { StackCatalog } from '../../config/stackCatalog.js';
 export { stackCatalogKey } from '../../core/stackCatalog.js';
 
-/** A catalog whose last full rebuild is older than this is rebuilt (heals what the window cannot see). */
-export const CATALOG_MAX_AGE_MS = 60 * 60_000;
+/**
+ * A catalog whose last full rebuild is older than this is rebuilt: it heals what the window
+ * cannot see (a lost update of a drill on an old backup, counts drifting as prune deletes).
+ * Recent backups and drills are caught up at every read, so this can be long; a short one
+ * would make most `ragops status` runs pay for a rebuild.
+ */
+export const CATALOG_MAX_AGE_MS = 24 * 3_600_000;
 /** More new evidence keys than this since the catalog was written: a rebuild is no slower than catching up. */
 const CATCH_UP_LIMIT = 200;
 const READ_CONCURRENCY = 16;

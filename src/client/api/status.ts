@@ -1,11 +1,9 @@
 // Reads what `ragops status` shows: each stack's catalog from its store (the primary truth),
 // then schedules and running runs from Temporal, and PITR figures from physical targets.
 import type { Client } from '@temporalio/client';
-import { hasPhysical } from '../../activities/pgbackrest/config.js';
-import { readPitrStatus } from '../../activities/pgbackrest/status.js';
 import { withStore } from '../../activities/store/open.js';
 import { readStackCatalogWithSource } from '../../activities/store/stackCatalog.js';
-import { effectiveSlo, type StackConfig, type StacksFile } from '../../config/stacks/index.js';
+import { effectiveSlo, hasPhysical, type StackConfig, type StacksFile } from '../../config/stacks/index.js';
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
 import { stackStatus, statusReport, type Known, type PitrFigure, type RunState, type ScheduleState, type StatusReport } from '../../core/status.js';
 import { connectClient, webUiUrl, type Connected } from './connect.js';
@@ -147,8 +145,12 @@ function groupByStack<T extends { stack: string }>(items: T[]): Map<string, T[]>
 }
 
 async function readPitr(stack: StackConfig): Promise<PitrFigure[]> {
+  const targets = stack.postgres.filter(hasPhysical);
+  if (targets.length === 0) return [];
+  // Loaded only when needed: the PostgreSQL client and pgBackRest code are half a second of CLI start-up.
+  const { readPitrStatus } = await import('../../activities/pgbackrest/status.js');
   return Promise.all(
-    stack.postgres.filter(hasPhysical).map(async (target): Promise<PitrFigure> => {
+    targets.map(async (target): Promise<PitrFigure> => {
       const base = { target: target.name, database: target.database };
       try {
         const status = await withTimeout(readPitrStatus(target, stack.store), 15_000, `PITR status of ${target.name}`);
