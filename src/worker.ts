@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, type WorkerOptions as WorkerCreateOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type Logger, type WorkerOptions as WorkerCreateOptions } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
 import { cancellationInterceptor } from './activities/runtime/cancellation.js';
 import { createActivities, type ActivityDeps } from './activities/index.js';
@@ -37,11 +37,21 @@ export interface WorkerOptions {
 }
 
 let runtimeInstalled = false;
+/** Whether this process's runtime serves Prometheus metrics (the ragops gauges go beside them). */
+let metricsServed = false;
 
-function installRuntime(metricsAddress: string | undefined): void {
-  if (runtimeInstalled || !metricsAddress) return;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } });
+/**
+ * The SDK runtime can be installed once per process: with the Prometheus exporter when
+ * `metricsAddress` is set, and with `logger` when the caller (`ragops dev`) sends the log elsewhere.
+ */
+export function installRuntime(metricsAddress: string | undefined, logger?: Logger): void {
+  if (runtimeInstalled || (!metricsAddress && !logger)) return;
+  Runtime.install({
+    ...(logger ? { logger } : {}),
+    ...(metricsAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } } : {}),
+  });
   runtimeInstalled = true;
+  metricsServed = Boolean(metricsAddress);
 }
 
 /** A client of the worker's own server and namespace, connected on first use (the lease activities need it). */
@@ -100,11 +110,11 @@ export async function createWorker(options: WorkerOptions = {}): Promise<{ worke
   // With metrics on: the operator's figures (backups, drills, DR, SLOs, paused schedules) and the
   // achievable RPO of each physical target are gauges beside the SDK's.
   const loadStacks = options.activityDeps?.loadStacks ?? (() => loadStacksFile());
-  const ragopsGauges = runtimeInstalled
+  const ragopsGauges = metricsServed
     ? startRagopsGauges(Runtime.instance().metricMeter, { loadStacks, listSchedules: async () => listScheduleStates(await leaseClient.get()), log }, refreshMs)
     : undefined;
   const hasPhysicalTargets = Object.values(stacks.stacks).some((stack) => stack.postgres.some((target) => target.physical));
-  const rpoGauges = runtimeInstalled && hasPhysicalTargets ? startRpoGauges(Runtime.instance().metricMeter, loadStacks) : undefined;
+  const rpoGauges = metricsServed && hasPhysicalTargets ? startRpoGauges(Runtime.instance().metricMeter, loadStacks) : undefined;
   let health: HealthServer | undefined;
   const closeClient = async () => {
     ragopsGauges?.stop();

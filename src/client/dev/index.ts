@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
-import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry, type Logger } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../../config/load.js';
 import { DEFAULT_TASK_QUEUE } from '../../config/temporal.js';
@@ -42,19 +42,18 @@ export function workerLogLine(entry: Pick<LogEntry, 'level' | 'message' | 'meta'
 
 /**
  * The SDK's log (the workflow bundler's webpack output, worker state, activity and workflow
- * logs) goes to a file, not the terminal; warnings and errors also get one line there. Only when
- * nothing installed the runtime yet: with RAGOPS_METRICS_ADDRESS the worker installs it itself
- * (with its Prometheus exporter), and its log stays on the terminal.
+ * logs) goes to a file, not the terminal; warnings and errors also get one line there. The
+ * runtime is installed here with that logger, and with the Prometheus exporter when
+ * RAGOPS_METRICS_ADDRESS asks for it.
  */
-function logWorkerToFile(file: WriteStream, path: string): boolean {
-  if (process.env.RAGOPS_METRICS_ADDRESS) return false;
-  Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => {
+function logWorkerToFile(installRuntime: (metricsAddress: string | undefined, logger: Logger) => void, file: WriteStream, path: string): void {
+  installRuntime(
+    process.env.RAGOPS_METRICS_ADDRESS,
+    new DefaultLogger('INFO', (entry) => {
       file.write(workerLogLine(entry));
       if (entry.level === 'WARN' || entry.level === 'ERROR') console.error(`worker ${entry.level}: ${entry.message.split('\n')[0]} (more in ${path})`);
     }),
-  });
-  return true;
+  );
 }
 
 /** RAGOPS_CONFIG or ./ragops.yaml when one exists; else writes the default to .ragops/. */
@@ -81,13 +80,13 @@ export async function runDev(options: { port: number; uiPort: number; initialBac
   const workerLogPath = resolve(DEV_DIR, 'worker.log');
   const workerLog = createWriteStream(workerLogPath, { flags: 'a' });
   const shown = relative(process.cwd(), workerLogPath);
-  const toFile = logWorkerToFile(workerLog, shown);
-  console.log(`Temporal CLI ${server.cli} serves ${server.address}; building the worker (workflow bundle log: ${toFile ? shown : 'this terminal'})…`);
-  const { createWorker } = await import('../../worker.js');
+  const { createWorker, installRuntime } = await import('../../worker.js');
+  logWorkerToFile(installRuntime, workerLog, shown);
+  console.log(`Temporal CLI ${server.cli} serves ${server.address}; building the worker (workflow bundle log: ${shown})…`);
   const { worker, connection } = await createWorker({
     address: server.address,
     taskQueue: DEFAULT_TASK_QUEUE,
-    ...(toFile ? { log: (line: string) => void workerLog.write(`${new Date().toISOString()} INFO ${line}\n`) } : {}),
+    log: (line: string) => void workerLog.write(`${new Date().toISOString()} INFO ${line}\n`),
   });
   const running = worker.run();
 
@@ -96,7 +95,7 @@ ragops dev is up
   Temporal Web UI   ${server.uiUrl}
   Temporal address  ${server.address}   (state in ${DEV_DIR}/temporal.db)
   Temporal CLI      ${server.cli}   (its log: ${DEV_DIR}/temporal.log)
-  worker log        ${toFile ? `${workerLogPath}   (workflow bundle, worker and activity logs)` : 'this terminal (RAGOPS_METRICS_ADDRESS is set: the worker installs its own runtime)'}
+  worker log        ${workerLogPath}   (workflow bundle, worker and activity logs)
   stacks file       ${process.env.RAGOPS_CONFIG}
   task queue        ${DEFAULT_TASK_QUEUE}
 
