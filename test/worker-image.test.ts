@@ -89,13 +89,20 @@ describe('the worker image (Dockerfile) built FROM a local Debian base', { timeo
       await dir?.remove();
     });
 
-    test('serves /healthz and metrics, turns healthy by its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
+    test('serves /healthz and metrics on a read-only root, turns healthy by its HEALTHCHECK, and stops cleanly on SIGTERM', async () => {
       const configPath = join(dir.path, 'ragops.yaml');
       await writeFile(configPath, 'stacks:\n  demo:\n    store: { type: fs, path: /tmp/ragops-store }\n', { mode: 0o644 });
       const [healthPort, metricsPort] = [await findFreePort(), await findFreePort()];
-      // Host network: the dev server listens on the host's loopback.
+      const [uid, gid = uid] = (await execa('docker', ['image', 'inspect', '--format', '{{.Config.User}}', built.image])).stdout.trim().split(':');
+      const home = (await inImage(['sh', '-c', 'echo "$HOME"'])).trim();
+      // Host network: the dev server listens on the host's loopback. Locked down as deploy/k8s
+      // runs it: read-only root, writable /tmp and $HOME only (emptyDirs there, which allow exec:
+      // @swc/core, the workflow bundler's compiler, copies its native addon into ~/.cache or /tmp
+      // and loads it from there), no capabilities, no privilege gain.
       const started = await execa('docker', [
         'run', '-d', '--network', 'host',
+        '--read-only', '--tmpfs', '/tmp:exec', '--tmpfs', `${home}:exec,uid=${uid},gid=${gid},mode=0700`,
+        '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
         '--health-interval', '1s', '--health-start-period', '0s',
         '-e', `TEMPORAL_ADDRESS=${temporal.address}`, '-e', `TEMPORAL_NAMESPACE=${temporal.namespace}`,
         '-e', `RAGOPS_TASK_QUEUE=image-test-${healthPort}`,
