@@ -5,15 +5,18 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { createCatalogActivities } from '../src/activities/store/catalog.js';
 import { withStore } from '../src/activities/store/open.js';
-import { readStackCatalogWithSource } from '../src/activities/store/stackCatalog.js';
+import { readStackCatalogWithSource, recordInCatalog, stackCatalogKey } from '../src/activities/store/stackCatalog.js';
+import { FsStore } from '../src/activities/store/fs.js';
 import { loadStacksFile, parseStacksFile } from '../src/config/load.js';
 import { manifestSchema, type Manifest } from '../src/config/manifest.js';
-import type { StackCatalog } from '../src/config/stackCatalog.js';
+import { stackCatalogSchema, type StackCatalog } from '../src/config/stackCatalog.js';
 import type { StoreConfig } from '../src/config/stacks/index.js';
 import { readStatus } from '../src/client/api/status.js';
 import { createRunbookSchedule } from '../src/client/api/schedules.js';
@@ -143,6 +146,38 @@ describe('catalog hooks', () => {
       const key = await createCatalogActivities().writeManifest({ store, manifest });
       assert.equal(key, backupKeys.manifest('prod', backup.backupId));
       assert.equal(manifestSchema.parse(JSON.parse(await readFile(join(dir.path, key), 'utf8'))).backupId, backup.backupId);
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('two writers racing: the update the other overwrote is caught up at the next read', async () => {
+    const dir = await tempDir('status-race');
+    const store = new FsStore(dir.path);
+    try {
+      const put = async (backup: SyntheticBackup) => {
+        for (const object of objectsOf('prod', backup, { minimal: true })) await store.put(object.key, Readable.from([object.body]));
+      };
+      const backups = Array.from({ length: 30 }, (_, index) => syntheticBackup(new Date(Date.UTC(2026, 10, 1, index)), index, { plan: index % 2 ? 'pg' : 'vectors' }));
+      for (const backup of backups) await put(backup);
+      assert.equal((await readStackCatalogWithSource(store, 'prod')).source, 'rebuilt');
+      const before = await text(await store.get(stackCatalogKey('prod')));
+      // Worker A finishes a pg backup and folds it in; worker B, which read the catalog before A wrote, folds its vectors backup and writes last.
+      const [a, b] = [syntheticBackup(new Date(Date.UTC(2026, 10, 3, 1)), 100, { plan: 'pg' }), syntheticBackup(new Date(Date.UTC(2026, 10, 3, 2)), 101, { plan: 'vectors' })];
+      await put(a);
+      await recordInCatalog(store, backupKeys.manifest('prod', a.backupId));
+      await put(b);
+      const stale = stackCatalogSchema.parse(JSON.parse(before));
+      const manifestOfB = manifestSchema.parse(JSON.parse(await text(await store.get(backupKeys.manifest('prod', b.backupId)))));
+      foldIntoCatalog(stale, { kind: 'manifest', key: backupKeys.manifest('prod', b.backupId), manifest: manifestOfB }, new Date());
+      await store.put(stackCatalogKey('prod'), Readable.from([JSON.stringify(stale)]));
+      const lost = stackCatalogSchema.parse(JSON.parse(await text(await store.get(stackCatalogKey('prod')))));
+      assert.notEqual(lost.plans.find((plan) => plan.plan === 'pg')!.backupId, a.backupId, 'A’s update was lost');
+
+      const read = await readStackCatalogWithSource(store, 'prod');
+      assert.equal(read.source, 'caught-up');
+      assert.deepEqual(read.catalog.plans.map((plan) => [plan.plan, plan.backupId, plan.completeBackups]), [['pg', a.backupId, 16], ['vectors', b.backupId, 16]]);
+      assert.equal((await readStackCatalogWithSource(store, 'prod')).source, 'catalog', 'and written back');
     } finally {
       await dir.remove();
     }
