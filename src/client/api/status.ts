@@ -7,6 +7,8 @@ import { effectiveSlo, hasPhysical, type StackConfig, type StacksFile } from '..
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
 import { stackStatus, statusReport, type Known, type PitrFigure, type RunState, type ScheduleState, type StatusReport } from '../../core/status.js';
 import { connectClient, webUiUrl, type Connected } from './connect.js';
+import { probeTcp } from '../../activities/runtime/tcp.js';
+import { temporalConnectConfig } from '../../config/temporal.js';
 
 export interface StatusOptions {
   /** Only these stacks (default every stack of the file). */
@@ -31,12 +33,28 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * connectClient, after one TCP attempt at the address: a server that refuses is said at once,
+ * where the client would retry until its connect timeout.
+ */
+function defaultConnect(timeoutMs: number): () => Promise<Connected> {
+  return async () => {
+    const address = temporalConnectConfig().connectionOptions.address;
+    const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+    if (match) {
+      const probe = await probeTcp(match[1]!, Number(match[2]), timeoutMs);
+      if (probe.state !== 'answers') throw new Error(`${address} ${probe.state === 'refused' ? 'refuses connections' : probe.detail}`);
+    }
+    return connectClient();
+  };
+}
+
 export async function readStatus(file: StacksFile, options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? (() => new Date());
   const names = options.stacks ?? Object.keys(file.stacks).sort();
   for (const name of names) if (!file.stacks[name]) throw new Error(`no stack "${name}" in the stacks file (stacks: ${Object.keys(file.stacks).join(', ')})`);
   const timeoutMs = options.temporalTimeoutMs ?? 5_000;
-  const connect = 'connect' in options ? options.connect : () => connectClient();
+  const connect = 'connect' in options ? options.connect : defaultConnect(timeoutMs);
 
   const temporal = (async (): Promise<{ connected: Connected } | { cause: string }> => {
     if (!connect) return { cause: 'Temporal not asked' };
