@@ -24,6 +24,7 @@ import { startBackupFixture, type BackupFixture } from './support/fixtures.js';
 import { startCheckServer, type CheckServer } from './support/check-server.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
 import { exportHistoryJson } from './support/temporal.js';
+import { recordHistory } from './support/histories.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { fileURLToPath } from 'node:url';
@@ -270,6 +271,7 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     assert.match(history, /"sendNotice"/);
     assert.match(history, /TEST_WEBHOOK_GENERIC/, 'the history holds the reference, not the URL');
     assert.match(history, /"markerName": "core_patch"[\s\S]*ragops-notify/, 'the notice activities are behind the patch marker');
+    await recordHistory(fixture.temporal, handle.workflowId, 'notify-verify-failed');
   });
 
   test('a stack without a notify section: the same failed drill schedules no notice activity and records no patch marker', async () => {
@@ -301,8 +303,9 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
   });
 
   test('a receiver answering 500: each notice is tried 5 times, then given up; the recovery is approved and completes', async () => {
+    // The id the recorded history is named by: the replay derives the child runs' ids from it.
     receiver.answer(genericPath, 500);
-    const handle = await startDisasterRecovery(fixture.temporal.client, { stack: 'prod', mode: 'recover', allowUnverified: true } as never, { taskQueue, workflowId: uniqueName('dr-500') });
+    const handle = await startDisasterRecovery(fixture.temporal.client, { stack: 'prod', mode: 'recover', allowUnverified: true } as never, { taskQueue, workflowId: 'notify-dr-receiver-500' });
     await waitFor('five tries of the approval notice', () => generic('approval', handle.workflowId).length >= 5, 90_000);
     await sleep(3_000);
     assert.equal(generic('approval', handle.workflowId).length, 5, 'a bounded retry: five tries, no more');
@@ -317,6 +320,7 @@ describe('notify: runbooks tell a webhook receiver', { timeout: 600_000 }, () =>
     const failed = history.events.filter((event) => event.activityTaskFailedEventAttributes);
     assert.equal(failed.length, 2, 'both notices failed after their retries (the approval and the result)');
     assert.ok(failed.every((event) => JSON.stringify(event).includes('answered HTTP 500')));
+    await recordHistory(fixture.temporal, handle.workflowId, 'notify-dr-receiver-500');
     receiver.answer(genericPath, 200);
   });
 });
