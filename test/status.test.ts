@@ -424,6 +424,9 @@ describe('ragops status against 5,000 synthetic backups in moto', { timeout: 600
     assert.equal(offlineProd.schedules.known, false);
     assert.match(!offlineProd.schedules.known ? offlineProd.schedules.cause : '', /Temporal unreachable/);
     assert.equal(offlineProd.runs.known, false);
+    const unknownStack = await execa(process.execPath, [RAGOPS, 'status', '--stack', 'nope'], { env: cliEnv, reject: false });
+    assert.equal(unknownStack.exitCode, 2, 'invalid input');
+    assert.match(unknownStack.stderr, /no stack "nope"/);
     await run.terminate('test over');
   });
 });

@@ -7,6 +7,7 @@ import { effectiveSlo, hasPhysical, type StackConfig, type StacksFile } from '..
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
 import { stackStatus, statusReport, type Known, type PitrFigure, type RunState, type ScheduleState, type StatusReport } from '../../core/status.js';
 import { connectClient, webUiUrl, type Connected } from './connect.js';
+import { InvalidInput } from './runbooks.js';
 import { probeTcp } from '../../activities/runtime/tcp.js';
 import { temporalConnectConfig } from '../../config/temporal.js';
 
@@ -52,7 +53,7 @@ function defaultConnect(timeoutMs: number): () => Promise<Connected> {
 export async function readStatus(file: StacksFile, options: StatusOptions = {}): Promise<StatusReport> {
   const now = options.now ?? (() => new Date());
   const names = options.stacks ?? Object.keys(file.stacks).sort();
-  for (const name of names) if (!file.stacks[name]) throw new Error(`no stack "${name}" in the stacks file (stacks: ${Object.keys(file.stacks).join(', ')})`);
+  for (const name of names) if (!file.stacks[name]) throw new InvalidInput(`--stack: no stack "${name}" in the stacks file (stacks: ${Object.keys(file.stacks).join(', ')})`);
   const timeoutMs = options.temporalTimeoutMs ?? 5_000;
   const connect = 'connect' in options ? options.connect : defaultConnect(timeoutMs);
 
