@@ -180,49 +180,41 @@ setup_debian_tools() {
   say "installed ${missing[*]}"
 }
 
-# --- debootstrap for the worker image test ---------------------------------------------------
+# --- one Debian package a test needs: debootstrap, chromium -----------------------------------
 # test/worker-image.test.ts builds the Dockerfile FROM a Debian minbase rootfs made by debootstrap
 # (cached under /var/cache/ragops/worker-image, then `docker import`ed; no registry).
-setup_debootstrap() {
-  if command -v debootstrap >/dev/null; then
-    say "debootstrap present ($(debootstrap --version))"
-    return
-  fi
-  if ! is_root || ! is_debian; then
-    say "WARNING: debootstrap not found and setup cannot install it (not root on Debian); the worker image test needs it: apt-get install debootstrap"
-    return
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } \
-    || die "apt-get install debootstrap failed"
-  say "installed debootstrap ($(debootstrap --version))"
-}
-
-# --- chromium for the Web UI test ------------------------------------------------------------
 # test/web-ui.test.ts drives Debian's chromium (headless, through playwright-core with
-# executablePath: no browser download) against the dev server's Web UI. Test runs only:
-# `npm start` passes --no-docker and runs no test.
-setup_chromium() {
-  if command -v chromium >/dev/null; then
-    say "chromium present ($(chromium --version 2>/dev/null | head -n1 | cut -d' ' -f1-2))"
+# executablePath: no browser download) against the dev server's Web UI.
+# Test runs only: `npm start` passes --no-docker and runs no test.
+# setup_test_package <command> <package> <the test that needs it> <command printing its version>
+setup_test_package() {
+  local cmd="$1" pkg="$2" needed_by="$3" version="$4"
+  if command -v "$cmd" >/dev/null; then
+    say "$cmd present ($(eval "$version"))"
     return
   fi
   if ! is_root || ! is_debian; then
-    say "WARNING: chromium not found and setup cannot install it (not root on Debian); the Web UI test needs it: apt-get install chromium"
+    say "WARNING: $cmd not found and setup cannot install it (not root on Debian); $needed_by needs it: apt-get install $pkg"
     return
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-    || die "apt-get install chromium failed"
-  command -v chromium >/dev/null || die "chromium installed but not found on PATH"
-  say "installed chromium ($(chromium --version 2>/dev/null | head -n1 | cut -d' ' -f1-2))"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null; } \
+    || die "apt-get install $pkg failed"
+  command -v "$cmd" >/dev/null || die "$pkg installed but $cmd not found on PATH"
+  say "installed $pkg ($(eval "$version"))"
 }
 
 setup_venv
 setup_node_modules
 setup_debian_tools
-if [ "$WITH_DOCKER" -eq 1 ]; then setup_docker; setup_busybox; setup_debootstrap; else say "docker skipped (--no-docker)"; fi
-if [ "$WITH_DOCKER" -eq 1 ]; then setup_chromium; else say "chromium skipped (--no-docker: no test run)"; fi
+if [ "$WITH_DOCKER" -eq 1 ]; then
+  setup_docker
+  setup_busybox
+  setup_test_package debootstrap debootstrap "the worker image test" 'debootstrap --version'
+  setup_test_package chromium chromium "the Web UI test" "chromium --version 2>/dev/null | head -n1 | cut -d' ' -f1-2"
+else
+  say "docker, debootstrap and chromium skipped (--no-docker: no test run)"
+fi
 setup_postgres
 
 # --- Embedding model (the reingest tests' real embedder) ---------------------------------
