@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { configPathFromEnv, loadStacksFile } from '../../config/load.js';
-import { renderStatus } from '../../core/status.js';
-import { readStatus } from '../api/status.js';
 import { collect } from './common.js';
 
 export function addStatusCommand(program: Command): void {
@@ -12,10 +9,11 @@ export function addStatusCommand(program: Command): void {
     .option('--json', 'one JSON object instead of tables')
     .option('--no-pitr', 'do not read the PITR status of physical postgres targets')
     .action(async (flags: { stack?: string[]; json?: boolean; pitr: boolean }) => {
+      // Loaded here, not at start-up: the store and Temporal clients are most of the command's time, and other commands need none of it.
+      const [{ configPathFromEnv, loadStacksFile }, { renderStatus }, { readStatus }] = await Promise.all([import('../../config/load.js'), import('../../core/status.js'), import('../api/status.js')]);
       const file = await loadStacksFile(configPathFromEnv());
       const report = await readStatus(file, { ...(flags.stack ? { stacks: flags.stack } : {}), pitr: flags.pitr });
-      console.log(flags.json ? JSON.stringify(report, null, 2) : renderStatus(report));
-      // A Temporal connection given up on may still be retrying: the answer is printed, so end now.
-      process.exit(0);
+      // A Temporal connection given up on may still be retrying: once the answer is out, end.
+      process.stdout.write(`${flags.json ? JSON.stringify(report, null, 2) : renderStatus(report)}\n`, () => process.exit(0));
     });
 }
