@@ -10,7 +10,7 @@ import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
-import { createCatalogActivities } from '../src/activities/store/catalog.js';
+import { backupIdsIn, createCatalogActivities, listBackupsIn } from '../src/activities/store/catalog.js';
 import { withStore } from '../src/activities/store/open.js';
 import { readStackCatalogWithSource, recordInCatalog, stackCatalogKey } from '../src/activities/store/stackCatalog.js';
 import { FsStore } from '../src/activities/store/fs.js';
@@ -178,6 +178,10 @@ describe('catalog hooks', () => {
       assert.equal(read.source, 'caught-up');
       assert.deepEqual(read.catalog.plans.map((plan) => [plan.plan, plan.backupId, plan.completeBackups]), [['pg', a.backupId, 16], ['vectors', b.backupId, 16]]);
       assert.equal((await readStackCatalogWithSource(store, 'prod')).source, 'catalog', 'and written back');
+      // The catalog object is no backup to the listings retention and prune work from.
+      assert.equal(await store.exists(stackCatalogKey('prod')), true);
+      assert.deepEqual((await listBackupsIn(store, 'prod')).map((listing) => listing.backupId), [...backups, a, b].map((backup) => backup.backupId).sort().reverse());
+      assert.deepEqual(await backupIdsIn(store, 'prod'), [...backups, a, b].map((backup) => backup.backupId).sort().reverse());
     } finally {
       await dir.remove();
     }
