@@ -66,7 +66,7 @@ describe('status (pure)', () => {
   it('marks each breach and only those', () => {
     const fresh = catalogWith((catalog) => {
       catalog.plans.push({ plan: 'pg', backupId: '20261201T100000Z-00000001', startedAt: at(2.1), finishedAt: at(2), bytes: 10, artifacts: 1, completeBackups: 1 });
-      catalog.lastDrill = catalog.lastPassingDrill = drill(24, 'passed');
+      catalog.lastDrill = catalog.lastPassingDrill = catalog.lastPassingRestoreDrill = drill(24, 'passed');
     });
     const ok = stackStatus({ ...base, catalog: { catalog: fresh, source: 'catalog' } });
     assert.deepEqual(ok.breaches, []);
@@ -75,7 +75,7 @@ describe('status (pure)', () => {
 
     const stale = catalogWith((catalog) => {
       catalog.plans.push({ plan: 'pg', backupId: '20261201T000000Z-00000001', startedAt: at(7.1), finishedAt: at(7), bytes: 10, artifacts: 1, completeBackups: 1 });
-      catalog.lastPassingDrill = drill(8 * 24, 'passed', 'a');
+      catalog.lastPassingDrill = catalog.lastPassingRestoreDrill = drill(8 * 24, 'passed', 'a');
       catalog.lastDrill = drill(1, 'failed', 'b');
     });
     const bad = stackStatus({
@@ -96,10 +96,18 @@ describe('status (pure)', () => {
     // No backup max age (no slo, no dr): an old backup is no breach; an inconclusive last drill is not "failed".
     const unset = stackStatus({ ...base, slo: { drillMaxAgeSeconds: 7 * 86_400 }, catalog: { catalog: catalogWith((catalog) => {
       catalog.plans.push({ plan: 'pg', backupId: '20261101T000000Z-00000001', startedAt: at(700), finishedAt: at(700), bytes: 1, artifacts: 1, completeBackups: 1 });
-      catalog.lastPassingDrill = drill(2, 'passed', 'a');
+      catalog.lastPassingDrill = catalog.lastPassingRestoreDrill = drill(2, 'passed', 'a');
       catalog.lastDrill = drill(1, 'inconclusive', 'b');
     }), source: 'catalog' } });
     assert.deepEqual(unset.breaches, []);
+    // A fresh checksum pass does not stand in for a restore drill.
+    const checksumOnly = stackStatus({ ...base, catalog: { catalog: catalogWith((catalog) => {
+      catalog.plans.push({ plan: 'pg', backupId: '20261201T100000Z-00000001', startedAt: at(2.1), finishedAt: at(2), bytes: 10, artifacts: 1, completeBackups: 1 });
+      catalog.lastDrill = catalog.lastPassingDrill = { ...drill(1, 'passed'), depth: 'checksum' as const };
+      catalog.lastPassingRestoreDrill = drill(8 * 24, 'passed', 'a');
+    }), source: 'catalog' } });
+    assert.deepEqual(checksumOnly.breaches.map((breach) => breach.kind), ['no-passing-drill']);
+    assert.match(checksumOnly.breaches[0]!.detail, /last passing restore drill 8d/);
     const storeDown = stackStatus({ ...base, catalog: { error: 'store unreadable: ECONNREFUSED' } });
     assert.deepEqual(storeDown.store, { known: false, cause: 'store unreadable: ECONNREFUSED' });
     assert.deepEqual(storeDown.breaches, [], 'nothing read is no verdict');

@@ -100,9 +100,10 @@ export function stackStatus(input: StackStatusInput) {
       if (!newestBackup?.finishedAt) breaches.push({ kind: 'backup-too-old', detail: 'no complete backup' });
       else if (newestBackup.ageSeconds! > slo.backupMaxAgeSeconds) breaches.push({ kind: 'backup-too-old', detail: `newest complete backup ${newestBackup.backupId} is ${formatAge(newestBackup.ageSeconds!)} old, over ${formatAge(slo.backupMaxAgeSeconds)}` });
     }
-    const passing = catalog.lastPassingDrill;
-    if (!passing) breaches.push({ kind: 'no-passing-drill', detail: 'no drill has passed' });
-    else if (age(passing.finishedAt) > slo.drillMaxAgeSeconds) breaches.push({ kind: 'no-passing-drill', detail: `last passing drill ${formatAge(age(passing.finishedAt))} ago, over ${formatAge(slo.drillMaxAgeSeconds)}` });
+    // A checksum drill proves the bytes, not that they restore: the SLO (and its alert rule) asks for a restore.
+    const passing = catalog.lastPassingRestoreDrill;
+    if (!passing) breaches.push({ kind: 'no-passing-drill', detail: 'no restore drill has passed' });
+    else if (age(passing.finishedAt) > slo.drillMaxAgeSeconds) breaches.push({ kind: 'no-passing-drill', detail: `last passing restore drill ${formatAge(age(passing.finishedAt))} ago, over ${formatAge(slo.drillMaxAgeSeconds)}` });
     if (catalog.lastDrill?.outcome === 'failed') breaches.push({ kind: 'drill-failed', detail: `the last drill (${catalog.lastDrill.depth}, backup ${catalog.lastDrill.backupId}) failed` });
   }
   if (input.schedules.known) {
@@ -177,9 +178,9 @@ export function renderStatus(report: StatusReport): string {
       const drills = stack.drills!;
       const drillRow = (what: string, drill: typeof drills.last, marker: string) =>
         drill ? [marker, what, `${drill.outcome.toUpperCase()} ${drill.depth}`, formatAge(drill.ageSeconds), drill.backupId] : [marker, what, 'none', '-', '-'];
-      out.push(`  drills (a pass within ${formatAge(stack.slo.drillMaxAgeSeconds)}; ${drills.counts.passed} passed, ${drills.counts.failed} failed, ${drills.counts.inconclusive} inconclusive):`);
+      out.push(`  drills (a restore drill passing within ${formatAge(stack.slo.drillMaxAgeSeconds)}; ${drills.counts.passed} passed, ${drills.counts.failed} failed, ${drills.counts.inconclusive} inconclusive):`);
       out.push(
-        ...table(['', 'DRILL', 'RESULT', 'AGE', 'BACKUP'], [drillRow('last', drills.last, mark('drill-failed')), drillRow('last passing', drills.lastPassing, mark('no-passing-drill'))]).map((text) => `  ${text}`),
+        ...table(['', 'DRILL', 'RESULT', 'AGE', 'BACKUP'], [drillRow('last', drills.last, mark('drill-failed')), drillRow('last passing', drills.lastPassing, ''), drillRow('last passing restore', drills.lastPassingRestore, mark('no-passing-drill'))]).map((text) => `  ${text}`),
       );
       const dr = stack.dr!;
       const targets = dr.targets ? `targets RTO ${formatAge(dr.targets.rtoSeconds)}, RPO ${formatAge(dr.targets.rpoSeconds)}` : 'no dr targets';
