@@ -7,6 +7,7 @@ import { effectiveSlo, hasPhysical, type StackConfig, type StacksFile } from '..
 import { RagopsPhase, RagopsRunbook, RagopsStack } from '../../core/searchAttributes.js';
 import { stackStatus, statusReport, type Known, type PitrFigure, type RunState, type ScheduleState, type StatusReport } from '../../core/status.js';
 import { connectClient, webUiUrl, type Connected } from './connect.js';
+import { listScheduleStates } from './scheduleStates.js';
 import { InvalidInput } from './runbooks.js';
 import { probeTcp } from '../../activities/runtime/tcp.js';
 import { temporalConnectConfig } from '../../config/temporal.js';
@@ -109,30 +110,15 @@ export async function readStatus(file: StacksFile, options: StatusOptions = {}):
 
 /** Every ragops schedule, by the stack its action's input names, with its next run and its last run's result. */
 async function readSchedules(client: Client): Promise<Map<string, Array<ScheduleState & { stack: string }>>> {
-  const ids: string[] = [];
-  for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith('ragops-')) ids.push(schedule.scheduleId);
   const found = await Promise.all(
-    ids.sort().map(async (scheduleId) => {
-      const described = await client.schedule.getHandle(scheduleId).describe();
-      const action = described.action.type === 'startWorkflow' ? described.action : undefined;
-      const stack = (action?.args?.[0] as { stack?: unknown } | undefined)?.stack;
-      const last = described.info.recentActions.at(-1);
-      const lastWorkflow = last?.action.type === 'startWorkflow' ? last.action.workflow : undefined;
-      const result = lastWorkflow
+    (await listScheduleStates(client)).map(async ({ lastAction, ...schedule }) => {
+      const result = lastAction
         ? await client.workflow
-            .getHandle(lastWorkflow.workflowId)
+            .getHandle(lastAction.workflowId)
             .describe()
             .then((run) => run.status.name, (error: unknown) => `unknown (${briefly(error)})`)
         : undefined;
-      return {
-        stack: typeof stack === 'string' ? stack : '',
-        scheduleId,
-        ...(action ? { workflowType: action.workflowType } : {}),
-        paused: described.state.paused,
-        ...(described.state.note ? { note: described.state.note } : {}),
-        ...(described.info.nextActionTimes[0] ? { nextRun: described.info.nextActionTimes[0].toISOString() } : {}),
-        ...(last && lastWorkflow && result ? { lastRun: { at: last.takenAt.toISOString(), workflowId: lastWorkflow.workflowId, result } } : {}),
-      };
+      return { ...schedule, ...(lastAction && result ? { lastRun: { ...lastAction, result } } : {}) };
     }),
   );
   return groupByStack(found);
