@@ -23,7 +23,7 @@ program
   .command('worker')
   .description('run a worker on the ragops task queue (TEMPORAL_* env or envconfig profile for the server)')
   .option('--task-queue <name>', 'task queue', taskQueueFromEnv())
-  .option('--metrics <host:port>', 'serve the SDK metrics for Prometheus here', process.env.RAGOPS_METRICS_ADDRESS)
+  .option('--metrics <host:port>', "serve Prometheus metrics here: the SDK's and ragops' backup, drill, DR and SLO gauges (RAGOPS_METRICS_ADDRESS)", process.env.RAGOPS_METRICS_ADDRESS)
   .action(async (options: { taskQueue: string; metrics?: string }) => {
     const { runWorker } = await import('../../worker.js');
     await runWorker({ taskQueue: options.taskQueue, metricsAddress: options.metrics });
