@@ -57,7 +57,7 @@ export function requireToolVersion(tool: 'pg_dump' | 'pg_restore', toolVersionLi
   const toolMajor = majorVersionOf(toolVersionLine);
   if (toolMajor !== undefined && toolMajor < serverMajor) {
     throw ApplicationFailure.nonRetryable(
-      `${tool} ${toolMajor} is older than ${against} (${serverMajor}); put ${tool} ${serverMajor} or newer first on the worker's PATH`,
+      `${tool} ${toolMajor} is older than ${against} (${serverMajor}); put ${tool} ${serverMajor} or newer in /usr/lib/postgresql/${serverMajor}/bin (the worker picks the oldest major at or above the server's there) or first on its PATH`,
       'ToolTooOld',
     );
   }
