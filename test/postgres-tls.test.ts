@@ -443,7 +443,7 @@ describe('Postgres helpers: tool versions and the roles of a globals script', ()
     assert.throws(() => requireToolVersion('pg_dump', 'pg_dump (PostgreSQL) 14.10', 15, 'the server db:5432'), (error: Error & { type?: string; nonRetryable?: boolean }) => {
       assert.equal(error.type, 'ToolTooOld');
       assert.equal(error.nonRetryable, true);
-      assert.match(error.message, /pg_dump 14 is older than the server db:5432 \(15\); put pg_dump 15 or newer first/);
+      assert.match(error.message, /pg_dump 14 is older than the server db:5432 \(15\); put pg_dump 15 or newer in \/usr\/lib\/postgresql\/15\/bin .* or first on its PATH/);
       return true;
     });
     requireToolVersion('pg_dump', 'pg_dump (PostgreSQL) 16.1', 15, 'the server');
