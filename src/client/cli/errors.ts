@@ -5,6 +5,7 @@ import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure
 import { CommanderError } from 'commander';
 import { ConfigError } from '../../config/load.js';
 import { firstLine } from '../../core/progress.js';
+import { SearchAttributesUnavailable } from '../api/searchAttributes.js';
 import { InvalidInput, RunInProgress } from '../api/runbooks.js';
 
 export const EXIT_CODES = { ok: 0, failed: 1, invalidInput: 2, busy: 3, unreachable: 4 } as const;
@@ -83,10 +84,13 @@ export function exitCodeOf(error: unknown): number {
 
 /**
  * The line printed for an error. A stacks file with problems keeps its list (one problem per
- * line, each with its path): that list is the cause.
+ * line, each with its path), and a namespace lacking search attributes its create commands:
+ * those lists are the cause.
  */
 export function errorLine(error: unknown): string {
   if (error instanceof ConfigError) return `ragops: ${error.message}`;
+  // The worker's refusal to serve lists one command per missing attribute: those lines are the fix.
+  if (error instanceof SearchAttributesUnavailable) return `ragops: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
   if (isUnreachable(error) && !(error instanceof ServerUnreachable) && !(error instanceof RunFailed)) {
     return `ragops: the Temporal server stopped answering: ${firstLine(message)}`;
