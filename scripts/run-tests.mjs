@@ -27,10 +27,10 @@ function findTests(dir) {
  * without databases, so its janitor sweeps nothing; metrics-exporter and dev back up, and drill
  * at checksum depth only). The point-in-time files run their own clusters; they share this lane
  * because only stacks with physical targets sweep the temp dir's ragops-pitr-* drills, and
- * those are all here (dr-pitr too), one file at a time. The worker image build is here to
- * balance the lanes.
+ * those are all here (dr-pitr too), one file at a time. The rest is placed to balance the
+ * lanes' times (deploy-workflow, http-checks and web-ui, which touch no database, run in data).
  */
-const APPS = /^test\/(canary|deploy|traffic|metrics|k8s|compose|http-checks|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness|prune-scale|pitr|pgbackrest|janitor-pitr|dr-pitr|dr-timeskip|dr-core|dr-stack-support|worker-image|kustomize|pg-binaries|web-ui|dev\.|progress-core)/;
+const APPS = /^test\/(canary|deploy(?!-workflow)|traffic|metrics|k8s|compose|embedders|docker-support|redaction|config|architecture|commands|reingest-core|reingest-qdrant|reingest-workflow|reingest-timeskip|reingest-crash|qdrant-standin|qdrant-points|search-attributes|harness|prune-scale|pitr|pgbackrest|janitor-pitr|dr-pitr|dr-timeskip|dr-core|dr-stack-support|worker-image|kustomize|pg-binaries|web-ui-details|dev\.|progress-core)/;
 
 const filters = process.argv.slice(2);
 const files = findTests('test')
