@@ -9,7 +9,7 @@ import { hashStored, putHashed } from '../store/hashing.js';
 import { artifactView, withStore } from '../store/open.js';
 import { StoreObjectMissing, type ArtifactStore } from '../store/types.js';
 import { checkpointKeyOf, entryListBody, MirrorEntryListUnreadable, readCheckpoint, readEntryList, writeCheckpoint } from './entries.js';
-import { forEachLimited } from './pool.js';
+import { forEachLimited } from '../runtime/pool.js';
 import { withMirrorSource, type MirrorSource } from './source.js';
 
 export interface MirrorBucketRequest {

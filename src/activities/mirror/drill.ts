@@ -9,7 +9,7 @@ import { HashingMeter } from '../store/hashing.js';
 import { artifactView, withStore } from '../store/open.js';
 import { StoreObjectMissing } from '../store/types.js';
 import { readEntryList } from './entries.js';
-import { forEachLimited } from './pool.js';
+import { forEachLimited } from '../runtime/pool.js';
 import { withMirrorSource, type MirrorSource } from './source.js';
 
 export interface MirrorDrillRequest {

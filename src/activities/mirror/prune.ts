@@ -6,7 +6,7 @@ import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { withStore } from '../store/open.js';
 import { StoreObjectMissing, type ArtifactStore } from '../store/types.js';
 import { MirrorEntryListUnreadable, readEntryList } from './entries.js';
-import { forEachLimited } from './pool.js';
+import { forEachLimited } from '../runtime/pool.js';
 
 export interface DeleteMirrorBytesRequest {
   store: StoreConfig;

@@ -1,3 +1,4 @@
+import { forEachLimited } from '../runtime/pool.js';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { backupLockSchema, drEvidenceSummarySchema, type DrEvidenceSummary, manifestSchema, verificationOutcome, verificationSchema, type Artifact, type DrillOutcome, type BackupLock, type Manifest, type Verification, type VerificationCheck } from '../../config/manifest.js';
@@ -112,15 +113,11 @@ export async function listBackupPage(
   // Mirrored bytes a pruned backup left because later backups reference them are not a backup of their own.
   const groups = [...byId.values()].filter((group) => !group.onlyMirrorObjects);
   const listings: BackupListing[] = new Array(groups.length);
-  let nextIndex = 0;
-  const reader = async () => {
-    for (let index = nextIndex++; index < groups.length; index = nextIndex++) {
-      listings[index] = await readDetails(store, stack, groups[index]!);
-      progress.backupsRead += 1;
-      options.onProgress?.(progress);
-    }
-  };
-  await Promise.all(Array.from({ length: READ_CONCURRENCY }, reader));
+  await forEachLimited(groups, READ_CONCURRENCY, async (group, index) => {
+    listings[index] = await readDetails(store, stack, group);
+    progress.backupsRead += 1;
+    options.onProgress?.(progress);
+  });
   return { listings, next: more ? [...byId.keys()].at(-1) : undefined };
 }
 

@@ -9,6 +9,7 @@
 // older backups (a drill of an old backup) lost this way are healed by the rebuild every
 // CATALOG_MAX_AGE_MS (a day). So a race leaves the catalog stale until the next read, never
 // wrong for long, and the manifests stay the truth.
+import { forEachLimited } from '../runtime/pool.js';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { Context } from '@temporalio/activity';
@@ -172,7 +173,9 @@ async function readEvents(store: ArtifactStore, stack: string, keys: string[], b
   const sorted = [...keys].sort();
   const raw = new Map<string, unknown>();
   const planOf = new Map<string, string | null>();
-  await inParallel(sorted, async (key) => raw.set(key, key in bodies ? bodies[key] : await readBody(store, key)));
+  await forEachLimited(sorted, READ_CONCURRENCY, async (key) => {
+    raw.set(key, key in bodies ? bodies[key] : await readBody(store, key));
+  });
   for (const key of sorted) {
     if (evidenceKind(stack, key) !== 'manifest') continue;
     const manifest = manifestSchema.safeParse(raw.get(key));
@@ -180,7 +183,7 @@ async function readEvents(store: ArtifactStore, stack: string, keys: string[], b
   }
   // A drill of a backup whose manifest is not among `keys`: its plan from the manifest in the store.
   const drilled = sorted.filter((key) => evidenceKind(stack, key) === 'verification').map((key) => splitBackupKey(stack, key)!.backupId);
-  await inParallel([...new Set(drilled)].filter((id) => !planOf.has(id)), async (id) => {
+  await forEachLimited([...new Set(drilled)].filter((id) => !planOf.has(id)), READ_CONCURRENCY, async (id) => {
     const manifest = manifestSchema.safeParse(await readBody(store, backupKeys.manifest(stack, id)));
     planOf.set(id, manifest.success ? (manifest.data.plan ?? null) : null);
   });
@@ -198,12 +201,4 @@ async function readEvents(store: ArtifactStore, stack: string, keys: string[], b
     const parsed = drEvidenceSummarySchema.safeParse(body);
     return { kind: 'dr', key, ...(parsed.success ? { summary: parsed.data } : {}) };
   });
-}
-
-async function inParallel<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < items.length; index = next++) await work(items[index]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, items.length) }, worker));
 }
