@@ -50,6 +50,12 @@ const lanes = oneLane
     ].filter((lane) => lane.files.length > 0);
 
 const SUMMARY = /^ℹ (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)/;
+// The spec reporter ends with "✖ failing tests:", then per failure "test at <file:line:col>",
+// "✖ <name> (<duration>)" and the error. CI keeps only the output's tail, so the runner repeats
+// each failure's place, name and first error line as the very last lines.
+const FAILING_SECTION = /^✖ failing tests:/;
+const FAILING_AT = /^test at (\S+)/;
+const FAILING_NAME = /^✖ (.*?)(?: \([\d.]+m?s\))?$/;
 
 function runLane({ name, files: laneFiles, ports }) {
   return new Promise((resolve) => {
@@ -59,16 +65,30 @@ function runLane({ name, files: laneFiles, ports }) {
       env: ports ? { ...process.env, RAGOPS_PORT_RANGE: ports } : process.env,
     });
     const totals = {};
+    const failures = [];
+    let inFailingSection = false;
     const prefix = lanes.length > 1 ? `[${name}] ` : '';
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
         const summary = SUMMARY.exec(line);
         if (summary) totals[summary[1]] = Number(summary[2]);
+        if (FAILING_SECTION.test(line)) inFailingSection = true;
+        else if (inFailingSection) noteFailure(failures, line);
         (stream === child.stdout ? process.stdout : process.stderr).write(`${prefix}${line}\n`);
       });
     }
-    child.on('close', (code, signal) => resolve({ name, code: code ?? (signal ? 1 : 0), totals }));
+    child.on('close', (code, signal) => resolve({ name, code: code ?? (signal ? 1 : 0), totals, failures }));
   });
+}
+
+function noteFailure(failures, line) {
+  const at = FAILING_AT.exec(line);
+  if (at) return failures.push({ at: at[1], name: '', error: '' });
+  const last = failures.at(-1);
+  if (!last) return;
+  const name = FAILING_NAME.exec(line);
+  if (!last.name && name) last.name = name[1];
+  else if (last.name && !last.error && line.trim()) last.error = line.trim().slice(0, 300);
 }
 
 const results = await Promise.all(lanes.map(runLane));
@@ -77,6 +97,9 @@ if (lanes.length > 1) {
   console.log('');
   for (const result of results) console.log(`lane ${result.name}: ${result.totals.tests ?? 0} tests, ${result.totals.pass ?? 0} pass, ${result.totals.fail ?? 0} fail, ${((result.totals.duration_ms ?? 0) / 1000).toFixed(0)} s, exit ${result.code}`);
   console.log(`all lanes: tests ${sum('tests')}, pass ${sum('pass')}, fail ${sum('fail')}, cancelled ${sum('cancelled')}, skipped ${sum('skipped')}`);
+}
+for (const result of results) {
+  for (const failure of result.failures) console.log(`failed [${result.name}] ${failure.at} › ${failure.name} — ${failure.error}`);
 }
 const failed = results.some((result) => result.code !== 0);
 // A run that executed no test is a failure, whatever the runner's exit code says.
