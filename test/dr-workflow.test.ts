@@ -57,6 +57,8 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     haproxy = await startHaproxy({ stable: backends.stable, canary: backends.canary, socket: 'tcp' });
     store = await tempDir('drstore');
     const stacks = fixture.stacks({ store: 'fs', fsPath: store.path }) as { stacks: { prod: Record<string, unknown> } };
+    // RPO is measured against the newest audit event the restore brings back.
+    (stacks.stacks.prod.postgres as Array<Record<string, unknown>>)[0]!.freshness = { table: 'audit.events', column: 'at' };
     stacks.stacks.prod.dr = {
       targets: { rtoMinutes: 30, rpoMinutes: 60 },
       dependencies: [{ type: 'tcp', name: 'postgres', host: '127.0.0.1', port: 5432 }],
@@ -114,6 +116,9 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
   test('recover with manual approval sent by `temporal workflow update`: exact counts, collections and aliases back; RTO and RPO reported', async () => {
     const expected = { counts: await exactCounts(fixture.db.name), qdrant: await collections() };
     const chosen = backups[1]!;
+    const db = await fixture.db.client();
+    const newestEvent = ((await db.query<{ newest: Date }>('SELECT max(at) AS newest FROM audit.events')).rows[0]!.newest).toISOString();
+    await db.end();
     // The disaster: the database dropped, the collections and aliases deleted.
     await dropDatabaseIfExists(fixture.db.name);
     for (const alias of (await qdrant.getAliases()).aliases) await qdrant.updateCollectionAliases({ actions: [{ delete_alias: { alias_name: alias.alias_name } }] });
@@ -141,7 +146,11 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     const tally = await sendThrough(haproxy.url, 20);
     assert.deepEqual([tally.stable, tally.canary], [0, 20], 'the traffic step sent everything to the recovered side');
     const manifest = JSON.parse(await readFile(join(store.path, chosen.manifestKey), 'utf8')) as { startedAt: string };
-    assert.equal(report.rpo?.seconds, (Date.parse(incidentAt) - Date.parse(manifest.startedAt)) / 1000);
+    // The stack is as old as its oldest part: the collections are as of the backup's start, the database as of its newest event.
+    assert.ok(newestEvent < manifest.startedAt, `${newestEvent} < ${manifest.startedAt}`);
+    assert.deepEqual(report.freshness, [{ label: 'app', database: fixture.db.name, at: newestEvent, basis: 'max(audit.events.at)' }]);
+    assert.equal(report.rpo?.dataAsOf, newestEvent);
+    assert.equal(report.rpo?.seconds, (Date.parse(incidentAt) - Date.parse(newestEvent)) / 1000);
     assert.equal(report.rpo?.met, true);
     const validated = report.phases.find((p) => p.phase === 'validate')!;
     assert.ok(Math.abs(report.rto!.seconds - (Date.parse(validated.startedAt) + validated.durationMs - Date.parse(incidentAt)) / 1000) < 1, JSON.stringify(report.rto));

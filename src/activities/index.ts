@@ -20,6 +20,7 @@ import { createMirrorActivities } from './mirror/index.js';
 import { createExecDumpActivities } from './execdump/index.js';
 import { createPgbackrestActivities } from './pgbackrest/index.js';
 import { createDrActivities } from './dr/index.js';
+import { createDrFreshnessActivities } from './dr/freshness.js';
 import { createNotifyActivities } from './notify/index.js';
 
 export interface ActivityDeps {
@@ -54,6 +55,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createExecDumpActivities(),
     ...createPgbackrestActivities(),
     ...createDrActivities(),
+    ...createDrFreshnessActivities({ loadStacks: deps.loadStacks }),
     ...createNotifyActivities({ uiUrl: process.env.RAGOPS_UI_URL }),
     ...createTemporalActivities({ temporalClient: deps.temporalClient ?? noTemporalClient, uiUrl: process.env.RAGOPS_UI_URL }),
     ...createJanitorActivities({ loadStacks: deps.loadStacks, temporalClient: deps.temporalClient ?? noTemporalClient }),

@@ -10,6 +10,7 @@ import { drillChecksOf } from '../runtime/drillCheck.js';
 import { CommandFailed } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { exactTableCounts } from '../postgres/session.js';
+import { newestFreshValue } from '../postgres/freshness.js';
 import { runSanityChecks } from '../postgres/restore.js';
 import type { PhysicalRequest } from './backup.js';
 import { restoreCommand } from './commands.js';
@@ -44,10 +45,7 @@ export function scratchServerOf(request: Pick<PgbackrestDrillRequest, 'target' |
 /** The newest value of the target's freshness column, or the last commit recovery replayed. */
 async function recoveredPoint(client: pg.Client, target: PhysicalPostgresTarget, lastReplayedCommit: string | null): Promise<{ at: string | null; basis: string }> {
   if (!target.freshness) return { at: lastReplayedCommit, basis: 'the last transaction recovery replayed' };
-  const table = target.freshness.table.split('.').map((part) => client.escapeIdentifier(part)).join('.');
-  const { rows } = await client.query<{ newest: Date | string | null }>(`SELECT max(${client.escapeIdentifier(target.freshness.column)}) AS newest FROM ${table}`);
-  const newest = rows[0]?.newest ?? null;
-  return { at: newest === null ? null : new Date(newest).toISOString(), basis: `max(${target.freshness.table}.${target.freshness.column})` };
+  return newestFreshValue(client, target.freshness);
 }
 
 /**

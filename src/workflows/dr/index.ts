@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, executeChild, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { disasterRecoveryInputSchema, type DisasterRecoveryOptions } from '../../config/inputs.js';
 import type { DrPlan } from '../../config/plan.js';
 import { durationMs } from '../../core/duration.js';
@@ -15,6 +15,9 @@ import { drApproveUpdate, drStatusQuery, type DrReport } from './report.js';
 import { describePlan, phasePlanOf, restoreInputOf } from './plan.js';
 import { Notifier } from '../lib/notify.js';
 import { drApproveCommand } from '../../core/notify.js';
+
+/** Marks histories that read the restored databases' freshness columns after the restore. */
+const DR_FRESHNESS_PATCH = 'ragops-dr-freshness';
 
 /** A phase that stops the recovery: the report says where each component stands and what to do. */
 class PhaseFailed extends Error {
@@ -225,6 +228,12 @@ async function recover(
     return report.restores.length;
   }, (count) => `${count} restore run(s) complete`);
 
+  // Before any service writes again. patched: histories recorded before it replay without it.
+  const logicalLabels = plan.components.postgres.filter((p) => !p.physical).map((p) => p.label);
+  if (logicalLabels.length > 0 && patched(DR_FRESHNESS_PATCH)) {
+    report.freshness = await quickActivities('read the restored data\'s freshness').measureRestoredFreshness({ stack: plan.stack, targetStack: plan.targetStack, labels: logicalLabels });
+  }
+
   if (plan.dependencies.length === 0) skip('verify dependencies', 'none declared');
   else {
     const evidence = await phase('verify dependencies', `check ${plan.dependencies.map((d) => d.name).join(', ')}`, () => streamingActivities('verify dependencies').checkDrDependencies({ dependencies: plan.dependencies }), (e) => `${e.filter((x) => x.passed).length} of ${e.length} answer`);
@@ -273,9 +282,12 @@ async function recover(
   const validatedAt = nowIso();
   const incidentAt = options.incidentAt ?? runStartedAt;
   report.rto = { ...againstTarget(secondsBetween(incidentAt, validatedAt), plan.targets.rtoMinutes), from: incidentAt, to: validatedAt };
-  // The stack is as old as its oldest component: the backup's snapshot, unless every database came back to a point in time and nothing else was restored.
-  const fromSnapshot = plan.components.postgres.some((p) => !p.physical) || plan.components.qdrant.length > 0 || plan.components.redis.length > 0;
-  const newestEverywhere = [...recoveredPoints, ...(fromSnapshot || recoveredPoints.length === 0 ? [plan.dataAsOf] : [])].sort()[0]!;
+  // The stack is as old as its oldest component: a database's declared freshness column or the
+  // point it was recovered to, else the backup's snapshot.
+  const freshAt = (report.freshness ?? []).flatMap((entry) => (entry.at === null ? [] : [{ label: entry.label, at: entry.at }]));
+  const fromSnapshot = plan.components.postgres.some((p) => !p.physical && !freshAt.some((f) => f.label === p.label)) || plan.components.qdrant.length > 0 || plan.components.redis.length > 0;
+  const measured = [...recoveredPoints, ...freshAt.map((f) => f.at)];
+  const newestEverywhere = [...measured, ...(fromSnapshot || measured.length === 0 ? [plan.dataAsOf] : [])].sort()[0]!;
   report.rpo = { ...againstTarget(secondsBetween(newestEverywhere, incidentAt), plan.targets.rpoMinutes), dataAsOf: newestEverywhere, incidentAt };
   report.outcome = options.mode === 'drill' ? 'drilled' : 'recovered';
   report.evidenceKey = await phase(

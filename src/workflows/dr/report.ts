@@ -2,6 +2,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DrPlan } from '../../config/plan.js';
 import type { AgainstTarget, DrPhase } from '../../core/dr.js';
 import type { DependencyEvidence } from '../../activities/dr/index.js';
+import type { RestoredFreshness } from '../../activities/dr/freshness.js';
 import type { HttpEvidence } from '../../activities/http/index.js';
 import type { CallerRequest } from '../lib/rollbackWindow.js';
 
@@ -36,6 +37,8 @@ export interface DrReport {
   rto?: AgainstTarget & { from: string; to: string };
   /** From the newest data the restore brought back to the incident. */
   rpo?: AgainstTarget & { dataAsOf: string; incidentAt: string };
+  /** The newest value of each restored database's declared freshness column, read before any service wrote again. */
+  freshness?: RestoredFreshness[];
   evidenceKey?: string;
   failure?: { phase: DrPhase; reason: string; whatNow: string };
 }
