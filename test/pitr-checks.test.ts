@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { startBackup, startVerify } from '../src/client/api/runbooks.js';
 import { manifestSchema, verificationSchema, type Manifest } from '../src/config/manifest.js';
@@ -50,13 +51,16 @@ describe('point-in-time recovery: the checks pitr-workflow leaves open', { timeo
   const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => (error as { cause?: { type?: string; message?: string; details?: unknown[] } }).cause);
   const info = async () => parsePgbackrestInfo((await stack.pitr.run(infoCommand(stack.pitr.invocation))).stdout, STANZA);
   /** `ragops status --json --stack prod` as the operator runs it: its own process, the stacks file, the secrets from the environment. */
-  const statusJson = async () => {
-    const cli = await execa(process.execPath, [RAGOPS, 'status', '--json', '--stack', 'prod'], {
+  const ragopsStatus = async (...flags: string[]) => {
+    const cli = await execa(process.execPath, [RAGOPS, 'status', '--stack', 'prod', ...flags], {
       env: { ...stack.secretEnv(), RAGOPS_CONFIG: configPath, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace },
       reject: false,
     });
     assert.equal(cli.exitCode, 0, cli.stderr);
-    const report = JSON.parse(cli.stdout) as StatusReport;
+    return cli.stdout;
+  };
+  const statusJson = async () => {
+    const report = JSON.parse(await ragopsStatus('--json')) as StatusReport;
     assert.deepEqual(report.stacks.map((entry) => entry.stack), ['prod']);
     return report.stacks[0]!;
   };
@@ -109,15 +113,19 @@ describe('point-in-time recovery: the checks pitr-workflow leaves open', { timeo
     const db = await stack.connect();
     let early: Date;
     let late: Date;
+    let last: Date;
     try {
       early = await stack.insertEvent(db, 'early row');
+      await sleep(1_000);
       late = await stack.insertEvent(db, 'late row');
-      await stack.insertEvent(db, 'the archive reaches past the last target');
+      await sleep(1_000);
+      last = await stack.insertEvent(db, 'the archive reaches past the last target');
     } finally {
       await db.end();
     }
+    // A second either side: each row's commit is well inside it.
     const beforeLate = new Date((early.getTime() + late.getTime()) / 2).toISOString();
-    const afterLate = new Date(late.getTime() + 1).toISOString();
+    const afterLate = new Date((late.getTime() + last.getTime()) / 2).toISOString();
 
     // Past the late row first, so that the backup's last conclusive drill is the passing one (the next test relies on it).
     const failed = await verify({ depth: 'restore', at: afterLate });
@@ -159,6 +167,8 @@ describe('point-in-time recovery: the checks pitr-workflow leaves open', { timeo
     const low = Math.floor((asked - lastArchivedAt.getTime()) / 1000) - 1;
     const high = Math.ceil((answered - lastArchivedAt.getTime()) / 1000) + 1;
     assert.ok(typeof pitr.rpoSeconds === 'number' && pitr.rpoSeconds >= low && pitr.rpoSeconds <= high, `rpoSeconds ${pitr.rpoSeconds}, expected ${low}…${high}`);
+    // The same figure in the tables an operator reads.
+    assert.match(await ragopsStatus(), new RegExp(`^  PITR app \\(${stack.database}\\): achievable RPO \\S.* \\(archived-wal, to ${lastArchivedAt.toISOString().replace(/[.]/g, '\\.')}\\)$`, 'm'));
   });
 
   test('a flipped byte in a full backup: the failed checksum drill marks it bad — in the backup listing, in ragops status, and for expire, which protects the older good full again', async () => {
