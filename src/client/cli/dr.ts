@@ -5,6 +5,7 @@ import { askUpdate, checkDisasterRecoveryInput, startDisasterRecovery } from '..
 import type { DrReport } from '../../workflows/dr/report.js';
 import { startAndFollow, withClient, withRunOptions, type RunFlags } from './common.js';
 import { genericSummary } from './summary.js';
+import { drApproveCommand } from '../../core/notify.js';
 
 /** One line an operator reads: outcome, phase, and RTO/RPO against the targets once known. */
 export function drLine(report: DrReport): string {
@@ -56,6 +57,8 @@ export function addDrCommands(program: Command): void {
         const report = await client.workflow.getHandle(workflowId).query<DrReport>('status');
         if (o.json) return void console.log(JSON.stringify(report, null, 2));
         console.log(`${workflowId}: ${drLine(report)}`);
+        // What the operator is there for: the one command that lets the run go on.
+        if (report.outcome === 'running' && report.phase === 'approve') console.log(`  waiting for approval: ${drApproveCommand(workflowId)}`);
         for (const [component, state] of Object.entries(report.components)) console.log(`  ${component}: ${state}`);
         console.log(`  ${webUiUrl(namespace, workflowId)}`);
       });
