@@ -1,5 +1,7 @@
+import { ScheduleAlreadyRunning } from '@temporalio/client';
 import { Option, type Command } from 'commander';
 import { checkSchedule, createRunbookSchedule, listRagopsSchedules, scheduleIdFor, type ScheduleOptions } from '../api/schedules.js';
+import { InvalidInput } from '../api/runbooks.js';
 import { taskQueueOption, withClient } from './common.js';
 
 interface CommonScheduleFlags {
@@ -37,7 +39,14 @@ async function create<I extends { stack: string }>(runbook: 'backup' | 'verifyBa
   };
   checkSchedule(runbook, options);
   await withClient(async ({ client }) => {
-    const handle = await createRunbookSchedule(client, runbook, options);
+    const handle = await createRunbookSchedule(client, runbook, options).catch((error: unknown) => {
+      // The SDK's "Schedule already exists and is running" names neither the schedule nor the way out.
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      throw new InvalidInput(
+        `schedule ${options.scheduleId} already exists; nothing was changed: delete it first (ragops schedule delete ${options.scheduleId}) to replace it, or pass --id for another schedule of this runbook`,
+        { cause: error },
+      );
+    });
     console.log(`created schedule ${handle.scheduleId} (${flags.cron})`);
   });
 }
