@@ -4,18 +4,21 @@
 // the shifter configs do not repeat; an optional `signal` cancels kubectl.
 //   set  → { weight: the canary's share now in effect, detail }; the same weight twice writes nothing.
 //   read → { weight: the share the cluster's objects give, or null when they do not tell one, detail }.
-// A canary Ingress, HTTPRoute or stable Deployment that does not exist fails with a
-// non-retryable ConfigError naming it; a weight that is not a whole 0–100 with InvalidWeight.
+// A canary Ingress, HTTPRoute, stable Deployment or switched Service that does not exist fails
+// with a non-retryable ConfigError naming it; a weight that is not a whole 0–100 with
+// InvalidWeight, and so does one other than 0 or 100 for kubernetes-service-selector.
 import type { DeployTarget, KubernetesTarget } from '../../config/stacks/deploy.js';
 import { configError, type KubernetesShifterDriver } from './kubernetesCommon.js';
 import { gatewayApiDriver } from './kubernetesGateway.js';
 import { ingressNginxDriver } from './kubernetesIngress.js';
 import { kubernetesReplicasDriver } from './kubernetesReplicas.js';
+import { kubernetesServiceSelectorDriver } from './kubernetesSelector.js';
 
 export const kubernetesDrivers = {
   'kubernetes-replicas': kubernetesReplicasDriver,
   'ingress-nginx': ingressNginxDriver,
   'gateway-api': gatewayApiDriver,
+  'kubernetes-service-selector': kubernetesServiceSelectorDriver,
 } as const;
 
 export { launchCanary, removeCanary, type LaunchCanaryRequest, type RemoveCanaryRequest } from './kubernetesCanary.js';
@@ -34,6 +37,7 @@ export function kubernetesDriversFor(target: KubernetesTarget) {
     'kubernetes-replicas': bind(kubernetesReplicasDriver),
     'ingress-nginx': bind(ingressNginxDriver),
     'gateway-api': bind(gatewayApiDriver),
+    'kubernetes-service-selector': bind(kubernetesServiceSelectorDriver),
   };
 }
 
@@ -63,4 +67,5 @@ export const kubernetesContextDrivers = {
   'kubernetes-replicas': fromContext('kubernetes-replicas'),
   'ingress-nginx': fromContext('ingress-nginx'),
   'gateway-api': fromContext('gateway-api'),
+  'kubernetes-service-selector': fromContext('kubernetes-service-selector'),
 };

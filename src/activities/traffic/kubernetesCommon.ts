@@ -1,4 +1,4 @@
-// What the three Kubernetes shifters share: the request they take, what they answer, and
+// What the Kubernetes shifters share: the request they take, what they answer, and
 // kubectl reads that tell "absent" from "failed". Every kubectl runs through the one executor
 // (runCommand), argv from src/activities/kubernetes/commands.ts.
 import { ApplicationFailure } from '@temporalio/activity';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DURATION } from '../../core/duration.js';
 import { metricSchema } from './metrics.js';
 import { trafficShifterSchema } from './traffic.js';
+import { shifterWeightRefusal } from './trafficKubernetes.js';
 
 export const durationText = z.string().regex(DURATION, 'a duration like 90s, 30m, 2h or 1d');
 
@@ -60,6 +61,8 @@ export const canarySchema = z
       if ('setWeight' in step && step.setWeight > canary.maxWeight && step.setWeight !== 100) {
         ctx.addIssue({ code: 'custom', path: ['steps', index, 'setWeight'], message: `${step.setWeight} is above maxWeight ${canary.maxWeight}` });
       }
+      const refusal = 'setWeight' in step ? shifterWeightRefusal(canary.traffic, step.setWeight) : undefined;
+      if (refusal) ctx.addIssue({ code: 'custom', path: ['steps', index, 'setWeight'], message: `${refusal}; a canary over it switches: setWeight 0 or 100` });
     });
     if (canary.analysis) check(canary.analysis.metrics, ['analysis', 'metrics']);
   });

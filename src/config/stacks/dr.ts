@@ -3,6 +3,7 @@ import { componentLabel, hostName, stackName } from '../names.js';
 import { durationText } from './canary.js';
 import { httpCheckSchema, serviceName } from './deploy.js';
 import { trafficShifterSchema } from './traffic.js';
+import { shifterWeightRefusal } from './trafficKubernetes.js';
 
 /** What must answer before services come back: HTTP checks, TCP ports, DNS names. */
 export const drDependencySchema = z.discriminatedUnion('type', [
@@ -28,9 +29,13 @@ export const drSchema = z
     dependencies: z.array(drDependencySchema).default([]),
     /**
      * The traffic step: a shifter (the canary's kinds: HAProxy, Caddy, ingress-nginx, Gateway
-     * API, an HTTP admin endpoint, Kubernetes replicas) set so the recovered side gets `weight` %.
+     * API, an HTTP admin endpoint, Kubernetes replicas, or a Service selector switched to the
+     * recovered pods — 0 or 100 only) set so the recovered side gets `weight` %.
      */
-    traffic: z.object({ shifter: trafficShifterSchema, weight: z.number().int().min(0).max(100).default(100) }).strict().optional(),
+    traffic: z.object({ shifter: trafficShifterSchema, weight: z.number().int().min(0).max(100).default(100) }).strict().superRefine((t, ctx) => {
+      const refusal = shifterWeightRefusal(t.shifter, t.weight);
+      if (refusal) ctx.addIssue({ code: 'custom', path: ['weight'], message: refusal });
+    }).optional(),
     /** End-to-end checks through the API once services are back (health, smoke, golden queries). */
     validation: z.object({ checks: z.array(httpCheckSchema).min(1, 'a recovery is only done when something checks it end to end') }).strict(),
     /** How long the `approve` update is waited for before the run ends as not approved. */
