@@ -61,7 +61,7 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     (stacks.stacks.prod.postgres as Array<Record<string, unknown>>)[0]!.freshness = { table: 'audit.events', column: 'at' };
     stacks.stacks.prod.dr = {
       targets: { rtoMinutes: 30, rpoMinutes: 60 },
-      dependencies: [{ type: 'tcp', name: 'postgres', host: '127.0.0.1', port: 5432 }],
+      dependencies: [{ type: 'tcp', name: 'postgres', host: '127.0.0.1', port: 5432 }, { type: 'dns', name: 'resolver', hostname: 'localhost' }],
       traffic: { shifter: { type: 'haproxy', socket: haproxy.socket, backend: haproxy.backend, stableServer: haproxy.stableServer, canaryServer: haproxy.canaryServer }, weight: 100 },
       validation: { checks: [{ url: checks.url('/health'), timeoutSeconds: 5, intervalMs: 200 }] },
       approvalTimeout: '10m',
@@ -148,6 +148,8 @@ describe('disasterRecovery without services', { timeout: 600_000 }, () => {
     const manifest = JSON.parse(await readFile(join(store.path, chosen.manifestKey), 'utf8')) as { startedAt: string };
     // The stack is as old as its oldest part: the collections are as of the backup's start, the database as of its newest event.
     assert.ok(newestEvent < manifest.startedAt, `${newestEvent} < ${manifest.startedAt}`);
+    assert.deepEqual(report.dependencies.map((d) => [d.name, d.type, d.passed]), [['postgres', 'tcp', true], ['resolver', 'dns', true]]);
+    assert.match(report.dependencies[1]!.detail, /^localhost → .*(127\.0\.0\.1|::1)/);
     assert.deepEqual(report.freshness, [{ label: 'app', database: fixture.db.name, at: newestEvent, basis: 'max(audit.events.at)' }]);
     assert.equal(report.rpo?.dataAsOf, newestEvent);
     assert.equal(report.rpo?.seconds, (Date.parse(incidentAt) - Date.parse(newestEvent)) / 1000);
