@@ -160,7 +160,7 @@ describe('the plan refuses before anything is touched', () => {
 
   test('the input schema: redis is a restore component, into takes an absolute dir and a port; the backup input keeps its own kinds', () => {
     assert.ok(restoreInputSchema.safeParse({ stack: 'prod', components: ['redis'] }).success);
-    assert.equal(restoreInputSchema.safeParse({ stack: 'prod', components: ['mirror'] }).success, false);
+    assert.equal(restoreInputSchema.safeParse({ stack: 'prod', components: ['pgbackrest'] }).success, false, 'a backup kind restore does not take (mirror and exec it does, by name)');
     assert.equal(restoreInputSchema.safeParse({ stack: 'prod', redis: { cache: { into: { port: 7100, dir: 'relative/dir' } } } }).success, false);
     assert.equal(restoreInputSchema.safeParse({ stack: 'prod', redis: { cache: { into: { port: 7100, dir: '/srv/../etc' } } } }).success, false);
     assert.equal(restoreInputSchema.safeParse({ stack: 'prod', redis: { cache: { into: { port: 7100, dir: '/srv/r', bind: '-x; rm' } } } }).success, false);

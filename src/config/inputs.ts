@@ -1,13 +1,17 @@
 import { z } from 'zod';
-import { backupId, collectionName, componentLabel, databaseName, stackName } from './names.js';
+import { backupId, collectionName, componentLabel, databaseName, s3BucketName, stackName } from './names.js';
 import { imageReference, serviceName } from './stacks/deploy.js';
 import { canaryStepSchema, durationText } from './stacks/canary.js';
 import { embedderName } from './stacks/embedders.js';
 import { BACKUP_COMPONENT_KINDS, backupPlanName } from './stacks/plans.js';
 import { safeAbsolutePath } from './stacks/postgres.js';
 
-/** The components a restore can put back (a backup holds more kinds: BACKUP_COMPONENT_KINDS). */
-export const componentKind = z.enum(['postgres', 'qdrant', 'redis']);
+/**
+ * The components a restore can put back (a backup holds more kinds: BACKUP_COMPONENT_KINDS).
+ * Mirrors and exec dumps replace live data outside ragops' own targets: they are restored only
+ * when named in `mirror` and `exec` (and `components`, when given, includes their kind).
+ */
+export const componentKind = z.enum(['postgres', 'qdrant', 'redis', 'mirror', 'exec']);
 export type ComponentKind = z.infer<typeof componentKind>;
 
 const backupComponentsField = z
@@ -17,7 +21,7 @@ const backupComponentsField = z
 
 const componentsField = z
   .array(componentKind)
-  .min(1, 'list at least one component (postgres, qdrant, redis), or leave the field out for all')
+  .min(1, 'list at least one component (postgres, qdrant, redis, mirror, exec), or leave the field out for all')
   .optional();
 
 /** A time to recover to: ISO 8601 with its zone, so it means one instant wherever it is read. */
@@ -90,6 +94,15 @@ const newRedisSchema = z
   .strict();
 export type NewRedisInput = z.output<typeof newRedisSchema>;
 
+/** A bucket and prefix to restore a mirror into, on the mirror's endpoint with its credentials. */
+const mirrorTargetSchema = z
+  .object({
+    bucket: s3BucketName,
+    prefix: z.string().regex(/^([^/\0]+\/)*$/, 'a key prefix ending in "/" (or empty)').default(''),
+  })
+  .strict();
+export type MirrorTargetInput = z.output<typeof mirrorTargetSchema>;
+
 export const restoreInputSchema = z
   .object({
     stack: stackName,
@@ -113,6 +126,16 @@ export const restoreInputSchema = z
     qdrant: z.record(collectionName, z.object({ collection: collectionName.optional(), confirm: confirmField }).strict()).default({}),
     /** Per Redis label in the backup: into a new redis-server, or over the stack's running one (confirm: the label). */
     redis: z.record(componentLabel, z.object({ into: newRedisSchema.optional(), confirm: confirmField }).strict()).default({}),
+    /**
+     * Per mirror in the backup: put its objects back (identical keys and content, checksums
+     * verified) into the mirror's own bucket and prefix (confirm: the mirror's name), or `into`
+     * a new, empty prefix. Objects the backup does not hold are left in place and counted.
+     */
+    mirror: z
+      .record(componentLabel, z.object({ into: mirrorTargetSchema.optional(), confirm: confirmField }).strict())
+      .default({}),
+    /** Per exec dump in the backup: run its `restore` command with the artifact on stdin (confirm: the dump's name). */
+    exec: z.record(componentLabel, z.object({ confirm: confirmField }).strict()).default({}),
     /** Also point the manifest's aliases at the restored collections. */
     aliases: z.boolean().default(false),
     recovery: z.enum(['upload', 'location']).default('upload'),

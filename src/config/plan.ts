@@ -1,5 +1,5 @@
 import type { DeployConfig, DeployService, DeployTarget, HttpCheck } from './stacks/deploy.js';
-import type { DrDependency } from './stacks/dr.js';
+import type { DrDependency, DrRestoreKind } from './stacks/dr.js';
 import type { TrafficShifter } from './stacks/traffic.js';
 import type { CanaryConfig } from './stacks/canary.js';
 import type { ComponentKind, NewClusterInput, NewRedisInput } from './inputs.js';
@@ -84,6 +84,23 @@ export interface QdrantRestoreStep {
 /** One RDB of the backup: over the stack's Redis in its container (confirmed), or into a new redis-server. */
 export type RedisRestoreStep = { label: string; over: RedisTarget } | { label: string; into: NewRedisInput };
 
+/**
+ * One mirror of the backup: its objects put back under `component.bucket`/`component.prefix`
+ * (the target's own mirror, confirmed; or the operator's new prefix, empty at plan time).
+ */
+export interface MirrorRestoreStep {
+  label: string;
+  component: MirrorComponent;
+  /** true: the mirror's own bucket and prefix (live data, confirmed); false: a new prefix. */
+  over: boolean;
+}
+
+/** One exec dump of the backup, restored by the target stack's `restore` command of that dump (confirmed). */
+export interface ExecRestoreStep {
+  label: string;
+  component: ExecDumpComponent & { restore: NonNullable<ExecDumpComponent['restore']> };
+}
+
 export interface RestorePlan extends WithNotify {
   stack: string;
   /** Names this execution's staging databases and marks what it restored. */
@@ -96,6 +113,9 @@ export interface RestorePlan extends WithNotify {
   qdrant?: { endpoint: Pick<QdrantPlan, 'url' | 'apiKey'>; collections: QdrantRestoreStep[]; aliases: QdrantAlias[] };
   // Absent from plans recorded before Redis restores (histories replay with none).
   redis?: RedisRestoreStep[];
+  /** Mirrors put back into a bucket and prefix, and exec dumps run through their restore command (absent in older plans). */
+  mirrors?: MirrorRestoreStep[];
+  exec?: ExecRestoreStep[];
   /** Postgres labels recovered from pgBackRest's repository into a new cluster (absent in older plans). */
   physical?: Array<{ label: string; target: PhysicalPostgresTarget; backup: PhysicalBackup; into: NewClusterInput }>;
   /** The time physical restores recover to; absent: each backup's end (or the archive's, with recoverTo). */
@@ -170,13 +190,16 @@ export interface DrPlan extends WithNotify {
   /** The newest data the restore brings back: the backup's snapshot time. */
   dataAsOf: string;
   /** Kinds restored one group after another; a group's kinds at the same time. Only those the backup holds. */
-  restoreGroups: Array<Array<'postgres' | 'qdrant' | 'redis'>>;
+  restoreGroups: Array<Array<DrRestoreKind>>;
   /** Per kind, what is restored: Postgres label → database, collections, Redis labels. */
   components: {
     /** `physical`: recovered from pgBackRest's repository into the target's own data directory and port (to `at`, or the archive's end). */
     postgres: Array<{ label: string; database: string; physical?: { dataDirectory: string; port: number } }>;
     qdrant: string[];
     redis: string[];
+    /** The backup's mirrors and exec dumps (absent in older plans): `why` says why one is not restored. */
+    mirror?: Array<{ label: string; restorable: boolean; why?: string }>;
+    exec?: Array<{ label: string; restorable: boolean; why?: string }>;
   };
   /** Physical recoveries stop here; absent: at the end of the archive. */
   at?: string;

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { restoreInputSchema } from '../config/inputs.js';
-import { quickActivities, streamingActivities } from './lib/activities.js';
+import { operatorCommandActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { ownedDatabaseName, PREVIOUS_COLLECTION_UNKNOWN } from '../core/runNames.js';
 import { withBackupHeld } from './lib/resources.js';
@@ -10,9 +10,11 @@ import { Notifier } from './lib/notify.js';
 import { restoreClaims } from '../core/leases.js';
 import { storeForArtifact } from '../config/stacks/encryption.js';
 import type { Artifact } from '../config/manifest.js';
-import type { RedisRestoreStep, RestorePlan } from '../config/plan.js';
+import type { ExecRestoreStep, MirrorRestoreStep, RedisRestoreStep, RestorePlan } from '../config/plan.js';
 import type { RestoreAtReport } from '../activities/pgbackrest/restoreAt.js';
 import type { RedisRestoreResult } from '../activities/redis/index.js';
+import type { MirrorRestoreResult } from '../activities/mirror/index.js';
+import type { ExecRestoreResult } from '../activities/execdump/index.js';
 
 export interface RestoreReport {
   stack: string;
@@ -36,6 +38,10 @@ export interface RestoreReport {
   redis: RedisRestoreResult[];
   /** Clusters recovered from pgBackRest's repository into a new directory and port, left running. */
   physical?: RestoreAtReport[];
+  /** Each mirror put back: where, how many objects, and how many the backup does not hold (left in place, not deleted). */
+  mirrors?: MirrorRestoreResult[];
+  /** Each exec dump run through its restore command. */
+  exec?: ExecRestoreResult[];
 }
 
 /**
@@ -46,6 +52,9 @@ export interface RestoreReport {
  */
 /** Where each component stands when a restore fails: the operator's first question. */
 export type ComponentState = 'restored' | 'untouched' | 'rolled back' | 'failed, original untouched' | 'failed' | 'restored, undo failed';
+
+const mirrorComponent = (step: MirrorRestoreStep) => `mirror ${step.label} → s3://${step.component.bucket}/${step.component.prefix}${step.over ? ' (its own prefix)' : ''}`;
+const execComponent = (step: ExecRestoreStep) => `exec ${step.label} → ${step.component.restore.argv[0]} on the worker host`;
 
 const physicalComponent = (step: NonNullable<RestorePlan['physical']>[number]) => `postgres ${step.label} → new cluster ${step.into.dataDirectory} :${step.into.port}`;
 
@@ -78,7 +87,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
     'plan',
     'check the backup and the targets',
     () => quickActivities(`plan restore of ${options.stack}`).resolveRestorePlan({ options }),
-    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.physical?.length ? `${p.physical.length} new cluster(s) from pgBackRest, ` : ''}${p.qdrant?.collections.length ?? 0} collection(s)${p.redis?.length ? `, ${p.redis.length} Redis` : ''}`,
+    (p) => `backup ${p.backupId} → stack ${p.targetStack}: ${p.postgres.length} database(s), ${p.physical?.length ? `${p.physical.length} new cluster(s) from pgBackRest, ` : ''}${p.qdrant?.collections.length ?? 0} collection(s)${p.redis?.length ? `, ${p.redis.length} Redis` : ''}${p.mirrors?.length ? `, ${p.mirrors.length} mirror(s)` : ''}${p.exec?.length ? `, ${p.exec.length} exec dump(s)` : ''}`,
   );
   steps.setHeadline(`**restore** of backup \`${plan.backupId}\` (stack \`${plan.stack}\`) into stack \`${plan.targetStack}\``);
   // Each artifact is read as it was written (decrypted when its manifest entry says so); a key the stack no longer has stops the run before anything is touched.
@@ -104,6 +113,8 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         ...(plan.qdrant?.collections ?? []).map((step) => [`qdrant ${step.source} → ${step.collection}`, 'untouched'] as const),
         ...redisSteps.map((step) => [redisComponent(step), 'untouched'] as const),
         ...(plan.physical ?? []).map((step) => [physicalComponent(step), 'untouched'] as const),
+        ...(plan.mirrors ?? []).map((step) => [mirrorComponent(step), 'untouched'] as const),
+        ...(plan.exec ?? []).map((step) => [execComponent(step), 'untouched'] as const),
       ]);
       // patched: runs recorded before the undo drop each replaced original as soon as it is swapped.
       const undoable = patched('restore-undo-on-failure');
@@ -167,6 +178,39 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           (r) => `${r.detail}${r.server ? `; it keeps running (pid file ${r.server.pidFile})` : ''}`,
         );
         report.redis.push(restored);
+        states.set(current, 'restored');
+        current = undefined;
+      };
+
+      // Mirrors and exec dumps come only from plans that name them: histories recorded before them replay with none (no patch needed).
+      /** A mirror's objects back under their keys, read back against the backup's checksums; objects it does not hold are left. */
+      const restoreMirror = async (step: MirrorRestoreStep) => {
+        const artifact = plan.manifest.artifacts.find((a) => a.component === 'mirror' && a.name === step.label);
+        if (artifact?.component !== 'mirror') return;
+        current = mirrorComponent(step);
+        const restored = await steps.step(
+          'mirror',
+          `put ${step.label}'s ${artifact.objects} object(s) back into s3://${step.component.bucket}/${step.component.prefix}${step.over ? ' (its own prefix, confirmed)' : ''}`,
+          () => streamingActivities(`restore mirror ${step.label}`).restoreMirror({ component: step.component, store: storeFor(artifact), key: artifact.key }),
+          (r) => r.detail,
+        );
+        (report.mirrors ??= []).push(restored);
+        states.set(current, 'restored');
+        current = undefined;
+      };
+
+      /** An exec dump through its `restore` command (the artifact's SHA-256 checked before it runs). */
+      const restoreExec = async (step: ExecRestoreStep) => {
+        const artifact = plan.manifest.artifacts.find((a) => a.component === 'exec' && a.name === step.label);
+        if (artifact?.component !== 'exec') return;
+        current = execComponent(step);
+        const restored = await steps.step(
+          'exec',
+          `restore ${step.label} through ${step.component.restore.argv.join(' ')} (confirmed)`,
+          () => operatorCommandActivities(`restore exec dump ${step.label}`).restoreExecDump({ component: step.component, store: storeFor(artifact), artifact }),
+          (r) => r.detail,
+        );
+        (report.exec ??= []).push(restored);
         states.set(current, 'restored');
         current = undefined;
       };
@@ -241,6 +285,8 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         }
         if (plan.qdrant) await restoreQdrant(plan.qdrant);
         for (const step of redisSteps) await restoreRedis(step);
+        for (const step of plan.mirrors ?? []) await restoreMirror(step);
+        for (const step of plan.exec ?? []) await restoreExec(step);
         for (const step of plan.physical ?? []) {
           current = physicalComponent(step);
           const recovered = await steps.step(
@@ -268,7 +314,8 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         else if (current?.startsWith('redis')) {
           const types = failureTypes(error);
           states.set(current, types.includes('RedisRestoreRefused') || types.includes('ChecksumMismatch') ? 'failed, original untouched' : 'failed');
-        } else if (current) states.set(current, 'failed');
+        } else if (current?.startsWith('exec')) states.set(current, failureTypes(error).includes('ChecksumMismatch') ? 'failed, original untouched' : 'failed');
+        else if (current) states.set(current, 'failed');
         if (undoable) await CancellationScope.nonCancellable(() => undoRestored(states));
         if (isCancellation(error)) throw error;
         throw failedRestore(error, states);
@@ -281,7 +328,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
           );
         }
       }
-      steps.finish(`restored ${report.postgres.length + (report.physical?.length ?? 0)} database(s), ${report.qdrant.length} collection(s)${report.redis.length ? `, ${report.redis.length} Redis` : ''}`);
+      steps.finish(`restored ${report.postgres.length + (report.physical?.length ?? 0)} database(s), ${report.qdrant.length} collection(s)${report.redis.length ? `, ${report.redis.length} Redis` : ''}${report.mirrors?.length ? `, ${report.mirrors.length} mirror(s)` : ''}${report.exec?.length ? `, ${report.exec.length} exec dump(s)` : ''}`);
       return report;
     },
     async () => {

@@ -130,6 +130,16 @@ export const execDumpCommands = {
           purpose: `docker volume inspect ${component.run.volume.name} (exec dump ${component.name})`,
         }
       : undefined,
+  /**
+   * The restore: the component's `restore.argv` on the worker's host, the artifact on its stdin,
+   * its secrets in the environment only (it may reach its target through docker or kubectl).
+   */
+  restore: (component: ExecDumpComponent & { restore: NonNullable<ExecDumpComponent['restore']> }, env: Record<string, string>): CommandSpec => ({
+    argv: asArgv(component.restore.argv),
+    env,
+    inheritEnv: [...DOCKER_INHERITED_ENV, ...KUBECTL_INHERITED_ENV],
+    purpose: `restore of exec dump ${component.name} (${component.restore.argv[0]} on the worker host)`,
+  }),
   /** A drill command on the worker's host, with {scratch} replaced by the drill's scratch directory. */
   drill: (component: ExecDumpComponent, what: string, args: readonly string[], scratch: string): CommandSpec => ({
     argv: asArgv(args.map((arg) => arg.split(SCRATCH_PLACEHOLDER).join(scratch))),

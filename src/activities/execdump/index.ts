@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { resolveSecret } from '../../config/secrets.js';
 import type { SecretRef } from '../../config/secretRef.js';
 import { execRunKind, type ExecDumpArtifact, type ExecDumpComponent } from '../../config/stacks/execdump.js';
@@ -29,6 +30,20 @@ export interface ExecDumpRequest {
   key: string;
 }
 
+export interface ExecRestoreRequest {
+  /** The target stack's exec dump, with its `restore` section. */
+  component: ExecDumpComponent & { restore: NonNullable<ExecDumpComponent['restore']> };
+  store: StoreConfig;
+  artifact: ExecDumpArtifact;
+}
+
+export interface ExecRestoreResult {
+  label: string;
+  bytes: number;
+  sha256: string;
+  detail: string;
+}
+
 export interface ExecDrillRequest {
   component: ExecDumpComponent;
   store: StoreConfig;
@@ -41,9 +56,9 @@ export type ExecDrillCheckResult = DrillCheck<'exec'>;
 /** A figure is a short answer (a count, "ok"), recorded in the manifest. */
 const MAX_FIGURE_CHARS = 4_000;
 
-async function resolveEnv(component: ExecDumpComponent): Promise<Record<string, string>> {
+async function resolveEnv(component: ExecDumpComponent, refs: Record<string, SecretRef> = component.env ?? {}): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
-  for (const [name, ref] of Object.entries(component.env ?? {})) {
+  for (const [name, ref] of Object.entries(refs)) {
     try {
       env[name] = await resolveSecret(ref as SecretRef);
     } catch (error) {
@@ -114,6 +129,65 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
           kind: execRunKind(component.run),
           command: [...command.argv],
           figures,
+        };
+      }));
+    },
+
+    /**
+     * Restores an exec dump: the artifact is read once through SHA-256 and checked against the
+     * manifest before anything runs (a corrupt or altered artifact touches nothing), then
+     * streamed again (decrypted when stored encrypted) into the component's `restore` command,
+     * checked again on the way. A retry runs the command again with the whole artifact.
+     */
+    async restoreExecDump(request: ExecRestoreRequest): Promise<ExecRestoreResult> {
+      const { component, artifact } = request;
+      const progress = new ProgressHeartbeat(`restore exec dump ${artifact.name}`);
+      const env = await resolveEnv(component, component.restore.env);
+      const timeoutMs = component.restore.timeoutMinutes * 60_000;
+      // ChecksumMismatch: found before the command ran (nothing touched); ExecRestoreChecksumMismatch: the store gave other bytes the second time.
+      const differs = (meter: HashingMeter, sha256: string, type: string) =>
+        sha256 !== artifact.sha256 || meter.bytes !== artifact.size
+          ? ApplicationFailure.nonRetryable(`exec dump ${artifact.name}: ${artifact.key} reads as ${meter.bytes} bytes, sha256 ${sha256}; the manifest records ${artifact.size} bytes, ${artifact.sha256}`, type)
+          : undefined;
+      return progress.during(withArtifactStore(request.store, async (store) => {
+        progress.phase('checking the artifact');
+        const check = new HashingMeter(progress.bytes);
+        await pipeline(await store.get(artifact.key, { signal: progress.signal }), check, async (stream: AsyncIterable<unknown>) => {
+          for await (const _chunk of stream) {
+            // hashed on the way
+          }
+        }, { signal: progress.signal }).catch((error: unknown) => {
+          if (isArtifactDecryptionError(error)) throw ApplicationFailure.nonRetryable(`exec dump ${artifact.name}: ${artifact.key}: ${errorText(error)}`, 'ChecksumMismatch');
+          throw error;
+        });
+        const checked = differs(check, check.hash.digest('hex'), 'ChecksumMismatch');
+        if (checked) throw checked;
+
+        progress.phase('restoring');
+        const body = await store.get(artifact.key, { signal: progress.signal });
+        const meter = new HashingMeter(progress.bytes);
+        body.on('error', (error) => meter.destroy(error));
+        body.pipe(meter);
+        const command = execDumpCommands.restore(component, env);
+        try {
+          await runCommand(command, { signal: progress.signal, timeoutMs, stdin: meter });
+        } catch (error) {
+          body.destroy();
+          throw error;
+        }
+        if (!meter.readableEnded) {
+          body.destroy();
+          meter.destroy();
+          throw ApplicationFailure.nonRetryable(`${command.purpose} exited before reading the whole artifact (${meter.bytes} of ${artifact.size} bytes); what it restored may be partial`, 'ExecRestoreIncomplete');
+        }
+        const sha256 = meter.hash.digest('hex');
+        const streamed = differs(meter, sha256, 'ExecRestoreChecksumMismatch');
+        if (streamed) throw streamed;
+        return {
+          label: artifact.name,
+          bytes: meter.bytes,
+          sha256,
+          detail: `${meter.bytes} bytes (sha256 as in the manifest) through ${component.restore.argv.join(' ')}`,
         };
       }));
     },

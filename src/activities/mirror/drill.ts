@@ -1,16 +1,14 @@
 import { setMaxListeners } from 'node:events';
-import { pipeline } from 'node:stream/promises';
 import type { VerificationCheck } from '../../config/manifest.js';
 import type { MirrorComponent } from '../../config/stacks/mirror.js';
 import type { StoreConfig } from '../../config/stacks/index.js';
-import { compareMirrorRestore, mirrorDrillPrefix, type MirrorEntry } from '../../core/mirror.js';
+import { mirrorDrillPrefix, type MirrorEntry } from '../../core/mirror.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { HashingMeter } from '../store/hashing.js';
 import { artifactView, withStore } from '../store/open.js';
-import { StoreObjectMissing } from '../store/types.js';
 import { readEntryList } from './entries.js';
 import { forEachLimited } from '../runtime/pool.js';
 import { withMirrorSource, type MirrorSource } from './source.js';
+import { putEntriesBack, readBackAndCompare } from './restore.js';
 
 export interface MirrorDrillRequest {
   component: MirrorComponent;
@@ -29,12 +27,6 @@ export type MirrorCheck = Omit<VerificationCheck, 'component'> & { component: 'm
 
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 const some = (keys: string[]) => keys.slice(0, 5).join(', ') + (keys.length > 5 ? `, … (${keys.length} in all)` : '');
-
-async function drain(stream: AsyncIterable<unknown>): Promise<void> {
-  for await (const _chunk of stream) {
-    // hashed on the way
-  }
-}
 
 /** Deletes every object under ragops' own scratch prefix; returns how many. */
 async function cleanScratch(source: MirrorSource, bucket: string, prefix: string, concurrency: number, signal: AbortSignal): Promise<number> {
@@ -81,25 +73,11 @@ export function createMirrorDrillActivities() {
           try {
             // 1. From the store into the scratch prefix, hashing what the store gives back.
             progress.phase('restoring objects');
-            const goneFromStore: string[] = [];
-            const differsInStore: string[] = [];
-            await forEachLimited(entries, concurrency, async (entry) => {
-              let body;
-              try {
-                body = await objects.get(entry.storedAt, { signal });
-              } catch (error) {
-                if (!(error instanceof StoreObjectMissing)) throw error;
-                goneFromStore.push(entry.key);
-                return;
-              }
-              const meter = new HashingMeter();
-              body.on('error', (error) => meter.destroy(error));
-              await source.put(bucket, prefix + entry.key, body.pipe(meter), signal);
-              if (meter.bytes !== entry.size || meter.hash.digest('hex') !== entry.sha256) differsInStore.push(entry.key);
+            const { goneFromStore, differsInStore, ...put } = await putEntriesBack(source, objects, entries, bucket, prefix, concurrency, { signal, beat: () => {
               state.restored += 1;
-              state.bytes += meter.bytes;
               beat();
-            }, signal);
+            } });
+            state.bytes = put.bytes;
             const restoreFigures = { objects: entries.length, restored: state.restored, bytes: state.bytes, goneFromStore: goneFromStore.length, differsInStore: differsInStore.length, scratch: `s3://${bucket}/${prefix}` };
             const restoreProblems = [
               goneFromStore.length > 0 ? `${plural(goneFromStore.length, 'object')} whose bytes are gone from the store (${some(goneFromStore)})` : '',
@@ -114,19 +92,7 @@ export function createMirrorDrillActivities() {
             // 2. What the scratch prefix now holds, read back and hashed, against the entry list.
             const compareStarted = Date.now();
             progress.phase('comparing objects and checksums');
-            const found: Array<{ key: string; size: number }> = [];
-            for await (const object of source.listOwned(bucket, prefix, signal)) found.push({ key: object.key.slice(prefix.length), size: object.size });
-            const restored: Array<{ key: string; size: number; sha256: string }> = [];
-            await forEachLimited(found, concurrency, async (object) => {
-              const got = await source.get(bucket, prefix + object.key, undefined, signal);
-              if (typeof got === 'string') return; // gone since the listing: counted missing
-              const meter = new HashingMeter();
-              await pipeline(got.body, meter, drain, { signal });
-              restored.push({ key: object.key, size: meter.bytes, sha256: meter.hash.digest('hex') });
-              state.verified += 1;
-              beat();
-            }, signal);
-            const comparison = compareMirrorRestore(entries, restored);
+            const { comparison, found } = await readBackAndCompare(source, entries, bucket, prefix, concurrency, { signal, beat, onVerified: () => void (state.verified += 1) });
             const compareProblems = [
               comparison.missing.length > 0 ? `${plural(comparison.missing.length, 'object')} missing (${some(comparison.missing)})` : '',
               comparison.unexpected.length > 0 ? `${plural(comparison.unexpected.length, 'object')} not in the backup (${some(comparison.unexpected)})` : '',
@@ -134,7 +100,7 @@ export function createMirrorDrillActivities() {
             ].filter(Boolean);
             checks.push(check('objects and checksums (mirror)', compareProblems.length === 0,
               compareProblems.length === 0 ? `all ${plural(comparison.matched, 'object')} restored with the manifest's keys, sizes and SHA-256` : compareProblems.join('; '),
-              { expected: entries.length, found: found.length, matched: comparison.matched, missing: comparison.missing.length, unexpected: comparison.unexpected.length, mismatched: comparison.mismatched.length },
+              { expected: entries.length, found, matched: comparison.matched, missing: comparison.missing.length, unexpected: comparison.unexpected.length, mismatched: comparison.mismatched.length },
               compareStarted));
             return checks;
           } finally {

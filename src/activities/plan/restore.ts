@@ -1,7 +1,9 @@
 import type { RestoreOptions, VerifyOptions } from '../../config/inputs.js';
 import { notifyOf } from '../../config/stacks/notify.js';
 import type { Manifest } from '../../config/manifest.js';
-import type { RedisRestoreStep, RestorePlan, VerifyPlan } from '../../config/plan.js';
+import type { ExecRestoreStep, MirrorRestoreStep, RedisRestoreStep, RestorePlan, VerifyPlan } from '../../config/plan.js';
+import type { MirrorComponent } from '../../config/stacks/mirror.js';
+import { withMirrorSource } from '../mirror/source.js';
 import type { SecretRef } from '../../config/secrets.js';
 import { hasPhysical, type PhysicalPostgresTarget, type PostgresTarget, type StackConfig } from '../../config/stacks/index.js';
 import type { PlanDeps } from './backup.js';
@@ -139,6 +141,13 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
       const target = stackFromInput(stacks, targetStackName, 'targetStack');
       const { manifest } = await findBackup(source, options.stack, options.backupId, options.at);
       const wants = (component: 'postgres' | 'qdrant' | 'redis') => !options.components || options.components.includes(component);
+      // Mirrors and exec dumps replace data outside ragops' own targets: only those named in `mirror` / `exec`; `components` can only leave them out.
+      const wantsNamed = (component: 'mirror' | 'exec', named: Record<string, unknown>) => {
+        if (options.components?.includes(component) && Object.keys(named).length === 0) {
+          refusals.push(`components: ${component}: name the ${component === 'mirror' ? 'mirrors' : 'exec dumps'} to restore (${component === 'mirror' ? 'mirror.<name> with confirm, or into a new prefix' : 'exec.<name> with confirm'}); none is restored unless named`);
+        }
+        return !options.components || options.components.includes(component);
+      };
       const refusals: string[] = [];
 
       const physical = physicalRestoreSteps(source, options, manifest, refusals);
@@ -221,8 +230,11 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         redis.push({ label, over: server });
       }
 
+      const mirrors = await mirrorRestoreSteps(source, target, targetStackName, options, manifest, wantsNamed('mirror', options.mirror), refusals, deps.exists.mirrorObjects ?? countMirrorObjects);
+      const exec = execRestoreSteps(target, targetStackName, options, manifest, wantsNamed('exec', options.exec), refusals);
+
       if (refusals.length > 0) throw invalidInput(`restore refused, nothing was touched: ${refusals.join('; ')}`);
-      if (postgres.length === 0 && physical.length === 0 && !qdrant && redis.length === 0) throw invalidInput('components: nothing in the backup matches the components asked for');
+      if (postgres.length === 0 && physical.length === 0 && !qdrant && redis.length === 0 && mirrors.length === 0 && exec.length === 0) throw invalidInput('components: nothing in the backup matches the components asked for');
       return {
         stack: options.stack,
         runTag: newRunTag(),
@@ -233,6 +245,8 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
         postgres,
         qdrant,
         redis,
+        ...(mirrors.length > 0 ? { mirrors } : {}),
+        ...(exec.length > 0 ? { exec } : {}),
         ...(physical.length > 0 ? { physical } : {}),
         ...(options.at !== undefined ? { at: options.at } : {}),
         ...(physical.length > 0 ? { recoverTo: options.recoverTo } : {}),
@@ -247,4 +261,95 @@ export function createRestorePlanActivities(deps: Pick<PlanDeps, 'loadStacks'> &
 export interface ExistenceProbes {
   postgres(target: PostgresTarget, database: string): Promise<boolean>;
   qdrant(endpoint: { url: string; apiKey?: SecretRef }, collection: string): Promise<boolean>;
+  /** Whether anything is under the mirror's bucket and prefix (default: one S3 listing). */
+  mirrorObjects?(component: MirrorComponent): Promise<boolean>;
+}
+
+async function countMirrorObjects(component: MirrorComponent): Promise<boolean> {
+  return withMirrorSource(component, async (source) => {
+    for await (const _object of source.list(component.bucket, component.prefix)) return true;
+    return false;
+  });
+}
+
+/**
+ * The mirrors to put back: over the target stack's mirror of the same name (live data: its
+ * name in `confirm`), or `into` a new prefix on that mirror's endpoint (the source stack's
+ * mirror when the target has none), which must be empty.
+ */
+async function mirrorRestoreSteps(
+  source: StackConfig,
+  target: StackConfig,
+  targetStackName: string,
+  options: RestoreOptions,
+  manifest: Manifest,
+  wanted: boolean,
+  refusals: string[],
+  holdsObjects: (component: MirrorComponent) => Promise<boolean>,
+): Promise<MirrorRestoreStep[]> {
+  const inBackup = manifest.artifacts.filter((a) => a.component === 'mirror').map((a) => a.name);
+  for (const label of Object.keys(options.mirror)) {
+    if (!inBackup.includes(label)) refusals.push(`mirror.${label}: the backup has no such mirror`);
+    else if (!wanted) refusals.push(`mirror.${label}: components leaves out mirror`);
+  }
+  if (!wanted) return [];
+  const steps: MirrorRestoreStep[] = [];
+  for (const label of inBackup) {
+    if (!options.mirror[label]) continue;
+    const choice = options.mirror[label] ?? {};
+    const own = target.mirrors.find((candidate) => candidate.name === label);
+    if (choice.into) {
+      const base = own ?? source.mirrors.find((candidate) => candidate.name === label);
+      if (!base) {
+        refusals.push(`mirror.${label}.into: neither stack "${targetStackName}" nor "${options.stack}" configures the mirror "${label}", whose endpoint and credentials the restore would use`);
+        continue;
+      }
+      const component = { ...base, bucket: choice.into.bucket, prefix: choice.into.prefix };
+      if (await holdsObjects(component)) {
+        refusals.push(`mirror.${label}.into: s3://${component.bucket}/${component.prefix} is not empty; restore into a new prefix, or over the mirror's own with confirm "${label}"`);
+        continue;
+      }
+      steps.push({ label, component, over: false });
+      continue;
+    }
+    if (!own) {
+      refusals.push(`mirror.${label}: stack "${targetStackName}" configures no mirror "${label}" to restore over; give mirror.${label}.into { bucket, prefix } to restore into a new prefix`);
+      continue;
+    }
+    if (choice.confirm !== label) {
+      refusals.push(
+        `mirror.${label}.confirm: restoring over s3://${own.bucket}/${own.prefix} puts the backup's objects back in place (objects it does not hold are left, not deleted); set confirm to "${label}", or give mirror.${label}.into { bucket, prefix } to restore into a new prefix`,
+      );
+    }
+    steps.push({ label, component: own, over: true });
+  }
+  return steps;
+}
+
+/** The exec dumps to restore: the target stack's dump of the same name must have a `restore` section, and the input its name in `confirm`. */
+function execRestoreSteps(target: StackConfig, targetStackName: string, options: RestoreOptions, manifest: Manifest, wanted: boolean, refusals: string[]): ExecRestoreStep[] {
+  const inBackup = manifest.artifacts.filter((a) => a.component === 'exec').map((a) => a.name);
+  for (const label of Object.keys(options.exec)) {
+    if (!inBackup.includes(label)) refusals.push(`exec.${label}: the backup has no such exec dump`);
+    else if (!wanted) refusals.push(`exec.${label}: components leaves out exec`);
+  }
+  if (!wanted) return [];
+  const steps: ExecRestoreStep[] = [];
+  for (const label of inBackup) {
+    if (!options.exec[label]) continue;
+    const component = target.execDumps.find((candidate) => candidate.name === label);
+    if (!component) {
+      refusals.push(`exec.${label}: stack "${targetStackName}" configures no exec dump "${label}" to restore with`);
+      continue;
+    }
+    if (!component.restore) {
+      refusals.push(`exec.${label}: the exec dump "${label}" of stack "${targetStackName}" has no restore section (restore.argv, run on the worker's host with the artifact on stdin); add one to restore it`);
+      continue;
+    }
+    if (options.exec[label]?.confirm !== label) {
+      refusals.push(`exec.${label}.confirm: running "${component.restore.argv.join(' ')}" with the backup on stdin replaces what it restores into; set confirm to "${label}"`);
+    }
+    steps.push({ label, component: { ...component, restore: component.restore } });
+  }
+  return steps;
 }

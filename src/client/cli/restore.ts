@@ -14,6 +14,9 @@ interface RestoreFlags extends RunFlags {
   redisConfirm?: string[];
   redisInto?: string[];
   postgresInto?: string[];
+  mirrorConfirm?: string[];
+  mirrorInto?: string[];
+  execConfirm?: string[];
   at?: string;
   toArchiveEnd?: boolean;
   aliases?: boolean;
@@ -28,6 +31,13 @@ function portAndDir(where: string, flag: string): { port: number; dir: string } 
   return { port: Number(where.slice(0, colon)), dir: where.slice(colon + 1) };
 }
 
+/** "restored-docs/2026/" → bucket "restored-docs", prefix "2026/" (the schema checks both). */
+function bucketAndPrefix(where: string, flag: string): { bucket: string; prefix: string } {
+  const slash = where.indexOf('/');
+  if (where.length === 0) throw new InvalidInput(`${flag} takes <name>=<bucket>[/<prefix>/], got an empty target`);
+  return slash < 0 ? { bucket: where, prefix: '' } : { bucket: where.slice(0, slash), prefix: where.slice(slash + 1) };
+}
+
 export function addRestoreCommands(program: Command): void {
   withRunOptions(
     program
@@ -38,12 +48,15 @@ export function addRestoreCommands(program: Command): void {
       .requiredOption('--stack <name>', 'stack the backup belongs to')
       .option('--backup-id <id>', 'the backup to restore (default: the latest complete one)')
       .option('--target-stack <name>', "restore into this stack's servers")
-      .option('--component <kind>', 'postgres, qdrant or redis (repeatable; default all)', collect)
+      .option('--component <kind>', 'postgres, qdrant, redis, mirror or exec (repeatable; default postgres, qdrant, redis and the mirrors and exec dumps named below)', collect)
       .option('--database <label=name>', 'restore the dump labelled <label> as database <name> (repeatable)', collect)
       .option('--collection <source=name>', 'restore collection <source> as <name> (repeatable)', collect)
       .option('--confirm <name>', 'replace this existing database or collection (repeatable)', collect)
       .option('--redis-confirm <label>', "replace the data of the stack's running Redis <label> (stop, RDB in place, start; repeatable)", collect)
       .option('--redis-into <label=port:dir>', 'restore Redis <label> into a new redis-server on 127.0.0.1:<port> with its data in <dir> (repeatable)', collect)
+      .option('--mirror-confirm <name>', "put mirror <name>'s objects back into its own bucket and prefix (objects the backup lacks are left; repeatable)", collect)
+      .option('--mirror-into <name=bucket/prefix/>', 'put mirror <name> into a new, empty prefix of <bucket> on its endpoint (repeatable)', collect)
+      .option('--exec-confirm <name>', "run exec dump <name>'s restore command with the backup on stdin (repeatable)", collect)
       .option('--postgres-into <label=port:dir>', "recover Postgres <label> from its pgBackRest repository into a new cluster in <dir> (new or empty) on <port>, left running (repeatable)", collect)
       .option('--at <time>', 'with --postgres-into: recover to this time (ISO 8601 with its zone); default the end of the backup')
       .option('--to-archive-end', 'with --postgres-into and no --at: replay every archived WAL segment after the backup')
@@ -73,6 +86,11 @@ export function addRestoreCommands(program: Command): void {
         ...Object.fromEntries((o.redisConfirm ?? []).map((label) => [label, { confirm: label }])),
         ...Object.fromEntries(pairs(o.redisInto, '--redis-into').map(([label, where]) => [label, { into: portAndDir(where, '--redis-into') }])),
       },
+      mirror: {
+        ...Object.fromEntries((o.mirrorConfirm ?? []).map((name) => [name, { confirm: name }])),
+        ...Object.fromEntries(pairs(o.mirrorInto, '--mirror-into').map(([name, where]) => [name, { into: bucketAndPrefix(where, '--mirror-into') }])),
+      },
+      exec: Object.fromEntries((o.execConfirm ?? []).map((name) => [name, { confirm: name }])),
       aliases: o.aliases ?? false,
       roles: o.roles ?? false,
       recovery: o.recovery,

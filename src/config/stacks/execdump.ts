@@ -112,6 +112,20 @@ export const execDrillSchema = z
   });
 export type ExecDrill = z.infer<typeof execDrillSchema>;
 
+/**
+ * How `ragops restore` puts an exec dump back (only with an explicit confirm): a command on the
+ * worker's host that reads the artifact on stdin, e.g. `sqlite3 /srv/app.db .restore /dev/stdin`
+ * or `docker exec -i app-db psql -U app`. Secrets by reference, as the dump's `env`.
+ */
+export const execRestoreSchema = z
+  .object({
+    argv: argv.refine((args) => !args.some((arg) => arg.includes(SCRATCH_PLACEHOLDER)), `${SCRATCH_PLACEHOLDER} is the drill's scratch directory; a restore writes where the component lives`),
+    env: z.record(envName, secretRef).default({}),
+    timeoutMinutes: z.number().int().min(1).max(24 * 60).default(360),
+  })
+  .strict();
+export type ExecRestore = z.infer<typeof execRestoreSchema>;
+
 export const execDumpSchema = z
   .object({
     name: componentLabel.describe('label used in manifests and artifact keys'),
@@ -122,6 +136,8 @@ export const execDumpSchema = z
     extension: z.string().regex(/^(\.[A-Za-z0-9]{1,16}){1,3}$/, 'a suffix such as .sql or .tar').default('.bin'),
     timeoutMinutes: z.number().int().min(1).max(24 * 60).default(360),
     drill: execDrillSchema.optional(),
+    /** Absent: `restore` refuses to restore this dump (its drill still proves it restorable). */
+    restore: execRestoreSchema.optional(),
   })
   .strict();
 export type ExecDumpComponent = z.infer<typeof execDumpSchema>;
