@@ -285,4 +285,17 @@ describe('canary on Compose behind HAProxy, judged by Prometheus (real container
       await probe.stop();
     }
   });
+  test('cancelled while the canary version starts (its health check not passing yet): the rollback removes the half-launched api-canary', async () => {
+    const handle = await startCanary(TEST_API_IMAGES.bad);
+    for (let i = 0; i < 300 && (await env.containersOf('api-canary')).length === 0; i++) await sleep(100);
+    assert.notDeepEqual(await env.containersOf('api-canary'), [], 'compose up created api-canary');
+    await handle.cancel();
+    const error = await handle.result().then(() => assert.fail('the cancelled canary completed'), (e: unknown) => e);
+    assert.ok(error instanceof WorkflowFailedError && /cancel/i.test(String(error.cause)), String(error));
+    assert.deepEqual(await env.containersOf('api-canary'), [], 'api-canary is removed although its launch never finished');
+    assert.equal((await readOverride(overrideFileOf(env.target))).services['api-canary'], undefined);
+    const history = JSON.stringify((await handle.fetchHistory()).events);
+    assert.ok(history.includes('removeCanaryVersion'), 'the rollback ran the removal');
+    assert.deepEqual(await env.serverWeights(), { stable: 100, canary: 0 });
+  });
 });

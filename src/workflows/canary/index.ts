@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import { canaryInputSchema } from '../../config/inputs.js';
 import type { AnalysisConfig, CanaryStep } from '../../config/stacks/canary.js';
 import { emptyCounters, judgeRound } from '../../core/canary.js';
@@ -15,6 +15,9 @@ import { deployTargetOps } from '../deploy/targets.js';
 import { canaryActivities } from './activities.js';
 import { MEASUREMENTS_KEPT, type CanaryReport } from './report.js';
 import { Steering } from './steering.js';
+
+/** Marks histories whose rollback also removes a canary whose launch did not finish. */
+const REMOVE_HALF_LAUNCHED = 'ragops-canary-remove-half-launched';
 
 /** Ends the step loop: an automatic rollback or an operator's abort. */
 class Stop extends Error {
@@ -232,10 +235,16 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     steps.finish(`promoted ${plan.image}`);
   };
 
+  let launchBegun = false;
+
   /** Weight 0 first, then the canary removed, then the stable version checked. */
   const rollBack = async (stop: Stop) => {
     await shift(0);
-    if (report.launched) await steps.step('rollback', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    // A launch cancelled or timed out part-way may have left the container or Deployment behind;
+    // removal is idempotent. patched: histories recorded before it replay without that removal.
+    if (report.launched || (launchBegun && patched(REMOVE_HALF_LAUNCHED))) {
+      await steps.step('rollback', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    }
     const checks = await steps.step('rollback', 'check the stable version', () => runChecks('verify the stable version', plan.config.health));
     report.outcome = stop.outcome;
     report.reason = `${stop.reason}${checks.some((check) => !check.passed) ? '; the stable version is NOT healthy' : ''}`;
@@ -250,6 +259,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
         report.stable = await steps.step('record', 'record the stable version', () => ops.current(), versionLabel);
         const pulled = await steps.step('pull', `pull ${plan.image}`, () => ops.pull(), (p) => `${p.note}; canary runs ${p.pinned}`);
         report.canary = { pinned: pulled.pinned, digest: pulled.digest };
+        launchBegun = true;
         await steps.step('launch', `start the canary version beside the stable one`, () =>
           canaryActivities('launch canary').launchCanaryVersion({ plan, image: pulled.pinned }),
         );
