@@ -3,6 +3,7 @@ import { notifyOf } from '../../config/stacks/notify.js';
 import type { Manifest } from '../../config/manifest.js';
 import type { DrPlan, DrService } from '../../config/plan.js';
 import type { StackConfig } from '../../config/stacks/index.js';
+import type { DrRestoreKind } from '../../config/stacks/dr.js';
 import { chooseDrBackup, type DrBackupCandidate } from '../../core/dr.js';
 import { createDrActivities, type DeployedService } from '../dr/index.js';
 import { withPostgresAdmin } from '../postgres/session.js';
@@ -97,8 +98,28 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
       const qdrant = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant').map((artifact) => artifact.name);
       if (qdrant.length > 0 && !target.qdrant) refusals.push(`stack "${targetName}" configures no Qdrant to recover ${qdrant.length} collection(s) into`);
       const redis = manifest.artifacts.filter((artifact) => artifact.component === 'redis').map((artifact) => artifact.name);
-      const has = { postgres: postgres.length > 0, qdrant: qdrant.length > 0, redis: redis.length > 0 };
+      // Mirrors and exec dumps: listed with why one is not restored (never silently skipped).
+      const drillRefusal = (what: string) => `a DR drill does not restore ${what} yet (production's objects and commands could be touched); \`ragops verify\` restore drills prove them restorable`;
+      const mirror = manifest.artifacts.filter((a) => a.component === 'mirror').map(({ name: label }) =>
+        options.mode === 'drill' ? { label, restorable: false, why: drillRefusal('mirrors') }
+        : target.mirrors.some((m) => m.name === label) ? { label, restorable: true }
+        : { label, restorable: false, why: `stack "${targetName}" no longer configures the mirror "${label}" to restore over` });
+      const exec = manifest.artifacts.filter((a) => a.component === 'exec').map(({ name: label }) => {
+        const configured = target.execDumps.find((e) => e.name === label);
+        return options.mode === 'drill' ? { label, restorable: false, why: drillRefusal('exec dumps') }
+          : !configured ? { label, restorable: false, why: `stack "${targetName}" no longer configures the exec dump "${label}"` }
+          : !configured.restore ? { label, restorable: false, why: `the exec dump "${label}" has no restore section (restore.argv, fed the artifact on stdin)` }
+          : { label, restorable: true };
+      });
+      const has: Record<DrRestoreKind, boolean> = {
+        postgres: postgres.length > 0, qdrant: qdrant.length > 0, redis: redis.length > 0,
+        mirror: mirror.some((m) => m.restorable), exec: exec.some((e) => e.restorable),
+      };
       const restoreGroups = source.dr.restoreOrder.map((group) => group.filter((kind) => has[kind])).filter((group) => group.length > 0);
+      // The object stores and exec dumps the declared order leaves out (the default does) come last, together.
+      const named = new Set(source.dr.restoreOrder.flat());
+      const last = (['mirror', 'exec'] as const).filter((kind) => has[kind] && !named.has(kind));
+      if (last.length > 0) restoreGroups.push([...last]);
 
       const plan = target.dr ?? source.dr;
       const serviceNames = plan.services ?? plan.writers;
@@ -141,7 +162,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         dataAsOf: manifest.startedAt,
         ...(options.at !== undefined ? { at: options.at } : {}),
         restoreGroups,
-        components: { postgres, qdrant, redis },
+        components: { postgres, qdrant, redis, ...(mirror.length > 0 ? { mirror } : {}), ...(exec.length > 0 ? { exec } : {}) },
         writers: options.mode === 'drill' ? [] : plan.writers.map((service) => deployedService(target, service)),
         ...(target.deploy ? { deployTarget: target.deploy.target } : {}),
         ...(options.mode === 'drill'

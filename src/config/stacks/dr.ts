@@ -13,7 +13,7 @@ export const drDependencySchema = z.discriminatedUnion('type', [
 ]);
 export type DrDependency = z.infer<typeof drDependencySchema>;
 
-export const DR_RESTORE_KINDS = ['postgres', 'qdrant', 'redis'] as const;
+export const DR_RESTORE_KINDS = ['postgres', 'qdrant', 'redis', 'mirror', 'exec'] as const;
 export type DrRestoreKind = (typeof DR_RESTORE_KINDS)[number];
 
 /** The stack's disaster-recovery plan: what the `disasterRecovery` runbook stops, restores, starts and checks. */

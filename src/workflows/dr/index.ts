@@ -160,6 +160,8 @@ async function recover(
   for (const { label, database } of plan.components.postgres) report.components[`postgres ${label} (${database})`] = 'untouched';
   for (const collection of plan.components.qdrant) report.components[`qdrant ${collection}`] = 'untouched';
   for (const label of plan.components.redis) report.components[`redis ${label}`] = 'untouched';
+  for (const { label, restorable, why } of plan.components.mirror ?? []) report.components[`mirror ${label}`] = restorable ? 'untouched' : `untouched, not restored: ${why}`;
+  for (const { label, restorable, why } of plan.components.exec ?? []) report.components[`exec ${label}`] = restorable ? 'untouched' : `untouched, not restored: ${why}`;
   for (const { service } of plan.services) report.components[`service ${service}`] = plan.writers.some((writer) => writer.service === service) ? 'running' : 'untouched';
 
   if (options.approve === 'auto') {
@@ -222,6 +224,8 @@ async function recover(
           }
           for (const done of restored.qdrant) report.components[`qdrant ${done.source}`] = 'restored';
           for (const done of restored.redis) report.components[`redis ${done.label}`] = 'restored';
+          for (const done of restored.mirrors ?? []) report.components[`mirror ${done.label}`] = `restored${done.notInBackup ? ` (${done.notInBackup} object(s) the backup does not hold left in place)` : ''}`;
+          for (const done of restored.exec ?? []) report.components[`exec ${done.label}`] = 'restored';
         }),
       );
     }

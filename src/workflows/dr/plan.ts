@@ -1,5 +1,6 @@
 import type { DisasterRecoveryOptions, RestoreInput } from '../../config/inputs.js';
 import type { DrPlan } from '../../config/plan.js';
+import type { DrRestoreKind } from '../../config/stacks/dr.js';
 import { DR_PHASES, type DrPhase } from '../../core/dr.js';
 import { redactUrls } from '../../core/redact.js';
 
@@ -8,7 +9,17 @@ import { redactUrls } from '../../core/redact.js';
 export function describePlan(plan: DrPlan): string {
   const { postgres, qdrant, redis } = plan.components;
   const down = plan.probes.filter((probe) => !probe.answers).map((probe) => probe.component);
-  return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+  const restorable = (list: Array<{ restorable: boolean }> | undefined, what: string) => (list?.some((c) => c.restorable) ? `, ${list.filter((c) => c.restorable).length} ${what}` : '');
+  const notRestored = notRestoredOf(plan);
+  return `backup ${plan.backup.backupId} (${plan.backup.why}); restore ${postgres.length} database(s), ${qdrant.length} collection(s), ${redis.length} Redis${restorable(plan.components.mirror, 'mirror(s)')}${restorable(plan.components.exec, 'exec dump(s)')}${notRestored.length ? `; NOT restored: ${notRestored.join('; ')}` : ''}; stop ${plan.writers.map((w) => w.service).join(', ') || 'nothing'}; deploy ${plan.services.map((s) => `${s.service} ${s.image}`).join(', ') || 'nothing'}${down.length ? `; not answering: ${down.join(', ')}` : ''}`;
+}
+
+/** The backup's mirrors and exec dumps this recovery does not restore, each with why. */
+function notRestoredOf(plan: DrPlan): string[] {
+  return [
+    ...(plan.components.mirror ?? []).filter((c) => !c.restorable).map((c) => `mirror ${c.label} (${c.why})`),
+    ...(plan.components.exec ?? []).filter((c) => !c.restorable).map((c) => `exec dump ${c.label} (${c.why})`),
+  ];
 }
 
 /** What each phase will do, in order: the plan an operator approves. */
@@ -18,7 +29,7 @@ export function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Arr
     assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
     approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
     'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
-    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`)].join(', ') || 'nothing'}`,
+    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`), ...(plan.components.mirror ?? []).filter((m) => m.restorable).map((m) => `mirror ${m.label} (its own bucket and prefix)`), ...(plan.components.exec ?? []).filter((e) => e.restorable).map((e) => `exec dump ${e.label} (its restore command)`)].join(', ') || 'nothing'}${notRestoredOf(plan).length ? `; not restored: ${notRestoredOf(plan).join('; ')}` : ''}`,
     'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
     'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
     traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
@@ -28,7 +39,7 @@ export function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Arr
   return DR_PHASES.map((phase) => ({ phase, what: what[phase] }));
 }
 
-export function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redis'): RestoreInput {
+export function restoreInputOf(plan: DrPlan, kind: DrRestoreKind): RestoreInput {
   const confirmAll = (names: Array<[string, string]>) => Object.fromEntries(names.map(([key, name]) => [key, { confirm: name }]));
   const physical = plan.components.postgres.filter((p) => p.physical);
   return {
@@ -48,5 +59,8 @@ export function restoreInputOf(plan: DrPlan, kind: 'postgres' | 'qdrant' | 'redi
     qdrant: kind === 'qdrant' ? confirmAll(plan.components.qdrant.map((c) => [c, c])) : {},
     redis: kind === 'redis' ? confirmAll(plan.components.redis.map((r) => [r, r])) : {},
     aliases: kind === 'qdrant',
+    // Named only for their own kind: the other kinds' child inputs stay as they were.
+    ...(kind === 'mirror' ? { mirror: confirmAll((plan.components.mirror ?? []).filter((m) => m.restorable).map((m) => [m.label, m.label])) } : {}),
+    ...(kind === 'exec' ? { exec: confirmAll((plan.components.exec ?? []).filter((e) => e.restorable).map((e) => [e.label, e.label])) } : {}),
   };
 }
