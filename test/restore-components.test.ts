@@ -25,7 +25,7 @@ import type { RestoreReport } from '../src/workflows/restore.js';
 import { startCheckServer, type CheckServer } from './support/check-server.js';
 import { startMoto, type TestMoto } from './support/moto.js';
 import { startWorker, tempDir, uniqueName, type RunningWorker } from './support/ragops.js';
-import { startTestTemporal, type TestTemporal } from './support/temporal.js';
+import { exportHistoryJson, startTestTemporal, type TestTemporal } from './support/temporal.js';
 
 const SOURCE = 'ragops-rc-source';
 const OTHER = 'ragops-rc-other';
@@ -166,7 +166,10 @@ describe('restore of mirrors and exec dumps, then disasterRecovery', { timeout: 
     // More damage: one object altered, one added (not in the backup).
     await put(docKey(7), 'altered');
     await put('docs/added-after.txt', 'not in the backup');
-    const report = await restore({ components: ['mirror', 'exec'], mirror: { docs: { confirm: 'docs' } }, exec: { appdb: { confirm: 'appdb' } } });
+    const workflowId = uniqueName('restore');
+    const report = await (await startRestore(temporal.client, { stack: 'prod', components: ['mirror', 'exec'], mirror: { docs: { confirm: 'docs' } }, exec: { appdb: { confirm: 'appdb' } } }, { taskQueue, workflowId })).result();
+    const history = await exportHistoryJson(temporal.client, workflowId);
+    assert.ok(history.includes('TEST_RC_NOTE') && !history.includes('restored-by-ragops'), 'the restore command\'s secret is a reference in history, never its value');
     assert.equal(report.mirrors?.length, 1);
     assert.deepEqual({ objects: report.mirrors![0]!.objects, notInBackup: report.mirrors![0]!.notInBackup }, { objects: 50, notInBackup: 1 });
     assert.match(report.mirrors![0]!.detail, /1 object the backup does not hold left in place, not deleted/);
