@@ -34,6 +34,7 @@ import { createTemporalActivities } from '../src/activities/temporal/index.js';
 import type { DeployPlan } from '../src/config/plan.js';
 import type { CanaryConfig } from '../src/config/stacks/canary.js';
 import { metricSchema } from '../src/config/stacks/metrics.js';
+import { retentionSchema } from '../src/config/stacks/retention.js';
 import { workflowsPath } from '../src/worker.js';
 import type { CanaryActivities } from '../src/workflows/canary/activities.js';
 import type { CanaryReport } from '../src/workflows/canary/report.js';
@@ -485,6 +486,32 @@ describe('notify: a canary paused for lack of data or rolled back, a re-ingestio
       const report = (await handle.result()) as ReingestReport;
       assert.equal(report.outcome, 'switched');
       assert.equal(bodiesFor(workflowId).length, 1, 'a switch that succeeds tells no one more');
+    });
+  });
+  test('a prune whose store cannot be listed fails, and the webhook is told "failed" with the cause', async () => {
+    const taskQueue = uniqueName('notify-prune');
+    const pruneFakes: Partial<Activities> = {
+      resolvePruneTarget: async ({ stack }: { stack: string }) => ({ stack, store: { type: 'fs', path: '/srv/backups' }, storeLocation: 'fs /srv/backups', retention: retentionSchema.parse({ keepLast: 3 }), notify: plan.notify }) as never,
+      listPruneCandidates: async () => {
+        throw ApplicationFailure.nonRetryable('cannot list /srv/backups/prod: input/output error', 'StoreUnreadable');
+      },
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath,
+      interceptors: { workflowModules: [WITHOUT_SEARCH_ATTRIBUTES] },
+      activities: { ...createTemporalActivities({ temporalClient: async () => env.client }), ...createNotifyActivities(), ...pruneFakes },
+    });
+    await worker.runUntil(async () => {
+      const workflowId = uniqueName('prune');
+      const failure = await env.client.workflow.execute('pruneBackups', { taskQueue, workflowId, args: [{ stack: 'prod', dryRun: true }] }).then(() => assert.fail('the prune completed'), (caught: unknown) => caught);
+      assert.ok(failure instanceof WorkflowFailedError);
+      const [told, ...more] = bodiesFor(workflowId);
+      assert.equal(more.length, 0);
+      assert.equal(told?.event, 'failed');
+      assert.equal(told?.runbook, 'pruneBackups');
+      assert.match(String(told?.summary), /cannot list \/srv\/backups\/prod: input\/output error/);
     });
   });
 });

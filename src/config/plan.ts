@@ -146,7 +146,7 @@ export interface CanaryPlan {
 }
 
 /** The non-secret part of a stack that pruning needs, recorded in history by the first step. */
-export interface PruneTarget {
+export interface PruneTarget extends WithNotify {
   stack: string;
   store: StoreConfig;
   storeLocation: string;

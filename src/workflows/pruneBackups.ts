@@ -5,6 +5,7 @@ import { formatBytes } from '../core/format.js';
 import { parseInput } from './lib/input.js';
 import { describePolicy, planRetentionOfPlan, planUploadCleanup, type BackupState, type RetentionCandidate, type UploadSummary } from '../core/retention.js';
 import { StepTracker } from './lib/steps.js';
+import { Notifier } from './lib/notify.js';
 import { withLeases } from './lib/leases.js';
 import { pruneClaims } from '../core/leases.js';
 import type { PruneOptions } from '../config/inputs.js';
@@ -57,7 +58,7 @@ export async function pruneBackups(rawInput: unknown, continued?: PruneContinuat
     steps.setHeadline(
       `**pruneBackups** of stack \`${options.stack}\`, run ${report.total.runs}: plan of ${report.now}, ${planned - remaining.length} of ${planned} deletion(s) done`,
     );
-    return withLeases(steps, 'pruneBackups', pruneClaims(continued.target.stack), () => deleteInBatches(options, steps, continued));
+    return new Notifier('pruneBackups', continued.target).failures(() => withLeases(steps, 'pruneBackups', pruneClaims(continued.target.stack), () => deleteInBatches(options, steps, continued)));
   }
 
   const target = await steps.step(
@@ -66,7 +67,7 @@ export async function pruneBackups(rawInput: unknown, continued?: PruneContinuat
     () => quickActivities(`resolve ${options.stack}`).resolvePruneTarget({ stack: options.stack, ...(options.plan ? { plan: options.plan } : {}) }),
     (t) => `${t.plan ? `plan ${t.plan}: ` : ''}${describePolicy(t.retention)} → ${t.storeLocation}`,
   );
-  return withLeases(steps, 'pruneBackups', pruneClaims(target.stack), () => prune(options, steps, target));
+  return new Notifier('pruneBackups', target).failures(() => withLeases(steps, 'pruneBackups', pruneClaims(target.stack), () => prune(options, steps, target)));
 }
 
 /** The prune itself, once the stack's prune lease is held. */

@@ -1,4 +1,5 @@
 import type { PruneTarget } from '../../config/plan.js';
+import { notifyOf } from '../../config/stacks/notify.js';
 import { invalidInput, stackFromInput, stacksLoader, type LoadStacks } from './stacks.js';
 import { storeLocation } from '../store/open.js';
 
@@ -11,7 +12,7 @@ export function createPrunePlanActivities(deps: { loadStacks?: LoadStacks }) {
      */
     async resolvePruneTarget({ stack: name, plan }: { stack: string; plan?: string }): Promise<PruneTarget> {
       const stack = stackFromInput(await loadStacks(), name);
-      const target = { stack: name, store: stack.store, storeLocation: storeLocation(stack.store) };
+      const target = { stack: name, store: stack.store, storeLocation: storeLocation(stack.store), ...notifyOf(stack) };
       if (plan !== undefined) {
         const configured = stack.plans?.[plan];
         if (!configured) throw invalidInput(`plan: stack "${name}" has no backup plan "${plan}"${stack.plans ? ` (it has ${Object.keys(stack.plans).join(', ')})` : ''}`);
