@@ -70,7 +70,15 @@ describe('disasterRecovery drill of a database with only a physical backup', { t
       postgres: [{ ...app, port: drillPort, physical: { stanza: 'drill-own', pgData: drillData, osUser: 'postgres' } }],
       store: { type: 'fs', path: drillStore.path },
     };
-    worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify({ stacks: { prod, drill } }) });
+    // Drill stacks that would touch production's cluster, or give the database no cluster at all.
+    const { dataDir, port: productionPort } = stack.pitr.cluster;
+    const otherPort = await findFreePort();
+    const sameDir = { postgres: [{ ...app, port: otherPort, physical: { stanza: 'drill-own', pgData: dataDir, osUser: 'postgres' } }], store: { type: 'fs', path: drillStore.path } };
+    const samePort = { postgres: [{ ...app, host: 'localhost', physical: { stanza: 'drill-own', pgData: join(drillRoot.path, 'other'), osUser: 'postgres' } }], store: { type: 'fs', path: drillStore.path } };
+    const { physical: _none, ...logicalOnly } = app as { physical: unknown };
+    const noCluster = { postgres: [{ ...logicalOnly, port: otherPort }], store: { type: 'fs', path: drillStore.path } };
+    assert.equal(app!.port, productionPort, "same-port keeps production's port");
+    worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify({ stacks: { prod, drill, 'same-dir': sameDir, 'same-port': samePort, 'no-cluster': noCluster } }) });
 
     // A physical backup only, then rows committed after it (each one's WAL archived).
     const db = await stack.connect();
@@ -106,6 +114,21 @@ describe('disasterRecovery drill of a database with only a physical backup', { t
     }
     assertOnlyTimelineOne(await archivedFiles(stack.pitr.repositoryPath));
   };
+
+  test('drill stacks refused before anything is touched: one sharing production\'s data directory or host:port, one with no cluster for a physical-only backup', async () => {
+    const refusal = async (into: string) => {
+      const handle = await startDisasterRecovery(temporal.client, { stack: 'prod', mode: 'drill', into, approve: 'auto', allowUnverified: true }, { taskQueue });
+      const error = await handle.result().then(() => undefined, (failed: Error) => failed);
+      assert.ok(error, `a drill into ${into} was refused`);
+      let message = '';
+      for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) message += `${cause.message}\n`;
+      return message;
+    };
+    assert.match(await refusal('same-dir'), new RegExp(`shares the data directory ${stack.pitr.cluster.dataDir} \\(production's cluster app`));
+    assert.match(await refusal('same-port'), new RegExp(`shares the cluster on localhost:${stack.pitr.cluster.port} \\(production's app is 127\\.0\\.0\\.1:${stack.pitr.cluster.port}\\)`));
+    assert.match(await refusal('no-cluster'), /the backup holds only a physical backup, and stack "no-cluster" gives app no cluster of its own to recover it into/);
+    await assertProductionUntouched();
+  });
 
   test('drill: production\'s physical backup recovered into the drill stack\'s own cluster to the end of the archive, then stopped and removed', async () => {
     const incidentAt = new Date().toISOString();
