@@ -11,7 +11,7 @@ import { runCommand } from '../runtime/exec.js';
 import { quoteIdent, withPostgresAdmin } from '../postgres/session.js';
 import { commentOf, restoreMarker } from '../postgres/staging.js';
 import type { DeployedService } from './index.js';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runningPostmaster, stopRecoveredServer } from '../pgbackrest/recoveredServer.js';
 import { RESTORED_SERVER_MARK } from '../pgbackrest/serverCommands.js';
@@ -56,15 +56,23 @@ export function createDrTeardownActivities() {
       return progress.during(
         (async () => {
           const where = `cluster ${cluster.label} (${cluster.dataDirectory}, port ${cluster.port})`;
-          if (!(await stat(cluster.dataDirectory).catch(() => undefined))) return `${where}: already gone`;
+          // Renamed before it is removed, so a retry after a crash half-way finds what is left by that name.
+          const removing = `${cluster.dataDirectory}.ragops-drill-removing`;
+          if (!(await stat(cluster.dataDirectory).catch(() => undefined))) {
+            if (!(await stat(removing).catch(() => undefined))) return `${where}: already gone`;
+            await rm(removing, { recursive: true, force: true });
+            return `${where}: data directory removed (this drill's restore created it: it restores only into an empty directory)`;
+          }
           const settings = await readFile(join(cluster.dataDirectory, 'postgresql.auto.conf'), 'utf8').catch(() => undefined);
           if (settings === undefined || !settings.includes(RESTORED_SERVER_MARK) || !settings.includes(`\nport = ${cluster.port}\n`)) {
             return `${where}: KEPT, its postgresql.auto.conf ${settings === undefined ? 'cannot be read' : 'lacks the settings this drill wrote for port ' + cluster.port}; stop it and remove it by hand if it is the drill's`;
           }
           const stopped = await stopRecoveredServer(await clusterUserRunner(cluster.osUser), { binDir: cluster.binDir, dataDir: cluster.dataDirectory });
           if (await runningPostmaster(cluster.dataDirectory)) return `${where}: KEPT, its server did not stop`;
-          await rm(cluster.dataDirectory, { recursive: true, force: true });
-          return `${where}: ${stopped ? 'server stopped (pg_ctl -m fast)' : 'no server was running'}; data directory removed (this drill's restore created it: it restores only into an empty directory)`;
+          await rm(removing, { recursive: true, force: true }); // an earlier drill's, cut short by a crash
+          await rename(cluster.dataDirectory, removing);
+          await rm(removing, { recursive: true, force: true });
+          return `${where}: ${stopped ? 'server stopped (pg_ctl -m fast; immediate only if it would not stop)' : 'no server was running'}; data directory removed (this drill's restore created it: it restores only into an empty directory)`;
         })(),
       );
     },

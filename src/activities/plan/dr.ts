@@ -41,7 +41,7 @@ function sharedWithProduction(production: StackConfig, drill: StackConfig, manif
       const pgData = target.physical.pgData;
       for (const p of production.postgres) {
         if (p.physical && overlaps(p.physical.pgData, pgData)) shared.push(`the data directory ${pgData} (production's cluster ${p.name} is in ${p.physical.pgData})`);
-        else if (p.port === target.port && (sameHost(p.host, target.host) || LOOPBACK.has(p.host))) shared.push(`the cluster on ${target.host}:${target.port} (production's ${p.name} is ${p.host}:${p.port})`);
+        else if (p.port === target.port && (sameHost(p.host, target.host) || LOOPBACK.has(p.host) || p.host.startsWith('/'))) shared.push(`the cluster on ${target.host}:${target.port} (production's ${p.name} is ${p.host}:${p.port})`);
       }
     }
   }

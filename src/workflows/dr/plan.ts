@@ -15,7 +15,7 @@ export function describePlan(plan: DrPlan): string {
 function physicalText(plan: DrPlan, options: DisasterRecoveryOptions, database: string, into: { dataDirectory: string; port: number }): string {
   const to = plan.at ?? 'the end of the archive';
   if (plan.mode !== 'drill') return `database ${database} (its cluster, from pgBackRest, to ${to})`;
-  return `database ${database} (a drill cluster in ${into.dataDirectory} on port ${into.port}, recovered from production's pgBackRest repository to ${to}, archiving off; chosen over a logical dump because the drill stack gives it a cluster, as a recovery would; ${options.keep ? 'left running after the drill (keep): stop it and remove the directory yourself' : 'stopped and its directory removed after the drill'})`;
+  return `database ${database} (a drill cluster in ${into.dataDirectory} on port ${into.port}, recovered from production's pgBackRest repository to ${to}, archiving off; physical whenever the drill stack gives it a cluster, even beside a logical dump, as a recovery would; ${options.keep ? 'left running after the drill (keep): stop it and remove the directory yourself' : 'stopped and its directory removed after the drill'})`;
 }
 
 /** What each phase will do, in order: the plan an operator approves. */
