@@ -193,7 +193,11 @@ export interface DrPlan extends WithNotify {
   restoreGroups: Array<Array<DrRestoreKind>>;
   /** Per kind, what is restored: Postgres label → database, collections, Redis labels. */
   components: {
-    /** `physical`: recovered from pgBackRest's repository into the target's own data directory and port (to `at`, or the archive's end). */
+    /**
+     * `physical`: recovered from the source stack's pgBackRest repository into the target's own
+     * data directory and port (to `at`, or the archive's end): in recover mode archiving as
+     * before; in a drill into the drill stack's own cluster, archiving off.
+     */
     postgres: Array<{ label: string; database: string; physical?: { dataDirectory: string; port: number } }>;
     qdrant: string[];
     redis: string[];
@@ -215,6 +219,12 @@ export interface DrPlan extends WithNotify {
   /** mode drill: the drill stack's servers and services, for the teardown of what the drill created. */
   teardown?: {
     postgres: Array<{ label: string; target: PostgresTarget }>;
+    /**
+     * Clusters the drill recovers from pgBackRest into the drill stack's own (empty) data
+     * directory: stopped as `osUser` with the binaries in `binDir`, and their directory removed
+     * (absent in plans recorded before drills recovered physical backups).
+     */
+    clusters?: Array<{ label: string; dataDirectory: string; port: number; binDir: string; osUser?: string }>;
     qdrant?: { url: string; apiKey?: SecretRef };
     redis?: RedisTarget[];
     services: Array<{ service: string; composeService: string; deployment: string; container: string }>;

@@ -122,7 +122,7 @@ export async function waitUntilPromoted(server: RecoveredServer, connect: () => 
 }
 
 /** Stops the server if it runs (fast, then immediate, then SIGKILL), whatever state it is in. */
-export async function stopRecoveredServer(session: PgbackrestSession, server: Pick<RecoveredServer, 'binDir' | 'dataDir'>): Promise<boolean> {
+export async function stopRecoveredServer(session: Pick<PgbackrestSession, 'run'>, server: Pick<RecoveredServer, 'binDir' | 'dataDir'>): Promise<boolean> {
   const pid = await runningPostmaster(server.dataDir);
   if (!pid) return false;
   for (const mode of ['fast', 'immediate'] as const) {

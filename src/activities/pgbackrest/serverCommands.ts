@@ -39,6 +39,9 @@ export interface ServerSettings {
   hbaFile?: string;
 }
 
+/** The first line ragops appends to a restored postgresql.auto.conf: a drill's teardown removes only a directory that has it. */
+export const RESTORED_SERVER_MARK = '# Added by ragops for the server it starts from this restored directory.';
+
 /**
  * Lines appended to the restored postgresql.auto.conf (after pgBackRest's recovery settings):
  * the server listens where ragops says, archives nothing, and writes no pid file elsewhere.
@@ -47,7 +50,7 @@ export function serverSettings(settings: ServerSettings): string {
   if (!Number.isInteger(settings.port) || settings.port < 1 || settings.port > 65535) throw new Error(`not a port: ${settings.port}`);
   return [
     '',
-    '# Added by ragops for the server it starts from this restored directory.',
+    RESTORED_SERVER_MARK,
     `port = ${settings.port}`,
     ...(settings.listenAddresses !== undefined ? [`listen_addresses = ${quoted(settings.listenAddresses)}`] : []),
     `unix_socket_directories = ${quoted(path(settings.socketDir, 'socket directory'))}`,

@@ -33,6 +33,14 @@ async function osUserOf(name: string): Promise<{ name: string; uid: number; gid:
   return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
+/** Runs commands (pg_ctl) as the cluster's OS user, as a session does, without a stanza's config: a drill cluster's teardown. */
+export async function clusterUserRunner(osUserName: string | undefined): Promise<Pick<PgbackrestSession, 'run' | 'osUser'>> {
+  const osUser = osUserName ? await osUserOf(osUserName) : undefined;
+  const via = process.getuid?.() === 0 ? 'runuser' : 'sudo';
+  const wrap = (spec: CommandSpec) => (osUser && osUser.uid !== process.getuid?.() ? asOsUser(spec, osUser.name, via) : spec);
+  return { osUser, run: (spec, runOptions = {}) => runCommand(wrap(spec), runOptions) };
+}
+
 /**
  * Renders the stanza's config for this call (secrets resolved now, written only into the
  * file), runs `use`, and removes the config afterwards whatever happens: a drill's server

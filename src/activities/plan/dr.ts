@@ -6,6 +6,7 @@ import type { StackConfig } from '../../config/stacks/index.js';
 import type { DrRestoreKind } from '../../config/stacks/dr.js';
 import { chooseDrBackup, type DrBackupCandidate } from '../../core/dr.js';
 import { createDrActivities, type DeployedService } from '../dr/index.js';
+import { serverBinDir } from '../pgbackrest/serverCommands.js';
 import { withPostgresAdmin } from '../postgres/session.js';
 import { listCollectionNames } from '../qdrant/collections.js';
 import { listBackupsIn } from '../store/catalog.js';
@@ -19,11 +20,31 @@ export function deployedService(stack: StackConfig, service: string): DeployedSe
   return { service, composeService: config?.composeService ?? service, deployment: config?.deployment ?? service, container: config?.container ?? service };
 }
 
-/** A drill's stack must not share a database, a collection, a Redis or a Compose project with production. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+/** One host, as far as a name can tell: the same name, or both this machine's loopback. */
+const sameHost = (a: string, b: string) => a === b || (LOOPBACK.has(a) && LOOPBACK.has(b));
+/** The same directory, or one inside the other. */
+const overlaps = (a: string, b: string) => {
+  const [x, y] = [a.replace(/\/+$/, ''), b.replace(/\/+$/, '')];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+};
+
+/**
+ * A drill's stack must not share a database, a cluster (data directory or host:port), a
+ * collection, a Redis or a Compose project with production.
+ */
 function sharedWithProduction(production: StackConfig, drill: StackConfig, manifest: Manifest): string[] {
   const shared: string[] = [];
   for (const target of drill.postgres) {
     if (production.postgres.some((p) => p.host === target.host && p.port === target.port && p.database === target.database)) shared.push(`database ${target.database} on ${target.host}:${target.port}`);
+    // A drill cluster recovered from pgBackRest is started on this host, on the target's port, from its pgData.
+    if (target.physical) {
+      const pgData = target.physical.pgData;
+      for (const p of production.postgres) {
+        if (p.physical && overlaps(p.physical.pgData, pgData)) shared.push(`the data directory ${pgData} (production's cluster ${p.name} is in ${p.physical.pgData})`);
+        else if (p.port === target.port && (sameHost(p.host, target.host) || LOOPBACK.has(p.host) || p.host.startsWith('/'))) shared.push(`the cluster on ${target.host}:${target.port} (production's ${p.name} is ${p.host}:${p.port})`);
+      }
+    }
   }
   if (drill.qdrant && production.qdrant && drill.qdrant.url === production.qdrant.url) {
     const collections = manifest.artifacts.filter((a) => a.component === 'qdrant').map((a) => a.name);
@@ -83,6 +104,7 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
       // A database with physical backups is recovered to `at` (or the archive's end), not to the dump's time.
       const labels = [...new Set([...manifest.artifacts.filter((a) => a.component === 'postgres').map((a) => a.name), ...(manifest.physical ?? []).map((p) => p.name)])];
       const postgres: DrPlan['components']['postgres'] = [];
+      const clusters: NonNullable<DrPlan['teardown']>['clusters'] & object = [];
       for (const label of labels) {
         const into = target.postgres.find((candidate) => candidate.name === label);
         if (!into) {
@@ -90,10 +112,24 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
           continue;
         }
         const hasDump = manifest.artifacts.some((a) => a.component === 'postgres' && a.name === label);
-        const physical = options.mode === 'recover' && manifest.physical?.some((p) => p.name === label) && into.physical;
-        if (physical) postgres.push({ label, database: into.database, physical: { dataDirectory: into.physical!.pgData, port: into.port } });
-        else if (hasDump) postgres.push({ label, database: into.database });
-        else refusals.push(`postgres ${label}: the backup holds only a physical backup, which a drill does not recover yet (take a logical dump too: the postgres component)`);
+        const physicalBackup = manifest.physical?.find((p) => p.name === label);
+        // A physical backup is recovered whenever the target has a cluster of its own to recover into
+        // (recover: production's; drill: the drill stack's), even beside a dump: a drill then
+        // rehearses what a recovery would do, to `at` or the archive's end. Else the dump.
+        if (physicalBackup && into.physical) {
+          const from = source.postgres.find((candidate) => candidate.name === label);
+          if (!from?.physical) {
+            refusals.push(`postgres ${label}: stack "${options.stack}" no longer configures ${label} with a physical section, whose pgBackRest repository holds backup ${physicalBackup.label}`);
+            continue;
+          }
+          postgres.push({ label, database: into.database, physical: { dataDirectory: into.physical.pgData, port: into.port } });
+          if (options.mode === 'drill') {
+            clusters.push({ label, dataDirectory: into.physical.pgData, port: into.port, binDir: serverBinDir(physicalBackup.postgresVersion, from.physical.binDir), ...(from.physical.osUser ? { osUser: from.physical.osUser } : {}) });
+          }
+        } else if (hasDump) postgres.push({ label, database: into.database });
+        else if (options.mode === 'drill') {
+          refusals.push(`postgres ${label}: the backup holds only a physical backup, and stack "${targetName}" gives ${label} no cluster of its own to recover it into: set postgres ${label}.physical.pgData (an empty directory) and a free port in the drill stack, or take a logical dump too (the postgres component)`);
+        } else refusals.push(`postgres ${label}: the backup holds only a physical backup, and stack "${targetName}" configures ${label} with no physical section (pgData) to recover it into`);
       }
       const qdrant = manifest.artifacts.filter((artifact) => artifact.component === 'qdrant').map((artifact) => artifact.name);
       if (qdrant.length > 0 && !target.qdrant) refusals.push(`stack "${targetName}" configures no Qdrant to recover ${qdrant.length} collection(s) into`);
@@ -168,7 +204,8 @@ export function createDrPlanActivities(deps: { loadStacks?: LoadStacks }) {
         ...(options.mode === 'drill'
           ? {
               teardown: {
-                postgres: postgres.map(({ label }) => ({ label, target: target.postgres.find((candidate) => candidate.name === label)! })),
+                postgres: postgres.filter((p) => !p.physical).map(({ label }) => ({ label, target: target.postgres.find((candidate) => candidate.name === label)! })),
+                ...(clusters.length > 0 ? { clusters } : {}),
                 ...(target.qdrant ? { qdrant: { url: target.qdrant.url, apiKey: target.qdrant.apiKey } } : {}),
                 redis: redis.map((label) => target.redis.find((candidate) => candidate.name === label)).filter((found) => found !== undefined),
                 services: services.map(({ service }) => deployedService(target, service)),

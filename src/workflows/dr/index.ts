@@ -18,6 +18,8 @@ import { drApproveCommand } from '../../core/notify.js';
 
 /** Marks histories that read the restored databases' freshness columns after the restore. */
 const DR_FRESHNESS_PATCH = 'ragops-dr-freshness';
+/** Marks histories whose drill teardown stops and removes the clusters the drill recovered from pgBackRest. */
+const DR_DRILL_CLUSTER_PATCH = 'ragops-dr-drill-physical';
 
 /** A phase that stops the recovery: the report says where each component stands and what to do. */
 class PhaseFailed extends Error {
@@ -121,6 +123,10 @@ async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker)
       done.push(await activities.removeDrillService({ target: plan.deployTarget!, service }));
     }
     for (const restore of report.restores) {
+      for (const { label } of restore.clusters ?? []) {
+        const cluster = teardown.clusters?.find((entry) => entry.label === label);
+        if (cluster && patched(DR_DRILL_CLUSTER_PATCH)) done.push(await compensationActivities('drill teardown', 'streaming').removeDrillCluster({ cluster }));
+      }
       for (const created of restore.created ?? []) {
         const [kind, name] = created.split(/:(.*)/s) as [string, string];
         if (kind === 'postgres') {
@@ -140,6 +146,18 @@ async function tearDownDrill(plan: DrPlan, report: DrReport, steps: StepTracker)
     done.push(`teardown did not finish: ${error instanceof Error ? error.message : String(error)}`);
   });
   report.teardown = done;
+}
+
+/** From a failed restore's details (each component's state): the physical ones it had recovered, still running. */
+function clustersRestoredBefore(error: unknown, plan: DrPlan): NonNullable<DrReport['restores'][number]['clusters']> {
+  let failure: unknown = error;
+  while (failure instanceof Error && !(failure instanceof ApplicationFailure && failure.type === 'RestoreFailed') && failure.cause) failure = failure.cause;
+  const states = failure instanceof ApplicationFailure ? (failure.details?.[0] as Record<string, string> | undefined) : undefined;
+  return plan.components.postgres.flatMap((p) => {
+    if (!p.physical) return [];
+    const state = Object.entries(states ?? {}).find(([component]) => component.startsWith(`postgres ${p.label} → new cluster `))?.[1];
+    return state === 'restored' ? [{ label: p.label, dataDirectory: p.physical.dataDirectory, port: p.physical.port, recoveredPoint: null, tables: {} }] : [];
+  });
 }
 
 type PhaseRunner = <T>(name: DrPhase, title: string, work: () => Promise<T>, describe: (result: T) => string) => Promise<T>;
@@ -210,6 +228,8 @@ async function recover(
           const entry: DrReport['restores'][number] = { kind, workflowId: childId };
           report.restores.push(entry);
           const restored = (await executeChild('restore', { workflowId: childId, args: [restoreInputOf(plan, kind)] }).catch((error: unknown) => {
+            // A drill's clusters the failed restore had already recovered and left running: the teardown stops them.
+            if (plan.teardown?.clusters) entry.clusters = clustersRestoredBefore(error, plan);
             throw new PhaseFailed('restore data', `restore of ${kind} failed: ${error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)}`, `the ${kind} restore says which components it put back (its run ${childId}); the services are stopped: fix the cause and run the recovery again`);
           })) as RestoreReport;
           entry.runTag = restored.runTag;
@@ -217,6 +237,9 @@ async function recover(
           // What did not exist before: a drill's teardown removes only these.
           entry.created = [...restored.postgres.filter((p) => !p.replaced).map((p) => `postgres:${p.label}`), ...restored.qdrant.filter((q) => !q.replaced).map((q) => `qdrant:${q.collection}`)];
           for (const done of restored.postgres) report.components[`postgres ${done.label} (${done.database})`] = 'restored';
+          if (restored.physical?.length) {
+            entry.clusters = restored.physical.map((done) => ({ label: done.name, dataDirectory: done.dataDirectory, port: done.port, recoveredPoint: done.recoveredPoint, tables: done.tables }));
+          }
           for (const done of restored.physical ?? []) {
             const component = plan.components.postgres.find((p) => p.label === done.name)!;
             report.components[`postgres ${done.name} (${component.database})`] = `recovered to ${done.recoveredPoint ?? 'the end of the backup'}`;

@@ -22,14 +22,33 @@ function notRestoredOf(plan: DrPlan): string[] {
   ];
 }
 
+/** A database recovered from pgBackRest: in place (recover), or into the drill stack's own cluster. */
+function physicalText(plan: DrPlan, options: DisasterRecoveryOptions, database: string, into: { dataDirectory: string; port: number }): string {
+  const to = plan.at ?? 'the end of the archive';
+  if (plan.mode !== 'drill') return `database ${database} (its cluster, from pgBackRest, to ${to})`;
+  return `database ${database} (a drill cluster in ${into.dataDirectory} on port ${into.port}, recovered from production's pgBackRest repository to ${to}, archiving off; physical whenever the drill stack gives it a cluster, even beside a logical dump, as a recovery would; ${options.keep ? 'left running after the drill (keep): stop it and remove the directory yourself' : 'stopped and its directory removed after the drill'})`;
+}
+
+function restoreDataText(plan: DrPlan, options: DisasterRecoveryOptions): string {
+  const { postgres, qdrant, redis, mirror = [], exec = [] } = plan.components;
+  const restored = [
+    ...postgres.map((p) => (p.physical ? physicalText(plan, options, p.database, p.physical) : `database ${p.database}`)),
+    ...qdrant.map((c) => `collection ${c}`),
+    ...redis.map((r) => `Redis ${r}`),
+    ...mirror.filter((m) => m.restorable).map((m) => `mirror ${m.label} (its own bucket and prefix)`),
+    ...exec.filter((e) => e.restorable).map((e) => `exec dump ${e.label} (its restore command)`),
+  ];
+  const notRestored = notRestoredOf(plan);
+  return `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${restored.join(', ') || 'nothing'}${notRestored.length ? `; not restored: ${notRestored.join('; ')}` : ''}`;
+}
+
 /** What each phase will do, in order: the plan an operator approves. */
 export function phasePlanOf(plan: DrPlan, options: DisasterRecoveryOptions): Array<{ phase: DrPhase; what: string }> {
-  const { postgres, qdrant, redis } = plan.components;
   const what: Record<DrPhase, string> = {
     assess: `backup ${plan.backup.backupId} of ${plan.backup.finishedAt} (${plan.backup.why}); data as of ${plan.dataAsOf}`,
     approve: options.approve === 'auto' ? 'none: approve: auto' : `wait up to ${plan.approvalTimeout} for the approve update`,
     'stop writers': plan.writers.length ? `stop ${plan.writers.map((w) => w.service).join(', ')} in this order` : options.mode === 'drill' ? 'none: a drill leaves production running' : 'none declared',
-    'restore data': `${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')} into stack ${plan.targetStack}: ${[...postgres.map((p) => (p.physical ? `database ${p.database} (its cluster, from pgBackRest, to ${plan.at ?? 'the end of the archive'})` : `database ${p.database}`)), ...qdrant.map((c) => `collection ${c}`), ...redis.map((r) => `Redis ${r}`), ...(plan.components.mirror ?? []).filter((m) => m.restorable).map((m) => `mirror ${m.label} (its own bucket and prefix)`), ...(plan.components.exec ?? []).filter((e) => e.restorable).map((e) => `exec dump ${e.label} (its restore command)`)].join(', ') || 'nothing'}${notRestoredOf(plan).length ? `; not restored: ${notRestoredOf(plan).join('; ')}` : ''}`,
+    'restore data': restoreDataText(plan, options),
     'verify dependencies': plan.dependencies.map((d) => `${d.type} ${d.name}`).join(', ') || 'none declared',
     'deploy services': plan.services.map((s) => `${s.service} ${s.image} (${s.source})`).join(', ') || 'none declared',
     traffic: plan.traffic ? `${plan.traffic.shifter.type}: ${plan.traffic.weight} % to the recovered side` : 'none declared',
@@ -48,11 +67,12 @@ export function restoreInputOf(plan: DrPlan, kind: DrRestoreKind): RestoreInput 
     targetStack: plan.targetStack,
     components: [kind],
     // Approved (or auto): the recovery replaces what is there; a physical database becomes the cluster again, archiving as before.
+    // A drill's cluster never archives: its WAL (a new timeline) must not reach production's repository.
     postgres:
       kind === 'postgres'
         ? {
             ...confirmAll(plan.components.postgres.filter((p) => !p.physical).map((p) => [p.label, p.database])),
-            ...Object.fromEntries(physical.map((p) => [p.label, { into: { ...p.physical!, archiving: 'preserve' as const } }])),
+            ...Object.fromEntries(physical.map((p) => [p.label, { into: { ...p.physical!, archiving: plan.mode === 'drill' ? ('off' as const) : ('preserve' as const) } }])),
           }
         : {},
     ...(kind === 'postgres' && physical.length > 0 ? (plan.at ? { at: plan.at } : { recoverTo: 'archive-end' as const }) : {}),

@@ -25,7 +25,15 @@ export interface DrReport {
   phasePlan?: Array<{ phase: DrPhase; what: string }>;
   approvedBy?: string;
   phases: DrPhaseRecord[];
-  restores: Array<{ kind: string; workflowId: string; runTag?: string; created?: string[]; redis?: string[] }>;
+  restores: Array<{
+    kind: string;
+    workflowId: string;
+    runTag?: string;
+    created?: string[];
+    redis?: string[];
+    /** Clusters recovered from pgBackRest (a drill's into the drill stack's own directory): where, to what point, and each table's rows. */
+    clusters?: Array<{ label: string; dataDirectory: string; port: number; recoveredPoint: string | null; tables: Record<string, number> }>;
+  }>;
   /** mode drill: what the teardown removed, or kept and why. */
   teardown?: string[];
   deploys: Array<{ service: string; image: string; workflowId: string }>;
