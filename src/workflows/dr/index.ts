@@ -312,7 +312,12 @@ async function recover(
   // The stack is as old as its oldest component: a database's declared freshness column or the
   // point it was recovered to, else the backup's snapshot.
   const freshAt = (report.freshness ?? []).flatMap((entry) => (entry.at === null ? [] : [{ label: entry.label, at: entry.at }]));
-  const fromSnapshot = plan.components.postgres.some((p) => !p.physical && !freshAt.some((f) => f.label === p.label)) || plan.components.qdrant.length > 0 || plan.components.redis.length > 0;
+  const { postgres, qdrant, redis, mirror = [], exec = [] } = plan.components;
+  const fromSnapshot =
+    postgres.some((p) => !p.physical && !freshAt.some((f) => f.label === p.label)) ||
+    qdrant.length > 0 ||
+    redis.length > 0 ||
+    [...mirror, ...exec].some((component) => component.restorable);
   const measured = [...recoveredPoints, ...freshAt.map((f) => f.at)];
   const newestEverywhere = [...measured, ...(fromSnapshot || measured.length === 0 ? [plan.dataAsOf] : [])].sort()[0]!;
   report.rpo = { ...againstTarget(secondsBetween(newestEverywhere, incidentAt), plan.targets.rpoMinutes), dataAsOf: newestEverywhere, incidentAt };
