@@ -23,6 +23,8 @@ import { runTagsOf } from './support/run-tags.js';
 
 const STANZA = 'pitr-crash';
 const BUCKET = 'pitr-crash';
+// moto takes any key: a random one, since its own 'testing' is a word any process's argv may hold.
+const S3_SECRET = `pitr-s3-${randomBytes(12).toString('hex')}`;
 const KEY_ENV = { id: `RAGOPS_TEST_PITR_S3_ID_${randomBytes(3).toString('hex').toUpperCase()}`, secret: `RAGOPS_TEST_PITR_S3_SECRET_${randomBytes(3).toString('hex').toUpperCase()}` };
 
 describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900_000 }, () => {
@@ -33,7 +35,7 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
   let configPath: string;
   const taskQueue = uniqueName('pitr-crash');
   const workers: WorkerProcess[] = [];
-  const secrets = () => [s3.moto.secretAccessKey, stack.pitr.cipherPass.value, stack.password.value];
+  const secrets = () => [S3_SECRET, stack.pitr.cipherPass.value, stack.password.value];
   const startWorkerProcess = (extraEnv: Record<string, string> = {}) => {
     const worker = spawnWorkerProcess({ address: temporal.address, taskQueue, configPath, env: { ...stack.secretEnv(), ...extraEnv } });
     workers.push(worker);
@@ -59,7 +61,7 @@ describe('pgBackRest work survives a worker killed with SIGKILL', { timeout: 900
     s3 = await startTlsS3();
     await s3.moto.createBucket(BUCKET);
     process.env[KEY_ENV.id] = s3.moto.accessKeyId;
-    process.env[KEY_ENV.secret] = s3.moto.secretAccessKey;
+    process.env[KEY_ENV.secret] = S3_SECRET;
     stack = await startPitrStack(STANZA, {
       repository: { type: 's3', bucket: BUCKET, prefix: 'pgbackrest/', endpoint: s3.endpoint, region: s3.moto.region, forcePathStyle: true, verifyTls: false, accessKeyId: { env: KEY_ENV.id }, secretAccessKey: { env: KEY_ENV.secret } },
       retentionFull: 2,
