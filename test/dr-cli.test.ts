@@ -207,8 +207,7 @@ describe('ragops dr and schedule drill (the CLI)', { timeout: 600_000 }, () => {
     assert.equal(listed.exitCode, 0, listed.all);
     const listing = (JSON.parse(listed.stdout) as Array<{ scheduleId: string; workflowType?: string; paused: boolean; note?: string; cron: string[]; nextActionTimes: string[] }>).find((s) => s.scheduleId === scheduleId);
     assert.deepEqual([listing?.workflowType, listing?.paused, listing?.note, listing?.nextActionTimes[0]], ['disasterRecovery', false, 'created by ragops schedule dr-drill (0 3 1 * *)', next[0]!.toISOString()], listed.stdout);
-    const listedCalendar = JSON.parse(listing!.cron[0]!) as Record<string, unknown>;
-    assert.deepEqual([listedCalendar.minute, listedCalendar.hour, listedCalendar.dayOfMonth], [[{ start: 0, end: 0, step: 1 }], [{ start: 3, end: 3, step: 1 }], [{ start: 1, end: 1, step: 1 }]], listed.stdout);
+    assert.deepEqual(listing?.cron, ['0 3 1 * *'], 'the cron as written, not the calendars the server made of it');
 
     const deleted = await ragops(['schedule', 'delete', scheduleId]);
     assert.equal(deleted.exitCode, 0, deleted.all);

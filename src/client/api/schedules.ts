@@ -78,6 +78,8 @@ export async function createRunbookSchedule<I extends { stack: string }>(client:
       pauseOnFailure: options.pauseOnFailure ?? false,
     },
     state: { note: `created by ragops schedule ${idPart} (${options.cron})` },
+    // The server keeps only the calendars it parsed the cron into; the cron as written is for `schedule list`.
+    memo: { ragopsCron: options.cron, ...(options.timezone ? { ragopsTimezone: options.timezone } : {}) },
   });
 }
 
@@ -90,7 +92,9 @@ export interface ScheduleListing {
   workflowType?: string;
   paused: boolean;
   note?: string;
+  /** The cron as written (`ragops schedule`), else the server's calendars as JSON. */
   cron: string[];
+  timezone?: string;
   nextActionTimes: string[];
   recentActions: string[];
 }
@@ -104,7 +108,8 @@ export async function listRagopsSchedules(client: Client): Promise<ScheduleListi
       workflowType: schedule.action?.type === 'startWorkflow' ? schedule.action.workflowType : undefined,
       paused: schedule.state.paused,
       note: schedule.state.note,
-      cron: (schedule.spec?.calendars ?? []).map((calendar) => JSON.stringify(calendar)),
+      cron: typeof schedule.memo?.ragopsCron === 'string' ? [schedule.memo.ragopsCron] : (schedule.spec?.calendars ?? []).map((calendar) => JSON.stringify(calendar)),
+      ...(typeof schedule.memo?.ragopsTimezone === 'string' ? { timezone: schedule.memo.ragopsTimezone } : {}),
       nextActionTimes: schedule.info.nextActionTimes.map((time) => time.toISOString()),
       recentActions: schedule.info.recentActions.map((action) => action.takenAt.toISOString()),
     });
