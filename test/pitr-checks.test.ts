@@ -71,7 +71,10 @@ describe('point-in-time recovery: the checks pitr-workflow leaves open', { timeo
     store = await tempDir('pitrchecks-store');
     configDir = await tempDir('pitrchecks-config');
     const prod = stack.stack({ type: 'fs', path: store.path });
-    (prod.postgres as Array<Record<string, unknown>>)[0]!.sanityChecks = [SANITY];
+    const app = (prod.postgres as Array<Record<string, unknown>>)[0]!;
+    app.sanityChecks = [SANITY];
+    // The drill counts the declared table only.
+    app.physical = { ...(app.physical as Record<string, unknown>), drillTables: ['public.events'] };
     const stacks = { stacks: { prod } };
     configPath = await writeStacksFile(configDir.path, stacks);
     worker = await startWorker({ address: temporal.address, taskQueue, stacksText: stringify(stacks) });
@@ -146,6 +149,8 @@ describe('point-in-time recovery: the checks pitr-workflow leaves open', { timeo
       [{ name: 'sanity: no late rows', component: 'pgbackrest', artifact: 'app', passed: true, figures: { actual: 0, expected: 0 } }],
     );
     assert.equal(evidence.checks.find((check) => check.name === 'recovered point')!.figures.recoveredPoint, early.toISOString());
+    const counted = evidence.checks.find((check) => check.name === 'row counts')!;
+    assert.deepEqual([counted.outcome, Object.keys(counted.figures.tables as object)], ['passed', ['public.events']], JSON.stringify(counted));
   });
 
   test('ragops status --json shows the archive\'s last pushed WAL time as the achievable RPO', async () => {

@@ -9,7 +9,7 @@ import { pitrScratchDirName } from '../../core/runNames.js';
 import { drillChecksOf } from '../runtime/drillCheck.js';
 import { CommandFailed } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { exactTableCounts } from '../postgres/session.js';
+import { countTablesWithin, type BoundedCounts } from '../postgres/counts.js';
 import { newestFreshValue } from '../postgres/freshness.js';
 import { runSanityChecks } from '../postgres/restore.js';
 import type { PhysicalRequest } from './backup.js';
@@ -40,6 +40,23 @@ export function scratchServerOf(request: Pick<PgbackrestDrillRequest, 'target' |
       logFile: join(root, 'run', 'server.log'),
     },
   };
+}
+
+const DEFAULT_DRILL_COUNT_SECONDS = 600;
+const drillCountSeconds = (target: PhysicalPostgresTarget) => target.physical.drillCountSeconds ?? DEFAULT_DRILL_COUNT_SECONDS;
+
+/** Declared tables missing fail the drill; a budget spent before every table was counted leaves it inconclusive. */
+function rowCountCheck(target: PhysicalPostgresTarget, counts: BoundedCounts, startedAt: number) {
+  const check = drillChecksOf('pgbackrest' as const, target.name);
+  const rows = Object.values(counts.tables).reduce((sum, count) => sum + count, 0);
+  const counted = `${Object.keys(counts.tables).length} table(s), ${rows} row(s) in ${target.database}`;
+  const figures = { tables: counts.tables, rows, ...(counts.missing.length ? { missing: counts.missing } : {}), ...(counts.notCounted.length ? { notCounted: counts.notCounted } : {}) };
+  if (counts.missing.length > 0) return check('row counts', 'failed', `declared table(s) not in the recovered database: ${counts.missing.join(', ')}; ${counted}`, figures, startedAt);
+  if (counts.notCounted.length > 0) {
+    const what = `${counts.notCounted.length} table(s) not counted within ${drillCountSeconds(target)} s (${counts.notCounted.slice(0, 5).join(', ')}${counts.notCounted.length > 5 ? ', …' : ''}): raise physical.drillCountSeconds or declare physical.drillTables`;
+    return check('row counts', 'inconclusive', `${what}; ${counted}`, figures, startedAt);
+  }
+  return check('row counts', 'passed', counted, figures, startedAt);
 }
 
 /** The newest value of the target's freshness column, or the last commit recovery replayed. */
@@ -105,10 +122,8 @@ export function createPgbackrestDrillActivities() {
             const client = await connect();
             try {
               const countStarted = Date.now();
-              progress.phase('counting rows');
-              const counts = await exactTableCounts(client);
-              const rows = Object.values(counts).reduce((sum, count) => sum + count, 0);
-              checks.push(check('row counts', 'passed', `${Object.keys(counts).length} table(s), ${rows} row(s) in ${target.database}`, { tables: counts, rows }, countStarted));
+              progress.phase(target.physical.drillTables ? `counting rows of ${target.physical.drillTables.length} declared table(s)` : 'counting rows');
+              checks.push(rowCountCheck(target, await countTablesWithin(client, { tables: target.physical.drillTables, budgetMs: drillCountSeconds(target) * 1000 }), countStarted));
 
               const pointStarted = Date.now();
               const point = await recoveredPoint(client, target, promoted.lastReplayedCommit);

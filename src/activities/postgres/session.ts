@@ -63,6 +63,11 @@ const USER_TABLES_SQL = `
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
   ORDER BY 1, 2`;
 
+/** The user tables (see USER_TABLES_SQL) as `schema.table`, sorted. */
+export async function userTables(client: pg.Client): Promise<string[]> {
+  return (await client.query<{ schema: string; table: string }>(USER_TABLES_SQL)).rows.map(({ schema, table }) => `${schema}.${table}`);
+}
+
 export async function exactTableCounts(client: pg.Client): Promise<Record<string, number>> {
   const tables = await client.query<{ schema: string; table: string }>(USER_TABLES_SQL);
   const counts: Record<string, number> = {};

@@ -83,6 +83,10 @@ export const postgresPhysicalSchema = z
     retentionFull: z.number().int().min(1).max(9_999_999).default(2),
     /** Unset: differential backups live as long as the full backup they depend on. */
     retentionDiff: z.number().int().min(1).max(9_999_999).optional(),
+    /** The tables a point-in-time drill counts exactly (`schema.table`); unset: every user table, within `drillCountSeconds`. */
+    drillTables: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/, 'schema.table')).min(1).optional(),
+    /** How long a drill may spend counting rows (default 600); past it the count is inconclusive, naming what was left. */
+    drillCountSeconds: z.number().int().min(1).max(24 * 3600).optional(),
   })
   .strict();
 export type PostgresPhysical = z.infer<typeof postgresPhysicalSchema>;
