@@ -205,7 +205,7 @@ function rowsFor(request: RunbookRequest, stack: StackConfig | undefined): Row[]
         ...(dr
           ? ([
               ['targets', `RTO ${dr.targets.rtoMinutes} min, RPO ${dr.targets.rpoMinutes} min`],
-              ['restore order', dr.restoreOrder.map((group) => group.join(' + ')).join(' → ')],
+              ['restore order', restoreOrderText(dr.restoreOrder)],
               ['services', list(dr.services ?? dr.writers)],
             ] as Row[])
           : []),
@@ -229,4 +229,10 @@ export function runStaticDetails(request: RunbookRequest, view: StackView): stri
     '',
     'stack' in view ? '_resolved from the stacks file the client read; the worker resolves it again at the first step_' : `_stacks file not read here (${cell(view.unavailable)}): the worker resolves the plan at the first step_`,
   ].join('\n');
+}
+
+/** The declared order, and the kinds it leaves out that a recovery appends when the backup holds them. */
+function restoreOrderText(order: string[][]): string {
+  const appended = ['mirror', 'exec'].filter((kind) => !order.flat().includes(kind));
+  return `${order.map((group) => group.join(' + ')).join(' → ')}${appended.length ? ` (then ${appended.join(' + ')}, when the backup holds them)` : ''}`;
 }
