@@ -107,6 +107,7 @@ describe('lease targets', () => {
     ]);
     assert.deepEqual(
       restoreClaims({
+        targetStack: 'prod',
         postgres: [{ label: 'app', target, database: 'app_copy', replace: false }],
         qdrant: { endpoint: { url: 'http://q:6333' }, collections: [{ source: 'docs', collection: 'docs2', replace: false }], aliases: [] },
       }),
@@ -122,10 +123,20 @@ describe('lease targets', () => {
       { target: 'redis:redis:6379', mode: 'shared' },
     ]);
     assert.deepEqual(
-      restoreClaims({ postgres: [], redis: [{ label: 'cache', over: cache }, { label: 'old', into: { port: 7000, dir: '/srv/r', bind: '127.0.0.1' } }] }),
+      restoreClaims({ targetStack: 'prod', postgres: [], redis: [{ label: 'cache', over: cache }, { label: 'old', into: { port: 7000, dir: '/srv/r', bind: '127.0.0.1' } }] }),
       [
         { target: 'redis:redis:6379', mode: 'exclusive' },
         { target: 'redis:127.0.0.1:7000', mode: 'exclusive' },
+      ],
+    );
+    // A mirror's prefix and an exec dump's restore are written by one restore at a time.
+    const docs = { name: 'docs', bucket: 'rag-docs', prefix: 'docs/', endpoint: 'http://minio:9000/' } as never;
+    const appdb = { name: 'appdb', restore: { argv: ['sqlite3', '/srv/app.db'] } } as never;
+    assert.deepEqual(
+      restoreClaims({ targetStack: 'prod', postgres: [], mirrors: [{ label: 'docs', component: docs, over: true }], exec: [{ label: 'appdb', component: appdb }] }),
+      [
+        { target: 'objects:http://minio:9000/rag-docs/docs/', mode: 'exclusive' },
+        { target: 'exec:prod/appdb', mode: 'exclusive' },
       ],
     );
   });

@@ -55,6 +55,10 @@ export const leaseTargets = {
   /** One disaster recovery (or DR drill) of a stack at a time. */
   dr: (stack: string) => `dr:${stack}`,
   prune: (stack: string) => `prune:${stack}`,
+  /** A bucket prefix a restore writes objects into (AWS when no endpoint is given). */
+  objects: (place: { endpoint?: string; bucket: string; prefix: string }) => `objects:${place.endpoint ? bareUrl(place.endpoint) : 'aws'}/${place.bucket}/${place.prefix}`,
+  /** What an exec dump's restore command writes to: one restore of it at a time. */
+  execRestore: (stack: string, label: string) => `exec:${stack}/${label}`,
   service: (stack: string, service: string) => `service:${stack}/${service}`,
 };
 
@@ -122,8 +126,11 @@ export function backupClaims(plan: Pick<BackupPlan, 'stack' | 'postgres' | 'qdra
   ];
 }
 
-export function restoreClaims(plan: Pick<RestorePlan, 'postgres' | 'qdrant' | 'redis' | 'physical'>): LeaseClaim[] {
+export function restoreClaims(plan: Pick<RestorePlan, 'targetStack' | 'postgres' | 'qdrant' | 'redis' | 'physical' | 'mirrors' | 'exec'>): LeaseClaim[] {
   return [
+    // Objects put back under a prefix, or an exec dump's restore command: no other restore writes there meanwhile.
+    ...(plan.mirrors ?? []).map((step): LeaseClaim => ({ target: leaseTargets.objects(step.component), mode: 'exclusive' })),
+    ...(plan.exec ?? []).map((step): LeaseClaim => ({ target: leaseTargets.execRestore(plan.targetStack, step.label), mode: 'exclusive' })),
     // A new cluster on a port of this host: no other restore may start one there meanwhile.
     ...(plan.physical ?? []).map((step): LeaseClaim => ({ target: leaseTargets.postgres({ host: 'localhost', port: step.into.port, database: step.into.dataDirectory }), mode: 'exclusive' })),
     // Over a running Redis, or a new one on a port: either way no backup or other restore may use that server meanwhile.
