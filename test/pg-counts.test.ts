@@ -18,12 +18,13 @@ describe('countTablesWithin (the machine’s PostgreSQL)', () => {
     await client.query(`
       CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 30);
       CREATE TABLE b (id int); INSERT INTO b SELECT generate_series(1, 7);
-      CREATE SCHEMA audit; CREATE TABLE audit.events (id int); INSERT INTO audit.events VALUES (1), (2);`);
+      CREATE SCHEMA audit; CREATE TABLE audit.events (id int); INSERT INTO audit.events VALUES (1), (2);
+      CREATE TABLE "odd.name" (id int); INSERT INTO "odd.name" VALUES (1);`);
   });
   after(async () => db?.drop());
 
-  test('every user table when none are declared; only the declared ones, exactly, when they are', async () => {
-    assert.deepEqual(await countTablesWithin(client, { budgetMs: 60_000 }), { tables: { 'audit.events': 2, 'public.a': 30, 'public.b': 7 }, missing: [], notCounted: [] });
+  test('every user table when none are declared (a quoted name with a dot too); only the declared ones, exactly, when they are', async () => {
+    assert.deepEqual(await countTablesWithin(client, { budgetMs: 60_000 }), { tables: { 'audit.events': 2, 'public.a': 30, 'public.b': 7, 'public.odd.name': 1 }, missing: [], notCounted: [] });
     assert.deepEqual(await countTablesWithin(client, { tables: ['public.b', 'audit.events'], budgetMs: 60_000 }), { tables: { 'public.b': 7, 'audit.events': 2 }, missing: [], notCounted: [] });
   });
 
@@ -32,13 +33,13 @@ describe('countTablesWithin (the machine’s PostgreSQL)', () => {
   });
 
   test('a spent budget counts nothing more; a count blocked past the budget is cut off by statement_timeout and named with what follows', async () => {
-    assert.deepEqual(await countTablesWithin(client, { budgetMs: 0 }), { tables: {}, missing: [], notCounted: ['audit.events', 'public.a', 'public.b'] });
+    assert.deepEqual(await countTablesWithin(client, { budgetMs: 0 }), { tables: {}, missing: [], notCounted: ['audit.events', 'public.a', 'public.b', 'public.odd.name'] });
     const locker = await db.client();
     try {
       await locker.query('BEGIN; LOCK TABLE public.a IN ACCESS EXCLUSIVE MODE');
       const started = Date.now();
       const counts = await countTablesWithin(client, { budgetMs: 1_500 });
-      assert.deepEqual(counts, { tables: { 'audit.events': 2 }, missing: [], notCounted: ['public.a', 'public.b'] });
+      assert.deepEqual(counts, { tables: { 'audit.events': 2 }, missing: [], notCounted: ['public.a', 'public.b', 'public.odd.name'] });
       assert.ok(Date.now() - started < 10_000, 'the blocked count stopped at the budget');
       assert.equal((await client.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]!.statement_timeout, '0', 'the session is left as it was');
     } finally {

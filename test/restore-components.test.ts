@@ -158,6 +158,8 @@ describe('restore of mirrors and exec dumps, then disasterRecovery', { timeout: 
     assert.match(noRestore.message, /exec\.logs: .*has no restore section/);
     const occupied = await failureOf(restore({ mirror: { docs: { into: { bucket: SOURCE, prefix: 'elsewhere/' } } } }));
     assert.match(occupied.message, /mirror\.docs\.into: s3:\/\/ragops-rc-source\/elsewhere\/ is not empty/);
+    const inside = await failureOf(restore({ mirror: { docs: { into: { bucket: SOURCE, prefix: 'docs/restored/' } } } }));
+    assert.match(inside.message, /mirror\.docs\.into: s3:\/\/ragops-rc-source\/docs\/restored\/ overlaps the mirror "docs" \(s3:\/\/ragops-rc-source\/docs\/\)/);
     assert.deepEqual({ objects: await objectsOf(SOURCE, 'docs/'), content: await contentOf() }, damaged, 'nothing touched');
     assert.notDeepEqual(damaged.objects, expected);
   });

@@ -1,6 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { restoreInputSchema } from '../config/inputs.js';
-import { operatorCommandActivities, quickActivities, streamingActivities } from './lib/activities.js';
+import { operatorWriteActivities, quickActivities, streamingActivities } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { ownedDatabaseName, PREVIOUS_COLLECTION_UNKNOWN } from '../core/runNames.js';
 import { withBackupHeld } from './lib/resources.js';
@@ -207,7 +207,7 @@ export async function restore(rawInput: unknown): Promise<RestoreReport> {
         const restored = await steps.step(
           'exec',
           `restore ${step.label} through ${step.component.restore.argv.join(' ')} (confirmed)`,
-          () => operatorCommandActivities(`restore exec dump ${step.label}`).restoreExecDump({ component: step.component, store: storeFor(artifact), artifact }),
+          () => operatorWriteActivities(`restore exec dump ${step.label}`).restoreExecDump({ component: step.component, store: storeFor(artifact), artifact }),
           (r) => r.detail,
         );
         (report.exec ??= []).push(restored);

@@ -9,7 +9,7 @@ import { pitrScratchDirName } from '../../core/runNames.js';
 import { drillChecksOf } from '../runtime/drillCheck.js';
 import { CommandFailed } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
-import { countTablesWithin, type BoundedCounts } from '../postgres/counts.js';
+import { countBudgetMs, countTablesWithin, type BoundedCounts } from '../postgres/counts.js';
 import { newestFreshValue } from '../postgres/freshness.js';
 import { runSanityChecks } from '../postgres/restore.js';
 import type { PhysicalRequest } from './backup.js';
@@ -42,8 +42,6 @@ export function scratchServerOf(request: Pick<PgbackrestDrillRequest, 'target' |
   };
 }
 
-const DEFAULT_DRILL_COUNT_SECONDS = 600;
-const drillCountSeconds = (target: PhysicalPostgresTarget) => target.physical.drillCountSeconds ?? DEFAULT_DRILL_COUNT_SECONDS;
 
 /** Declared tables missing fail the drill; a budget spent before every table was counted leaves it inconclusive. */
 function rowCountCheck(target: PhysicalPostgresTarget, counts: BoundedCounts, startedAt: number) {
@@ -53,7 +51,7 @@ function rowCountCheck(target: PhysicalPostgresTarget, counts: BoundedCounts, st
   const figures = { tables: counts.tables, rows, ...(counts.missing.length ? { missing: counts.missing } : {}), ...(counts.notCounted.length ? { notCounted: counts.notCounted } : {}) };
   if (counts.missing.length > 0) return check('row counts', 'failed', `declared table(s) not in the recovered database: ${counts.missing.join(', ')}; ${counted}`, figures, startedAt);
   if (counts.notCounted.length > 0) {
-    const what = `${counts.notCounted.length} table(s) not counted within ${drillCountSeconds(target)} s (${counts.notCounted.slice(0, 5).join(', ')}${counts.notCounted.length > 5 ? ', …' : ''}): raise physical.drillCountSeconds or declare physical.drillTables`;
+    const what = `${counts.notCounted.length} table(s) not counted within ${countBudgetMs(target.physical) / 1000} s (${counts.notCounted.slice(0, 5).join(', ')}${counts.notCounted.length > 5 ? ', …' : ''}): raise physical.drillCountSeconds or declare physical.drillTables`;
     return check('row counts', 'inconclusive', `${what}; ${counted}`, figures, startedAt);
   }
   return check('row counts', 'passed', counted, figures, startedAt);
@@ -123,7 +121,7 @@ export function createPgbackrestDrillActivities() {
             try {
               const countStarted = Date.now();
               progress.phase(target.physical.drillTables ? `counting rows of ${target.physical.drillTables.length} declared table(s)` : 'counting rows');
-              checks.push(rowCountCheck(target, await countTablesWithin(client, { tables: target.physical.drillTables, budgetMs: drillCountSeconds(target) * 1000 }), countStarted));
+              checks.push(rowCountCheck(target, await countTablesWithin(client, { tables: target.physical.drillTables, budgetMs: countBudgetMs(target.physical) }), countStarted));
 
               const pointStarted = Date.now();
               const point = await recoveredPoint(client, target, promoted.lastReplayedCommit);

@@ -7,7 +7,8 @@ import type { PhysicalBackup } from '../../config/manifest.js';
 import type { NewClusterInput } from '../../config/inputs.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { findProcesses, killProcesses } from '../runtime/processes.js';
-import { connectionFor, exactTableCounts, openSession } from '../postgres/session.js';
+import { connectionFor, openSession } from '../postgres/session.js';
+import { countBudgetMs, countTablesWithin } from '../postgres/counts.js';
 import type { PhysicalRequest } from './backup.js';
 import { restoreCommand } from './commands.js';
 import { configureRecoveredServer, makeOwnedDir, requireEmptyDir, socketClient, startRecoveredServer, stopRecoveredServer, waitUntilPromoted, type RecoveredServer } from './recoveredServer.js';
@@ -34,6 +35,8 @@ export interface RestoreAtReport {
   timeline: number;
   recoverySeconds: number;
   tables: Record<string, number>;
+  /** Tables not counted: declared but missing, or past the counting budget. */
+  uncounted?: string[];
   /** What the operator does next: the new cluster runs beside the old one until they switch. */
   nextSteps: string[];
 }
@@ -99,7 +102,10 @@ export function createPgbackrestRestoreActivities() {
             const connect = (): Promise<pg.Client> => overTcp().catch(() => overSocket());
             const promoted = await waitUntilPromoted(server, connect, progress, progress.signal);
             const client = await connect();
-            const tables = await exactTableCounts(client).finally(() => client.end().catch(() => undefined));
+            // Bounded like a drill's count: a recovery's RTO must not wait on counting a huge table.
+            const counted = await countTablesWithin(client, { tables: target.physical.drillTables, budgetMs: countBudgetMs(target.physical) }).finally(() => client.end().catch(() => undefined));
+            const tables = counted.tables;
+            const uncounted = [...counted.missing.map((name) => `${name} (missing)`), ...counted.notCounted];
             return {
               name: target.name,
               label: backup.label,
@@ -110,6 +116,7 @@ export function createPgbackrestRestoreActivities() {
               timeline: promoted.timeline,
               recoverySeconds: promoted.recoverySeconds,
               tables,
+              ...(uncounted.length ? { uncounted } : {}),
               nextSteps: [
                 inPlace
                   ? `The cluster runs again from ${into.dataDirectory} on port ${into.port} (log ${server.logFile}), archiving ${into.archiving === 'preserve' ? 'as before' : 'off'}; take a full backup once it is checked.`

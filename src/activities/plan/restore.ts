@@ -305,6 +305,12 @@ async function mirrorRestoreSteps(
         continue;
       }
       const component = { ...base, bucket: choice.into.bucket, prefix: choice.into.prefix };
+      // A prefix inside (or around) a live mirror's would mix the backup's objects into live data.
+      const live = [...target.mirrors, ...source.mirrors].find((m) => m.endpoint === component.endpoint && m.bucket === component.bucket && (m.prefix.startsWith(component.prefix) || component.prefix.startsWith(m.prefix)));
+      if (live) {
+        refusals.push(`mirror.${label}.into: s3://${component.bucket}/${component.prefix} overlaps the mirror "${live.name}" (s3://${live.bucket}/${live.prefix}); restore into a prefix of its own`);
+        continue;
+      }
       if (await holdsObjects(component)) {
         refusals.push(`mirror.${label}.into: s3://${component.bucket}/${component.prefix} is not empty; restore into a new prefix, or over the mirror's own with confirm "${label}"`);
         continue;

@@ -63,9 +63,9 @@ const USER_TABLES_SQL = `
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
   ORDER BY 1, 2`;
 
-/** The user tables (see USER_TABLES_SQL) as `schema.table`, sorted. */
-export async function userTables(client: pg.Client): Promise<string[]> {
-  return (await client.query<{ schema: string; table: string }>(USER_TABLES_SQL)).rows.map(({ schema, table }) => `${schema}.${table}`);
+/** The user tables (see USER_TABLES_SQL), sorted. */
+export async function userTables(client: pg.Client): Promise<Array<{ schema: string; table: string }>> {
+  return (await client.query<{ schema: string; table: string }>(USER_TABLES_SQL)).rows;
 }
 
 export async function exactTableCounts(client: pg.Client): Promise<Record<string, number>> {

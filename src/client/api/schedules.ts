@@ -92,12 +92,16 @@ export interface ScheduleListing {
   workflowType?: string;
   paused: boolean;
   note?: string;
-  /** The cron as written (`ragops schedule`), else the server's calendars as JSON. */
+  /** The cron as `ragops schedule` created it, else the server's calendars as JSON (an update elsewhere changes only `calendars`). */
   cron: string[];
   timezone?: string;
+  /** What the server runs by: its calendars, as JSON. */
+  calendars: string[];
   nextActionTimes: string[];
   recentActions: string[];
 }
+
+const calendarsOf = (schedule: { spec?: { calendars?: unknown[] } }) => (schedule.spec?.calendars ?? []).map((calendar) => JSON.stringify(calendar));
 
 export async function listRagopsSchedules(client: Client): Promise<ScheduleListing[]> {
   const listings: ScheduleListing[] = [];
@@ -108,7 +112,8 @@ export async function listRagopsSchedules(client: Client): Promise<ScheduleListi
       workflowType: schedule.action?.type === 'startWorkflow' ? schedule.action.workflowType : undefined,
       paused: schedule.state.paused,
       note: schedule.state.note,
-      cron: typeof schedule.memo?.ragopsCron === 'string' ? [schedule.memo.ragopsCron] : (schedule.spec?.calendars ?? []).map((calendar) => JSON.stringify(calendar)),
+      cron: typeof schedule.memo?.ragopsCron === 'string' ? [schedule.memo.ragopsCron] : calendarsOf(schedule),
+      calendars: calendarsOf(schedule),
       ...(typeof schedule.memo?.ragopsTimezone === 'string' ? { timezone: schedule.memo.ragopsTimezone } : {}),
       nextActionTimes: schedule.info.nextActionTimes.map((time) => time.toISOString()),
       recentActions: schedule.info.recentActions.map((action) => action.takenAt.toISOString()),

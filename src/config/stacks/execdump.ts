@@ -121,7 +121,8 @@ export const execRestoreSchema = z
   .object({
     argv: argv.refine((args) => !args.some((arg) => arg.includes(SCRATCH_PLACEHOLDER)), `${SCRATCH_PLACEHOLDER} is the drill's scratch directory; a restore writes where the component lives`),
     env: z.record(envName, secretRef).default({}),
-    timeoutMinutes: z.number().int().min(1).max(24 * 60).default(360),
+    /** Under the activity's 12 h bound, so the command's own timeout is the one that ends it. */
+    timeoutMinutes: z.number().int().min(1).max(11 * 60).default(360),
   })
   .strict();
 export type ExecRestore = z.infer<typeof execRestoreSchema>;

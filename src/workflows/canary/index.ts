@@ -1,4 +1,4 @@
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, continueAsNew, isCancellation, log, patched } from '@temporalio/workflow';
 import { canaryInputSchema } from '../../config/inputs.js';
 import type { AnalysisConfig, CanaryStep } from '../../config/stacks/canary.js';
 import { emptyCounters, judgeRound } from '../../core/canary.js';
@@ -81,7 +81,7 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     shifting = next.catch(() => undefined);
     return next;
   };
-  const steering = new Steering(report, config.maxWeight, shift, show);
+  const steering = new Steering(report, config.maxWeight, config.traffic, shift, show);
   const signalled = () => {
     const seen = steering.generation;
     return () => steering.generation !== seen;
@@ -242,8 +242,12 @@ export async function canary(rawInput: unknown, carried?: CanaryReport): Promise
     await shift(0);
     // A launch cancelled or timed out part-way may have left the container or Deployment behind;
     // removal is idempotent. patched: histories recorded before it replay without that removal.
-    if (report.launched || (launchBegun && patched(REMOVE_HALF_LAUNCHED))) {
-      await steps.step('rollback', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    if (report.launched) await steps.step('rollback', 'remove the canary version', () => canaryActivities('remove canary').removeCanaryVersion({ plan }));
+    else if (launchBegun && patched(REMOVE_HALF_LAUNCHED)) {
+      // What the failed launch may have left; one that is not ragops's (the reason the launch failed) is kept, and the rollback goes on.
+      await steps
+        .step('rollback', 'remove what the unfinished launch left', () => canaryActivities('remove canary').removeCanaryVersion({ plan }))
+        .catch((error: unknown) => log.warn(`the canary version was not removed: ${error instanceof Error ? error.message : String(error)}`));
     }
     const checks = await steps.step('rollback', 'check the stable version', () => runChecks('verify the stable version', plan.config.health));
     report.outcome = stop.outcome;

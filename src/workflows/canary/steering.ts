@@ -1,5 +1,6 @@
 import { setHandler } from '@temporalio/workflow';
 import { setWeightRefusal } from '../../core/canary.js';
+import { shifterWeightRefusal } from '../../config/stacks/trafficKubernetes.js';
 import { abortSignal, canaryStatusQuery, pauseSignal, promoteSignal, resumeSignal, setWeightUpdate, type CanaryReport } from './report.js';
 
 /**
@@ -16,6 +17,8 @@ export class Steering {
   constructor(
     private readonly report: CanaryReport,
     maxWeight: number,
+    /** The canary's traffic shifter: some take only some weights (a Service selector: 0 or 100). */
+    shifter: { type: string },
     applyWeight: (weight: number) => Promise<{ weight: number; detail: string }>,
     /** Shows the change in the UI. */
     changed: () => void,
@@ -49,7 +52,7 @@ export class Steering {
           { finished: report.outcome !== 'running', aborted: this.abortRequested !== undefined || report.outcome === 'aborted', lastAnalysisFailed: report.lastAnalysisFailed, weight: report.weight },
           request,
           maxWeight,
-        );
+        ) ?? shifterWeightRefusal(shifter, request.weight);
         if (refusal) throw new Error(refusal);
       },
       description: 'set the canary weight now (0 to maxWeight); refused while aborted or finished, or raising it after a failed analysis unless force',

@@ -12,12 +12,31 @@ import { StepTracker } from '../lib/steps.js';
 import type { DeployReport } from '../deploy/index.js';
 import type { RestoreReport } from '../restore.js';
 import { drApproveUpdate, drStatusQuery, type DrReport } from './report.js';
+import type { RestoredFreshness } from '../../activities/dr/freshness.js';
 import { describePlan, phasePlanOf, restoreInputOf } from './plan.js';
 import { Notifier } from '../lib/notify.js';
 import { drApproveCommand } from '../../core/notify.js';
 
 /** Marks histories that read the restored databases' freshness columns after the restore. */
 const DR_FRESHNESS_PATCH = 'ragops-dr-freshness';
+/** Marks histories whose restore groups wait for every child before failing (so a drill's teardown sees all they created). */
+const DR_SETTLE_PATCH = 'ragops-dr-settle-group';
+
+/** A dump holds nothing newer than its end: a later value (future-dated rows, a zone-less column) is taken as the end, and said. */
+function notAfterBackup(entry: RestoredFreshness, finishedAt: string): RestoredFreshness {
+  if (entry.at === null || entry.at <= finishedAt) return entry;
+  return { ...entry, at: finishedAt, note: `${entry.basis} reads ${entry.at}, after the backup ended at ${finishedAt}: taken as the backup's end` };
+}
+
+/** All of `work` at once; fails with the first failure — after every one has ended, when `settle`. */
+async function inParallel(settle: boolean, work: Array<Promise<void>>): Promise<void> {
+  if (!settle) {
+    await Promise.all(work);
+    return;
+  }
+  const failed = (await Promise.allSettled(work)).find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
 /** Marks histories whose drill teardown stops and removes the clusters the drill recovered from pgBackRest. */
 const DR_DRILL_CLUSTER_PATCH = 'ragops-dr-drill-physical';
 
@@ -221,8 +240,10 @@ async function recover(
   }
 
   await phase('restore data', `restore ${plan.restoreGroups.map((group) => group.join(' + ')).join(', then ')}`, async () => {
+    const settle = patched(DR_SETTLE_PATCH);
     for (const group of plan.restoreGroups) {
-      await Promise.all(
+      await inParallel(
+        settle,
         group.map(async (kind) => {
           const childId = `${workflowId}-restore-${kind}`;
           const entry: DrReport['restores'][number] = { kind, workflowId: childId };
@@ -258,7 +279,11 @@ async function recover(
   // Before any service writes again. patched: histories recorded before it replay without it.
   const logicalLabels = plan.components.postgres.filter((p) => !p.physical).map((p) => p.label);
   if (logicalLabels.length > 0 && patched(DR_FRESHNESS_PATCH)) {
-    report.freshness = await quickActivities('read the restored data\'s freshness').measureRestoredFreshness({ stack: plan.stack, targetStack: plan.targetStack, labels: logicalLabels });
+    // The data is back: a freshness column that cannot be read only costs the RPO its precision.
+    report.freshness = await quickActivities('read the restored data\'s freshness')
+      .measureRestoredFreshness({ stack: plan.stack, targetStack: plan.targetStack, labels: logicalLabels })
+      .catch((error: unknown) => logicalLabels.map((label) => ({ label, database: '', at: null, basis: 'freshness column', error: error instanceof Error ? error.message : String(error) })))
+      .then((measured) => measured.map((entry) => notAfterBackup(entry, plan.backup.finishedAt)));
   }
 
   if (plan.dependencies.length === 0) skip('verify dependencies', 'none declared');

@@ -46,6 +46,14 @@ export function operatorCommandActivities(summary: string) {
   return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 3 }, summary });
 }
 
+/**
+ * An operator's command that writes where a component lives (an exec dump's restore): run once.
+ * A second run would feed the whole artifact again over what the first left half-applied.
+ */
+export function operatorWriteActivities(summary: string) {
+  return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 1 }, summary });
+}
+
 /** Best-effort housekeeping (the janitor): a few tries, then the runbook goes on without it. */
 export function housekeepingActivities(summary: string) {
   return proxyActivities<Activities>({ ...streaming, retry: { ...retry, maximumAttempts: 3 }, summary });
