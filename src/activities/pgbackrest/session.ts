@@ -33,12 +33,12 @@ async function osUserOf(name: string): Promise<{ name: string; uid: number; gid:
   return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-/** Runs commands (pg_ctl) as the cluster's OS user, as a session does, without a stanza's config: a drill cluster's teardown. */
-export async function clusterUserRunner(osUserName: string | undefined): Promise<Pick<PgbackrestSession, 'run' | 'osUser'>> {
+/** Runs commands (pgBackRest, pg_ctl) as the cluster's OS user: a session's runner, and a drill cluster's teardown's. */
+export async function clusterUserRunner(osUserName: string | undefined): Promise<Pick<PgbackrestSession, 'run' | 'osUser' | 'asClusterUser'>> {
   const osUser = osUserName ? await osUserOf(osUserName) : undefined;
   const via = process.getuid?.() === 0 ? 'runuser' : 'sudo';
-  const wrap = (spec: CommandSpec) => (osUser && osUser.uid !== process.getuid?.() ? asOsUser(spec, osUser.name, via) : spec);
-  return { osUser, run: (spec, runOptions = {}) => runCommand(wrap(spec), runOptions) };
+  const asClusterUser = (spec: CommandSpec) => (osUser && osUser.uid !== process.getuid?.() ? asOsUser(spec, osUser.name, via) : spec);
+  return { osUser, asClusterUser, run: (spec, runOptions = {}) => runCommand(asClusterUser(spec), runOptions) };
 }
 
 /**
@@ -48,14 +48,11 @@ export async function clusterUserRunner(osUserName: string | undefined): Promise
  */
 export async function withPgbackrest<T>(target: PhysicalPostgresTarget, store: StoreConfig, use: (session: PgbackrestSession) => Promise<T>): Promise<T> {
   const repository = repositoryOf(target.physical, store, process.cwd());
-  const osUser = target.physical.osUser ? await osUserOf(target.physical.osUser) : undefined;
-  const via = process.getuid?.() === 0 ? 'runuser' : 'sudo';
+  const { osUser, run, asClusterUser } = await clusterUserRunner(target.physical.osUser);
   const written = await writePgbackrestConfig(renderPgbackrestConfig(target, repository, await resolvePgbackrestSecrets(target.physical, repository)), {
     ...(osUser && osUser.uid !== process.getuid?.() ? { owner: { uid: osUser.uid, gid: osUser.gid } } : {}),
   });
   const invocation: PgbackrestInvocation = { configFile: written.file, stanza: target.physical.stanza };
-  const asClusterUser = (spec: CommandSpec) => (osUser && osUser.uid !== process.getuid?.() ? asOsUser(spec, osUser.name, via) : spec);
-  const run = (spec: CommandSpec, runOptions: RunOptions = {}) => runCommand(asClusterUser(spec), runOptions);
   const session: PgbackrestSession = {
     target,
     invocation,
