@@ -3,15 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { resolveSecret } from '../../config/secrets.js';
 import type { SecretRef } from '../../config/secretRef.js';
 import { execRunKind, type ExecDumpArtifact, type ExecDumpComponent } from '../../config/stacks/execdump.js';
 import type { StoreConfig } from '../../config/stacks/store.js';
-import { CommandFailed, runCommand, streamCommand } from '../runtime/exec.js';
+import { CommandFailed, runCommand, streamCommand, type CommandSpec } from '../runtime/exec.js';
 import { ProgressHeartbeat } from '../runtime/heartbeat.js';
 import { isArtifactDecryptionError } from '../store/encryption.js';
-import { HashingMeter, putHashed } from '../store/hashing.js';
+import { HashingMeter, hashStored, putHashed } from '../store/hashing.js';
+import type { ArtifactStore } from '../store/types.js';
 import { withArtifactStore } from '../store/open.js';
 import { execDumpCommands, type ExecCommand } from './commands.js';
 import { drillChecksOf, type DrillCheck } from '../runtime/drillCheck.js';
@@ -28,6 +28,39 @@ export interface ExecDumpRequest {
   store: StoreConfig;
   /** With `encryption.clientSide`, the artifact is encrypted before the store sees it. */
   key: string;
+}
+
+/**
+ * Streams a stored artifact (decrypted, hashed on the way) into `command`'s stdin. Says how the
+ * command ended: `failure` (with the store's own error, if it failed first), or `cutShort` when it
+ * exited before reading everything; the meter has what was read.
+ */
+async function feedArtifact(
+  store: ArtifactStore,
+  key: string,
+  command: CommandSpec,
+  options: { signal: AbortSignal; timeoutMs: number; onProgress: ConstructorParameters<typeof HashingMeter>[0] },
+): Promise<{ meter: HashingMeter; failure?: unknown; sourceError?: Error; cutShort: boolean }> {
+  const body = await store.get(key, { signal: options.signal });
+  const meter = new HashingMeter(options.onProgress);
+  let sourceError: Error | undefined;
+  body.on('error', (error) => {
+    sourceError ??= error;
+    meter.destroy(error);
+  });
+  body.pipe(meter);
+  try {
+    await runCommand(command, { signal: options.signal, timeoutMs: options.timeoutMs, stdin: meter });
+  } catch (failure) {
+    body.destroy();
+    return { meter, failure: failure ?? new Error(`${command.purpose} failed`), sourceError, cutShort: false };
+  }
+  if (!meter.readableEnded) {
+    body.destroy();
+    meter.destroy();
+    return { meter, sourceError, cutShort: true };
+  }
+  return { meter, sourceError, cutShort: false };
 }
 
 export interface ExecRestoreRequest {
@@ -145,43 +178,29 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
       const env = await resolveEnv(component, component.restore.env);
       const timeoutMs = component.restore.timeoutMinutes * 60_000;
       // ChecksumMismatch: found before the command ran (nothing touched); ExecRestoreChecksumMismatch: the store gave other bytes the second time.
-      const differs = (meter: HashingMeter, sha256: string, type: string) =>
-        sha256 !== artifact.sha256 || meter.bytes !== artifact.size
-          ? ApplicationFailure.nonRetryable(`exec dump ${artifact.name}: ${artifact.key} reads as ${meter.bytes} bytes, sha256 ${sha256}; the manifest records ${artifact.size} bytes, ${artifact.sha256}`, type)
+      const differs = (bytes: number, sha256: string, type: string) =>
+        sha256 !== artifact.sha256 || bytes !== artifact.size
+          ? ApplicationFailure.nonRetryable(`exec dump ${artifact.name}: ${artifact.key} reads as ${bytes} bytes, sha256 ${sha256}; the manifest records ${artifact.size} bytes, ${artifact.sha256}`, type)
           : undefined;
       return progress.during(withArtifactStore(request.store, async (store) => {
         progress.phase('checking the artifact');
-        const check = new HashingMeter(progress.bytes);
-        await pipeline(await store.get(artifact.key, { signal: progress.signal }), check, async (stream: AsyncIterable<unknown>) => {
-          for await (const _chunk of stream) {
-            // hashed on the way
-          }
-        }, { signal: progress.signal }).catch((error: unknown) => {
+        const stored = await hashStored(store, artifact.key, { signal: progress.signal, onProgress: progress.bytes }).catch((error: unknown) => {
           if (isArtifactDecryptionError(error)) throw ApplicationFailure.nonRetryable(`exec dump ${artifact.name}: ${artifact.key}: ${errorText(error)}`, 'ChecksumMismatch');
           throw error;
         });
-        const checked = differs(check, check.hash.digest('hex'), 'ChecksumMismatch');
+        const checked = differs(stored.size, stored.sha256, 'ChecksumMismatch');
         if (checked) throw checked;
 
         progress.phase('restoring');
-        const body = await store.get(artifact.key, { signal: progress.signal });
-        const meter = new HashingMeter(progress.bytes);
-        body.on('error', (error) => meter.destroy(error));
-        body.pipe(meter);
         const command = execDumpCommands.restore(component, env);
-        try {
-          await runCommand(command, { signal: progress.signal, timeoutMs, stdin: meter });
-        } catch (error) {
-          body.destroy();
-          throw error;
-        }
-        if (!meter.readableEnded) {
-          body.destroy();
-          meter.destroy();
+        const fed = await feedArtifact(store, artifact.key, command, { signal: progress.signal, timeoutMs, onProgress: progress.bytes });
+        if (fed.failure !== undefined) throw fed.failure;
+        const { meter } = fed;
+        if (fed.cutShort) {
           throw ApplicationFailure.nonRetryable(`${command.purpose} exited before reading the whole artifact (${meter.bytes} of ${artifact.size} bytes); what it restored may be partial`, 'ExecRestoreIncomplete');
         }
         const sha256 = meter.hash.digest('hex');
-        const streamed = differs(meter, sha256, 'ExecRestoreChecksumMismatch');
+        const streamed = differs(meter.bytes, sha256, 'ExecRestoreChecksumMismatch');
         if (streamed) throw streamed;
         return {
           label: artifact.name,
@@ -215,30 +234,19 @@ export function createExecDumpActivities(deps: ExecDumpDeps = {}) {
           const results: ExecDrillCheckResult[] = [];
           const started = Date.now();
           progress.phase('restoring');
-          const body = await store.get(artifact.key, { signal: progress.signal });
-          const meter = new HashingMeter(progress.bytes);
-          let sourceError: Error | undefined;
-          body.on('error', (error) => {
-            sourceError ??= error;
-            meter.destroy(error);
-          });
-          body.pipe(meter);
           const restore = execDumpCommands.drill(component, 'restore', drill.restore, scratch);
-          try {
-            await runCommand(restore, { signal: progress.signal, timeoutMs, stdin: meter });
-          } catch (error) {
-            body.destroy();
+          const fed = await feedArtifact(store, artifact.key, restore, { signal: progress.signal, timeoutMs, onProgress: progress.bytes });
+          const { meter, sourceError } = fed;
+          if (fed.failure !== undefined) {
             progress.signal.throwIfAborted();
             // The artifact's own fault (wrong key, altered or cut ciphertext) says more than the killed restore.
-            const cause = sourceError ?? error;
+            const cause = sourceError ?? fed.failure;
             if (sourceError && !isArtifactDecryptionError(sourceError)) throw sourceError; // the store failed: could not check
             const text = errorText(cause);
             results.push(check('restore', 'failed', text.includes(artifact.key) ? text : `${artifact.key}: ${text}`, { bytes: meter.bytes }, started));
             return results;
           }
-          if (!meter.readableEnded) {
-            body.destroy();
-            meter.destroy();
+          if (fed.cutShort) {
             results.push(check('restore', 'failed', `${restore.purpose} exited before reading the whole artifact (${meter.bytes} of ${artifact.size} bytes)`, { bytes: meter.bytes }, started));
             return results;
           }
